@@ -1,0 +1,213 @@
+"""The domain vocabulary (elements, countries, bodies, measures, actions) loaded from YAML data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ACTIONS = ("impose", "expand", "maintain", "suspend", "extend", "lift", "ease", "threaten")
+MEASURES = (
+    "export_ban",
+    "export_control",
+    "export_quota",
+    "export_tax",
+    "import_tariff",
+    "entity_listing",
+    "investigation",
+    "production_control",
+    "state_support",
+    "enforcement",
+    "agreement",
+)
+MODALITIES = ("asserted", "reported", "threatened", "negated", "hypothetical")
+
+
+class VocabularyError(ValueError):
+    """A vocabulary file is malformed."""
+
+
+@dataclass(frozen=True)
+class Element:
+    """A chemical element or mineral commodity."""
+
+    name: str
+    symbol: str | None
+    group: str
+    synonyms: tuple[str, ...] = ()
+    symbol_is_word: bool = False
+
+
+@dataclass(frozen=True)
+class Compound:
+    """A fixed string naming elements together, such as NdFeB."""
+
+    text: str
+    elements: tuple[str, ...]
+    form: str | None
+
+
+@dataclass(frozen=True)
+class ElementGroup:
+    """A group word such as "rare earths": tagged as a group, never as an element."""
+
+    name: str
+    phrases: tuple[str, ...]
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Country:
+    """A jurisdiction with the names, adjectives and capital that refer to it."""
+
+    code: str
+    names: tuple[str, ...]
+    adjectives: tuple[str, ...]
+    capital: str | None
+
+
+@dataclass(frozen=True)
+class Body:
+    """A government body or agency acting for a jurisdiction."""
+
+    name: str
+    jurisdiction: str
+    full_name: str
+    aliases: tuple[str, ...]
+    heads: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MeasurePhrase:
+    """A phrase stating a measure, possibly also stating its action."""
+
+    text: str
+    measure: str
+    action: str | None
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Everything the extractor matches against."""
+
+    elements: tuple[Element, ...]
+    compounds: tuple[Compound, ...]
+    groups: tuple[ElementGroup, ...]
+    forms: dict[str, tuple[str, ...]]
+    countries: tuple[Country, ...]
+    bodies: tuple[Body, ...]
+    measure_phrases: tuple[MeasurePhrase, ...]
+    action_lemmas: dict[str, str]
+    modality_cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def element(self, name: str) -> Element:
+        """The element of a canonical name."""
+        return next(element for element in self.elements if element.name == name)
+
+
+def default_folder() -> Path:
+    """The vocabulary shipped with newstrack."""
+    return Path(str(files("models") / "vocabulary"))
+
+
+@cache
+def load_vocabulary(folder: Path | None = None) -> Vocabulary:
+    """Read the five vocabulary files of a folder (the shipped one by default)."""
+    folder = folder or default_folder()
+    elements_doc = _read(folder / "elements.yaml")
+    countries_doc = _read(folder / "countries.yaml")
+    bodies_doc = _read(folder / "bodies.yaml")
+    measures_doc = _read(folder / "measures.yaml")
+    actions_doc = _read(folder / "actions.yaml")
+    return Vocabulary(
+        elements=tuple(_element(item) for item in elements_doc.get("elements", [])),
+        compounds=tuple(
+            Compound(str(c["text"]), tuple(c["elements"]), c.get("form"))
+            for c in elements_doc.get("compounds", [])
+        ),
+        groups=tuple(
+            ElementGroup(str(g["name"]), _strings(g.get("phrases")), _strings(g.get("members")))
+            for g in elements_doc.get("groups", [])
+        ),
+        forms={
+            str(form): _strings(words) for form, words in (elements_doc.get("forms") or {}).items()
+        },
+        countries=tuple(
+            Country(
+                code=str(c["code"]),
+                names=_strings(c.get("names")),
+                adjectives=_strings(c.get("adjectives")),
+                capital=c.get("capital"),
+            )
+            for c in countries_doc.get("countries", [])
+        ),
+        bodies=tuple(
+            Body(
+                name=str(b["name"]),
+                jurisdiction=str(b["jurisdiction"]),
+                full_name=str(b.get("full_name") or b["name"]),
+                aliases=_strings(b.get("aliases")),
+                heads=_strings(b.get("heads")),
+            )
+            for b in bodies_doc.get("bodies", [])
+        ),
+        measure_phrases=tuple(_measure_phrases(measures_doc)),
+        action_lemmas=_action_lemmas(actions_doc),
+        modality_cues={str(k): _strings(v) for k, v in (actions_doc.get("modality") or {}).items()},
+    )
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise VocabularyError(f"{path}: {error}") from None
+    if not isinstance(document, dict):
+        raise VocabularyError(f"{path}: expected a mapping")
+    return document
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(str(item) for item in value or ())
+
+
+def _element(item: dict[str, Any]) -> Element:
+    return Element(
+        name=str(item["name"]).lower(),
+        symbol=item.get("symbol"),
+        group=str(item.get("group", "other")),
+        synonyms=_strings(item.get("synonyms")),
+        symbol_is_word=bool(item.get("symbol_is_word", False)),
+    )
+
+
+def _measure_phrases(document: dict[str, Any]) -> list[MeasurePhrase]:
+    phrases = []
+    for measure in document.get("measures", []):
+        kind = str(measure["type"])
+        if kind not in MEASURES:
+            raise VocabularyError(f"measures.yaml: unknown measure type {kind!r}")
+        for phrase in measure.get("phrases", []):
+            if isinstance(phrase, dict):
+                action = phrase.get("action")
+                if action is not None and action not in ACTIONS:
+                    raise VocabularyError(f"measures.yaml: unknown action {action!r}")
+                phrases.append(MeasurePhrase(str(phrase["text"]).lower(), kind, action))
+            else:
+                phrases.append(MeasurePhrase(str(phrase).lower(), kind, None))
+    return phrases
+
+
+def _action_lemmas(document: dict[str, Any]) -> dict[str, str]:
+    lemmas: dict[str, str] = {}
+    for action, words in (document.get("actions") or {}).items():
+        if action not in ACTIONS:
+            raise VocabularyError(f"actions.yaml: unknown action {action!r}")
+        for part in ("verbs", "nouns", "adjectives"):
+            for lemma in (words or {}).get(part, []) or []:
+                lemmas.setdefault(str(lemma).lower(), action)
+    return lemmas

@@ -1,0 +1,3 @@
+"""newstrack: fetch critical-mineral trade-policy news, extract policy events, store them."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,75 @@
+"""Resolving dates as news writes them ("April 4", "Dec. 1, 2025") against a publication date."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
+            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
+            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"), ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}  # fmt: skip
+MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+MONTH_DAY = re.compile(
+    MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(?P<year>\d{4}))?\b", re.IGNORECASE
+)
+DAY_MONTH = re.compile(
+    r"\b(?P<day>\d{1,2})\s+" + MONTH + r"(?:,?\s+(?P<year>\d{4}))?\b", re.IGNORECASE
+)
+ISO = re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})\b")
+MONTH_YEAR = re.compile(MONTH + r",?\s+(?P<year>\d{4})\b", re.IGNORECASE)
+STALE_AFTER = timedelta(days=183)
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAY = re.compile(r"\b(?P<weekday>" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
+
+
+def resolve_date(text: str, published: date | None, future: bool = False) -> date | None:
+    """The calendar date a phrase names; a year-less date takes the year that fits publication.
+
+    Without a year, the date is placed in the publication year, moved a year back when it would
+    fall more than six months after publication (or a year forward for an expiry already past).
+    Month-only phrases ("May 2025") resolve to the first of the month; a weekday ("on Friday")
+    to the latest such day up to publication.
+    """
+    match = ISO.search(text)
+    if match:
+        return _safe_date(int(match["year"]), int(match["month"]), int(match["day"]))
+    match = MONTH_DAY.search(text) or DAY_MONTH.search(text)
+    if match:
+        month, day = MONTHS[match["month"].lower()], int(match["day"])
+        if match["year"]:
+            return _safe_date(int(match["year"]), month, day)
+        if published is None:
+            return None
+        candidate = _safe_date(published.year, month, day)
+        if candidate is None:
+            return None
+        if future and candidate < published:
+            return _safe_date(published.year + 1, month, day)
+        if not future and candidate > published + STALE_AFTER:
+            return _safe_date(published.year - 1, month, day)
+        return candidate
+    match = MONTH_YEAR.search(text)
+    if match:
+        return _safe_date(int(match["year"]), MONTHS[match["month"].lower()], 1)
+    match = WEEKDAY.search(text)
+    if match and published is not None:
+        # News says "on Friday" for the latest Friday up to the publication day.
+        back = (published.weekday() - WEEKDAYS.index(match["weekday"].lower())) % 7
+        return published - timedelta(days=back)
+    return None
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None

@@ -1,0 +1,958 @@
+"""The extractor: elements, entities, quantities, dates and policy events from article text."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from spacy.language import Language
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc, Span, Token
+
+from models.vocabulary import Vocabulary
+from pipeline.dates import resolve_date
+from pipeline.nlp import pipeline_version
+
+EXTRACTOR_VERSION = "1"
+ANAPHORA = re.compile(
+    r"\b(these|those|the|such)\s+(materials|metals|elements|minerals|items|products|rare earths)\b",
+    re.IGNORECASE,
+)
+SUBJECT_DEPS = ("nsubj", "nsubjpass", "csubj")
+TARGET_PREPOSITIONS = ("on", "against", "for", "to", "from", "toward", "towards", "targeting")
+EFFECTIVE_CUES = ("effective", "from", "starting", "since", "take effect", "took effect", "as of")
+EXPIRY_CUES = ("until", "through", "till", "expire", "expires", "expiring", "end")
+DURATION = re.compile(r"\b(\d{1,3})[- ](day|week|month|year)s?\b", re.IGNORECASE)
+QUALIFIERS = {
+    "over": "over",
+    "more than": "over",
+    "above": "over",
+    "at least": "at_least",
+    "nearly": "nearly",
+    "almost": "nearly",
+    "about": "about",
+    "around": "about",
+    "roughly": "about",
+    "some": "about",
+    "up to": "up_to",
+    "less than": "under",
+    "under": "under",
+}
+NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "dozen": 12, "a dozen": 12,
+}  # fmt: skip
+WEAK_BAN = frozenset({"ban", "bans", "banned", "embargo"})
+INNER_PUNCTUATION = frozenset({"-", '"', "'", "\u201c", "\u201d", "\u2018", "\u2019"})
+OWNER_DEPS = ("poss", "compound", "amod", "nmod")
+
+
+@dataclass(frozen=True)
+class ElementTag:
+    """An element or element group named in the text."""
+
+    name: str
+    symbol: str | None
+    group: str
+    is_group: bool
+    form: str | None
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class EntityTag:
+    """A country, government body or company named in the text, normalised."""
+
+    kind: str  # country | body | company
+    canonical: str
+    jurisdiction: str | None
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class QuantityTag:
+    """A number with what it counts or measures."""
+
+    value: float
+    unit: str
+    qualifier: str | None
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class DateTag:
+    """A date resolved against the article's publication date, with its role for an event."""
+
+    value: date
+    role: str  # announced | effective | expires
+    text: str
+
+
+@dataclass(frozen=True)
+class EventMention:
+    """One sentence's statement of a policy event."""
+
+    sentence: str
+    start: int
+    end: int
+    reported_label: str
+    modality: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A policy event as one article states it (its sentences merged)."""
+
+    actor: str | None
+    actor_body: str | None
+    action: str
+    measure: str
+    elements: tuple[str, ...]
+    target: str | None
+    target_count: int | None
+    target_unit: str | None
+    quantities: tuple[QuantityTag, ...]
+    dates: tuple[DateTag, ...]
+    mentions: tuple[EventMention, ...]
+
+    @property
+    def evidence(self) -> EventMention:
+        """The sentence that states the event most completely."""
+        return self.mentions[0]
+
+    def date_of(self, role: str) -> date | None:
+        """The first date of a role (announced, effective, expires)."""
+        return next((tag.value for tag in self.dates if tag.role == role), None)
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """Everything the extractor found in one text."""
+
+    id: str
+    on_topic: bool
+    element_tags: tuple[ElementTag, ...]
+    entity_tags: tuple[EntityTag, ...]
+    quantities: tuple[QuantityTag, ...]
+    events: tuple[EventRecord, ...]
+    extractor_version: str = EXTRACTOR_VERSION
+
+    @property
+    def elements(self) -> list[str]:
+        """Canonical names of the elements named, most mentioned first."""
+        counts = Counter(tag.name for tag in self.element_tags if not tag.is_group)
+        return [name for name, _ in counts.most_common()]
+
+    @property
+    def countries(self) -> list[str]:
+        """ISO codes of the countries named or acting, most mentioned first."""
+        counts = Counter(tag.jurisdiction for tag in self.entity_tags if tag.jurisdiction)
+        return [code for code, _ in counts.most_common()]
+
+    @property
+    def orgs(self) -> list[str]:
+        """Canonical names of the bodies and companies named."""
+        seen: dict[str, None] = {}
+        for tag in self.entity_tags:
+            if tag.kind in ("body", "company"):
+                seen.setdefault(tag.canonical)
+        return list(seen)
+
+
+@dataclass(frozen=True)
+class ArticleText:
+    """What the extractor reads: an id, the text, and optionally a title and publication time."""
+
+    id: str
+    text: str
+    title: str = ""
+    published: datetime | None = None
+
+
+@dataclass
+class _Candidate:
+    """A measure found in a sentence, being filled in."""
+
+    sentence: Span
+    trigger: Span
+    measure: str
+    action: str
+    action_token: Token | None
+    modality: str
+    actor: EntityTag | None = None
+    elements: list[str] = field(default_factory=list)
+    target: str | None = None
+    target_count: int | None = None
+    target_unit: str | None = None
+    quantities: list[QuantityTag] = field(default_factory=list)
+    dates: list[DateTag] = field(default_factory=list)
+    confidence: float = 0.5
+
+
+class Extractor:
+    """Tags elements, entities, quantities and policy events; built once per process."""
+
+    def __init__(self, nlp: Language, vocabulary: Vocabulary) -> None:
+        self.nlp = nlp
+        self.vocabulary = vocabulary
+        self.version = f"{EXTRACTOR_VERSION}+{pipeline_version(nlp)}"
+        self._terms = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self._names = PhraseMatcher(nlp.vocab, attr="ORTH")
+        self._measures = Matcher(nlp.vocab)
+        self._labels: dict[str, tuple[str, str]] = {}
+        self._measure_labels: dict[str, tuple[str, str | None]] = {}
+        self._symbols = {
+            element.symbol: element.name
+            for element in vocabulary.elements
+            if element.symbol and not element.symbol_is_word and len(element.symbol) > 1
+        }
+        self._bodies = {body.name: body for body in vocabulary.bodies}
+        self._forms = {
+            word.lower(): form for form, words in vocabulary.forms.items() for word in words
+        }
+        self._build_matchers()
+
+    def _add(self, matcher: PhraseMatcher, kind: str, key: str, phrases: Iterable[str]) -> None:
+        label = f"{kind}:{key}"
+        self._labels[label] = (kind, key)
+        patterns = [
+            self.nlp.make_doc(phrase) for phrase in dict.fromkeys(phrases) if phrase.strip()
+        ]
+        if patterns:
+            matcher.add(label, patterns)
+
+    def _build_matchers(self) -> None:
+        vocabulary = self.vocabulary
+        for element in vocabulary.elements:
+            self._add(self._terms, "element", element.name, [element.name, *element.synonyms])
+        for group in vocabulary.groups:
+            self._add(self._terms, "group", group.name, group.phrases)
+        for compound in vocabulary.compounds:
+            self._add(self._names, "compound", compound.text, [compound.text])
+        for country in vocabulary.countries:
+            self._add(self._names, "country", country.code, [*country.names, *country.adjectives])
+            if country.capital:
+                self._add(self._names, "capital", country.code, [country.capital])
+        for body in vocabulary.bodies:
+            self._add(self._names, "body", body.name, [*body.aliases, body.full_name])
+            self._add(self._names, "head", body.name, body.heads)
+        for index, phrase in enumerate(vocabulary.measure_phrases):
+            label = f"measure:{index}"
+            self._measure_labels[label] = (phrase.measure, phrase.action)
+            self._measures.add(
+                label, [_measure_pattern([t.lower_ for t in self.nlp.make_doc(phrase.text)])]
+            )
+
+    def annotate(self, articles: Sequence[ArticleText], batch_size: int = 32) -> list[Annotation]:
+        """Annotate many texts with `nlp.pipe`, in input order."""
+        docs = self.nlp.pipe((article.text for article in articles), batch_size=batch_size)
+        return [
+            self._annotate_doc(article, doc) for article, doc in zip(articles, docs, strict=True)
+        ]
+
+    def _annotate_doc(self, article: ArticleText, doc: Doc) -> Annotation:
+        element_tags, entity_tags = self._tag_names(doc)
+        quantities = tuple(_quantities(doc))
+        events = self._events(article, doc, element_tags, entity_tags, quantities)
+        on_topic = self._on_topic(article, doc, element_tags, events)
+        return Annotation(
+            id=article.id,
+            on_topic=on_topic,
+            element_tags=tuple(element_tags),
+            entity_tags=tuple(entity_tags),
+            quantities=quantities,
+            events=tuple(events),
+            extractor_version=self.version,
+        )
+
+    # Tagging -----------------------------------------------------------------------------
+
+    def _tag_names(self, doc: Doc) -> tuple[list[ElementTag], list[EntityTag]]:
+        spans: list[Span] = []
+        for matcher in (self._terms, self._names):
+            for match_id, start, end in matcher(doc):
+                spans.append(Span(doc, start, end, label=doc.vocab.strings[match_id]))
+        spans.extend(self._symbol_spans(doc))
+        kept = _longest_first(spans)
+        elements: list[ElementTag] = []
+        entities: list[EntityTag] = []
+        for span in kept:
+            kind, key = self._labels.get(span.label_, ("symbol", span.label_.partition(":")[2]))
+            form = self._form_after(doc, span.end)
+            if kind in ("element", "symbol"):
+                elements.append(self._element_tag(key, span, form))
+            elif kind == "compound":
+                compound = next(c for c in self.vocabulary.compounds if c.text == key)
+                for name in compound.elements:
+                    elements.append(self._element_tag(name, span, compound.form or form))
+            elif kind == "group":
+                elements.append(
+                    ElementTag(
+                        key, None, key, True, form, span.text, span.start_char, span.end_char
+                    )
+                )
+            elif kind in ("country", "capital"):
+                entities.append(
+                    EntityTag("country", key, key, span.text, span.start_char, span.end_char)
+                )
+            elif kind in ("body", "head"):
+                body = self._bodies[key]
+                entities.append(
+                    EntityTag(
+                        "body",
+                        body.name,
+                        body.jurisdiction,
+                        span.text,
+                        span.start_char,
+                        span.end_char,
+                    )
+                )
+        organisations = [
+            ent
+            for ent in doc.ents
+            if ent.label_ in ("ORG", "PERSON", "FAC") and _looks_like_organisation(ent.text)
+        ]
+        elements = [tag for tag in elements if not _inside_name(tag, organisations)]
+        taken = {(tag.start, tag.end) for tag in [*elements, *entities]}
+        covered = [range(tag.start, tag.end) for tag in [*elements, *entities]]
+        for ent in doc.ents:
+            if ent.label_ not in ("ORG", "PERSON") or (ent.start_char, ent.end_char) in taken:
+                continue
+            if any(ent.start_char in r or ent.end_char - 1 in r for r in covered):
+                continue
+            if ent.label_ == "PERSON" and not _looks_like_organisation(ent.text):
+                continue
+            entities.append(
+                EntityTag("company", ent.text, None, ent.text, ent.start_char, ent.end_char)
+            )
+        entities.sort(key=lambda tag: tag.start)
+        return elements, entities
+
+    def _symbol_spans(self, doc: Doc) -> Iterator[Span]:
+        """Symbols count only beside another element ("Dy and Tb", "Ga/Ge"), never alone."""
+        text = doc.text
+        hits = [
+            match
+            for match in re.finditer(r"(?<![\w-])([A-Z][a-z]?)(?=[/\s,)-]|$)", text)
+            if match.group(1) in self._symbols
+        ]
+        for match in hits:
+            neighbours = [
+                other
+                for other in hits
+                if other is not match and abs(other.start() - match.start()) <= 12
+            ]
+            if not neighbours:
+                continue
+            span = doc.char_span(
+                match.start(1), match.end(1), label=f"symbol:{self._symbols[match.group(1)]}"
+            )
+            if span is None:
+                span = doc.char_span(
+                    match.start(1),
+                    match.end(1),
+                    label=f"symbol:{self._symbols[match.group(1)]}",
+                    alignment_mode="expand",
+                )
+                if span is None or len(span.text) > 6:
+                    continue
+            yield span
+
+    def _element_tag(self, name: str, span: Span, form: str | None) -> ElementTag:
+        element = self.vocabulary.element(name)
+        return ElementTag(
+            name,
+            element.symbol,
+            element.group,
+            False,
+            form,
+            span.text,
+            span.start_char,
+            span.end_char,
+        )
+
+    def _form_after(self, doc: Doc, index: int) -> str | None:
+        if index < len(doc):
+            return self._forms.get(doc[index].lower_)
+        return None
+
+    # Events ------------------------------------------------------------------------------
+
+    def _events(
+        self,
+        article: ArticleText,
+        doc: Doc,
+        element_tags: list[ElementTag],
+        entity_tags: list[EntityTag],
+        quantities: Sequence[QuantityTag],
+    ) -> list[EventRecord]:
+        triggers = self._measure_triggers(doc, element_tags)
+        candidates: list[_Candidate] = []
+        previous_elements: list[str] = []
+        for sentence in doc.sents:
+            in_sentence = [
+                t for t in triggers if t[0].start >= sentence.start and t[0].end <= sentence.end
+            ]
+            sentence_elements = _names_within(element_tags, sentence.start_char, sentence.end_char)
+            roots = {trigger.root.i for trigger, _, _ in in_sentence}
+            for trigger, measure, implied in in_sentence:
+                candidate = self._candidate(
+                    sentence,
+                    trigger,
+                    measure,
+                    implied,
+                    entity_tags,
+                    element_tags,
+                    roots - {trigger.root.i},
+                )
+                if not candidate.elements and previous_elements and _refers_back(sentence, trigger):
+                    candidate.elements = list(previous_elements)
+                candidate.quantities = [
+                    q for q in quantities if sentence.start_char <= q.start < sentence.end_char
+                ]
+                candidate.dates = list(_dates(sentence, article.published))
+                candidates.append(candidate)
+            if sentence_elements:
+                previous_elements = sentence_elements
+        default_actor, default_target = _article_defaults(candidates, entity_tags)
+        records = []
+        for candidate in candidates:
+            if candidate.actor is None and default_actor is not None:
+                candidate.actor = default_actor
+                candidate.confidence -= 0.1
+            if candidate.actor is not None and candidate.target == candidate.actor.jurisdiction:
+                candidate.target = candidate.target_count = candidate.target_unit = None
+            if (
+                candidate.target is None
+                and default_target
+                and (candidate.actor is None or default_target != candidate.actor.jurisdiction)
+            ):
+                candidate.target = default_target
+            if candidate.modality == "negated" and candidate.action in ("lift", "suspend", "ease"):
+                # "refused to lift the ban": the measure stays in force.
+                candidate.action, candidate.modality = "maintain", "asserted"
+            records.append(_record(candidate))
+        return _merge_same_event(records)
+
+    def _measure_triggers(
+        self, doc: Doc, element_tags: list[ElementTag]
+    ) -> list[tuple[Span, str, str | None]]:
+        spans = [
+            Span(doc, start, end, label=doc.vocab.strings[match_id])
+            for match_id, start, end in self._measures(doc)
+        ]
+        triggers = []
+        for span in _longest_first(spans):
+            measure, action = self._measure_labels[span.label_]
+            triggers.append((span, measure, action))
+        # A bare "ban" means an export ban when the sentence names elements.
+        taken = {index for span, _, _ in triggers for index in range(span.start, span.end)}
+        for token in doc:
+            if token.lower_ in WEAK_BAN and token.i not in taken:
+                sentence = token.sent
+                if _names_within(element_tags, sentence.start_char, sentence.end_char, groups=True):
+                    action = "impose" if token.pos_ == "VERB" else None
+                    triggers.append((doc[token.i : token.i + 1], "export_ban", action))
+        triggers.sort(key=lambda trigger: trigger[0].start)
+        return triggers
+
+    def _candidate(
+        self,
+        sentence: Span,
+        trigger: Span,
+        measure: str,
+        implied_action: str | None,
+        entity_tags: list[EntityTag],
+        element_tags: list[ElementTag],
+        other_roots: set[int],
+    ) -> _Candidate:
+        action_token = self._action_token(sentence, trigger, other_roots)
+        found_action = self.action_of(action_token) if action_token is not None else None
+        action = implied_action or found_action or "impose"
+        candidate = _Candidate(
+            sentence=sentence,
+            trigger=trigger,
+            measure=measure,
+            action=action,
+            action_token=action_token,
+            modality=self._modality(sentence, action_token, action),
+        )
+        if action_token is not None or implied_action:
+            candidate.confidence += 0.2
+        sentence_entities = [
+            t for t in entity_tags if sentence.start_char <= t.start < sentence.end_char
+        ]
+        candidate.actor = _owner(trigger, sentence_entities) or _actor(
+            sentence, action_token or trigger.root, sentence_entities
+        )
+        if candidate.actor is not None:
+            candidate.confidence += 0.15
+        candidate.elements = self._event_elements(sentence, trigger, action_token, element_tags)
+        target, count, unit = _target(
+            sentence, trigger, action_token, candidate.actor, sentence_entities
+        )
+        candidate.target, candidate.target_count, candidate.target_unit = target, count, unit
+        if candidate.elements or candidate.target:
+            candidate.confidence += 0.15
+        return candidate
+
+    def action_of(self, token: Token) -> str | None:
+        """The action a word states, by lemma, then by its own lower-case form ("Maintains")."""
+        lemmas = self.vocabulary.action_lemmas
+        for form in (
+            token.lemma_.lower(),
+            token.lower_,
+            re.sub(r"(es|s|ed|ing)$", "", token.lower_),
+        ):
+            if form in lemmas:
+                return lemmas[form]
+        return None
+
+    def _action_token(self, sentence: Span, trigger: Span, other_roots: set[int]) -> Token | None:
+        root = trigger.root
+        for child in root.children:  # "continued ban", "the original restrictions, imposed April 4"
+            if child.dep_ in ("amod", "acl", "relcl", "compound") and self.action_of(child):
+                return child
+        token = root
+        for _ in range(4):  # up the tree: "suspended export restrictions", "refusal to lift curbs"
+            if token.head is token:
+                break
+            token = token.head
+            if token.pos_ in ("VERB", "NOUN", "ADJ", "AUX", "PROPN") and self.action_of(token):
+                return token
+        nearby = [
+            token
+            for token in sentence
+            if token.pos_ in ("VERB", "NOUN", "PROPN")
+            and self.action_of(token)
+            and not (trigger.start <= token.i < trigger.end)
+            and token.head.i not in other_roots
+            and not any(child.i in other_roots for child in token.children)
+        ]
+        return min(
+            nearby, key=lambda t: (abs(t.i - trigger.start), t.i > trigger.start), default=None
+        )
+
+    def _modality(self, sentence: Span, action_token: Token | None, action: str) -> str:
+        cues = self.vocabulary.modality_cues
+        if action == "threaten":
+            return "threatened"
+        if action_token is not None:
+            children = {child.lower_ for child in action_token.children}
+            if any(
+                child.dep_ == "neg" for child in action_token.children
+            ) or action_token.head.lemma_ in ("refusal", "refuse", "decline", "reject"):
+                return "negated"
+            if children & set(cues.get("hypothetical", ("could", "might", "may", "would"))):
+                return "hypothetical"
+        words = {token.lower_ for token in sentence}
+        if words & set(cues.get("reported", ("reportedly", "according"))):
+            return "reported"
+        return "asserted"
+
+    def _event_elements(
+        self,
+        sentence: Span,
+        trigger: Span,
+        action_token: Token | None,
+        element_tags: list[ElementTag],
+    ) -> list[str]:
+        def within(tokens: Iterable[Token]) -> list[str]:
+            indexes = sorted(token.i for token in tokens)
+            if not indexes:
+                return []
+            start = sentence.doc[indexes[0]].idx
+            last = sentence.doc[indexes[-1]]
+            return _names_within(element_tags, start, last.idx + len(last.text))
+
+        found = within(trigger.root.subtree)
+        if not found and action_token is not None and action_token.pos_ == "VERB":
+            found = within(
+                token
+                for token in action_token.subtree
+                if token.dep_ != "conj" or token.i < trigger.start
+            )
+        if not found:
+            found = _names_within(element_tags, trigger.start_char, sentence.end_char)
+        return found
+
+    def _on_topic(
+        self,
+        article: ArticleText,
+        doc: Doc,
+        element_tags: list[ElementTag],
+        events: list[EventRecord],
+    ) -> bool:
+        if not element_tags:
+            return False
+        if any(
+            event.elements or event.measure in ("export_ban", "export_control", "export_quota")
+            for event in events
+        ):
+            return True
+        mentioned = sum(1 for tag in element_tags)
+        return bool(events) and mentioned >= 2
+
+
+def _plural(word: str) -> str:
+    if word.endswith("s"):
+        return word
+    if word.endswith(("x", "ch", "sh")):
+        return word + "es"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def _measure_pattern(words: list[str]) -> list[dict[str, Any]]:
+    """Token pattern of a phrase: last word singular or plural; quotes or hyphens may sit between words."""
+    pattern: list[dict[str, Any]] = []
+    for index, word in enumerate(words):
+        if index:
+            pattern.append({"TEXT": {"IN": list(INNER_PUNCTUATION)}, "OP": "*"})
+        last = index == len(words) - 1
+        pattern.append({"LOWER": {"IN": [word, _plural(word)]}} if last else {"LOWER": word})
+    return pattern
+
+
+def _longest_first(spans: list[Span]) -> list[Span]:
+    chosen: list[Span] = []
+    taken: set[int] = set()
+    for span in sorted(spans, key=lambda s: (-(s.end - s.start), s.start)):
+        if taken.isdisjoint(range(span.start, span.end)):
+            chosen.append(span)
+            taken.update(range(span.start, span.end))
+    return sorted(chosen, key=lambda s: s.start)
+
+
+def _inside_name(tag: ElementTag, names: list[Span]) -> bool:
+    """Whether an element word is part of a longer name ("Rare Earth Exchanges")."""
+    return any(
+        name.start_char <= tag.start
+        and tag.end <= name.end_char
+        and tag.end - tag.start < len(name.text)
+        for name in names
+    )
+
+
+def _looks_like_organisation(text: str) -> bool:
+    return bool(
+        re.search(
+            r"\b(Exchange|Exchanges|Group|Corp|Inc|Ltd|Co|Holdings|Metals|Mining|Resources|Materials)\b",
+            text,
+        )
+    )
+
+
+def _names_within(
+    tags: Sequence[ElementTag], start: int, end: int, groups: bool = False
+) -> list[str]:
+    names: dict[str, None] = {}
+    for tag in tags:
+        if start <= tag.start and tag.end <= end and (groups or not tag.is_group):
+            names.setdefault(tag.name)
+    return list(names)
+
+
+def _entity_of(token: Token, entities: list[EntityTag]) -> EntityTag | None:
+    for candidate in (token, *token.subtree):
+        for tag in entities:
+            if tag.start <= candidate.idx < tag.end and tag.kind in ("country", "body"):
+                return tag
+    return None
+
+
+def _refers_back(sentence: Span, trigger: Span) -> bool:
+    """Whether "these materials" in the sentence belongs to the clause of this measure."""
+    for match in ANAPHORA.finditer(sentence.text):
+        span = sentence.doc.char_span(
+            sentence.start_char + match.start(),
+            sentence.start_char + match.end(),
+            alignment_mode="expand",
+        )
+        if span is None:
+            continue
+        governor = span.root.head
+        while governor.pos_ not in ("VERB", "AUX") and governor.head is not governor:
+            governor = governor.head
+        if trigger.root.head == governor or trigger.root.head.head == governor:
+            return True
+    return False
+
+
+def _owner(trigger: Span, entities: list[EntityTag]) -> EntityTag | None:
+    """The jurisdiction a measure belongs to: "China's export controls", "U.S. tariffs", "Trump's tariffs"."""
+    tokens = [token for token in trigger if token is not trigger.root]
+    for child in trigger.root.children:
+        if child.dep_ in OWNER_DEPS and child.i < trigger.start:
+            tokens.extend(token for token in child.subtree if token.i < trigger.start)
+    for token in tokens:
+        for tag in entities:
+            if tag.start <= token.idx < tag.end and tag.kind in ("country", "body"):
+                return tag
+    return None
+
+
+def _actor(sentence: Span, anchor: Token, entities: list[EntityTag]) -> EntityTag | None:
+    """The subject of the action, following coordinated verbs back to their shared subject."""
+    token: Token | None = anchor
+    for _ in range(4):
+        if token is None:
+            break
+        for child in token.children:
+            if child.dep_ in SUBJECT_DEPS:
+                found = _entity_of(child, entities)
+                if found is not None:
+                    return found
+            if child.dep_ == "agent":
+                found = _entity_of(child, entities)
+                if found is not None:
+                    return found
+        token = (
+            token.head
+            if token.dep_ in ("conj", "xcomp", "acl", "advcl", "relcl") and token.head is not token
+            else None
+        )
+    before = [tag for tag in entities if tag.start < anchor.idx and tag.kind in ("country", "body")]
+    if before and not _is_prepositional_object(sentence, before[0]):
+        return before[0]
+    return None
+
+
+def _is_prepositional_object(sentence: Span, tag: EntityTag) -> bool:
+    span = sentence.doc.char_span(tag.start, tag.end, alignment_mode="expand")
+    return (
+        span is not None
+        and span.root.dep_ == "pobj"
+        and span.root.head.lower_ in TARGET_PREPOSITIONS
+    )
+
+
+def _target(
+    sentence: Span,
+    trigger: Span,
+    action_token: Token | None,
+    actor: EntityTag | None,
+    entities: list[EntityTag],
+) -> tuple[str | None, int | None, str | None]:
+    actor_code = actor.jurisdiction if actor else None
+    others = [
+        tag
+        for tag in entities
+        if tag.jurisdiction and tag.jurisdiction != actor_code and tag.kind == "country"
+    ]
+    if not others:
+        return None, None, None
+    near = (trigger.root, action_token) if action_token is not None else (trigger.root,)
+    in_clause = {token.idx for anchor in near for token in anchor.subtree}
+    ranked = sorted(
+        others, key=lambda tag: (tag.start not in in_clause, abs(tag.start - trigger.start_char))
+    )
+    chosen = ranked[0]
+    count, unit = _object_count(action_token) if action_token is not None else (None, None)
+    if count is None:
+        count, unit = _counted_noun(sentence, chosen)
+    return chosen.jurisdiction, count, unit
+
+
+def _object_count(action_token: Token) -> tuple[int | None, str | None]:
+    """For "removed 17 entities": 17, entities."""
+    for child in action_token.children:
+        if child.dep_ in ("dobj", "nsubjpass") and child.pos_ == "NOUN":
+            for grandchild in child.children:
+                value = _number(grandchild.text) if grandchild.dep_ == "nummod" else None
+                if value is not None:
+                    return int(value), child.lower_
+    return None, None
+
+
+def _counted_noun(sentence: Span, tag: EntityTag) -> tuple[int | None, str | None]:
+    """For "28 American companies": 28, companies."""
+    span = sentence.doc.char_span(tag.start, tag.end, alignment_mode="expand")
+    if span is None:
+        return None, None
+    head = span.root.head if span.root.dep_ in ("amod", "compound", "nmod") else None
+    if head is None or head.pos_ != "NOUN":
+        return None, None
+    for child in head.children:
+        if child.dep_ == "nummod":
+            value = _number(child.text)
+            if value is not None:
+                return int(value), head.lower_
+    return None, None
+
+
+def _number(text: str) -> float | None:
+    cleaned = text.lower().replace(",", "")
+    if cleaned in NUMBER_WORDS:
+        return float(NUMBER_WORDS[cleaned])
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
+
+
+def _quantities(doc: Doc) -> Iterator[QuantityTag]:
+    """Numbers with their unit or counted noun, and qualifiers such as "over"."""
+    taken: set[int] = set()
+    for match in DURATION.finditer(doc.text):
+        span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
+        if span is None:
+            continue
+        taken.update(range(span.start, span.end))
+        yield QuantityTag(
+            float(match.group(1)),
+            match.group(2).lower() + "s",
+            None,
+            match.group(0),
+            match.start(),
+            match.end(),
+        )
+    for ent in doc.ents:
+        if ent.label_ not in ("CARDINAL", "PERCENT", "QUANTITY", "MONEY") or taken.intersection(
+            range(ent.start, ent.end)
+        ):
+            continue
+        qualifier = None
+        text = ent.text
+        lowered = text.lower()
+        for phrase, meaning in QUALIFIERS.items():
+            if lowered.startswith(phrase + " "):
+                qualifier, lowered = meaning, lowered[len(phrase) + 1 :]
+                break
+        previous = doc[ent.start - 1].lower_ if ent.start > 0 else ""
+        if qualifier is None and previous in QUALIFIERS:
+            qualifier = QUALIFIERS[previous]
+        number = re.search(r"\d[\d,]*(?:\.\d+)?", lowered)
+        value = (
+            _number(number.group(0))
+            if number
+            else _number(lowered.split()[0] if lowered.split() else "")
+        )
+        if value is None:
+            continue
+        if ent.label_ == "PERCENT":
+            unit = "percent"
+        elif ent.label_ == "MONEY":
+            unit = "usd" if "$" in text or "dollar" in lowered else "money"
+            if "billion" in lowered:
+                value *= 1e9
+            elif "million" in lowered:
+                value *= 1e6
+        elif ent.end < len(doc):
+            following = ent.root.head if ent.root.dep_ == "nummod" else doc[ent.end]
+            unit = following.lower_ if following.pos_ in ("NOUN", "PROPN") else "count"
+        else:
+            unit = "count"
+        yield QuantityTag(value, unit, qualifier, text, ent.start_char, ent.end_char)
+
+
+def _dates(sentence: Span, published: datetime | None) -> Iterator[DateTag]:
+    for ent in sentence.ents:
+        if ent.label_ != "DATE":
+            continue
+        before = sentence.doc[max(ent.start - 2, sentence.start) : ent.start].text.lower()
+        role = "announced"
+        if any(cue in before.split() or before.endswith(cue) for cue in EXPIRY_CUES):
+            role = "expires"
+        elif any(cue in before for cue in EFFECTIVE_CUES):
+            role = "effective"
+        value = resolve_date(
+            ent.text, published.date() if published else None, future=role == "expires"
+        )
+        if value is not None:
+            yield DateTag(value, role, ent.text)
+
+
+def _article_defaults(
+    candidates: list[_Candidate], entities: list[EntityTag]
+) -> tuple[EntityTag | None, str | None]:
+    """The actor most events name, and the country most named besides it."""
+    actors = Counter(c.actor.jurisdiction for c in candidates if c.actor is not None)
+    actor_code = actors.most_common(1)[0][0] if actors else None
+    actor = next(
+        (c.actor for c in candidates if c.actor is not None and c.actor.jurisdiction == actor_code),
+        None,
+    )
+    targets = Counter(c.target for c in candidates if c.target)
+    if not targets:
+        targets = Counter(
+            tag.jurisdiction
+            for tag in entities
+            if tag.kind == "country" and tag.jurisdiction != actor_code
+        )
+    target = targets.most_common(1)[0][0] if targets else None
+    return actor, target
+
+
+def _record(candidate: _Candidate) -> EventRecord:
+    sentence = candidate.sentence
+    text = sentence.text.strip()
+    offset = sentence.text.index(text[:1]) if text else 0
+    mention = EventMention(
+        sentence=text,
+        start=sentence.start_char + offset,
+        end=sentence.start_char + offset + len(text),
+        reported_label=candidate.trigger.text,
+        modality=candidate.modality,
+        confidence=round(min(max(candidate.confidence, 0.05), 0.99), 2),
+    )
+    actor = candidate.actor
+    return EventRecord(
+        actor=actor.jurisdiction if actor else None,
+        actor_body=actor.canonical if actor and actor.kind == "body" else None,
+        action=candidate.action,
+        measure=candidate.measure,
+        elements=tuple(candidate.elements),
+        target=candidate.target,
+        target_count=candidate.target_count,
+        target_unit=candidate.target_unit,
+        quantities=tuple(candidate.quantities),
+        dates=tuple(candidate.dates),
+        mentions=(mention,),
+    )
+
+
+def _merge_same_event(records: list[EventRecord]) -> list[EventRecord]:
+    """Sentences of one article stating the same actor, action and measure are one event."""
+    merged: dict[tuple[str | None, str, str], EventRecord] = {}
+    for record in records:
+        key = (record.actor, record.action, record.measure)
+        existing = merged.get(key)
+        if existing is None:
+            merged[key] = record
+            continue
+        better, other = (
+            (record, existing)
+            if _completeness(record) > _completeness(existing)
+            else (existing, record)
+        )
+        merged[key] = replace(
+            better,
+            elements=tuple(dict.fromkeys([*better.elements, *other.elements])),
+            target=better.target or other.target,
+            target_count=better.target_count or other.target_count,
+            target_unit=better.target_unit or other.target_unit,
+            actor_body=better.actor_body or other.actor_body,
+            quantities=better.quantities
+            + tuple(q for q in other.quantities if q not in better.quantities),
+            dates=better.dates + tuple(d for d in other.dates if d not in better.dates),
+            mentions=better.mentions + other.mentions,
+        )
+    return list(merged.values())
+
+
+def _completeness(record: EventRecord) -> tuple[int, float]:
+    filled = len(record.elements) + bool(record.target) + bool(record.actor) + len(record.dates)
+    return filled, record.mentions[0].confidence

@@ -1,0 +1,181 @@
+"""HTTP fetching: bounded in time and size, redirects checked hop by hop, outcomes classified."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from pipeline.settings import HttpSettings
+
+
+class Outcome(StrEnum):
+    """How a fetch ended, for health tracking and backoff."""
+
+    SUCCESS = "success"
+    NOT_MODIFIED = "not_modified"
+    TEMPORARY = "temporary"  # worth retrying soon: timeouts, connection errors, 5xx, 429
+    SOFT = "soft"  # refused for now: 401, 403 and other 4xx
+    HARD = "hard"  # will not work as it is: 404, 410, too large, redirect loops, bad URLs
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one fetch of one URL produced."""
+
+    url: str
+    final_url: str
+    outcome: Outcome
+    status_code: int | None = None
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    error: str | None = None
+    duration_ms: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when a body arrived."""
+        return self.outcome is Outcome.SUCCESS
+
+    @property
+    def etag(self) -> str | None:
+        """The ETag validator, as sent."""
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        """The Last-Modified validator, as sent."""
+        return self.headers.get("last-modified")
+
+
+class BodyTooLargeError(Exception):
+    """The decoded body passed the size cap."""
+
+
+def build_client(
+    settings: HttpSettings, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
+    """An HTTP client with newstrack's identity and timeouts; redirects are followed by `fetch`."""
+    return httpx.Client(
+        transport=transport,
+        headers={
+            "User-Agent": settings.user_agent,
+            "Accept-Encoding": "gzip, deflate, br",
+        },
+        timeout=httpx.Timeout(
+            settings.read_timeout, connect=settings.connect_timeout, pool=settings.connect_timeout
+        ),
+        follow_redirects=False,
+    )
+
+
+def fetch(
+    client: httpx.Client,
+    url: str,
+    settings: HttpSettings,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> FetchResult:
+    """GET one URL; never raises for network or HTTP trouble, it classifies it instead."""
+    started = time.monotonic()
+    deadline = started + settings.total_timeout
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    current = url
+    visited = {url}
+
+    def result(outcome: Outcome, **values: object) -> FetchResult:
+        elapsed = int((time.monotonic() - started) * 1000)
+        return FetchResult(
+            url=url, final_url=current, outcome=outcome, duration_ms=elapsed, **values
+        )  # type: ignore[arg-type]
+
+    for _hop in range(settings.max_redirects + 1):
+        scheme = urlsplit(current).scheme
+        if scheme not in ("http", "https"):
+            return result(Outcome.HARD, error=f"refusing non-http URL {current}")
+        try:
+            with client.stream("GET", current, headers=headers) as response:
+                if response.is_redirect:
+                    location = response.headers.get("location", "")
+                    target = urljoin(current, location)
+                    if not location:
+                        return result(
+                            Outcome.HARD,
+                            status_code=response.status_code,
+                            error="redirect without Location",
+                        )
+                    if target in visited:
+                        return result(
+                            Outcome.HARD,
+                            status_code=response.status_code,
+                            error=f"redirect loop at {target}",
+                        )
+                    visited.add(target)
+                    current = target
+                    continue
+                response_headers = {key.lower(): value for key, value in response.headers.items()}
+                status = response.status_code
+                if status == 304:
+                    return result(
+                        Outcome.NOT_MODIFIED, status_code=status, headers=response_headers
+                    )
+                if status >= 400:
+                    return result(
+                        _classify_status(status),
+                        status_code=status,
+                        headers=response_headers,
+                        error=f"HTTP {status}",
+                    )
+                body = _read_capped(response, settings.max_body_bytes, deadline)
+                return result(
+                    Outcome.SUCCESS, status_code=status, body=body, headers=response_headers
+                )
+        except BodyTooLargeError:
+            return result(Outcome.HARD, error=f"body larger than {settings.max_body_bytes} bytes")
+        except TimeoutError:
+            return result(Outcome.TEMPORARY, error=f"took longer than {settings.total_timeout:g} s")
+        except httpx.TimeoutException as error:
+            return result(Outcome.TEMPORARY, error=f"timeout: {type(error).__name__}")
+        except httpx.TransportError as error:
+            return result(Outcome.TEMPORARY, error=f"{type(error).__name__}: {error}".rstrip(": "))
+        except httpx.DecodingError as error:
+            return result(Outcome.TEMPORARY, error=f"undecodable body: {error}")
+        except httpx.InvalidURL as error:
+            return result(Outcome.HARD, error=f"invalid URL: {error}")
+        except httpx.RequestError as error:
+            return result(Outcome.TEMPORARY, error=f"{type(error).__name__}: {error}")
+    return result(Outcome.HARD, error=f"more than {settings.max_redirects} redirects")
+
+
+def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and "content-encoding" not in response.headers:
+        if int(declared) > max_bytes:
+            raise BodyTooLargeError
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise BodyTooLargeError
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _classify_status(status: int) -> Outcome:
+    if status == 429 or status >= 500:
+        return Outcome.TEMPORARY
+    if status in (404, 410):
+        return Outcome.HARD
+    return Outcome.SOFT

@@ -1,0 +1,309 @@
+"""Parsing fetched bytes: feeds into entries, listing pages into links, article pages into text."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import feedparser
+from bs4 import BeautifulSoup, Tag
+
+from pipeline.errors import NewstrackError
+from pipeline.sources import ArticleSelectors
+from pipeline.urls import absolute_url
+
+BOILERPLATE = re.compile(
+    r"nav|menu|footer|header|sidebar|related|share|social|comment|newsletter|subscribe|signup"
+    r"|advert|promo|cookie|breadcrumb|trending|recommend|popular|byline|caption",
+    re.IGNORECASE,
+)
+DROPPED_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "iframe",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "svg",
+    "button",
+    "figure",
+)
+BLOCK_TAGS = ("p", "h2", "h3", "h4", "li", "blockquote")
+MIN_FULL_TEXT_WORDS = 120
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+class ParseError(NewstrackError):
+    """A body could not be read as what it was supposed to be."""
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One entry of a feed, reduced to what newstrack uses."""
+
+    url: str
+    title: str
+    published: datetime | None
+    summary: str
+    content_html: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """The readable part of one article page."""
+
+    title: str
+    published: datetime | None
+    text: str
+    language: str | None
+    extractor: str
+
+
+def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> list[FeedEntry]:
+    """Parse RSS/Atom bytes (feedparser never does HTTP here); entries without a link are skipped."""
+    parsed: Any = feedparser.parse(body, response_headers=dict(headers or {}))
+    if parsed.get("bozo") and not parsed.get("entries"):
+        problem = parsed.get("bozo_exception")
+        raise ParseError(f"{url}: not a readable feed: {problem}")
+    entries = []
+    for raw in parsed.get("entries", []):
+        link = absolute_url(url, raw.get("link") or "")
+        if link is None:
+            continue
+        contents = raw.get("content") or []
+        content_html = max((part.get("value", "") for part in contents), key=len, default="")
+        entries.append(
+            FeedEntry(
+                url=link,
+                title=_clean(raw.get("title", "")),
+                published=_feed_time(raw.get("published_parsed") or raw.get("updated_parsed")),
+                summary=raw.get("summary", ""),
+                content_html=content_html,
+            )
+        )
+    return entries
+
+
+def has_full_text(entry: FeedEntry) -> bool:
+    """Whether a feed entry carries the whole article rather than a teaser."""
+    return len(html_to_text(entry.content_html).split()) >= MIN_FULL_TEXT_WORDS
+
+
+def parse_listing(
+    body: bytes, url: str, selector: str, headers: Mapping[str, str] | None = None
+) -> list[str]:
+    """Absolute article links selected on a listing page, in page order, without repeats."""
+    soup = _soup(body, headers)
+    links: list[str] = []
+    for anchor in soup.select(selector):
+        href = anchor.get("href")
+        link = absolute_url(url, href) if isinstance(href, str) else None
+        if link and link not in links:
+            links.append(link)
+    return links
+
+
+def html_to_text(html: str) -> str:
+    """Readable text of an HTML fragment: one paragraph or list item per line block."""
+    if not html.strip():
+        return ""
+    soup = BeautifulSoup(html, "lxml")
+    return _blocks_text(soup)
+
+
+def extract_page(
+    body: bytes,
+    url: str,
+    selectors: ArticleSelectors,
+    headers: Mapping[str, str] | None = None,
+) -> Page:
+    """Title, date, main text and language of an article page; per-source selectors first."""
+    soup = _soup(body, headers)
+    title = (
+        _select_text(soup, selectors.title)
+        or _meta(soup, "og:title")
+        or _clean(soup.title.get_text() if soup.title else "")
+    )
+    published = _page_date(soup, selectors.published)
+    html_tag = soup.find("html")
+    language = html_tag.get("lang") if isinstance(html_tag, Tag) else None
+    text, extractor = "", "generic"
+    if selectors.text:
+        container = soup.select_one(selectors.text)
+        if container is not None:
+            _drop_boilerplate(container)
+            text, extractor = _blocks_text(container), "selectors"
+    if not text:
+        text = _generic_text(soup)
+    if not text:
+        raise ParseError(f"{url}: no article text found")
+    return Page(
+        title=title,
+        published=published,
+        text=text,
+        language=(
+            language.split("-")[0].lower() if isinstance(language, str) and language else None
+        ),
+        extractor=extractor,
+    )
+
+
+def not_in_future(moment: datetime | None, now: datetime | None = None) -> datetime | None:
+    """Drop dates in the future: a page cannot have been published tomorrow."""
+    if moment is None:
+        return None
+    current = now or datetime.now(UTC)
+    return None if moment > current + FUTURE_TOLERANCE else moment
+
+
+def _soup(body: bytes, headers: Mapping[str, str] | None) -> BeautifulSoup:
+    content_type = (headers or {}).get("content-type", "")
+    match = re.search(r"charset=([\w.:-]+)", content_type, re.IGNORECASE)
+    encoding = match.group(1) if match else None
+    try:
+        return BeautifulSoup(body, "lxml", from_encoding=encoding)
+    except LookupError:  # an unknown charset name: let bs4 guess
+        return BeautifulSoup(body, "lxml")
+
+
+def _drop_boilerplate(root: Tag) -> None:
+    for tag in root.find_all(DROPPED_TAGS):
+        tag.decompose()
+    for tag in root.find_all(True):
+        if tag.decomposed or not isinstance(tag, Tag) or tag.attrs is None:
+            continue
+        marks = " ".join([*tag.get("class", []), str(tag.get("id", ""))])
+        if (
+            marks.strip()
+            and BOILERPLATE.search(marks)
+            and tag.name not in ("html", "body", "article", "main")
+        ):
+            tag.decompose()
+
+
+def _generic_text(soup: BeautifulSoup) -> str:
+    body = soup.body or soup
+    _drop_boilerplate(body)
+    candidates = [
+        *soup.select("[itemprop=articleBody]"),
+        *soup.find_all("article"),
+        *soup.find_all("main"),
+    ]
+    if not candidates:
+        candidates = [tag.parent for tag in body.find_all("p") if isinstance(tag.parent, Tag)]
+    best = max(
+        candidates, key=lambda tag: sum(len(p.get_text()) for p in tag.find_all("p")), default=None
+    )
+    return _blocks_text(best) if best is not None else ""
+
+
+def _blocks_text(root: Tag) -> str:
+    blocks = [
+        _clean(tag.get_text()) for tag in root.find_all(BLOCK_TAGS) if not tag.find(BLOCK_TAGS)
+    ]
+    blocks = [block for block in blocks if block]
+    if not blocks:
+        text = _clean(root.get_text(" "))
+        return text
+    return "\n\n".join(blocks)
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _select_text(soup: BeautifulSoup, selector: str | None) -> str:
+    if not selector:
+        return ""
+    found = soup.select_one(selector)
+    return _clean(found.get_text(" ")) if found is not None else ""
+
+
+def _meta(soup: BeautifulSoup, name: str) -> str:
+    tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
+    content = tag.get("content") if isinstance(tag, Tag) else None
+    return _clean(content) if isinstance(content, str) else ""
+
+
+def _page_date(soup: BeautifulSoup, selector: str | None) -> datetime | None:
+    for candidate in _date_candidates(soup, selector):
+        moment = parse_datetime(candidate)
+        if moment is not None:
+            return not_in_future(moment)
+    return None
+
+
+def _date_candidates(soup: BeautifulSoup, selector: str | None) -> Iterator[str]:
+    if selector:
+        yield _select_text(soup, selector)
+    for name in (
+        "article:published_time",
+        "og:article:published_time",
+        "date",
+        "pubdate",
+        "dc.date",
+    ):
+        yield _meta(soup, name)
+    for script in soup.find_all("script", attrs={"type": "application/ld+json"}):
+        yield from _json_ld_dates(script.get_text())
+    for time_tag in soup.find_all("time"):
+        value = time_tag.get("datetime")
+        if isinstance(value, str):
+            yield value
+
+
+def _json_ld_dates(raw: str) -> Iterator[str]:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            value = item.get("datePublished")
+            if isinstance(value, str):
+                yield value
+            stack.extend(value for value in item.values() if isinstance(value, (dict, list)))
+
+
+def parse_datetime(value: str) -> datetime | None:
+    """Read an ISO-8601-like timestamp ("2025-04-04T17:30:00+0800", "2025-04-04 17:30"); UTC if no zone."""
+    value = value.strip()
+    match = re.match(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?(.*)$", value)
+    if not match:
+        return None
+    year, month, day, hour, minute, second, rest = match.groups()
+    zone = re.search(r"([+-])(\d{2}):?(\d{2})", rest or "")
+    try:
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return None
+    if zone:
+        sign = 1 if zone.group(1) == "+" else -1
+        moment -= sign * timedelta(hours=int(zone.group(2)), minutes=int(zone.group(3)))
+    return moment
+
+
+def _feed_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return not_in_future(datetime.fromtimestamp(calendar.timegm(value), tz=UTC))

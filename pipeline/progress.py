@@ -1,0 +1,37 @@
+"""Progress for long runs: a live line on a terminal, plain log lines otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+log = logging.getLogger("newstrack")
+
+
+class Progress:
+    """Counts work done; redraws one line on a terminal, logs every `every` items elsewhere."""
+
+    def __init__(self, label: str, total: int | None = None, stream: TextIO | None = None, every: int = 25) -> None:
+        self.label = label
+        self.total = total
+        self.done = 0
+        self.every = every
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty()
+
+    def advance(self, note: str = "") -> None:
+        """Count one item."""
+        self.done += 1
+        of_total = f"/{self.total}" if self.total else ""
+        if self.live:
+            self.stream.write(f"\r\033[K{self.label}: {self.done}{of_total} {note[:60]}")
+            self.stream.flush()
+        elif self.done % self.every == 0:
+            log.info("%s: %d%s", self.label, self.done, of_total)
+
+    def finish(self) -> None:
+        """End the live line."""
+        if self.live and self.done:
+            self.stream.write("\r\033[K")
+            self.stream.flush()

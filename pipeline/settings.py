@@ -1,0 +1,73 @@
+"""Settings: the one reader of the environment, frozen after start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///newstrack.db"
+DEFAULT_USER_AGENT = f"newstrack/{__version__} (+https://github.com/newstrack/newstrack)"
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """HTTP client limits and identity."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 60.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything newstrack reads from the environment, read once."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    sources_path: Path = Path("sources.yaml")
+    http: HttpSettings = field(default_factory=HttpSettings)
+    max_articles_per_source: int = 50
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from NEWSTRACK_* variables, falling back to defaults."""
+        env = os.environ if environ is None else environ
+        http = HttpSettings(
+            user_agent=env.get("NEWSTRACK_USER_AGENT", DEFAULT_USER_AGENT),
+            connect_timeout=_number(env, "NEWSTRACK_CONNECT_TIMEOUT", 10.0),
+            read_timeout=_number(env, "NEWSTRACK_READ_TIMEOUT", 30.0),
+            total_timeout=_number(env, "NEWSTRACK_TOTAL_TIMEOUT", 60.0),
+            max_body_bytes=int(_number(env, "NEWSTRACK_MAX_BODY_BYTES", 10 * 1024 * 1024)),
+            max_redirects=int(_number(env, "NEWSTRACK_MAX_REDIRECTS", 5)),
+        )
+        return cls(
+            database_url=env.get("NEWSTRACK_DB", DEFAULT_DATABASE_URL),
+            sources_path=Path(env.get("NEWSTRACK_SOURCES", "sources.yaml")),
+            http=http,
+            max_articles_per_source=int(_number(env, "NEWSTRACK_MAX_ARTICLES", 50)),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """Return a copy with command-line overrides applied (None means keep)."""
+        kept = {name: value for name, value in changes.items() if value is not None}
+        return replace(self, **kept)  # type: ignore[arg-type]
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be positive")
+    return value

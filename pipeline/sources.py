@@ -1,0 +1,135 @@
+"""The source registry (sources.yaml): what to fetch and how to read it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pipeline.config import load_yaml, where
+from pipeline.errors import ConfigError, UnknownSourceError
+
+KINDS = ("rss", "html_listing")
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+SELECTOR_KEYS = ("title", "text", "published")
+SOURCE_KEYS = {"name", "kind", "urls", "group", "enabled", "max_articles", "article", "listing"}
+
+
+@dataclass(frozen=True)
+class ArticleSelectors:
+    """CSS selectors that find an article page's parts; None means generic extraction."""
+
+    title: str | None = None
+    text: str | None = None
+    published: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One configured source."""
+
+    name: str
+    kind: str
+    urls: tuple[str, ...]
+    group: str = "default"
+    enabled: bool = True
+    max_articles: int | None = None
+    link_selector: str | None = None
+    article: ArticleSelectors = field(default_factory=ArticleSelectors)
+
+
+def load_sources(path: Path) -> list[SourceConfig]:
+    """Read and validate a sources.yaml; every error names the file, line and field."""
+    document = load_yaml(path)
+    if not isinstance(document, dict) or not isinstance(document.get("sources"), list):
+        raise ConfigError(f"{path}: expected a mapping with a `sources:` list")
+    version = document.get("version", 1)
+    if version != 1:
+        raise ConfigError(
+            f"{path}: unsupported version {version!r} (this newstrack reads version 1)"
+        )
+    sources: list[SourceConfig] = []
+    seen: set[str] = set()
+    for item in document["sources"]:
+        source = _parse_source(path, item)
+        if source.name in seen:
+            raise ConfigError(f"{where(path, item)}: duplicate source name {source.name!r}")
+        seen.add(source.name)
+        sources.append(source)
+    return sources
+
+
+def select_sources(sources: list[SourceConfig], names: list[str]) -> list[SourceConfig]:
+    """Pick sources by name or group; unknown names are an error that lists the known ones."""
+    if not names:
+        return [source for source in sources if source.enabled]
+    by_name = {source.name: source for source in sources}
+    groups = {source.group for source in sources}
+    chosen: dict[str, SourceConfig] = {}
+    for name in names:
+        if name in by_name:
+            chosen[name] = by_name[name]
+        elif name in groups:
+            chosen.update({s.name: s for s in sources if s.group == name and s.enabled})
+        else:
+            known = ", ".join(sorted(by_name))
+            raise UnknownSourceError(f"unknown source {name!r}; known sources: {known}")
+    return list(chosen.values())
+
+
+def _parse_source(path: Path, item: Any) -> SourceConfig:
+    if not isinstance(item, dict):
+        raise ConfigError(f"{path}: each entry of `sources` must be a mapping, got {item!r}")
+    place = where(path, item)
+    unknown = sorted(set(item) - SOURCE_KEYS - {"__line__"})
+    if unknown:
+        raise ConfigError(f"{place}: unknown field(s) {', '.join(unknown)}")
+    name = item.get("name")
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise ConfigError(f"{place}: `name` must be lower-case letters, digits, '-', '_' or '.'")
+    place = f"{place} (source {name!r})"
+    kind = item.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(f"{place}: `kind` must be one of {', '.join(KINDS)}, got {kind!r}")
+    urls = item.get("urls")
+    if not isinstance(urls, list) or not urls:
+        raise ConfigError(f"{place}: `urls` must be a non-empty list")
+    for url in urls:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{place}: {url!r} is not an http(s) URL")
+    max_articles = item.get("max_articles")
+    if max_articles is not None and (not isinstance(max_articles, int) or max_articles < 1):
+        raise ConfigError(f"{place}: `max_articles` must be a positive integer")
+    enabled = item.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{place}: `enabled` must be true or false")
+    listing = _mapping(place, item, "listing")
+    link_selector = listing.get("links")
+    if kind == "html_listing" and not isinstance(link_selector, str):
+        raise ConfigError(
+            f"{place}: an html_listing source needs `listing: {{links: CSS selector}}`"
+        )
+    article = _mapping(place, item, "article")
+    bad = sorted(set(article) - set(SELECTOR_KEYS) - {"__line__"})
+    if bad:
+        raise ConfigError(f"{place}: unknown article selector(s) {', '.join(bad)}")
+    return SourceConfig(
+        name=name,
+        kind=kind,
+        urls=tuple(urls),
+        group=str(item.get("group", "default")),
+        enabled=enabled,
+        max_articles=max_articles,
+        link_selector=link_selector,
+        article=ArticleSelectors(**{key: article.get(key) for key in SELECTOR_KEYS}),
+    )
+
+
+def _mapping(place: str, item: dict[str, Any], key: str) -> dict[str, Any]:
+    value = item.get(key) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{place}: `{key}` must be a mapping")
+    return value

@@ -1,0 +1,44 @@
+"""URL canonicalisation, so one article has one URL however it was linked."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+
+TRACKING_PARAMETERS = frozenset(
+    {"fbclid", "gclid", "mc_cid", "mc_eid", "ref", "cmpid", "__source", "taid", "smid", "ito"}
+)
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonicalize_url(url: str) -> str:
+    """Lower-case scheme and host, drop default ports, fragments and tracking parameters."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    netloc = host
+    if parts.port is not None and DEFAULT_PORTS.get(scheme) != parts.port:
+        netloc = f"{host}:{parts.port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=-._~") or "/"
+    query = urlencode(
+        [
+            (key, value)
+            for key, value in parse_qsl(parts.query, keep_blank_values=True)
+            if not _is_tracking(key)
+        ]
+    )
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def absolute_url(base: str, link: str) -> str | None:
+    """Resolve a link found on a page; None when it is not an http(s) link."""
+    joined = urljoin(base, link.strip())
+    if urlsplit(joined).scheme not in ("http", "https"):
+        return None
+    return joined
+
+
+def _is_tracking(key: str) -> bool:
+    lowered = key.lower()
+    return lowered.startswith("utm_") or lowered in TRACKING_PARAMETERS

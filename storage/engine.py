@@ -1,0 +1,87 @@
+"""Engine and session factories for SQLite files and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.errors import DatabaseError
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 60
+
+
+def parse_database_url(url: str) -> URL:
+    """Parse a database URL, naming it in the error when it is malformed."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(f"not a database URL: {url!r} (try sqlite:///newstrack.db)") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseError(
+            f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
+        )
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def describe(url: URL) -> str:
+    """Render a database URL for messages, without its password."""
+    return url.render_as_string(hide_password=True)
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite writers take the write lock at BEGIN so concurrent runs queue instead of failing."""
+    parsed = parse_database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    engine = create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    check_connection(engine)
+    return engine
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        folder = Path(database).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise DatabaseError(f"cannot open {describe(url)}: folder {folder} does not exist")
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself, so it can be IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    check_connection(engine)
+    return engine
+
+
+def check_connection(engine: Engine) -> None:
+    """Connect once, turning driver errors into a message that names the database."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except (OperationalError, SQLAlchemyError) as error:
+        reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+        raise DatabaseError(f"cannot connect to {describe(engine.url)}: {reason}") from None
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Session factory whose sessions keep loaded values after commit."""
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,62 @@
+"""Named read queries used by the jobs and the summaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session
+
+from models import Article, ElementMention, Event, Mention, Source
+
+
+@dataclass(frozen=True)
+class PendingArticle:
+    """An article waiting for extraction."""
+
+    id: int
+    title: str
+    text: str
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DatabaseTotals:
+    """Row counts users want to see after a run."""
+
+    sources: int
+    articles: int
+    events: int
+    mentions: int
+    top_elements: list[tuple[str, int]]
+
+
+def pending_articles(session: Session, limit: int, after_id: int = 0) -> list[PendingArticle]:
+    """The oldest articles not yet extracted, in id order."""
+    rows = session.execute(
+        select(Article.id, Article.title, Article.text, Article.published_at)
+        .where(Article.extraction_status == "pending", Article.id > after_id)
+        .order_by(Article.id)
+        .limit(limit)
+    )
+    return [PendingArticle(*row) for row in rows]
+
+
+def totals(session: Session, top: int = 5) -> DatabaseTotals:
+    """Counts of sources, articles, events and mentions, and the elements most articles name."""
+    articles_per_element = func.count(distinct(ElementMention.article_id))
+    top_elements = session.execute(
+        select(ElementMention.element, articles_per_element)
+        .where(ElementMention.is_group.is_(False))
+        .group_by(ElementMention.element)
+        .order_by(articles_per_element.desc(), ElementMention.element)
+        .limit(top)
+    ).all()
+    return DatabaseTotals(
+        sources=session.scalar(select(func.count()).select_from(Source)) or 0,
+        articles=session.scalar(select(func.count()).select_from(Article)) or 0,
+        events=session.scalar(select(func.count()).select_from(Event)) or 0,
+        mentions=session.scalar(select(func.count()).select_from(Mention)) or 0,
+        top_elements=[(name, count) for name, count in top_elements],
+    )

@@ -1,0 +1,87 @@
+"""Read-only SQL for users: whatever the query says, it cannot write, and it is bounded."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from pipeline.errors import DatabaseError, QueryError
+from storage.engine import describe, parse_database_url
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Columns and rows of a query; `truncated` when the row cap cut it short."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool
+
+
+def run_readonly(
+    database_url: str,
+    query: str,
+    parameters: Mapping[str, Any] | None = None,
+    max_rows: int = 1000,
+    time_limit: float = 10.0,
+) -> QueryResult:
+    """Run one query on a read-only connection with a time limit and a row cap."""
+    url = parse_database_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return _run_sqlite(url.database or "", query, parameters or {}, max_rows, time_limit)
+    engine = create_engine(url, connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(time_limit * 1000)}")
+            result = connection.execute(text(query), dict(parameters or {}))
+            if not result.returns_rows:
+                return QueryResult([], [], False)
+            rows = result.fetchmany(max_rows + 1)
+            return QueryResult(list(result.keys()), [tuple(r) for r in rows[:max_rows]], len(rows) > max_rows)
+    except DBAPIError as error:
+        if error.connection_invalidated or "connection" in str(error.orig).lower()[:60]:
+            raise DatabaseError(f"cannot connect to {describe(url)}: {_first_line(error.orig)}") from None
+        raise QueryError(_first_line(error.orig)) from None
+    except SQLAlchemyError as error:
+        raise QueryError(_first_line(error)) from None
+    finally:
+        engine.dispose()
+
+
+def _run_sqlite(database: str, query: str, parameters: Mapping[str, Any], max_rows: int, time_limit: float) -> QueryResult:
+    path = Path(database)
+    if not path.is_file():
+        raise DatabaseError(f"no database at {path}: run `newstrack init` or `newstrack run` first")
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as error:
+        raise DatabaseError(f"cannot open {path}: {error}") from None
+    deadline = time.monotonic() + time_limit
+    try:
+        connection.execute("PRAGMA query_only = ON")
+        # Called every N virtual-machine steps; a non-zero return interrupts the query.
+        connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        cursor = connection.execute(query, dict(parameters))
+        columns = [column[0] for column in cursor.description or []]
+        rows = cursor.fetchmany(max_rows + 1)
+        return QueryResult(columns, [tuple(r) for r in rows[:max_rows]], len(rows) > max_rows)
+    except sqlite3.OperationalError as error:
+        if "interrupted" in str(error):
+            raise QueryError(f"query stopped after the time limit of {time_limit:g} s") from None
+        raise QueryError(str(error)) from None
+    except (sqlite3.Error, sqlite3.Warning, ValueError) as error:
+        raise QueryError(str(error)) from None
+    finally:
+        connection.close()
+
+
+def _first_line(error: object) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -1,0 +1,421 @@
+"""Writes: sources, fetch attempts, articles, annotations and the events they report."""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from models import (
+    Article,
+    ElementMention,
+    EntityMention,
+    Event,
+    EventElement,
+    EventTarget,
+    Fetch,
+    Mention,
+    Quantity,
+    Source,
+)
+from models.vocabulary import load_vocabulary
+
+if TYPE_CHECKING:
+    from pipeline.extract import Annotation, EventRecord
+    from pipeline.fetch import FetchResult
+    from pipeline.sources import SourceConfig
+
+STATUS_OF_ACTION = {
+    "impose": "in_force",
+    "expand": "in_force",
+    "maintain": "in_force",
+    "extend": "in_force",
+    "suspend": "suspended",
+    "lift": "lifted",
+    "ease": "eased",
+    "threaten": "threatened",
+}
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """An article ready to be stored."""
+
+    url: str
+    source_id: int | None
+    title: str
+    published_at: datetime | None
+    text: str
+    language: str | None
+    extractor: str
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of the whitespace-normalised text."""
+        return hashlib.sha256(" ".join(self.text.split()).encode("utf-8")).hexdigest()
+
+
+def _insert(session: Session, table: Table) -> Any:
+    """An INSERT that understands ON CONFLICT on both SQLite and PostgreSQL."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def sync_sources(session: Session, sources: Sequence[SourceConfig]) -> dict[str, int]:
+    """Insert or update one row per configured source; return their ids by name."""
+    for source in sources:
+        statement = _insert(session, Source.__table__).values(
+            name=source.name, kind=source.kind, url=source.urls[0]
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["name"],
+                set_={"kind": statement.excluded.kind, "url": statement.excluded.url},
+            )
+        )
+    rows = session.execute(
+        select(Source.name, Source.id).where(Source.name.in_([s.name for s in sources]))
+    )
+    return {name: source_id for name, source_id in rows}
+
+
+def record_fetch(session: Session, source_id: int | None, result: FetchResult) -> None:
+    """Log one HTTP attempt."""
+    session.add(
+        Fetch(
+            source_id=source_id,
+            url=result.url,
+            status_code=result.status_code,
+            outcome=str(result.outcome),
+            bytes=len(result.body),
+            duration_ms=result.duration_ms,
+            error=result.error,
+        )
+    )
+
+
+def update_source_health(session: Session, source_id: int, result: FetchResult) -> None:
+    """Keep validators from every 200 and 304, and count consecutive failures."""
+    now = datetime.now(UTC)
+    values: dict[str, Any] = {"last_fetched_at": now}
+    if result.outcome in ("success", "not_modified"):
+        values.update(last_success_at=now, consecutive_failures=0)
+        if result.etag or result.last_modified:
+            values.update(etag=result.etag, last_modified=result.last_modified)
+    else:
+        values["consecutive_failures"] = Source.consecutive_failures + 1
+    session.execute(update(Source).where(Source.id == source_id).values(**values))
+
+
+def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
+    """The URLs among `urls` already stored as articles."""
+    wanted = list(dict.fromkeys(urls))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.update(session.scalars(select(Article.url).where(Article.url.in_(chunk))))
+    return found
+
+
+def add_article(session: Session, article: NewArticle) -> int | None:
+    """Store an article unless its URL or its exact text is already stored; return the new id."""
+    content_hash = article.content_hash
+    if (
+        session.scalar(select(Article.id).where(Article.content_hash == content_hash).limit(1))
+        is not None
+    ):
+        return None
+    statement = (
+        _insert(session, Article.__table__)
+        .values(
+            url=article.url,
+            source_id=article.source_id,
+            title=article.title,
+            published_at=article.published_at,
+            text=article.text,
+            language=article.language,
+            content_hash=content_hash,
+            extractor=article.extractor,
+        )
+        .on_conflict_do_nothing(index_elements=["url"])
+        .returning(Article.__table__.c.id)
+    )
+    return session.execute(statement).scalar_one_or_none()
+
+
+def mark_extraction_failed(session: Session, article_id: int, error: str) -> None:
+    """Record why an article could not be annotated, so it is not retried forever."""
+    session.execute(
+        update(Article)
+        .where(Article.id == article_id)
+        .values(
+            extraction_status="failed",
+            extraction_error=error[:2000],
+            extracted_at=datetime.now(UTC),
+        )
+    )
+
+
+def save_annotation(session: Session, article_id: int, annotation: Annotation) -> list[int]:
+    """Replace an article's tags and mentions with a new annotation; return the events it touched.
+
+    The article row is locked first, so a second worker annotating the same article waits, then
+    sees it done by the same extractor version and leaves it alone.
+    """
+    current = session.execute(
+        select(Article.extraction_status, Article.extractor_version)
+        .where(Article.id == article_id)
+        .with_for_update()
+    ).one_or_none()
+    if current is None or (
+        current.extraction_status == "done" and current.extractor_version == annotation.extractor_version
+    ):
+        return []
+    for table in (ElementMention, EntityMention, Quantity):
+        session.execute(delete(table).where(table.article_id == article_id))
+    touched = set(session.scalars(select(Mention.event_id).where(Mention.article_id == article_id)))
+    session.execute(delete(Mention).where(Mention.article_id == article_id))
+    session.add_all(
+        ElementMention(
+            article_id=article_id,
+            element=tag.name,
+            symbol=tag.symbol,
+            element_group=tag.group,
+            is_group=tag.is_group,
+            form=tag.form,
+            text=tag.text,
+            start_char=tag.start,
+            end_char=tag.end,
+        )
+        for tag in annotation.element_tags
+    )
+    session.add_all(
+        EntityMention(
+            article_id=article_id,
+            kind=tag.kind,
+            canonical=tag.canonical[:200],
+            jurisdiction=tag.jurisdiction,
+            text=tag.text,
+            start_char=tag.start,
+            end_char=tag.end,
+        )
+        for tag in annotation.entity_tags
+    )
+    session.add_all(
+        Quantity(
+            article_id=article_id,
+            value=tag.value,
+            unit=tag.unit[:40],
+            qualifier=tag.qualifier,
+            text=tag.text,
+            start_char=tag.start,
+            end_char=tag.end,
+        )
+        for tag in _first_per_start(annotation.quantities)
+    )
+    for record in annotation.events:
+        event_id = _find_or_create_event(session, record)
+        touched.add(event_id)
+        for mention in record.mentions:
+            session.add(
+                Mention(
+                    event_id=event_id,
+                    article_id=article_id,
+                    sentence=mention.sentence,
+                    start_char=mention.start,
+                    end_char=mention.end,
+                    reported_label=mention.reported_label,
+                    modality=mention.modality,
+                    confidence=mention.confidence,
+                    announced_on=record.date_of("announced"),
+                    effective_on=record.date_of("effective"),
+                    expires_on=record.date_of("expires"),
+                )
+            )
+        _add_children(session, event_id, record)
+    session.execute(
+        update(Article)
+        .where(Article.id == article_id)
+        .values(
+            extraction_status="done",
+            extraction_error=None,
+            extractor_version=annotation.extractor_version,
+            on_topic=annotation.on_topic,
+            extracted_at=datetime.now(UTC),
+        )
+    )
+    session.flush()
+    for event_id in sorted(touched):
+        refresh_event(session, event_id)
+    return sorted(touched)
+
+
+def _first_per_start(tags: Iterable[Any]) -> list[Any]:
+    seen: dict[int, Any] = {}
+    for tag in tags:
+        seen.setdefault(tag.start, tag)
+    return list(seen.values())
+
+
+def event_key(record: EventRecord) -> str:
+    """A stable identity for the event a record founds."""
+    parts = [
+        record.actor or "-",
+        record.action,
+        record.measure,
+        record.target or "-",
+        *sorted(record.elements),
+    ]
+    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()
+
+
+def _find_or_create_event(session: Session, record: EventRecord) -> int:
+    """Join the record to an event with the same actor, action and measure that it overlaps, or found one."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise writers deciding about the same kind of event; SQLite writers are already serial.
+        lock = zlib.crc32(f"{record.actor}|{record.action}|{record.measure}".encode())
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
+    candidates = session.scalars(
+        select(Event)
+        .where(
+            Event.actor.is_(None) if record.actor is None else Event.actor == record.actor,
+            Event.action == record.action,
+            Event.measure == record.measure,
+        )
+        .order_by(Event.id)
+    ).all()
+    for event in candidates:
+        if _overlaps(session, event.id, record):
+            return event.id
+    key = event_key(record)
+    existing = session.scalar(select(Event.id).where(Event.event_key == key))
+    if existing is not None:
+        return existing
+    event = Event(
+        event_key=key,
+        actor=record.actor,
+        actor_body=record.actor_body,
+        action=record.action,
+        measure=record.measure,
+        status=STATUS_OF_ACTION.get(record.action, "reported"),
+    )
+    session.add(event)
+    session.flush()
+    return event.id
+
+
+def _overlaps(session: Session, event_id: int, record: EventRecord) -> bool:
+    """Same event when elements overlap (or both name none) and targets do not conflict."""
+    elements = set(
+        session.scalars(select(EventElement.element).where(EventElement.event_id == event_id))
+    )
+    targets = set(
+        session.scalars(select(EventTarget.target).where(EventTarget.event_id == event_id))
+    )
+    if record.target and targets and record.target not in targets:
+        return False
+    if elements and record.elements:
+        return bool(elements.intersection(record.elements))
+    return not elements and not record.elements
+
+
+def _add_children(session: Session, event_id: int, record: EventRecord) -> None:
+    vocabulary = load_vocabulary()
+    for name in record.elements:
+        element = vocabulary.element(name)
+        session.execute(
+            _insert(session, EventElement.__table__)
+            .values(
+                event_id=event_id, element=name, symbol=element.symbol, element_group=element.group
+            )
+            .on_conflict_do_nothing(index_elements=["event_id", "element"])
+        )
+    if record.target:
+        session.execute(
+            _insert(session, EventTarget.__table__)
+            .values(
+                event_id=event_id,
+                target=record.target,
+                kind="country",
+                count=record.target_count,
+                count_unit=record.target_unit,
+            )
+            .on_conflict_do_nothing(index_elements=["event_id", "target"])
+        )
+
+
+def refresh_event(session: Session, event_id: int) -> None:
+    """Recompute an event's counts, dates and first/last seen from its mentions."""
+    rows = session.execute(
+        select(
+            Mention.article_id,
+            Article.source_id,
+            func.coalesce(Article.published_at, Article.fetched_at),
+            Mention.announced_on,
+            Mention.effective_on,
+            Mention.expires_on,
+        )
+        .join(Article, Article.id == Mention.article_id)
+        .where(Mention.event_id == event_id)
+    ).all()
+    if not rows:
+        session.execute(delete(Event).where(Event.id == event_id))
+        return
+    seen = [_aware(row[2]) for row in rows if row[2] is not None]
+    session.execute(
+        update(Event)
+        .where(Event.id == event_id)
+        .values(
+            article_count=len({row[0] for row in rows}),
+            source_count=len({row[1] for row in rows if row[1] is not None}),
+            first_seen=min(seen) if seen else datetime.now(UTC),
+            last_seen=max(seen) if seen else datetime.now(UTC),
+            announced_on=_best([row[3] for row in rows]),
+            effective_on=_best([row[4] for row in rows]),
+            expires_on=_best([row[5] for row in rows]),
+        )
+    )
+    _refresh_summary(session, event_id)
+
+
+def _refresh_summary(session: Session, event_id: int) -> None:
+    event = session.execute(
+        select(Event.actor, Event.action, Event.measure).where(Event.id == event_id)
+    ).one()
+    elements = ", ".join(
+        session.scalars(
+            select(EventElement.element)
+            .where(EventElement.event_id == event_id)
+            .order_by(EventElement.element)
+        )
+    )
+    targets = ", ".join(
+        session.scalars(
+            select(EventTarget.target)
+            .where(EventTarget.event_id == event_id)
+            .order_by(EventTarget.target)
+        )
+    )
+    summary = f"{event.actor or '?'} {event.action} {event.measure.replace('_', ' ')} on {elements or 'unnamed items'}"
+    summary += f" (target {targets})" if targets else ""
+    session.execute(update(Event).where(Event.id == event_id).values(summary=summary))
+
+
+def _best(values: Sequence[date | None]) -> date | None:
+    """The most reported value; ties go to the earliest."""
+    counts = Counter(value for value in values if value is not None)
+    if not counts:
+        return None
+    return min(counts, key=lambda value: (-counts[value], value))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
