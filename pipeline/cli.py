@@ -29,11 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, default in (("db", None), ("sources", None), ("json", False), ("quiet", False)):
         if not hasattr(args, name):
             setattr(args, name, default)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(quiet=args.quiet)
     try:
         settings = Settings.from_environment().with_overrides(database_url=args.db, sources_path=args.sources)
         command: Callable[[argparse.Namespace, Settings], int] = args.handler
@@ -44,6 +40,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("newstrack: interrupted", file=sys.stderr)
         return 130
+
+
+def configure_logging(quiet: bool) -> None:
+    """Plain log lines on standard error for newstrack's own logger only."""
+    logger = logging.getLogger("newstrack")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
 
 
 def build_parser() -> argparse.ArgumentParser:

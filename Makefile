@@ -1,0 +1,37 @@
+# newstrack: `make demo` runs the main job on the bundled snapshot, `make test` runs the tests.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+## install: create .venv with the locked dependencies and newstrack itself
+install: $(STAMP)
+
+## demo: fetch the bundled offline snapshot into newstrack.db, extract events, print a summary
+demo: $(STAMP)
+	$(BIN)/newstrack run --replay snapshot
+
+## test: lint, type-check and run the test suite (needs PostgreSQL on 127.0.0.1:5432 for its tests)
+test: $(STAMP) lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## lock: re-resolve requirements.lock from pyproject.toml (needs uv)
+lock:
+	uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu -o requirements.lock
+
+clean:
+	rm -rf $(VENV) newstrack.db newstrack.db-wal newstrack.db-shm

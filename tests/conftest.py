@@ -1,0 +1,67 @@
+"""Shared fixtures: real SQLite files, a fresh database on the real PostgreSQL, the extractor."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from models.vocabulary import load_vocabulary
+from pipeline.extract import Extractor
+from pipeline.nlp import load_pipeline
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROJECT = Path(__file__).parent.parent
+POSTGRES_URL = os.environ.get(
+    "NEWSTRACK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def extractor() -> Extractor:
+    """One extractor for the whole session: loading spaCy is the slow part."""
+    return Extractor(load_pipeline(), load_vocabulary())
+
+
+@pytest.fixture
+def seed_text() -> str:
+    """The article newstrack started from."""
+    return (FIXTURES / "seed-article.txt").read_text(encoding="utf-8")
+
+
+def _admin_dsn() -> str:
+    url = make_url(POSTGRES_URL)
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty database on the real PostgreSQL server, dropped afterwards."""
+    name = f"newstrack_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file in a fresh folder."""
+    return f"sqlite:///{tmp_path / 'newstrack.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each storage test runs on a SQLite file and on the real PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'newstrack.db'}"
+    else:
+        yield request.getfixturevalue("postgres_url")

@@ -1,0 +1,273 @@
+"""Storage on real SQLite files and the real PostgreSQL: migrations, idempotent writes, events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, func, inspect, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Article, ElementMention, Event, EventElement, Mention
+from pipeline.errors import DatabaseError, QueryError
+from pipeline.extract import ArticleText, Extractor
+from pipeline.jobs import unit_of_work
+from pipeline.sources import SourceConfig
+from storage import queries, writes
+from storage.engine import make_engine, make_session_factory
+from storage.migrate import current_revision, head_revision, upgrade
+from storage.readonly import run_readonly
+
+PUBLISHED = datetime(2025, 5, 14, 12, tzinfo=UTC)
+
+
+_ENGINES: list[Engine] = []
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines() -> Iterator[None]:
+    """Close every engine a test made, before its database is dropped."""
+    yield
+    while _ENGINES:
+        _ENGINES.pop().dispose()
+
+
+def _engine(database_url: str) -> Engine:
+    engine = make_engine(database_url)
+    _ENGINES.append(engine)
+    return engine
+
+
+def _ready(database_url: str) -> sessionmaker[Session]:
+    engine = _engine(database_url)
+    upgrade(engine)
+    return make_session_factory(engine)
+
+
+def _sources(session_factory: sessionmaker[Session]) -> dict[str, int]:
+    configs = [
+        SourceConfig(name="first", kind="rss", urls=("https://first.example/feed",)),
+        SourceConfig(name="second", kind="rss", urls=("https://second.example/feed",)),
+    ]
+    with unit_of_work(session_factory) as session:
+        return writes.sync_sources(session, configs)
+
+
+def _article(url: str, text: str, source_id: int | None) -> writes.NewArticle:
+    return writes.NewArticle(
+        url=url,
+        source_id=source_id,
+        title="title",
+        published_at=PUBLISHED,
+        text=text,
+        language="en",
+        extractor="feed",
+    )
+
+
+def _count(session_factory: sessionmaker[Session], model: type) -> int:
+    with unit_of_work(session_factory) as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_migrations_create_schema_once(database_url: str) -> None:
+    """The first upgrade creates every table and the view; the second finds nothing to do."""
+    engine = _engine(database_url)
+    assert current_revision(engine) is None
+    assert upgrade(engine) is True
+    assert upgrade(engine) is False
+    assert current_revision(engine) == head_revision()
+    inspector = inspect(engine)
+    tables = set(inspector.get_table_names())
+    assert {"sources", "fetches", "articles", "events", "event_elements", "event_targets"} <= tables
+    assert {"mentions", "element_mentions", "entity_mentions", "quantities"} <= tables
+    assert "v_events" in inspector.get_view_names()
+
+
+def test_sync_sources_is_idempotent(database_url: str) -> None:
+    """Syncing the registry twice keeps one row per source and the same ids."""
+    session_factory = _ready(database_url)
+    first = _sources(session_factory)
+    second = _sources(session_factory)
+    assert first == second
+    assert len(first) == 2
+
+
+def test_article_stored_once_by_url_and_by_text(database_url: str) -> None:
+    """The same URL, or the same text under another URL, is not stored twice."""
+    session_factory = _ready(database_url)
+    ids = _sources(session_factory)
+    with unit_of_work(session_factory) as session:
+        first = writes.add_article(session, _article("https://a.example/1", "Some text.", ids["first"]))
+    with unit_of_work(session_factory) as session:
+        again = writes.add_article(session, _article("https://a.example/1", "Other text.", ids["first"]))
+        copy = writes.add_article(session, _article("https://b.example/9", " Some   text. ", ids["second"]))
+    assert first is not None
+    assert again is None
+    assert copy is None
+    with unit_of_work(session_factory) as session:
+        assert writes.known_urls(session, ["https://a.example/1", "https://x.example/"]) == {
+            "https://a.example/1"
+        }
+
+
+def test_failed_unit_of_work_stores_nothing(database_url: str) -> None:
+    """An error inside a unit of work rolls back every row written in it."""
+    session_factory = _ready(database_url)
+    ids = _sources(session_factory)
+    with pytest.raises(RuntimeError), unit_of_work(session_factory) as session:
+        writes.add_article(session, _article("https://a.example/1", "Text one.", ids["first"]))
+        raise RuntimeError("crash between writes")
+    assert _count(session_factory, Article) == 0
+
+
+def _store_and_annotate(
+    session_factory: sessionmaker[Session],
+    extractor: Extractor,
+    url: str,
+    text: str,
+    source_id: int,
+) -> int:
+    with unit_of_work(session_factory) as session:
+        article_id = writes.add_article(session, _article(url, text, source_id))
+    assert article_id is not None
+    [annotation] = extractor.annotate([ArticleText(str(article_id), text, "", PUBLISHED)])
+    with unit_of_work(session_factory) as session:
+        writes.save_annotation(session, article_id, annotation)
+    return article_id
+
+
+def test_annotation_saved_twice_leaves_the_same_rows(
+    database_url: str, extractor: Extractor, seed_text: str
+) -> None:
+    """Re-extracting an article replaces its rows instead of adding to them."""
+    session_factory = _ready(database_url)
+    ids = _sources(session_factory)
+    article_id = _store_and_annotate(
+        session_factory, extractor, "https://a.example/seed", seed_text, ids["first"]
+    )
+    counts = [_count(session_factory, model) for model in (Event, Mention, ElementMention)]
+    assert counts[0] >= 3
+    with unit_of_work(session_factory) as session:
+        session.execute(
+            update(Article).where(Article.id == article_id).values(extraction_status="pending")
+        )
+    [annotation] = extractor.annotate([ArticleText(str(article_id), seed_text, "", PUBLISHED)])
+    with unit_of_work(session_factory) as session:
+        writes.save_annotation(session, article_id, annotation)
+    assert [_count(session_factory, model) for model in (Event, Mention, ElementMention)] == counts
+
+
+def test_same_event_from_two_sources_is_one_event(
+    database_url: str, extractor: Extractor
+) -> None:
+    """Two outlets reporting the same measure give one event with two mentions and two sources."""
+    session_factory = _ready(database_url)
+    ids = _sources(session_factory)
+    first = (
+        "China's Commerce Ministry on Friday imposed export controls on gallium and germanium, "
+        "citing national security."
+    )
+    second = (
+        "Beijing imposed export controls on gallium on Friday, the ministry said. "
+        "Analysts expect prices to rise."
+    )
+    _store_and_annotate(session_factory, extractor, "https://a.example/1", first, ids["first"])
+    _store_and_annotate(session_factory, extractor, "https://b.example/2", second, ids["second"])
+    with unit_of_work(session_factory) as session:
+        events = session.scalars(
+            select(Event).where(Event.measure == "export_control", Event.action == "impose")
+        ).all()
+        assert len(events) == 1
+        event = events[0]
+        assert event.actor == "CN"
+        assert (event.article_count, event.source_count) == (2, 2)
+        elements = set(
+            session.scalars(select(EventElement.element).where(EventElement.event_id == event.id))
+        )
+        assert elements == {"gallium", "germanium"}
+        assert event.announced_on is not None
+
+
+def test_totals_count_articles_events_and_elements(
+    database_url: str, extractor: Extractor, seed_text: str
+) -> None:
+    """The run summary counts what is stored and ranks elements by articles naming them."""
+    session_factory = _ready(database_url)
+    ids = _sources(session_factory)
+    _store_and_annotate(session_factory, extractor, "https://a.example/seed", seed_text, ids["first"])
+    with unit_of_work(session_factory) as session:
+        totals = queries.totals(session)
+    assert totals.articles == 1
+    assert totals.sources == 2
+    assert totals.events == _count(session_factory, Event)
+    assert {name for name, _ in totals.top_elements} <= {
+        "samarium", "gadolinium", "terbium", "dysprosium", "lutetium", "scandium", "yttrium"
+    }  # fmt: skip
+    assert totals.top_elements
+
+
+def test_readonly_sql_refuses_writes(database_url: str) -> None:
+    """Whatever the query says, `sql` cannot change the database."""
+    _ready(database_url)
+    with pytest.raises(QueryError):
+        run_readonly(database_url, "DELETE FROM sources")
+    with pytest.raises(QueryError):
+        run_readonly(database_url, "CREATE TABLE sneaky (x INTEGER)")
+    result = run_readonly(database_url, "SELECT count(*) AS n FROM sources")
+    assert result.columns == ["n"]
+    assert result.rows == [(0,)]
+
+
+def test_readonly_sql_caps_rows_and_takes_parameters(database_url: str) -> None:
+    """Named parameters bind; the row cap truncates and says so."""
+    session_factory = _ready(database_url)
+    _sources(session_factory)
+    capped = run_readonly(database_url, "SELECT name FROM sources ORDER BY name", max_rows=1)
+    assert capped.rows == [("first",)]
+    assert capped.truncated
+    bound = run_readonly(
+        database_url, "SELECT kind FROM sources WHERE name = :name", {"name": "second"}
+    )
+    assert bound.rows == [("rss",)]
+    assert not bound.truncated
+
+
+def test_readonly_sql_reports_bad_queries(database_url: str) -> None:
+    """Invalid SQL becomes a QueryError carrying the database's message."""
+    _ready(database_url)
+    with pytest.raises(QueryError, match="nope"):
+        run_readonly(database_url, "SELECT nope FROM sources")
+
+
+def test_readonly_sql_stops_at_the_time_limit(database_url: str) -> None:
+    """A runaway query is interrupted instead of running forever."""
+    _ready(database_url)
+    endless = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+        "SELECT count(*) FROM n"
+    )
+    with pytest.raises(QueryError):
+        run_readonly(database_url, endless, time_limit=0.5)
+
+
+def test_unreachable_database_is_a_clear_error() -> None:
+    """A database nobody listens on is named in the error, without a password."""
+    with pytest.raises(DatabaseError, match="127.0.0.1:1/") as caught:
+        make_engine("postgresql+psycopg://someone:secret@127.0.0.1:1/none")
+    assert "secret" not in str(caught.value)
+
+
+def test_sqlite_in_missing_folder_is_a_clear_error(tmp_path: object) -> None:
+    """A SQLite path in a folder that does not exist says which folder."""
+    with pytest.raises(DatabaseError, match="does not exist"):
+        make_engine("sqlite:////nonexistent-folder/newstrack.db")
+
+
+def test_unsupported_database_url() -> None:
+    """Only SQLite and PostgreSQL URLs are accepted."""
+    with pytest.raises(DatabaseError, match="unsupported"):
+        make_engine("mysql://root@127.0.0.1/test")
+    with pytest.raises(DatabaseError, match="not a database URL"):
+        make_engine("not a url")
