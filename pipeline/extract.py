@@ -215,7 +215,10 @@ class Extractor:
         self._symbols = {
             element.symbol: element.name
             for element in vocabulary.elements
-            if element.symbol and not element.symbol_is_word and len(element.symbol) > 1
+            if element.symbol and len(element.symbol) > 1
+        }
+        self._safe_symbols = {
+            element.symbol for element in vocabulary.elements if not element.symbol_is_word
         }
         self._bodies = {body.name: body for body in vocabulary.bodies}
         self._forms = {
@@ -340,11 +343,10 @@ class Extractor:
         return elements, entities
 
     def _symbol_spans(self, doc: Doc) -> Iterator[Span]:
-        """Symbols count only beside another element ("Dy and Tb", "Ga/Ge"), never alone."""
-        text = doc.text
+        """Symbols count only beside another symbol ("Dy and Tb", "Ga/Ge"), one of them unambiguous."""
         hits = [
             match
-            for match in re.finditer(r"(?<![\w-])([A-Z][a-z]?)(?=[/\s,)-]|$)", text)
+            for match in re.finditer(r"(?<![\w-])([A-Z][a-z]?)(?=[/\s,)-]|$)", doc.text)
             if match.group(1) in self._symbols
         ]
         for match in hits:
@@ -353,21 +355,13 @@ class Extractor:
                 for other in hits
                 if other is not match and abs(other.start() - match.start()) <= 12
             ]
-            if not neighbours:
+            pair = [match, *neighbours]
+            if not neighbours or not any(m.group(1) in self._safe_symbols for m in pair):
                 continue
-            span = doc.char_span(
-                match.start(1), match.end(1), label=f"symbol:{self._symbols[match.group(1)]}"
-            )
-            if span is None:
-                span = doc.char_span(
-                    match.start(1),
-                    match.end(1),
-                    label=f"symbol:{self._symbols[match.group(1)]}",
-                    alignment_mode="expand",
-                )
-                if span is None or len(span.text) > 6:
-                    continue
-            yield span
+            label = f"symbol:{self._symbols[match.group(1)]}"
+            span = doc.char_span(match.start(1), match.end(1), label=label, alignment_mode="expand")
+            if span is not None and len(span.text) <= 6:
+                yield span
 
     def _element_tag(self, name: str, span: Span, form: str | None) -> ElementTag:
         element = self.vocabulary.element(name)
@@ -479,6 +473,11 @@ class Extractor:
     ) -> _Candidate:
         action_token = self._action_token(sentence, trigger, other_roots)
         found_action = self.action_of(action_token) if action_token is not None else None
+        if action_token is not None and action_token.dep_ == "xcomp":
+            # "threatened to impose tariffs", "plans to lift the ban": the governing verb decides.
+            governing = self.action_of(action_token.head)
+            if governing == "threaten":
+                found_action, action_token = governing, action_token.head
         action = implied_action or found_action or "impose"
         candidate = _Candidate(
             sentence=sentence,
