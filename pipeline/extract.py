@@ -48,6 +48,7 @@ NUMBER_WORDS = {
 }  # fmt: skip
 WEAK_BAN = frozenset({"ban", "bans", "banned", "embargo"})
 INNER_PUNCTUATION = frozenset({"-", '"', "'", "\u201c", "\u201d", "\u2018", "\u2019"})
+NAMES_NOT_MEASURES = frozenset({"law", "laws", "act", "regulation", "regulations", "reform", "office"})
 OWNER_DEPS = ("poss", "compound", "amod", "nmod")
 
 
@@ -448,6 +449,8 @@ class Extractor:
         ]
         triggers = []
         for span in _longest_first(spans):
+            if span.end < len(doc) and doc[span.end].lower_ in NAMES_NOT_MEASURES:
+                continue  # "the Export Control Law" names a statute, not a measure
             measure, action = self._measure_labels[span.label_]
             triggers.append((span, measure, action))
         # A bare "ban" means an export ban when the sentence names elements.
@@ -947,7 +950,8 @@ def _merge_same_event(records: list[EventRecord]) -> list[EventRecord]:
             quantities=better.quantities
             + tuple(q for q in other.quantities if q not in better.quantities),
             dates=better.dates + tuple(d for d in other.dates if d not in better.dates),
-            mentions=better.mentions + other.mentions,
+            mentions=better.mentions
+            + tuple(m for m in other.mentions if m.start not in {b.start for b in better.mentions}),
         )
     return list(merged.values())
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from models import Article, ElementMention, Event, Mention, Source
+from models import Article, ElementMention, Event, EventElement, Mention, Source
 
 
 @dataclass(frozen=True)
@@ -60,3 +60,40 @@ def totals(session: Session, top: int = 5) -> DatabaseTotals:
         mentions=session.scalar(select(func.count()).select_from(Mention)) or 0,
         top_elements=[(name, count) for name, count in top_elements],
     )
+
+
+@dataclass(frozen=True)
+class ArticleExtraction:
+    """One article's extraction: its elements and the events it mentions."""
+
+    url: str
+    on_topic: bool | None
+    elements: set[str]
+    events: list[tuple[str | None, str, str, set[str]]]
+
+
+def article_extractions(session: Session) -> list[ArticleExtraction]:
+    """Every article with its element names and mentioned events (elements of each event)."""
+    articles = {
+        article_id: ArticleExtraction(url, on_topic, set(), [])
+        for article_id, url, on_topic in session.execute(
+            select(Article.id, Article.url, Article.on_topic)
+        )
+    }
+    for article_id, element in session.execute(
+        select(ElementMention.article_id, ElementMention.element).where(
+            ElementMention.is_group.is_(False)
+        )
+    ):
+        articles[article_id].elements.add(element)
+    event_elements: dict[int, set[str]] = {}
+    for event_id, element in session.execute(select(EventElement.event_id, EventElement.element)):
+        event_elements.setdefault(event_id, set()).add(element)
+    rows = session.execute(
+        select(Mention.article_id, Event.id, Event.actor, Event.action, Event.measure)
+        .join(Event, Event.id == Mention.event_id)
+        .distinct()
+    )
+    for article_id, event_id, actor, action, measure in rows:
+        articles[article_id].events.append((actor, action, measure, event_elements.get(event_id, set())))
+    return list(articles.values())

@@ -221,10 +221,14 @@ def save_annotation(session: Session, article_id: int, annotation: Annotation) -
         )
         for tag in _first_per_start(annotation.quantities)
     )
+    written: set[tuple[int, int]] = set()
     for record in annotation.events:
         event_id = _find_or_create_event(session, record)
         touched.add(event_id)
         for mention in record.mentions:
+            if (event_id, mention.start) in written:
+                continue  # two records of one article may land on the same event
+            written.add((event_id, mention.start))
             session.add(
                 Mention(
                     event_id=event_id,

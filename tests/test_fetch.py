@@ -1,0 +1,394 @@
+"""The fetch layer against real, deliberately misbehaving servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from pipeline.fetch import FetchResult, Outcome, build_client, fetch
+from pipeline.parse import extract_page
+from pipeline.settings import HttpSettings
+from pipeline.sources import ArticleSelectors
+from tests.servers import (
+    Behaviour,
+    LoopbackHTTPServer,
+    gzip_bomb,
+    gzip_bomb_body,
+    hang_up,
+    redirect,
+    redirect_chain,
+    respond,
+    serve,
+    slow,
+    trickle,
+    truncated,
+    with_etag,
+    with_last_modified,
+)
+
+SETTINGS = HttpSettings(
+    user_agent="newstrack-tests/1.0 (+https://example.org/bot)",
+    connect_timeout=2.0,
+    read_timeout=2.0,
+    total_timeout=5.0,
+    max_body_bytes=1_000_000,
+    max_redirects=5,
+)
+FAST = HttpSettings(
+    user_agent=SETTINGS.user_agent, connect_timeout=0.5, read_timeout=0.5, total_timeout=1.0
+)
+FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+CAFE_PAGE = "<html><body><article><p>Le café coûte 2 € à Montréal.</p></article></body></html>"
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    """A client with the test settings, closed after the test."""
+    with build_client(SETTINGS) as http:
+        yield http
+
+
+def _fetch_one(behaviour: Behaviour, settings: HttpSettings = SETTINGS) -> FetchResult:
+    with serve({"/r": behaviour}) as server, build_client(settings) as http:
+        return fetch(http, server.url("/r"), settings)
+
+
+def test_success_returns_body_status_and_headers(client: httpx.Client) -> None:
+    """A plain 200 is SUCCESS with the body, status and lower-cased headers."""
+    with serve({"/feed": respond(200, FEED, {"X-Extra": "yes"}, "application/rss+xml")}) as server:
+        result = fetch(client, server.url("/feed"), SETTINGS)
+    assert result.outcome is Outcome.SUCCESS
+    assert result.ok
+    assert result.status_code == 200
+    assert result.body == FEED
+    assert result.headers["content-type"] == "application/rss+xml"
+    assert result.headers["x-extra"] == "yes"
+    assert result.error is None
+    assert result.url == result.final_url == server.url("/feed")
+
+
+def test_user_agent_and_host_are_sent(client: httpx.Client) -> None:
+    """Each request carries newstrack's User-Agent and the server's Host."""
+    with serve({"/feed": respond(200, FEED)}) as server:
+        fetch(client, server.url("/feed"), SETTINGS)
+    (request,) = server.requests
+    assert request.method == "GET"
+    assert request.path == "/feed"
+    assert request.headers["user-agent"] == SETTINGS.user_agent
+    assert request.headers["host"] == f"127.0.0.1:{server.server_address[1]}"
+    assert "if-none-match" not in request.headers
+    assert "if-modified-since" not in request.headers
+
+
+def test_etag_conditional_get_is_not_modified(client: httpx.Client) -> None:
+    """A second fetch with the ETag sends If-None-Match and gets NOT_MODIFIED."""
+    with serve({"/feed": with_etag('"v1"', FEED)}) as server:
+        first = fetch(client, server.url("/feed"), SETTINGS)
+        second = fetch(client, server.url("/feed"), SETTINGS, etag=first.etag)
+    assert first.outcome is Outcome.SUCCESS
+    assert first.etag == '"v1"'
+    assert second.outcome is Outcome.NOT_MODIFIED
+    assert second.status_code == 304
+    assert second.body == b""
+    assert not second.ok
+    assert server.requests[1].headers["if-none-match"] == '"v1"'
+
+
+def test_stale_etag_gets_the_new_body(client: httpx.Client) -> None:
+    """An ETag the server no longer has yields SUCCESS with the new body and ETag."""
+    with serve({"/feed": with_etag('"v2"', FEED)}) as server:
+        result = fetch(client, server.url("/feed"), SETTINGS, etag='"v1"')
+    assert result.outcome is Outcome.SUCCESS
+    assert result.body == FEED
+    assert result.etag == '"v2"'
+
+
+def test_last_modified_conditional_get_is_not_modified(client: httpx.Client) -> None:
+    """A second fetch with Last-Modified sends If-Modified-Since and gets NOT_MODIFIED."""
+    with serve({"/feed": with_last_modified(1_700_000_000, FEED)}) as server:
+        first = fetch(client, server.url("/feed"), SETTINGS)
+        second = fetch(client, server.url("/feed"), SETTINGS, last_modified=first.last_modified)
+    assert first.outcome is Outcome.SUCCESS
+    assert first.last_modified == "Tue, 14 Nov 2023 22:13:20 GMT"
+    assert second.outcome is Outcome.NOT_MODIFIED
+    assert second.status_code == 304
+    assert server.requests[1].headers["if-modified-since"] == "Tue, 14 Nov 2023 22:13:20 GMT"
+
+
+def test_redirect_is_followed_and_final_url_kept(client: httpx.Client) -> None:
+    """An absolute redirect is followed; final_url is where the body came from."""
+    with serve({"/old": redirect("/new", 301), "/new": respond(200, b"moved here")}) as server:
+        result = fetch(client, server.url("/old"), SETTINGS)
+    assert result.outcome is Outcome.SUCCESS
+    assert result.body == b"moved here"
+    assert result.url == server.url("/old")
+    assert result.final_url == server.url("/new")
+    assert server.paths() == ["/old", "/new"]
+
+
+def test_relative_redirect_is_resolved(client: httpx.Client) -> None:
+    """A Location relative to the current URL ("../b/page") is resolved against it."""
+    routes = {"/a/x/start": redirect("../b/page"), "/a/b/page": respond(200, b"relative ok")}
+    with serve(routes) as server:
+        result = fetch(client, server.url("/a/x/start"), SETTINGS)
+    assert result.outcome is Outcome.SUCCESS
+    assert result.body == b"relative ok"
+    assert result.final_url == server.url("/a/b/page")
+
+
+def test_conditional_headers_follow_redirects(client: httpx.Client) -> None:
+    """If-None-Match is sent again to the redirect target, which can answer 304."""
+    with serve({"/old": redirect("/feed"), "/feed": with_etag('"v1"', FEED)}) as server:
+        result = fetch(client, server.url("/old"), SETTINGS, etag='"v1"')
+    assert result.outcome is Outcome.NOT_MODIFIED
+    assert result.final_url == server.url("/feed")
+    assert [r.headers.get("if-none-match") for r in server.requests] == ['"v1"', '"v1"']
+
+
+@pytest.mark.parametrize(
+    "location", ["ftp://127.0.0.1/feed", "file:///etc/passwd", "javascript:alert(1)"]
+)
+def test_redirect_to_non_http_scheme_is_refused(client: httpx.Client, location: str) -> None:
+    """A redirect to a non-http(s) scheme is HARD and is not followed."""
+    with serve({"/r": redirect(location)}) as server:
+        result = fetch(client, server.url("/r"), SETTINGS)
+    assert result.outcome is Outcome.HARD
+    assert result.error == f"refusing non-http URL {location}"
+    assert result.final_url == location
+    assert server.paths() == ["/r"]
+
+
+def test_redirect_loop_is_hard(client: httpx.Client) -> None:
+    """a → b → a is detected as a loop, without using up the redirect budget."""
+    with serve({"/a": redirect("/b"), "/b": redirect("/a")}) as server:
+        result = fetch(client, server.url("/a"), SETTINGS)
+    assert result.outcome is Outcome.HARD
+    assert result.error == f"redirect loop at {server.url('/a')}"
+    assert result.status_code == 302
+    assert server.paths() == ["/a", "/b"]
+
+
+def test_too_many_redirects_is_hard(client: httpx.Client) -> None:
+    """A chain of 10 redirects stops after max_redirects hops with a HARD outcome."""
+    with serve(redirect_chain("/hop", 10, respond(200, b"end"))) as server:
+        result = fetch(client, server.url("/hop/0"), SETTINGS)
+    assert result.outcome is Outcome.HARD
+    assert result.error == "more than 5 redirects"
+    assert len(server.requests) == SETTINGS.max_redirects + 1
+    assert "/hop/10" not in server.paths()
+
+
+def test_redirects_up_to_the_limit_are_followed(client: httpx.Client) -> None:
+    """Exactly max_redirects redirects still reach the final page."""
+    with serve(redirect_chain("/hop", SETTINGS.max_redirects, respond(200, b"end"))) as server:
+        result = fetch(client, server.url("/hop/0"), SETTINGS)
+    assert result.outcome is Outcome.SUCCESS
+    assert result.body == b"end"
+    assert result.final_url == server.url(f"/hop/{SETTINGS.max_redirects}")
+
+
+def test_redirect_without_location_is_hard(client: httpx.Client) -> None:
+    """A 302 without Location is HARD, not a SUCCESS carrying the redirect page's body."""
+    result_routes = {"/r": respond(302, b"<html>moved, somewhere</html>", content_type="text/html")}
+    with serve(result_routes) as server:
+        result = fetch(client, server.url("/r"), SETTINGS)
+    assert result.outcome is Outcome.HARD
+    assert result.status_code == 302
+    assert result.error == "redirect without Location"
+    assert result.body == b""
+
+
+def test_redirect_to_unparseable_url_is_hard(client: httpx.Client) -> None:
+    """A Location that is not a URL at all ("http://[::1") is HARD, not an exception."""
+    with serve({"/r": redirect("http://[::1")}) as server:
+        result = fetch(client, server.url("/r"), SETTINGS)
+    assert result.outcome is Outcome.HARD
+    assert result.error is not None
+    assert result.error.startswith("invalid URL")
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (500, Outcome.TEMPORARY),
+        (503, Outcome.TEMPORARY),
+        (404, Outcome.HARD),
+        (410, Outcome.HARD),
+        (403, Outcome.SOFT),
+        (401, Outcome.SOFT),
+        (400, Outcome.SOFT),
+    ],
+)
+def test_error_statuses_are_classified(status: int, outcome: Outcome) -> None:
+    """Each error status maps to its outcome class, with "HTTP <status>" and no body."""
+    result = _fetch_one(respond(status, b"error page"))
+    assert result.outcome is outcome
+    assert result.status_code == status
+    assert result.error == f"HTTP {status}"
+    assert result.body == b""
+
+
+def test_429_is_temporary_and_keeps_retry_after() -> None:
+    """429 is TEMPORARY and its Retry-After header is kept for backoff."""
+    result = _fetch_one(respond(429, b"slow down", {"Retry-After": "120"}))
+    assert result.outcome is Outcome.TEMPORARY
+    assert result.status_code == 429
+    assert result.error == "HTTP 429"
+    assert result.headers["retry-after"] == "120"
+
+
+def test_gzip_bomb_is_stopped_by_the_size_cap() -> None:
+    """A 50 KB gzip body that inflates to 50 MB is HARD under a 1 MB cap."""
+    assert len(gzip_bomb_body()) < 100_000  # the bomb really is small on the wire
+    result = _fetch_one(gzip_bomb())
+    assert result.outcome is Outcome.HARD
+    assert result.error == f"body larger than {SETTINGS.max_body_bytes} bytes"
+    assert result.body == b""
+
+
+def test_gzip_body_under_the_cap_is_decoded() -> None:
+    """A gzip body within the cap arrives inflated, so the cap counts decoded bytes."""
+    result = _fetch_one(gzip_bomb(200_000))
+    assert result.outcome is Outcome.SUCCESS
+    assert result.body == b"\0" * 200_000
+
+
+def test_declared_length_over_the_cap_is_hard() -> None:
+    """A plain body larger than max_body_bytes is HARD."""
+    settings = HttpSettings(user_agent=SETTINGS.user_agent, max_body_bytes=1000)
+    result = _fetch_one(respond(200, b"x" * 5000), settings)
+    assert result.outcome is Outcome.HARD
+    assert result.error == "body larger than 1000 bytes"
+
+
+def test_body_at_the_cap_is_accepted() -> None:
+    """A body of exactly max_body_bytes is still SUCCESS."""
+    settings = HttpSettings(user_agent=SETTINGS.user_agent, max_body_bytes=1000)
+    result = _fetch_one(respond(200, b"x" * 1000), settings)
+    assert result.outcome is Outcome.SUCCESS
+    assert len(result.body) == 1000
+
+
+def test_slow_headers_time_out_as_temporary() -> None:
+    """A server silent for longer than read_timeout gives TEMPORARY with a timeout error."""
+    result = _fetch_one(slow(3.0, respond(200, b"too late")), FAST)
+    assert result.outcome is Outcome.TEMPORARY
+    assert result.error == "timeout: ReadTimeout"
+    assert result.status_code is None
+    assert result.body == b""
+
+
+def test_trickled_body_past_total_timeout_is_temporary() -> None:
+    """A body that keeps trickling within read_timeout is cut at total_timeout."""
+    result = _fetch_one(trickle(b"x" * 2000, chunk_size=10, pause=0.2, limit=4.0), FAST)
+    assert result.outcome is Outcome.TEMPORARY
+    assert result.error == "took longer than 1 s"
+    assert result.body == b""
+
+
+def test_short_trickle_completes() -> None:
+    """A trickled body that ends in time arrives whole."""
+    body = b"abcdefghij" * 5
+    result = _fetch_one(trickle(body, chunk_size=10, pause=0.02), FAST)
+    assert result.outcome is Outcome.SUCCESS
+    assert result.body == body
+
+
+def test_truncated_body_is_temporary() -> None:
+    """A body shorter than its Content-Length is TEMPORARY, never a partial SUCCESS."""
+    result = _fetch_one(truncated(b"<html><body>half of it", declared=10_000))
+    assert result.outcome is Outcome.TEMPORARY
+    assert result.error is not None
+    assert result.error.startswith("RemoteProtocolError")
+    assert result.body == b""
+
+
+def test_connection_closed_without_response_is_temporary() -> None:
+    """A server that hangs up without answering gives TEMPORARY and names the problem."""
+    result = _fetch_one(hang_up())
+    assert result.outcome is Outcome.TEMPORARY
+    assert result.status_code is None
+    assert result.error is not None
+    assert result.error.startswith("RemoteProtocolError")
+    assert "disconnected" in result.error
+
+
+def test_refused_connection_is_temporary(client: httpx.Client) -> None:
+    """Nothing listening on the port gives TEMPORARY with a ConnectError."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = fetch(client, f"http://127.0.0.1:{port}/feed", SETTINGS)
+    assert result.outcome is Outcome.TEMPORARY
+    assert result.error is not None
+    assert result.error.startswith("ConnectError")
+
+
+def test_undecodable_gzip_is_temporary() -> None:
+    """A body that claims gzip but is not gzip gives TEMPORARY, not an exception."""
+    result = _fetch_one(respond(200, b"this is not gzip", {"Content-Encoding": "gzip"}))
+    assert result.outcome is Outcome.TEMPORARY
+    assert result.error is not None
+    assert result.error.startswith("undecodable body")
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/feed", "mailto:news@example.org", "feed.xml"])
+def test_non_http_start_url_is_hard(client: httpx.Client, url: str) -> None:
+    """A start URL that is not http(s) is refused without a request."""
+    result = fetch(client, url, SETTINGS)
+    assert result.outcome is Outcome.HARD
+    assert result.error == f"refusing non-http URL {url}"
+
+
+@pytest.mark.parametrize("url", ["http:///feed", "http://[::1/feed", "http://256.1.1.1/feed"])
+def test_malformed_start_url_is_hard(client: httpx.Client, url: str) -> None:
+    """A malformed http URL is a HARD "invalid URL", never an exception or a retry."""
+    result = fetch(client, url, SETTINGS)
+    assert result.outcome is Outcome.HARD
+    assert result.error is not None
+    assert result.error.startswith("invalid URL")
+
+
+def test_header_declared_latin1_body_reaches_the_parser_intact(client: httpx.Client) -> None:
+    """A windows-1252 body declared only in Content-Type is kept as bytes and decodes right."""
+    body = CAFE_PAGE.encode("windows-1252")
+    with serve({"/p": respond(200, body, content_type="text/html; charset=windows-1252")}) as srv:
+        result = fetch(client, srv.url("/p"), SETTINGS)
+    assert result.body == body
+    page = extract_page(result.body, result.final_url, ArticleSelectors(), result.headers)
+    assert page.text == "Le café coûte 2 € à Montréal."
+
+
+def test_iso_8859_1_declared_body_decodes(client: httpx.Client) -> None:
+    """An ISO-8859-1 body declared in Content-Type decodes "é" right."""
+    body = "<html><body><p>Résumé de la décision.</p></body></html>".encode("iso-8859-1")
+    with serve({"/p": respond(200, body, content_type="text/html; charset=ISO-8859-1")}) as srv:
+        result = fetch(client, srv.url("/p"), SETTINGS)
+    page = extract_page(result.body, result.final_url, ArticleSelectors(), result.headers)
+    assert page.text == "Résumé de la décision."
+
+
+def test_wrong_charset_header_does_not_garble_text(client: httpx.Client) -> None:
+    """Latin-1 bytes served as utf-8 are not turned into replacement characters."""
+    body = CAFE_PAGE.replace("€", "EUR").encode("latin-1")
+    with serve({"/p": respond(200, body, content_type="text/html; charset=utf-8")}) as srv:
+        result = fetch(client, srv.url("/p"), SETTINGS)
+    assert result.outcome is Outcome.SUCCESS
+    page = extract_page(result.body, result.final_url, ArticleSelectors(), result.headers)
+    assert "\ufffd" not in page.text
+    assert page.text == "Le café coûte 2 EUR à Montréal."
+
+
+def test_server_budget_and_recording_are_per_server() -> None:
+    """The loopback server records only its own requests and stops answering past its budget."""
+    with (
+        serve({"/x": respond(200, b"x")}, max_requests=2) as server,
+        build_client(SETTINGS) as http,
+    ):
+        outcomes = [fetch(http, server.url("/x"), SETTINGS).outcome for _ in range(3)]
+    assert outcomes == [Outcome.SUCCESS, Outcome.SUCCESS, Outcome.TEMPORARY]
+    assert isinstance(server, LoopbackHTTPServer)
+    assert server.paths() == ["/x", "/x"]
