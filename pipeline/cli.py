@@ -31,7 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             setattr(args, name, default)
     configure_logging(quiet=args.quiet)
     try:
-        settings = Settings.from_environment().with_overrides(database_url=args.db, sources_path=args.sources)
+        settings = Settings.from_environment().with_overrides(
+            database_url=args.db, sources_path=args.sources
+        )
         command: Callable[[argparse.Namespace, Settings], int] = args.handler
         return command(args, settings)
     except NewstrackError as error:
@@ -57,8 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     # SUPPRESS: an option given before the subcommand is not reset by the subcommand's default.
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    common.add_argument("--db", metavar="URL", help="database URL (default: $NEWSTRACK_DB or sqlite:///newstrack.db)")
-    common.add_argument("--sources", metavar="PATH", type=Path, help="source registry (default: sources.yaml)")
+    common.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL (default: $NEWSTRACK_DB or sqlite:///newstrack.db)",
+    )
+    common.add_argument(
+        "--sources", metavar="PATH", type=Path, help="source registry (default: sources.yaml)"
+    )
     common.add_argument("--json", action="store_true", help="print the summary as JSON")
     common.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
 
@@ -70,19 +78,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"newstrack {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    init = commands.add_parser("init", parents=[common], help="create or upgrade the database schema")
+    init = commands.add_parser(
+        "init", parents=[common], help="create or upgrade the database schema"
+    )
     init.set_defaults(handler=command_init)
 
-    run = commands.add_parser("run", parents=[common], help="fetch every source, then extract events")
+    run = commands.add_parser(
+        "run", parents=[common], help="fetch every source, then extract events"
+    )
     _fetch_options(run)
     run.add_argument("--limit", type=int, metavar="N", help="extract at most N articles")
     run.set_defaults(handler=command_run)
 
-    fetch = commands.add_parser("fetch", parents=[common], help="fetch sources and store new articles")
+    fetch = commands.add_parser(
+        "fetch", parents=[common], help="fetch sources and store new articles"
+    )
     _fetch_options(fetch)
     fetch.set_defaults(handler=command_fetch)
 
-    extract = commands.add_parser("extract", parents=[common], help="extract events from stored articles")
+    extract = commands.add_parser(
+        "extract", parents=[common], help="extract events from stored articles"
+    )
     extract.add_argument("--limit", type=int, metavar="N", help="extract at most N articles")
     extract.add_argument("--dry-run", action="store_true", help="extract but store nothing")
     extract.set_defaults(handler=command_extract)
@@ -90,57 +106,83 @@ def build_parser() -> argparse.ArgumentParser:
     sql = commands.add_parser("sql", parents=[common], help="run a read-only SQL query")
     sql.add_argument("query", help="the SQL query (read-only whatever it says)")
     sql.add_argument(
-        "-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="a named parameter (:NAME)"
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a named parameter (:NAME)",
     )
     sql.add_argument("--format", choices=("table", "csv", "json", "jsonl"), default="table")
-    sql.add_argument("--max-rows", type=int, default=1000, metavar="N", help="row cap (default 1000)")
-    sql.add_argument("--time-limit", type=float, default=10.0, metavar="S", help="seconds (default 10)")
+    sql.add_argument(
+        "--max-rows", type=int, default=1000, metavar="N", help="row cap (default 1000)"
+    )
+    sql.add_argument(
+        "--time-limit", type=float, default=10.0, metavar="S", help="seconds (default 10)"
+    )
     sql.set_defaults(handler=command_sql)
 
     annotate = commands.add_parser(
         "annotate", parents=[common], help="run the extractor on JSON lines (no database needed)"
     )
-    annotate.add_argument("input", nargs="?", default="-", help="JSON lines file (default: standard input)")
-    annotate.add_argument("-o", "--output", default="-", help="output file (default: standard output)")
+    annotate.add_argument(
+        "input", nargs="?", default="-", help="JSON lines file (default: standard input)"
+    )
+    annotate.add_argument(
+        "-o", "--output", default="-", help="output file (default: standard output)"
+    )
     annotate.set_defaults(handler=command_annotate)
     return parser
 
 
 def _fetch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--source", action="append", default=[], metavar="NAME", help="only this source or group (repeatable)"
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this source or group (repeatable)",
     )
     parser.add_argument(
-        "--replay", type=Path, metavar="DIR", help="serve a recorded snapshot on 127.0.0.1 instead of the network"
+        "--replay",
+        type=Path,
+        metavar="DIR",
+        help="serve a recorded snapshot on 127.0.0.1 instead of the network",
     )
     parser.add_argument("--dry-run", action="store_true", help="fetch and parse but store nothing")
 
 
 def command_init(args: argparse.Namespace, settings: Settings) -> int:
     """Create or upgrade the schema."""
-    from storage.engine import describe, make_engine
+    from storage.engine import describe, open_engine
     from storage.migrate import head_revision, upgrade
 
-    engine = make_engine(settings.database_url)
-    applied = upgrade(engine)
+    with open_engine(settings.database_url) as engine:
+        applied = upgrade(engine)
     report = {"database": describe(engine.url), "revision": head_revision(), "upgraded": applied}
-    _print_summary(args, report, f"database ready: {report['database']} (schema {report['revision']})")
+    _print_summary(
+        args, report, f"database ready: {report['database']} (schema {report['revision']})"
+    )
     return EXIT_OK
 
 
 def command_fetch(args: argparse.Namespace, settings: Settings) -> int:
     """Fetch sources and store new articles."""
-    from storage.engine import make_engine, make_session_factory
+    from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
 
     from pipeline.jobs import fetch_sources
     from pipeline.sources import load_sources, select_sources
 
     sources = select_sources(load_sources(settings.sources_path), args.source)
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    with _http_client(settings, args.replay) as client:
-        summary = fetch_sources(make_session_factory(engine), client, sources, settings, args.dry_run)
+    with (
+        open_engine(settings.database_url) as engine,
+        _http_client(settings, args.replay) as client,
+    ):
+        upgrade(engine)
+        summary = fetch_sources(
+            make_session_factory(engine), client, sources, settings, args.dry_run
+        )
     report = {"sources": [asdict(s) for s in summary.sources], "articles_stored": summary.stored}
     _print_summary(args, report, _fetch_text(summary))
     return EXIT_PARTIAL if summary.failed else EXIT_OK
@@ -149,17 +191,19 @@ def command_fetch(args: argparse.Namespace, settings: Settings) -> int:
 def command_extract(args: argparse.Namespace, settings: Settings) -> int:
     """Extract events from articles waiting for it."""
     from models.vocabulary import load_vocabulary
-    from storage.engine import make_engine, make_session_factory
+    from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
 
     from pipeline.extract import Extractor
     from pipeline.jobs import extract_pending
     from pipeline.nlp import load_pipeline
 
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
     extractor = Extractor(load_pipeline(), load_vocabulary())
-    summary = extract_pending(make_session_factory(engine), extractor, limit=args.limit, dry_run=args.dry_run)
+    with open_engine(settings.database_url) as engine:
+        upgrade(engine)
+        summary = extract_pending(
+            make_session_factory(engine), extractor, limit=args.limit, dry_run=args.dry_run
+        )
     report = {"articles": summary.articles, "failed": summary.failed, "events": len(summary.events)}
     text = f"extracted {summary.articles} article(s), {summary.failed} failed, {len(summary.events)} event(s)"
     _print_summary(args, report, text)
@@ -170,7 +214,7 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
     """The main job: fetch every source, extract events, print what the database now holds."""
     from models.vocabulary import load_vocabulary
     from storage import queries
-    from storage.engine import describe, make_engine, make_session_factory
+    from storage.engine import describe, make_session_factory, open_engine
     from storage.migrate import upgrade
 
     from pipeline.extract import Extractor
@@ -180,14 +224,16 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
 
     sources = select_sources(load_sources(settings.sources_path), args.source)
     extractor = Extractor(load_pipeline(), load_vocabulary())
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    session_factory = make_session_factory(engine)
-    with _http_client(settings, args.replay) as client:
-        fetched = fetch_sources(session_factory, client, sources, settings, args.dry_run)
-    extracted = extract_pending(session_factory, extractor, limit=args.limit, dry_run=args.dry_run)
-    with unit_of_work(session_factory) as session:
-        totals = queries.totals(session)
+    with open_engine(settings.database_url) as engine:
+        upgrade(engine)
+        session_factory = make_session_factory(engine)
+        with _http_client(settings, args.replay) as client:
+            fetched = fetch_sources(session_factory, client, sources, settings, args.dry_run)
+        extracted = extract_pending(
+            session_factory, extractor, limit=args.limit, dry_run=args.dry_run
+        )
+        with unit_of_work(session_factory) as session:
+            totals = queries.totals(session)
     report = {
         "database": describe(engine.url),
         "sources": [asdict(s) for s in fetched.sources],
@@ -205,7 +251,7 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
         f"{totals.events} events with {totals.mentions} mentions",
         "elements most mentioned: "
         + (", ".join(f"{name} ({count})" for name, count in totals.top_elements) or "none"),
-        "query them with: newstrack sql \"SELECT * FROM v_events ORDER BY source_count DESC LIMIT 20\"",
+        'query them with: newstrack sql "SELECT * FROM v_events ORDER BY source_count DESC LIMIT 20"',
     ]
     _print_summary(args, report, "\n".join(lines))
     return EXIT_PARTIAL if fetched.failed or extracted.failed else EXIT_OK
@@ -216,7 +262,9 @@ def command_sql(args: argparse.Namespace, settings: Settings) -> int:
     from storage.readonly import run_readonly
 
     parameters = dict(_parameter(item) for item in args.param)
-    result = run_readonly(settings.database_url, args.query, parameters, args.max_rows, args.time_limit)
+    result = run_readonly(
+        settings.database_url, args.query, parameters, args.max_rows, args.time_limit
+    )
     output_format = "json" if args.json else args.format
     _write_rows(sys.stdout, output_format, result.columns, result.rows)
     if result.truncated:
@@ -235,7 +283,11 @@ def command_annotate(args: argparse.Namespace, settings: Settings) -> int:
     failures = successes = 0
     with ExitStack() as stack:
         source = sys.stdin if args.input == "-" else stack.enter_context(_open_input(args.input))
-        target = sys.stdout if args.output == "-" else stack.enter_context(open(args.output, "w", encoding="utf-8"))
+        target = (
+            sys.stdout
+            if args.output == "-"
+            else stack.enter_context(open(args.output, "w", encoding="utf-8"))
+        )
         batch: list[Any] = []
         for number, line in enumerate(source, start=1):
             if not line.strip():
@@ -307,7 +359,10 @@ def annotation_to_json(annotation: Any) -> dict[str, Any]:
                 "target_count": event.target_count,
                 "target_unit": event.target_unit,
                 "quantities": [_quantity_json(q) for q in event.quantities],
-                "dates": [{"date": d.value.isoformat(), "role": d.role, "text": d.text} for d in event.dates],
+                "dates": [
+                    {"date": d.value.isoformat(), "role": d.role, "text": d.text}
+                    for d in event.dates
+                ],
                 "evidence": event.evidence.sentence,
                 "evidence_start": event.evidence.start,
                 "evidence_end": event.evidence.end,
@@ -322,7 +377,12 @@ def annotation_to_json(annotation: Any) -> dict[str, Any]:
 
 
 def _quantity_json(quantity: Any) -> dict[str, Any]:
-    return {"value": quantity.value, "unit": quantity.unit, "qualifier": quantity.qualifier, "text": quantity.text}
+    return {
+        "value": quantity.value,
+        "unit": quantity.unit,
+        "qualifier": quantity.qualifier,
+        "text": quantity.text,
+    }
 
 
 def _parameter(item: str) -> tuple[str, str]:
@@ -344,7 +404,10 @@ def _http_client(settings: Settings, replay: Path | None) -> Any:
             with build_client(settings.http) as http:
                 yield http
             return
-        with serve_snapshot(replay) as server_url, build_client(settings.http, ReplayTransport(server_url)) as http:
+        with (
+            serve_snapshot(replay) as server_url,
+            build_client(settings.http, ReplayTransport(server_url)) as http,
+        ):
             log.info("replaying %s through %s", replay, server_url)
             yield http
 
@@ -354,7 +417,9 @@ def _http_client(settings: Settings, replay: Path | None) -> Any:
 def _fetch_text(summary: Any) -> str:
     lines = [f"fetched {len(summary.sources)} source(s), stored {summary.stored} new article(s)"]
     for report in summary.sources:
-        line = f"  {report.name}: {report.status}, {report.stored} new, {report.known} already stored"
+        line = (
+            f"  {report.name}: {report.status}, {report.stored} new, {report.known} already stored"
+        )
         if report.errors:
             line += f", {len(report.errors)} error(s): {report.errors[0]}"
         lines.append(line)
@@ -376,13 +441,17 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def _write_rows(stream: TextIO, output_format: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+def _write_rows(
+    stream: TextIO, output_format: str, columns: list[str], rows: list[tuple[Any, ...]]
+) -> None:
     if output_format == "csv":
         writer = csv.writer(stream)
         writer.writerow(columns)
         writer.writerows(rows)
     elif output_format == "json":
-        json.dump([dict(zip(columns, row, strict=True)) for row in rows], stream, indent=2, default=str)
+        json.dump(
+            [dict(zip(columns, row, strict=True)) for row in rows], stream, indent=2, default=str
+        )
         stream.write("\n")
     elif output_format == "jsonl":
         for row in rows:
@@ -393,12 +462,25 @@ def _write_rows(stream: TextIO, output_format: str, columns: list[str], rows: li
 
 def _write_table(stream: TextIO, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     cells = [["" if value is None else str(value) for value in row] for row in rows]
-    widths = [min(60, max([len(column), *(len(row[i]) for row in cells)])) for i, column in enumerate(columns)]
-    stream.write("  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True)) + "\n")
+    widths = [
+        min(60, max([len(column), *(len(row[i]) for row in cells)]))
+        for i, column in enumerate(columns)
+    ]
+    stream.write(
+        "  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True)) + "\n"
+    )
     stream.write("  ".join("-" * width for width in widths) + "\n")
     for row in cells:
-        shown = [value if len(value) <= width else value[: width - 1] + "…" for value, width in zip(row, widths, strict=True)]
-        stream.write("  ".join(value.ljust(width) for value, width in zip(shown, widths, strict=True)).rstrip() + "\n")
+        shown = [
+            value if len(value) <= width else value[: width - 1] + "…"
+            for value, width in zip(row, widths, strict=True)
+        ]
+        stream.write(
+            "  ".join(
+                value.ljust(width) for value, width in zip(shown, widths, strict=True)
+            ).rstrip()
+            + "\n"
+        )
     stream.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
 
 

@@ -86,7 +86,11 @@ def _event(item: Mapping[str, Any]) -> ExpectedEvent:
 
 
 def _same_event(expected: ExpectedEvent, found: ExpectedEvent) -> bool:
-    return (expected.actor, expected.action, expected.measure) == (found.actor, found.action, found.measure)
+    return (expected.actor, expected.action, expected.measure) == (
+        found.actor,
+        found.action,
+        found.measure,
+    )
 
 
 def score(expected: Sequence[Expected], found: Mapping[str, Found]) -> Scores:

@@ -48,7 +48,9 @@ NUMBER_WORDS = {
 }  # fmt: skip
 WEAK_BAN = frozenset({"ban", "bans", "banned", "embargo"})
 INNER_PUNCTUATION = frozenset({"-", '"', "'", "\u201c", "\u201d", "\u2018", "\u2019"})
-NAMES_NOT_MEASURES = frozenset({"law", "laws", "act", "regulation", "regulations", "reform", "office"})
+NAMES_NOT_MEASURES = frozenset(
+    {"law", "laws", "act", "regulation", "regulations", "reform", "office"}
+)
 OWNER_DEPS = ("poss", "compound", "amod", "nmod")
 
 

@@ -52,6 +52,10 @@ class FetchResult:
         return self.headers.get("last-modified")
 
 
+# Only these are redirects; httpx's `is_redirect` is true for every 3xx, 304 included.
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
 class BodyTooLargeError(Exception):
     """The decoded body passed the size cap."""
 
@@ -99,12 +103,12 @@ def fetch(
         )  # type: ignore[arg-type]
 
     for _hop in range(settings.max_redirects + 1):
-        scheme = urlsplit(current).scheme
-        if scheme not in ("http", "https"):
-            return result(Outcome.HARD, error=f"refusing non-http URL {current}")
         try:
+            scheme = urlsplit(current).scheme
+            if scheme not in ("http", "https"):
+                return result(Outcome.HARD, error=f"refusing non-http URL {current}")
             with client.stream("GET", current, headers=headers) as response:
-                if response.is_redirect:
+                if response.status_code in REDIRECT_STATUSES:
                     location = response.headers.get("location", "")
                     target = urljoin(current, location)
                     if not location:
@@ -143,13 +147,15 @@ def fetch(
             return result(Outcome.HARD, error=f"body larger than {settings.max_body_bytes} bytes")
         except TimeoutError:
             return result(Outcome.TEMPORARY, error=f"took longer than {settings.total_timeout:g} s")
+        except httpx.UnsupportedProtocol as error:  # e.g. "http:///path": no host
+            return result(Outcome.HARD, error=f"invalid URL: {error}")
         except httpx.TimeoutException as error:
             return result(Outcome.TEMPORARY, error=f"timeout: {type(error).__name__}")
         except httpx.TransportError as error:
             return result(Outcome.TEMPORARY, error=f"{type(error).__name__}: {error}".rstrip(": "))
         except httpx.DecodingError as error:
             return result(Outcome.TEMPORARY, error=f"undecodable body: {error}")
-        except httpx.InvalidURL as error:
+        except (httpx.InvalidURL, ValueError) as error:  # ValueError: urlsplit on "http://[x"
             return result(Outcome.HARD, error=f"invalid URL: {error}")
         except httpx.RequestError as error:
             return result(Outcome.TEMPORARY, error=f"{type(error).__name__}: {error}")

@@ -75,7 +75,9 @@ class _Item:
 
 
 @contextmanager
-def unit_of_work(session_factory: sessionmaker[Session], dry_run: bool = False) -> Iterator[Session]:
+def unit_of_work(
+    session_factory: sessionmaker[Session], dry_run: bool = False
+) -> Iterator[Session]:
     """One transaction: committed on success, rolled back on error or in a dry run."""
     with session_factory() as session:
         session.begin()
@@ -98,13 +100,23 @@ def fetch_sources(
     dry_run: bool = False,
 ) -> FetchSummary:
     """Fetch every source; one failing source or item never stops the others."""
-    with unit_of_work(session_factory, dry_run) as session:
-        source_ids = writes.sync_sources(session, sources)
+    source_ids: dict[str, int] = {}
+    if not dry_run:  # a dry run writes nothing, not even the source rows
+        with unit_of_work(session_factory) as session:
+            source_ids = writes.sync_sources(session, sources)
     summary = FetchSummary()
     for source in sources:
         report = SourceReport(source.name)
         try:
-            _fetch_source(session_factory, client, source, source_ids.get(source.name), settings, report, dry_run)
+            _fetch_source(
+                session_factory,
+                client,
+                source,
+                source_ids.get(source.name),
+                settings,
+                report,
+                dry_run,
+            )
         except NewstrackError as error:
             report.errors.append(str(error))
         if report.errors:
@@ -135,10 +147,11 @@ def _fetch_source(
     for url in source.urls:
         etag, last_modified = _validators(session_factory, source_id)
         result = fetch(client, url, settings.http, etag=etag, last_modified=last_modified)
-        with unit_of_work(session_factory, dry_run) as session:
-            writes.record_fetch(session, source_id, result)
-            if source_id is not None:
-                writes.update_source_health(session, source_id, result)
+        if not dry_run:
+            with unit_of_work(session_factory) as session:
+                writes.record_fetch(session, source_id, result)
+                if source_id is not None:
+                    writes.update_source_health(session, source_id, result)
         if result.outcome is Outcome.NOT_MODIFIED:
             continue
         if not result.ok:
@@ -159,19 +172,25 @@ def _fetch_source(
     progress = Progress(source.name, total=min(len(fresh), budget))
     for url, item in fresh[:budget]:
         try:
-            _store_item(session_factory, client, source, source_id, settings, url, item, report, dry_run)
+            _store_item(
+                session_factory, client, source, source_id, settings, url, item, report, dry_run
+            )
         except NewstrackError as error:
             report.errors.append(f"{item.url}: {error}")
         progress.advance(url)
     progress.finish()
 
 
-def _validators(session_factory: sessionmaker[Session], source_id: int | None) -> tuple[str | None, str | None]:
+def _validators(
+    session_factory: sessionmaker[Session], source_id: int | None
+) -> tuple[str | None, str | None]:
     if source_id is None:
         return None, None
     with unit_of_work(session_factory) as session:
-        row = session.execute(select(Source.etag, Source.last_modified).where(Source.id == source_id)).one()
-    return row.etag, row.last_modified
+        row = session.execute(
+            select(Source.etag, Source.last_modified).where(Source.id == source_id)
+        ).one_or_none()
+    return (row.etag, row.last_modified) if row is not None else (None, None)
 
 
 def _items_of(source: SourceConfig, result: FetchResult) -> list[_Item]:
@@ -182,7 +201,9 @@ def _items_of(source: SourceConfig, result: FetchResult) -> list[_Item]:
     items = []
     for entry in parse_feed(result.body, result.final_url, result.headers):
         if has_full_text(entry):
-            items.append(_Item(entry.url, entry.title, html_to_text(entry.content_html), entry.published))
+            items.append(
+                _Item(entry.url, entry.title, html_to_text(entry.content_html), entry.published)
+            )
         else:
             items.append(_Item(entry.url, entry.title, "", entry.published))
     return items
@@ -199,11 +220,18 @@ def _store_item(
     report: SourceReport,
     dry_run: bool,
 ) -> None:
-    title, text, published, language, extractor = item.title, item.text, item.published, None, "feed"
+    title, text, published, language, extractor = (
+        item.title,
+        item.text,
+        item.published,
+        None,
+        "feed",
+    )
     if not text:
         result = fetch(client, item.url, settings.http)
-        with unit_of_work(session_factory, dry_run) as session:
-            writes.record_fetch(session, source_id, result)
+        if not dry_run:
+            with unit_of_work(session_factory) as session:
+                writes.record_fetch(session, source_id, result)
         if not result.ok:
             report.errors.append(f"{item.url}: {result.outcome}: {result.error}")
             return
@@ -255,7 +283,9 @@ def extract_pending(
                 log.warning("article %d: extraction failed: %s", article.id, error)
                 summary.failed += 1
                 with unit_of_work(session_factory, dry_run) as session:
-                    writes.mark_extraction_failed(session, article.id, f"{type(error).__name__}: {error}")
+                    writes.mark_extraction_failed(
+                        session, article.id, f"{type(error).__name__}: {error}"
+                    )
             summary.articles += 1
             progress.advance(article.title)
     progress.finish()

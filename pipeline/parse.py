@@ -5,13 +5,15 @@ from __future__ import annotations
 import calendar
 import json
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import feedparser
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag, XMLParsedAsHTMLWarning
+from bs4.dammit import EncodingDetector
 
 from pipeline.errors import NewstrackError
 from pipeline.sources import ArticleSelectors
@@ -70,12 +72,13 @@ class Page:
 def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> list[FeedEntry]:
     """Parse RSS/Atom bytes (feedparser never does HTTP here); entries without a link are skipped."""
     parsed: Any = feedparser.parse(body, response_headers=dict(headers or {}))
-    if parsed.get("bozo") and not parsed.get("entries"):
-        problem = parsed.get("bozo_exception")
+    if (parsed.get("bozo") or not parsed.get("version")) and not parsed.get("entries"):
+        problem = parsed.get("bozo_exception") or "no RSS or Atom document"
         raise ParseError(f"{url}: not a readable feed: {problem}")
     entries = []
     for raw in parsed.get("entries", []):
-        link = absolute_url(url, raw.get("link") or "")
+        raw_link = (raw.get("link") or "").strip()
+        link = absolute_url(url, raw_link) if raw_link else None  # "" would resolve to the feed
         if link is None:
             continue
         contents = raw.get("content") or []
@@ -83,13 +86,20 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
         entries.append(
             FeedEntry(
                 url=link,
-                title=_clean(raw.get("title", "")),
+                title=_clean(_feed_title(raw)),
                 published=_feed_time(raw.get("published_parsed") or raw.get("updated_parsed")),
                 summary=raw.get("summary", ""),
                 content_html=content_html,
             )
         )
     return entries
+
+
+def _feed_title(raw: Any) -> str:
+    title = str(raw.get("title", ""))
+    if (raw.get("title_detail") or {}).get("type") in ("text/html", "application/xhtml+xml"):
+        return _html(title).get_text()  # feedparser left "&amp;" and tags in an HTML title
+    return title
 
 
 def has_full_text(entry: FeedEntry) -> bool:
@@ -115,8 +125,7 @@ def html_to_text(html: str) -> str:
     """Readable text of an HTML fragment: one paragraph or list item per line block."""
     if not html.strip():
         return ""
-    soup = BeautifulSoup(html, "lxml")
-    return _blocks_text(soup)
+    return _blocks_text(_html(html))
 
 
 def extract_page(
@@ -166,12 +175,31 @@ def not_in_future(moment: datetime | None, now: datetime | None = None) -> datet
 
 def _soup(body: bytes, headers: Mapping[str, str] | None) -> BeautifulSoup:
     content_type = (headers or {}).get("content-type", "")
-    match = re.search(r"charset=([\w.:-]+)", content_type, re.IGNORECASE)
-    encoding = match.group(1) if match else None
+    match = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
+    if match is None:
+        return _html(body)  # bs4 reads <meta charset> or guesses
     try:
-        return BeautifulSoup(body, "lxml", from_encoding=encoding)
+        body.decode(match.group(1))
+        return _html(body, match.group(1))
     except LookupError:  # an unknown charset name: let bs4 guess
-        return BeautifulSoup(body, "lxml")
+        return _html(body)
+    except UnicodeDecodeError:  # servers do send latin-1 as "utf-8"; lxml would obey with "\ufffd"
+        pass
+    meta = EncodingDetector.find_declared_encoding(body, is_html=True)
+    for encoding in (meta, "utf-8", "windows-1252"):  # windows-1252: the web's legacy default
+        try:
+            if encoding and body.decode(encoding):
+                return _html(body, encoding)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return _html(body)
+
+
+def _html(markup: str | bytes, encoding: str | None = None) -> BeautifulSoup:
+    with warnings.catch_warnings():  # bs4 warns when short markup looks like a URL or file name
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        return BeautifulSoup(markup, "lxml", from_encoding=encoding)
 
 
 def _drop_boilerplate(root: Tag) -> None:
@@ -299,7 +327,10 @@ def parse_datetime(value: str) -> datetime | None:
         return None
     if zone:
         sign = 1 if zone.group(1) == "+" else -1
-        moment -= sign * timedelta(hours=int(zone.group(2)), minutes=int(zone.group(3)))
+        try:
+            moment -= sign * timedelta(hours=int(zone.group(2)), minutes=int(zone.group(3)))
+        except OverflowError:  # "0001-01-01T00:00+01:00" is before datetime.min in UTC
+            return None
     return moment
 
 

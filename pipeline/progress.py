@@ -12,7 +12,9 @@ log = logging.getLogger("newstrack")
 class Progress:
     """Counts work done; redraws one line on a terminal, logs every `every` items elsewhere."""
 
-    def __init__(self, label: str, total: int | None = None, stream: TextIO | None = None, every: int = 25) -> None:
+    def __init__(
+        self, label: str, total: int | None = None, stream: TextIO | None = None, every: int = 25
+    ) -> None:
         self.label = label
         self.total = total
         self.done = 0

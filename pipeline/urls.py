@@ -15,7 +15,7 @@ def canonicalize_url(url: str) -> str:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
-    netloc = host
+    netloc = host = f"[{host}]" if ":" in host else host  # IPv6 literals keep their brackets
     if parts.port is not None and DEFAULT_PORTS.get(scheme) != parts.port:
         netloc = f"{host}:{parts.port}"
     if parts.username:
@@ -33,8 +33,13 @@ def canonicalize_url(url: str) -> str:
 
 def absolute_url(base: str, link: str) -> str | None:
     """Resolve a link found on a page; None when it is not an http(s) link."""
-    joined = urljoin(base, link.strip())
-    if urlsplit(joined).scheme not in ("http", "https"):
+    try:
+        joined = urljoin(base, link.strip())
+        parts = urlsplit(joined)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in range
+    except ValueError:  # "http://[broken", "http://host:99999/"
+        return None
+    if parts.scheme not in ("http", "https"):
         return None
     return joined
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +87,13 @@ def check_connection(engine: Engine) -> None:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Session factory whose sessions keep loaded values after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def open_engine(url: str) -> Iterator[Engine]:
+    """An engine whose connections are closed when the block ends."""
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -95,5 +95,7 @@ def article_extractions(session: Session) -> list[ArticleExtraction]:
         .distinct()
     )
     for article_id, event_id, actor, action, measure in rows:
-        articles[article_id].events.append((actor, action, measure, event_elements.get(event_id, set())))
+        articles[article_id].events.append(
+            (actor, action, measure, event_elements.get(event_id, set()))
+        )
     return list(articles.values())

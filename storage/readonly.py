@@ -45,10 +45,14 @@ def run_readonly(
             if not result.returns_rows:
                 return QueryResult([], [], False)
             rows = result.fetchmany(max_rows + 1)
-            return QueryResult(list(result.keys()), [tuple(r) for r in rows[:max_rows]], len(rows) > max_rows)
+            return QueryResult(
+                list(result.keys()), [tuple(r) for r in rows[:max_rows]], len(rows) > max_rows
+            )
     except DBAPIError as error:
         if error.connection_invalidated or "connection" in str(error.orig).lower()[:60]:
-            raise DatabaseError(f"cannot connect to {describe(url)}: {_first_line(error.orig)}") from None
+            raise DatabaseError(
+                f"cannot connect to {describe(url)}: {_first_line(error.orig)}"
+            ) from None
         raise QueryError(_first_line(error.orig)) from None
     except SQLAlchemyError as error:
         raise QueryError(_first_line(error)) from None
@@ -56,7 +60,9 @@ def run_readonly(
         engine.dispose()
 
 
-def _run_sqlite(database: str, query: str, parameters: Mapping[str, Any], max_rows: int, time_limit: float) -> QueryResult:
+def _run_sqlite(
+    database: str, query: str, parameters: Mapping[str, Any], max_rows: int, time_limit: float
+) -> QueryResult:
     path = Path(database)
     if not path.is_file():
         raise DatabaseError(f"no database at {path}: run `newstrack init` or `newstrack run` first")

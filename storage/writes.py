@@ -176,7 +176,8 @@ def save_annotation(session: Session, article_id: int, annotation: Annotation) -
         .with_for_update()
     ).one_or_none()
     if current is None or (
-        current.extraction_status == "done" and current.extractor_version == annotation.extractor_version
+        current.extraction_status == "done"
+        and current.extractor_version == annotation.extractor_version
     ):
         return []
     for table in (ElementMention, EntityMention, Quantity):

@@ -1,0 +1,230 @@
+"""The command line end to end: the main job on the snapshot, idempotence, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import build_parser, main
+
+from .conftest import FIXTURES, PROJECT
+
+SNAPSHOT = PROJECT / "snapshot"
+COUNTED_TABLES = (
+    "sources",
+    "articles",
+    "events",
+    "event_elements",
+    "event_targets",
+    "mentions",
+    "element_mentions",
+    "entity_mentions",
+    "quantities",
+)
+
+
+def _newstrack(*args: str, stdin: str | None = None, cwd: Path = PROJECT) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script in a child process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+        env={**os.environ, "NEWSTRACK_DB": "sqlite:///never-used.db"},
+    )
+
+
+def _counts(database_url: str, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
+    counts = {}
+    for table in COUNTED_TABLES:
+        assert main(["--db", database_url, "sql", f"SELECT count(*) AS n FROM {table}", "--json"]) == 0
+        counts[table] = json.loads(capsys.readouterr().out)[0]["n"]
+    return counts
+
+
+def test_run_on_snapshot_twice_stores_nothing_twice(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The main job on the snapshot finds events; a second run adds no row anywhere."""
+    code = main(["--db", database_url, "--json", "-q", "run", "--replay", str(SNAPSHOT)])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 3  # the snapshot holds one broken link: a partial run, said so
+    assert report["articles_stored"] >= 40
+    assert report["totals"]["events"] >= 15
+    failed = [source for source in report["sources"] if source["errors"]]
+    assert [source["name"] for source in failed] == ["mofcom-news-releases"]
+    assert "404" in failed[0]["errors"][0]
+    first = _counts(database_url, capsys)
+    assert first["articles"] == report["articles_stored"]
+
+    main(["--db", database_url, "--json", "-q", "run", "--replay", str(SNAPSHOT)])
+    again = json.loads(capsys.readouterr().out)
+    assert again["articles_stored"] == 0
+    assert again["articles_extracted"] == 0
+    assert _counts(database_url, capsys) == first
+    statuses = {source["name"]: source["status"] for source in again["sources"]}
+    assert statuses["rare-earth-exchanges"] == "not_modified"
+
+
+def test_run_finds_the_seed_article_events(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After the demo, v_events holds the maintained rare-earth measure with its seven elements."""
+    main(["--db", sqlite_url, "-q", "run", "--replay", str(SNAPSHOT)])
+    capsys.readouterr()
+    query = (
+        "SELECT actor, elements, source_count FROM v_events "
+        "WHERE action = 'maintain' AND elements LIKE :element"
+    )
+    assert main(["--db", sqlite_url, "sql", query, "-p", "element=%dysprosium%", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows
+    assert all(row["actor"] == "CN" for row in rows)
+    assert any("yttrium" in row["elements"] for row in rows)
+
+
+def test_dry_run_stores_nothing(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`run --dry-run` fetches and extracts but leaves no article behind."""
+    main(["--db", sqlite_url, "-q", "run", "--replay", str(SNAPSHOT), "--dry-run"])
+    capsys.readouterr()
+    assert _counts(sqlite_url, capsys)["articles"] == 0
+
+
+def test_fetch_then_extract_equals_run(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`fetch` then `extract` is the same job as `run`, split in two."""
+    assert main(["--db", sqlite_url, "-q", "fetch", "--replay", str(SNAPSHOT), "--source", "cnbc"]) == 0
+    capsys.readouterr()
+    stored = _counts(sqlite_url, capsys)
+    assert stored["articles"] > 0
+    assert stored["events"] == 0
+    assert main(["--db", sqlite_url, "-q", "--json", "extract"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["articles"] == stored["articles"]
+    assert _counts(sqlite_url, capsys)["events"] > 0
+
+
+def test_two_runs_at_once_store_what_one_run_stores(tmp_path: Path) -> None:
+    """Two concurrent runs on one SQLite file end with the rows of a single run."""
+    alone = f"sqlite:///{tmp_path / 'alone.db'}"
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+    base = [sys.executable, "-m", "pipeline.cli", "-q"]
+    subprocess.run([*base, "--db", alone, "run", "--replay", str(SNAPSHOT)], cwd=PROJECT, check=False, capture_output=True, timeout=600)
+    both = [
+        subprocess.Popen([*base, "--db", shared, "run", "--replay", str(SNAPSHOT)], cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    for process in both:
+        _, errors = process.communicate(timeout=600)
+        assert process.returncode in (0, 3), errors.decode()
+    for table in ("articles", "events", "mentions", "element_mentions", "event_elements"):
+        query = f"SELECT count(*) FROM {table}"
+        one = _newstrack("--db", alone, "sql", query, "--format", "csv").stdout
+        two = _newstrack("--db", shared, "sql", query, "--format", "csv").stdout
+        assert one == two, table
+
+
+def test_annotate_follows_the_contract(seed_text: str) -> None:
+    """`annotate` writes one JSON object per input line with the contract's fields."""
+    lines = [
+        json.dumps({"id": "seed", "text": seed_text, "published": "2025-05-14T09:00:00Z"}),
+        json.dumps({"id": "empty", "title": "Nothing", "text": "Markets were quiet."}),
+    ]
+    result = _newstrack("annotate", stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    outputs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [item["id"] for item in outputs] == ["seed", "empty"]
+    seed = outputs[0]
+    assert set(seed) >= {"id", "on_topic", "elements", "countries", "orgs", "events", "quantities"}
+    assert seed["on_topic"] is True
+    assert {"CN", "US"} <= set(seed["countries"])
+    event_fields = {"actor", "action", "measure", "elements", "target", "quantities", "dates"}
+    assert all(event_fields | {"evidence", "reported_label"} <= set(e) for e in seed["events"])
+    assert outputs[1]["on_topic"] is False
+    assert outputs[1]["events"] == []
+
+
+def test_annotate_reports_a_bad_line_and_goes_on() -> None:
+    """A non-JSON line is named by number; the good lines are still annotated; exit 3."""
+    stdin = '{"id": "a", "text": "China banned gallium exports."}\nnot json at all\n{"id": "b"}\n'
+    result = _newstrack("annotate", stdin=stdin)
+    assert result.returncode == 3
+    assert "line 2: not JSON" in result.stderr
+    assert 'line 3: expected an object with a "text" string' in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message", "code"),
+    [
+        (["run", "--source", "no-such-source"], "unknown source 'no-such-source'", 2),
+        (["--db", "postgresql+psycopg://postgres@127.0.0.1:1/none", "init"], "cannot connect to", 1),
+        (["sql", "SELEC nonsense"], "syntax error", 1),
+        (["--db", "sqlite:////no/such/folder/x.db", "init"], "does not exist", 1),
+    ],
+)
+def test_bad_input_is_a_clear_error(arguments: list[str], message: str, code: int, tmp_path: Path) -> None:
+    """Bad input prints one clear line, no traceback, and the documented exit code."""
+    database = ["--db", f"sqlite:///{tmp_path / 'x.db'}"] if "--db" not in arguments else []
+    if arguments[0] == "sql":
+        _newstrack(*database, "init")
+    result = _newstrack(*database, *arguments)
+    assert result.returncode == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_sources_file_names_the_line(tmp_path: Path) -> None:
+    """A broken sources.yaml is reported with its path and line, and nothing runs."""
+    broken = tmp_path / "sources.yaml"
+    broken.write_text("version: 1\nsources:\n  - name: ok\n    kind: rss\n    urls: [https://a.example/feed\n")
+    result = _newstrack("--db", f"sqlite:///{tmp_path / 'x.db'}", "--sources", str(broken), "fetch")
+    assert result.returncode == 2
+    assert f"{broken}: line" in result.stderr
+    assert "Traceback" not in result.stderr
+    unknown_kind = tmp_path / "kind.yaml"
+    unknown_kind.write_text("sources:\n  - name: odd\n    kind: carrier-pigeon\n    urls: [https://a.example/]\n")
+    result = _newstrack("--db", f"sqlite:///{tmp_path / 'x.db'}", "--sources", str(unknown_kind), "fetch")
+    assert result.returncode == 2
+    assert "line 2" in result.stderr
+    assert "kind" in result.stderr
+
+
+def test_every_command_has_help_and_is_in_the_readme() -> None:
+    """Each subcommand answers --help and the README tells users about it."""
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert set(commands) >= {"init", "run", "fetch", "extract", "sql", "annotate"}
+    for name in commands:
+        result = _newstrack(name, "--help")
+        assert result.returncode == 0
+        assert "usage: newstrack" in result.stdout
+        assert f"newstrack {name}" in readme, name
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    """The README's first commands are the demo and the tests, and .ci/run calls the second."""
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    blocks = [block.split("\n", 1)[1] for block in readme.split("```")[1::2]]
+    assert blocks[0].strip().splitlines() == ["make demo", "make test"]
+    assert "make test" in (PROJECT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_shipped_sources_include_the_real_feeds() -> None:
+    """sources.yaml ships Rare Earth Exchanges, four CNBC feeds and both MOFCOM listings."""
+    from pipeline.sources import load_sources
+
+    sources = load_sources(PROJECT / "sources.yaml")
+    urls = [url for source in sources for url in source.urls]
+    assert "https://rareearthexchanges.com/feed/" in urls
+    for feed in ("100003114", "100727362", "20910258", "10000664"):
+        assert any(url.endswith(f"id={feed}") and "search.cnbc.com" in url for url in urls)
+    assert sum("english.mofcom.gov.cn" in url for url in urls) == 2
+    assert FIXTURES.is_dir()

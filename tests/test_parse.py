@@ -1,0 +1,537 @@
+"""Parsing feeds, listing pages and article pages, on real recorded formats and small cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.parse import (
+    FeedEntry,
+    ParseError,
+    extract_page,
+    has_full_text,
+    html_to_text,
+    not_in_future,
+    parse_datetime,
+    parse_feed,
+    parse_listing,
+)
+from pipeline.sources import ArticleSelectors
+
+FIXTURES = Path(__file__).parent / "fixtures"
+WORDPRESS_URL = "http://www.norm2782.com/feed/"
+CNBC_URL = "https://www.cnbc.com/2023/04/28/why-buying-crypto-because-of-friends-can-be-a-horrible-idea.html"
+CNBC_SELECTORS = ArticleSelectors(
+    title="h1.ArticleHeader-headline", text="div.ArticleBody-articleBody"
+)
+CNBC_TITLE = (
+    "31% of new crypto buyers influenced by friends. "
+    "Here\u2019s why that can be 'a horrible idea,' advisor says"
+)
+CNBC_FIRST_SENTENCE = (
+    "When it comes to cryptocurrency like bitcoin, new investors are often motivated by friends "
+    "to take the plunge, according to a new study."
+)
+CNBC_PUBLISHED = datetime(2023, 4, 28, 18, 23, tzinfo=UTC)
+HTML = {"content-type": "text/html"}
+
+
+def _cnbc() -> bytes:
+    return (FIXTURES / "cnbc-article.html").read_bytes()
+
+
+def _wordpress() -> list[FeedEntry]:
+    return parse_feed((FIXTURES / "wordpress-rss2.xml").read_bytes(), WORDPRESS_URL)
+
+
+# Feeds
+
+
+def test_wordpress_feed_entries_and_links() -> None:
+    """All ten WordPress items come out in order, with their absolute links."""
+    entries = _wordpress()
+    assert len(entries) == 10
+    assert entries[0].url == "http://www.norm2782.com/2009/03/wth-reading-books/"
+    assert entries[-1].url == "http://www.norm2782.com/2009/01/properties-in-php/"
+    assert len({entry.url for entry in entries}) == 10
+
+
+def test_wordpress_titles_have_entities_decoded() -> None:
+    """Numeric entities in titles (&#8230;, &#8211;) become characters; non-ASCII is kept."""
+    titles = [entry.title for entry in _wordpress()]
+    assert titles[0] == "Wth\u2026 reading books?"
+    assert "Properties in PHP \u2013 revisited" in titles
+    assert "Seven Things \u2013 Tagged by P\u00e1draic" in titles
+    assert not any("&#" in title for title in titles)
+
+
+def test_wordpress_dates_are_utc() -> None:
+    """pubDate with +0000 becomes an aware UTC datetime."""
+    entries = _wordpress()
+    assert entries[0].published == datetime(2009, 3, 2, 8, 9, 33, tzinfo=UTC)
+    assert entries[-1].published == datetime(2009, 1, 1, 23, 2, 54, tzinfo=UTC)
+    assert all(entry.published is not None for entry in entries)
+
+
+def test_wordpress_content_encoded_is_the_content() -> None:
+    """content:encoded arrives as HTML in content_html; the description is the summary."""
+    first = _wordpress()[0]
+    assert first.content_html.startswith("<p>Being in New Zealand does strange things")
+    assert "<li>" in first.content_html
+    assert first.summary.startswith("Being in New Zealand does strange things")
+    text = html_to_text(first.content_html)
+    assert "Agile Software Development with Scrum, by Ken Schwaber and Mike Beedle" in text.split(
+        "\n\n"
+    )
+    assert "I don\u2019t much like" in text
+
+
+def test_wordpress_full_text_detection() -> None:
+    """Long posts count as full text; short ones (and the 119-word one) do not."""
+    by_url = {entry.url.rsplit("/", 2)[-2]: entry for entry in _wordpress()}
+    assert has_full_text(by_url["my-first-few-weeks-in-new-zealand"])
+    assert has_full_text(by_url["properties-in-php-revisited"])
+    assert not has_full_text(by_url["zf-3239"])
+    assert not has_full_text(by_url["wth-reading-books"])
+
+
+def test_full_text_threshold_is_120_words() -> None:
+    """has_full_text counts words of the text, not of the markup: 120 is enough, 119 is not."""
+
+    def entry(words: int) -> FeedEntry:
+        html = "<p>" + " ".join(["<b>word</b>"] * words) + "</p>"
+        return FeedEntry("https://example.org/a", "t", None, "", html)
+
+    assert has_full_text(entry(120))
+    assert not has_full_text(entry(119))
+
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Ministry news</title>
+  <id>urn:example:feed</id>
+  <updated>2025-04-04T12:00:00Z</updated>
+  <entry>
+    <title type="html">Export controls on gallium &amp;amp; germanium</title>
+    <link href="/news/2025/04/gallium.html"/>
+    <id>urn:example:1</id>
+    <published>2025-04-04T17:30:00+08:00</published>
+    <updated>2025-04-05T00:00:00Z</updated>
+    <summary>Short summary.</summary>
+    <content type="html">&lt;p&gt;First paragraph.&lt;/p&gt;&lt;p&gt;Second.&lt;/p&gt;</content>
+  </entry>
+  <entry>
+    <title>Only updated</title>
+    <link href="https://other.example.net/b"/>
+    <id>urn:example:2</id>
+    <updated>2025-04-03T08:00:00Z</updated>
+  </entry>
+  <entry>
+    <title>No link at all</title>
+    <id>urn:example:3</id>
+    <updated>2025-04-03T08:00:00Z</updated>
+  </entry>
+</feed>
+"""
+
+
+def test_minimal_atom_feed() -> None:
+    """Atom: relative links resolved, escaped HTML title decoded, published preferred, UTC."""
+    entries = parse_feed(ATOM, "https://mofcom.example.org/feeds/atom.xml")
+    assert [entry.url for entry in entries] == [
+        "https://mofcom.example.org/news/2025/04/gallium.html",
+        "https://other.example.net/b",
+    ]
+    first, second = entries
+    assert first.title == "Export controls on gallium & germanium"
+    assert first.published == datetime(2025, 4, 4, 9, 30, tzinfo=UTC)
+    assert first.summary == "Short summary."
+    assert html_to_text(first.content_html) == "First paragraph.\n\nSecond."
+    assert second.published == datetime(2025, 4, 3, 8, 0, tzinfo=UTC)
+    assert second.content_html == ""
+
+
+def test_rss_item_without_link_is_skipped() -> None:
+    """An RSS item with no <link> is skipped rather than pointed at the feed itself."""
+    feed = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+      <item><title>linked</title><link>https://example.org/a</link></item>
+      <item><title>unlinked</title><description>no link here</description></item>
+      <item><title>mail</title><link>mailto:editor@example.org</link></item>
+    </channel></rss>"""
+    entries = parse_feed(feed, "https://example.org/feed")
+    assert [(entry.title, entry.url) for entry in entries] == [("linked", "https://example.org/a")]
+
+
+def test_feed_entry_in_the_future_has_no_date() -> None:
+    """A pubDate far in the future is dropped rather than trusted."""
+    feed = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+      <item><title>x</title><link>https://example.org/a</link>
+      <pubDate>Fri, 01 Jan 2100 00:00:00 +0000</pubDate></item></channel></rss>"""
+    (entry,) = parse_feed(feed, "https://example.org/feed")
+    assert entry.published is None
+
+
+def test_feed_charset_from_response_headers() -> None:
+    """A feed without an XML encoding declaration decodes with the header's charset."""
+    title = "Экспорт галлия"
+    feed = (
+        "<rss version='2.0'><channel><title>t</title><item>"
+        f"<title>{title}</title><link>https://example.org/a</link></item></channel></rss>"
+    ).encode("koi8-r")
+    headers = {"content-type": "application/rss+xml; charset=koi8-r"}
+    (entry,) = parse_feed(feed, "https://example.org/feed", headers)
+    assert entry.title == title
+
+
+def test_empty_channel_is_an_empty_list() -> None:
+    """A well-formed feed with no items is not an error."""
+    feed = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+    assert parse_feed(feed, "https://example.org/feed") == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not a feed at all",
+        b'{"version": "https://jsonfeed.org/version/1", "items": []}',
+        b"\x00\xff\xfe garbage",
+        b"<html><head><title>Just a moment...</title></head><body><p>Checking your browser"
+        b"</p></body></html>",
+    ],
+    ids=["empty", "text", "json", "binary", "html-page"],
+)
+def test_non_feed_body_raises_parse_error(body: bytes) -> None:
+    """Bodies that are not RSS or Atom raise ParseError naming the URL."""
+    with pytest.raises(ParseError, match=r"^https://example\.org/feed: not a readable feed"):
+        parse_feed(body, "https://example.org/feed")
+
+
+# Listing pages
+
+
+LISTING = """<html><body>
+<nav><a href="/news/">News</a><a href="/about">About</a></nav>
+<ul class="news-list">
+  <li><a href="/news/2025/1.html">One</a></li>
+  <li><a href="2.html">Two</a></li>
+  <li><a href="https://other.example.net/3.html">Three</a></li>
+  <li><a href="/news/2025/1.html">One again</a></li>
+  <li><a href="mailto:press@example.org">Mail us</a></li>
+  <li><a href="javascript:void(0)">More</a></li>
+  <li><a>No href</a></li>
+  <li><a href="http://[broken">Broken</a></li>
+  <li><a href=" /news/2025/4.html ">Four</a></li>
+</ul>
+<footer><a href="/news/2025/footer.html">Footer link</a></footer>
+</body></html>"""
+
+
+def test_listing_links_are_absolute_unique_and_in_order() -> None:
+    """Selected links are resolved, deduplicated and kept in page order; others are ignored."""
+    links = parse_listing(
+        LISTING.encode(), "https://example.org/news/2025/index.html", "ul.news-list a", HTML
+    )
+    assert links == [
+        "https://example.org/news/2025/1.html",
+        "https://example.org/news/2025/2.html",
+        "https://other.example.net/3.html",
+        "https://example.org/news/2025/4.html",
+    ]
+
+
+def test_listing_selector_matching_nothing_is_empty() -> None:
+    """A selector that matches nothing gives no links (and no nav links)."""
+    assert parse_listing(LISTING.encode(), "https://example.org/", "div.missing a", HTML) == []
+
+
+# Article pages
+
+
+def test_cnbc_page_with_selectors() -> None:
+    """CNBC selectors: headline, JSON-LD/meta date, language and the article body only."""
+    page = extract_page(_cnbc(), CNBC_URL, CNBC_SELECTORS, HTML)
+    assert page.title == CNBC_TITLE
+    assert page.published == CNBC_PUBLISHED
+    assert page.language == "en"
+    assert page.extractor == "selectors"
+    assert page.text.startswith(CNBC_FIRST_SENTENCE)
+    assert page.text.endswith("that's a horrible idea.\"")
+    _assert_no_boilerplate(page.text)
+
+
+def test_cnbc_page_with_generic_extraction() -> None:
+    """Without selectors the generic extractor still finds title, date and body, no boilerplate."""
+    page = extract_page(_cnbc(), CNBC_URL, ArticleSelectors(), HTML)
+    assert page.title == CNBC_TITLE
+    assert page.published == CNBC_PUBLISHED
+    assert page.extractor == "generic"
+    assert CNBC_FIRST_SENTENCE in page.text.split("\n\n")
+    _assert_no_boilerplate(page.text)
+
+
+def _assert_no_boilerplate(text: str) -> None:
+    for unwanted in (
+        "NREUM",  # inline script
+        "window._comscore",  # inline script
+        "Pre-Markets",  # global navigation
+        "Licensing & Reprints",  # footer
+        "More from Ask an Advisor",  # related-content box inside the body
+        "FA Council members share volatility strategies",  # its links
+        "Getty Images",  # image credit
+        "{",  # no CSS or JSON leaked in
+    ):
+        assert unwanted not in text, unwanted
+    assert all(block.strip() == block and block for block in text.split("\n\n"))
+
+
+def test_selector_missing_falls_back_to_generic() -> None:
+    """A text selector that matches nothing falls back to generic extraction."""
+    html = "<html><body><article><p>Body text here.</p></article></body></html>"
+    page = extract_page(html.encode(), "https://example.org/a", CNBC_SELECTORS, HTML)
+    assert page.extractor == "generic"
+    assert page.text == "Body text here."
+
+
+def test_title_falls_back_to_og_title_then_title_tag() -> None:
+    """Without a title selector the og:title is used, and without it the <title>."""
+    og = (
+        '<html><head><meta property="og:title" content=" OG  title "><title>Tag</title></head>'
+        "<body><p>x</p></body></html>"
+    )
+    plain = "<html><head><title> Tag\n title </title></head><body><p>x</p></body></html>"
+    assert extract_page(og.encode(), "https://e.org/", ArticleSelectors(), HTML).title == "OG title"
+    assert extract_page(plain.encode(), "https://e.org/", ArticleSelectors(), HTML).title == (
+        "Tag title"
+    )
+
+
+def test_page_without_text_raises_parse_error() -> None:
+    """A page with no readable text raises ParseError naming the URL."""
+    with pytest.raises(ParseError, match=r"https://example\.org/empty: no article text"):
+        extract_page(b"<html><body></body></html>", "https://example.org/empty", ArticleSelectors())
+
+
+def test_page_date_from_time_tag_and_meta() -> None:
+    """The published date comes from article:published_time, else a <time datetime>."""
+    meta = (
+        '<html><head><meta property="article:published_time" content="2025-04-04T17:30:00+08:00">'
+        '</head><body><time datetime="2020-01-01">old</time><p>x</p></body></html>'
+    )
+    time_only = '<html><body><time datetime="2025-04-04 09:15">Apr 4</time><p>x</p></body></html>'
+    assert extract_page(meta.encode(), "https://e.org/", ArticleSelectors()).published == (
+        datetime(2025, 4, 4, 9, 30, tzinfo=UTC)
+    )
+    assert extract_page(time_only.encode(), "https://e.org/", ArticleSelectors()).published == (
+        datetime(2025, 4, 4, 9, 15, tzinfo=UTC)
+    )
+
+
+def test_page_dated_in_the_future_has_no_date() -> None:
+    """A page claiming to be published next year gets no date."""
+    next_year = datetime.now(UTC).year + 1
+    html = (
+        f'<html><head><meta property="article:published_time" content="{next_year}-06-01T00:00Z">'
+        "</head><body><p>x</p></body></html>"
+    )
+    assert extract_page(html.encode(), "https://e.org/", ArticleSelectors()).published is None
+
+
+# Charsets
+
+
+CAFE = "<html><body><p>Le café de l’Élysée coûte 2 €.</p></body></html>"
+
+
+@pytest.mark.parametrize("charset", ["ISO-8859-1", "iso-8859-15", "windows-1252"])
+def test_header_declared_charset_is_used(charset: str) -> None:
+    """A charset given only in Content-Type decodes accented letters right."""
+    html = CAFE.replace("’", "'").replace("€", "EUR")
+    page = extract_page(
+        html.encode(charset),
+        "https://e.org/",
+        ArticleSelectors(),
+        {"content-type": f"text/html; charset={charset}"},
+    )
+    assert page.text == "Le café de l'Élysée coûte 2 EUR."
+
+
+def test_quoted_header_charset_is_used() -> None:
+    """charset="koi8-r" (quoted, as HTTP allows) is honoured, not ignored."""
+    html = "<html><body><p>Экспорт редкоземельных металлов запрещён.</p></body></html>"
+    page = extract_page(
+        html.encode("koi8-r"),
+        "https://e.org/",
+        ArticleSelectors(),
+        {"content-type": 'text/html; charset="koi8-r"'},
+    )
+    assert page.text == "Экспорт редкоземельных металлов запрещён."
+
+
+def test_meta_charset_is_used_without_header_charset() -> None:
+    """With no charset in the header, <meta charset> decides."""
+    html = '<html><head><meta charset="windows-1252"></head><body><p>Prix : 2 € “net”</p></body></html>'
+    page = extract_page(html.encode("windows-1252"), "https://e.org/", ArticleSelectors(), HTML)
+    assert page.text == "Prix : 2 € “net”"
+
+
+def test_wrong_header_charset_falls_back() -> None:
+    """windows-1252 bytes labelled utf-8 are decoded as windows-1252, not as "\ufffd"."""
+    page = extract_page(
+        CAFE.encode("windows-1252"),
+        "https://e.org/",
+        ArticleSelectors(),
+        {"content-type": "text/html; charset=utf-8"},
+    )
+    assert page.text == "Le café de l’Élysée coûte 2 €."
+
+
+def test_unknown_header_charset_is_ignored() -> None:
+    """An unknown charset name does not raise; the UTF-8 body still decodes."""
+    page = extract_page(
+        CAFE.encode("utf-8"),
+        "https://e.org/",
+        ArticleSelectors(),
+        {"content-type": "text/html; charset=x-no-such-charset"},
+    )
+    assert page.text == "Le café de l’Élysée coûte 2 €."
+
+
+def test_xhtml_page_with_xml_declaration() -> None:
+    """An XHTML page starting with <?xml ...?> is read without warnings or errors."""
+    html = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml" '
+        'lang="fr-FR"><head><title>T</title></head><body><p>Texte.</p></body></html>'
+    )
+    page = extract_page(html.encode(), "https://e.org/", ArticleSelectors(), HTML)
+    assert page.text == "Texte."
+    assert page.language == "fr"
+
+
+# Dates
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2025-04-04T17:30:00+0800", datetime(2025, 4, 4, 9, 30, tzinfo=UTC)),
+        ("2025-04-04T17:30:00+08:00", datetime(2025, 4, 4, 9, 30, tzinfo=UTC)),
+        ("2025-04-04T17:30:00-05:30", datetime(2025, 4, 4, 23, 0, tzinfo=UTC)),
+        ("2025-04-04T17:30:00Z", datetime(2025, 4, 4, 17, 30, tzinfo=UTC)),
+        ("2025-04-04T17:30:00.250Z", datetime(2025, 4, 4, 17, 30, tzinfo=UTC)),
+        ("2025-04-04 17:30", datetime(2025, 4, 4, 17, 30, tzinfo=UTC)),
+        ("  2025-04-04  ", datetime(2025, 4, 4, tzinfo=UTC)),
+        ("2025-04-04T23:30:00-0100", datetime(2025, 4, 5, 0, 30, tzinfo=UTC)),
+        ("2023-04-28T18:23:00+0000", datetime(2023, 4, 28, 18, 23, tzinfo=UTC)),
+        ("2025-02-30", None),
+        ("2025-13-01T00:00", None),
+        ("2025-04-04T25:00", None),
+        ("Fri, 04 Apr 2025 17:30:00 GMT", None),
+        ("April 4, 2025", None),
+        ("", None),
+        ("0001-01-01T00:00:00+01:00", None),
+        ("9999-12-31T23:59:00-01:00", None),
+    ],
+)
+def test_parse_datetime(value: str, expected: datetime | None) -> None:
+    """ISO-8601-like stamps become UTC; other formats and impossible dates give None."""
+    assert parse_datetime(value) == expected
+
+
+@given(st.text())
+def test_parse_datetime_never_raises(value: str) -> None:
+    """Any text gives a UTC datetime or None."""
+    result = parse_datetime(value)
+    assert result is None or result.tzinfo is UTC
+
+
+@given(st.from_regex(r"\A\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?[+-]\d{2}:?\d{2}\Z"))
+def test_parse_datetime_never_raises_on_iso_shapes(value: str) -> None:
+    """Even extreme ISO-shaped stamps (year 0001 or 9999, odd offsets) never raise."""
+    result = parse_datetime(value)
+    assert result is None or result.tzinfo is UTC
+
+
+OFFSETS = st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+
+
+@given(
+    st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31)),
+    OFFSETS,
+)
+def test_parse_datetime_round_trips_isoformat(moment: datetime, zone: timezone) -> None:
+    """parse_datetime(dt.isoformat()) is the same instant, to the second."""
+    aware = moment.replace(tzinfo=zone)
+    assert parse_datetime(aware.isoformat()) == aware.replace(microsecond=0)
+
+
+def test_not_in_future() -> None:
+    """Dates up to a day ahead are kept (time zones); later ones are dropped; None stays None."""
+    now = datetime(2025, 4, 4, 12, tzinfo=UTC)
+    assert not_in_future(now - timedelta(days=400), now) == now - timedelta(days=400)
+    assert not_in_future(now + timedelta(days=1), now) == now + timedelta(days=1)
+    assert not_in_future(now + timedelta(days=1, seconds=1), now) is None
+    assert not_in_future(None, now) is None
+    assert not_in_future(datetime(2100, 1, 1, tzinfo=UTC)) is None
+
+
+# HTML to text
+
+
+def test_html_to_text_paragraphs_and_list_items() -> None:
+    """Paragraphs, headings and list items each become one block; whitespace is collapsed."""
+    html = (
+        "<h2>Measures</h2><p>China  bans\n exports of:</p>"
+        "<ul><li>gallium</li><li><p>germanium</p></li></ul>"
+        "<p></p><blockquote>Quoted words.</blockquote><script>var x = 1;</script>"
+    )
+    assert html_to_text(html).split("\n\n") == [
+        "Measures",
+        "China bans exports of:",
+        "gallium",
+        "germanium",
+        "Quoted words.",
+    ]
+
+
+def test_html_to_text_without_blocks_and_empty() -> None:
+    """Text without block tags is returned whole; blank input gives ""."""
+    assert html_to_text("plain <b>bold</b> text") == "plain bold text"
+    assert html_to_text("  \n ") == ""
+    assert html_to_text("https://example.org/a.html") == "https://example.org/a.html"
+
+
+@given(st.text())
+def test_html_to_text_never_raises(text: str) -> None:
+    """Any string gives a string with no leading or trailing whitespace."""
+    result = html_to_text(text)
+    assert result == result.strip()
+
+
+WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.,é ", min_size=1).filter(
+    lambda text: text.strip() != ""
+)
+
+
+@given(st.lists(WORDS, min_size=1, max_size=8), st.sampled_from(["p", "li", "h3"]))
+def test_html_to_text_one_block_per_element(texts: list[str], tag: str) -> None:
+    """Each block element's text comes back, whitespace-collapsed, as its own block."""
+    html = "".join(f"<{tag}>{text}</{tag}>" for text in texts)
+    assert html_to_text(html).split("\n\n") == [" ".join(text.split()) for text in texts]
+
+
+def test_html_titles_become_plain_text() -> None:
+    """Escaped entities and tags in HTML-typed titles (RSS and Atom) are turned into text."""
+    feed = b"""<rss version="2.0"><channel><title>t</title>
+      <item><title>US &amp;amp; China</title><link>https://e.org/1</link></item>
+      <item><title><![CDATA[<b>Gallium</b> &amp; germanium]]></title><link>https://e.org/2</link></item>
+      <item><title>A &lt; B</title><link>https://e.org/3</link></item>
+    </channel></rss>"""
+    titles = [entry.title for entry in parse_feed(feed, "https://e.org/feed")]
+    assert titles == ["US & China", "Gallium & germanium", "A < B"]
