@@ -29,8 +29,9 @@ class RecordedResponse:
 
     @property
     def etag(self) -> str:
-        """A strong validator derived from the body, so conditional GETs work on replay."""
-        return '"' + hashlib.sha256(self.body).hexdigest()[:32] + '"'
+        """The recorded ETag, else one derived from the body, so conditional GETs work on replay."""
+        recorded = {name.lower(): value for name, value in self.headers.items()}.get("etag")
+        return recorded or '"' + hashlib.sha256(self.body).hexdigest()[:32] + '"'
 
 
 def request_key(url: str) -> str:
@@ -60,8 +61,13 @@ def load_snapshot(folder: Path) -> dict[str, RecordedResponse]:
                     f"{where(manifest, item)}: cannot read {path}: {error.strerror}"
                 ) from None
         headers = item.get("headers") or {}
+        status = item.get("status", 200)
+        if not isinstance(status, int) or not isinstance(headers, dict):
+            raise ConfigError(
+                f"{where(manifest, item)}: `status` must be a number and `headers` a mapping"
+            )
         responses[request_key(item["url"])] = RecordedResponse(
-            status=int(item.get("status", 200)),
+            status=status,
             content_type=str(item.get("content_type", "text/html; charset=utf-8")),
             body=body,
             headers={str(k): str(v) for k, v in headers.items() if k != "__line__"},

@@ -36,12 +36,10 @@ def absolute_url(base: str, link: str) -> str | None:
     try:
         joined = urljoin(base, link.strip())
         parts = urlsplit(joined)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in range
-    except ValueError:  # "http://[broken", "http://host:99999/"
+        usable = parts.scheme in ("http", "https") and parts.port != 0  # .port checks the port
+    except ValueError:  # "http://[broken", "http://host:99999/": not a URL at all
         return None
-    if parts.scheme not in ("http", "https"):
-        return None
-    return joined
+    return joined if usable else None
 
 
 def _is_tracking(key: str) -> bool:

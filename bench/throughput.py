@@ -1,0 +1,69 @@
+"""Extractor throughput on the snapshot's articles, as a ratio to the trained pipeline's own nlp.pipe.
+
+Usage: python bench/throughput.py [--repeat N]
+Prints words per second of plain `nlp.pipe` and of `Extractor.annotate` on the same texts in the same
+run, their ratio, and the process's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from models import Article
+from models.vocabulary import load_vocabulary
+from pipeline.extract import ArticleText, Extractor
+from pipeline.jobs import unit_of_work
+from pipeline.nlp import load_pipeline
+from storage.engine import make_session_factory, open_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def snapshot_texts() -> list[str]:
+    """Fetch the snapshot into a scratch database (no extraction) and return the article texts."""
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/bench.db"
+        command = [sys.executable, "-m", "pipeline.cli", "--db", url, "-q", "fetch", "--replay", "snapshot"]
+        subprocess.run(command, check=False, cwd=ROOT, stdout=subprocess.DEVNULL)
+        with open_engine(url) as engine, unit_of_work(make_session_factory(engine)) as session:
+            return list(session.scalars(select(Article.text).order_by(Article.id)))
+
+
+def main() -> int:
+    """Time both on the same texts and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="copies of the snapshot texts (default 5)")
+    args = parser.parse_args()
+    texts = snapshot_texts() * args.repeat
+    words = sum(len(text.split()) for text in texts)
+    extractor = Extractor(load_pipeline(), load_vocabulary())
+    nlp = extractor.nlp
+    list(nlp.pipe(texts[:8]))  # warm up
+    started = time.perf_counter()
+    for _ in nlp.pipe(texts, batch_size=32):
+        pass
+    plain = time.perf_counter() - started
+    articles = [ArticleText(str(i), text) for i, text in enumerate(texts)]
+    started = time.perf_counter()
+    annotations = extractor.annotate(articles)
+    full = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"texts: {len(texts)}  words: {words}")
+    print(f"nlp.pipe:  {words / plain:,.0f} words/s ({plain:.2f} s)")
+    print(f"extractor: {words / full:,.0f} words/s ({full:.2f} s), {len(texts) / full:.1f} articles/s")
+    print(f"ratio extractor/nlp.pipe time: {full / plain:.2f}")
+    print(f"events found: {sum(len(a.events) for a in annotations)}")
+    print(f"peak memory: {peak_mb:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
