@@ -22,11 +22,23 @@ def main() -> int:
     """Run the snapshot through `newstrack run` and print the quality figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--snapshot", type=Path, default=ROOT / "snapshot")
-    parser.add_argument("--expected", type=Path, default=ROOT / "tests/fixtures/snapshot_expected.yaml")
+    parser.add_argument(
+        "--expected", type=Path, default=ROOT / "tests/fixtures/snapshot_expected.yaml"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/quality.db"
-        command = [sys.executable, "-m", "pipeline.cli", "--db", url, "-q", "run", "--replay", str(args.snapshot)]
+        command = [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "--db",
+            url,
+            "-q",
+            "run",
+            "--replay",
+            str(args.snapshot),
+        ]
         subprocess.run(command, check=False, cwd=ROOT, stdout=subprocess.DEVNULL)
         engine = make_engine(url)
         with unit_of_work(make_session_factory(engine)) as session:

@@ -31,7 +31,17 @@ def snapshot_texts() -> list[str]:
     """Fetch the snapshot into a scratch database (no extraction) and return the article texts."""
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/bench.db"
-        command = [sys.executable, "-m", "pipeline.cli", "--db", url, "-q", "fetch", "--replay", "snapshot"]
+        command = [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "--db",
+            url,
+            "-q",
+            "fetch",
+            "--replay",
+            "snapshot",
+        ]
         subprocess.run(command, check=False, cwd=ROOT, stdout=subprocess.DEVNULL)
         with open_engine(url) as engine, unit_of_work(make_session_factory(engine)) as session:
             return list(session.scalars(select(Article.text).order_by(Article.id)))
@@ -40,7 +50,9 @@ def snapshot_texts() -> list[str]:
 def main() -> int:
     """Time both on the same texts and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="copies of the snapshot texts (default 5)")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="copies of the snapshot texts (default 5)"
+    )
     args = parser.parse_args()
     texts = snapshot_texts() * args.repeat
     words = sum(len(text.split()) for text in texts)
@@ -58,7 +70,9 @@ def main() -> int:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"texts: {len(texts)}  words: {words}")
     print(f"nlp.pipe:  {words / plain:,.0f} words/s ({plain:.2f} s)")
-    print(f"extractor: {words / full:,.0f} words/s ({full:.2f} s), {len(texts) / full:.1f} articles/s")
+    print(
+        f"extractor: {words / full:,.0f} words/s ({full:.2f} s), {len(texts) / full:.1f} articles/s"
+    )
     print(f"ratio extractor/nlp.pipe time: {full / plain:.2f}")
     print(f"events found: {sum(len(a.events) for a in annotations)}")
     print(f"peak memory: {peak_mb:.0f} MB")

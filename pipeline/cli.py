@@ -168,11 +168,10 @@ def command_init(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_fetch(args: argparse.Namespace, settings: Settings) -> int:
     """Fetch sources and store new articles."""
-    from storage.engine import make_session_factory, open_engine
-    from storage.migrate import upgrade
-
     from pipeline.jobs import fetch_sources
     from pipeline.sources import load_sources, select_sources
+    from storage.engine import make_session_factory, open_engine
+    from storage.migrate import upgrade
 
     sources = select_sources(load_sources(settings.sources_path), args.source)
     with (
@@ -191,12 +190,11 @@ def command_fetch(args: argparse.Namespace, settings: Settings) -> int:
 def command_extract(args: argparse.Namespace, settings: Settings) -> int:
     """Extract events from articles waiting for it."""
     from models.vocabulary import load_vocabulary
-    from storage.engine import make_session_factory, open_engine
-    from storage.migrate import upgrade
-
     from pipeline.extract import Extractor
     from pipeline.jobs import extract_pending
     from pipeline.nlp import load_pipeline
+    from storage.engine import make_session_factory, open_engine
+    from storage.migrate import upgrade
 
     extractor = Extractor(load_pipeline(), load_vocabulary())
     with open_engine(settings.database_url) as engine:
@@ -213,14 +211,13 @@ def command_extract(args: argparse.Namespace, settings: Settings) -> int:
 def command_run(args: argparse.Namespace, settings: Settings) -> int:
     """The main job: fetch every source, extract events, print what the database now holds."""
     from models.vocabulary import load_vocabulary
-    from storage import queries
-    from storage.engine import describe, make_session_factory, open_engine
-    from storage.migrate import upgrade
-
     from pipeline.extract import Extractor
     from pipeline.jobs import extract_pending, fetch_sources, unit_of_work
     from pipeline.nlp import load_pipeline
     from pipeline.sources import load_sources, select_sources
+    from storage import queries
+    from storage.engine import describe, make_session_factory, open_engine
+    from storage.migrate import upgrade
 
     sources = select_sources(load_sources(settings.sources_path), args.source)
     extractor = Extractor(load_pipeline(), load_vocabulary())
@@ -275,7 +272,6 @@ def command_sql(args: argparse.Namespace, settings: Settings) -> int:
 def command_annotate(args: argparse.Namespace, settings: Settings) -> int:
     """Annotate JSON lines; a bad line is reported by number and the rest go on."""
     from models.vocabulary import load_vocabulary
-
     from pipeline.extract import Extractor
     from pipeline.nlp import load_pipeline
 

@@ -330,8 +330,9 @@ class Extractor:
             if ent.label_ in ("ORG", "PERSON", "FAC") and _looks_like_organisation(ent.text)
         ]
         elements = [tag for tag in elements if not _inside_name(tag, organisations)]
-        taken = {(tag.start, tag.end) for tag in [*elements, *entities]}
-        covered = [range(tag.start, tag.end) for tag in [*elements, *entities]]
+        spans_taken: list[ElementTag | EntityTag] = [*elements, *entities]
+        taken = {(tag.start, tag.end) for tag in spans_taken}
+        covered = [range(tag.start, tag.end) for tag in spans_taken]
         for ent in doc.ents:
             if ent.label_ not in ("ORG", "PERSON") or (ent.start_char, ent.end_char) in taken:
                 continue
@@ -894,7 +895,7 @@ def _article_defaults(
         targets = Counter(
             tag.jurisdiction
             for tag in entities
-            if tag.kind == "country" and tag.jurisdiction != actor_code
+            if tag.kind == "country" and tag.jurisdiction and tag.jurisdiction != actor_code
         )
     target = targets.most_common(1)[0][0] if targets else None
     return actor, target

@@ -96,11 +96,24 @@ def fetch(
     current = url
     visited = {url}
 
-    def result(outcome: Outcome, **values: object) -> FetchResult:
-        elapsed = int((time.monotonic() - started) * 1000)
+    def result(
+        outcome: Outcome,
+        *,
+        status_code: int | None = None,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        error: str | None = None,
+    ) -> FetchResult:
         return FetchResult(
-            url=url, final_url=current, outcome=outcome, duration_ms=elapsed, **values
-        )  # type: ignore[arg-type]
+            url=url,
+            final_url=current,
+            outcome=outcome,
+            status_code=status_code,
+            body=body,
+            headers=headers or {},
+            error=error,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
 
     for _hop in range(settings.max_redirects + 1):
         try:
@@ -164,9 +177,9 @@ def fetch(
 
 def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
     declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and "content-encoding" not in response.headers:
-        if int(declared) > max_bytes:
-            raise BodyTooLargeError
+    identity = "content-encoding" not in response.headers
+    if identity and declared and declared.isdigit() and int(declared) > max_bytes:
+        raise BodyTooLargeError
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():

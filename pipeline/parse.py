@@ -208,7 +208,9 @@ def _drop_boilerplate(root: Tag) -> None:
     for tag in root.find_all(True):
         if tag.decomposed or not isinstance(tag, Tag) or tag.attrs is None:
             continue
-        marks = " ".join([*tag.get("class", []), str(tag.get("id", ""))])
+        classes: object = tag.get("class") or []
+        names = classes if isinstance(classes, list) else [str(classes)]
+        marks = " ".join([*names, str(tag.get("id", ""))])
         if (
             marks.strip()
             and BOILERPLATE.search(marks)

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, delete, func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import (
     Article,
+    Base,
     ElementMention,
     EntityMention,
     Event,
@@ -63,16 +64,16 @@ class NewArticle:
         return hashlib.sha256(" ".join(self.text.split()).encode("utf-8")).hexdigest()
 
 
-def _insert(session: Session, table: Table) -> Any:
+def _insert(session: Session, model: type[Base]) -> Any:
     """An INSERT that understands ON CONFLICT on both SQLite and PostgreSQL."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    return dialect.insert(model)
 
 
 def sync_sources(session: Session, sources: Sequence[SourceConfig]) -> dict[str, int]:
     """Insert or update one row per configured source; return their ids by name."""
     for source in sources:
-        statement = _insert(session, Source.__table__).values(
+        statement = _insert(session, Source).values(
             name=source.name, kind=source.kind, url=source.urls[0]
         )
         session.execute(
@@ -134,7 +135,7 @@ def add_article(session: Session, article: NewArticle) -> int | None:
     ):
         return None
     statement = (
-        _insert(session, Article.__table__)
+        _insert(session, Article)
         .values(
             url=article.url,
             source_id=article.source_id,
@@ -146,7 +147,7 @@ def add_article(session: Session, article: NewArticle) -> int | None:
             extractor=article.extractor,
         )
         .on_conflict_do_nothing(index_elements=["url"])
-        .returning(Article.__table__.c.id)
+        .returning(Article.id)
     )
     return session.execute(statement).scalar_one_or_none()
 
@@ -337,7 +338,7 @@ def _add_children(session: Session, event_id: int, record: EventRecord) -> None:
     for name in record.elements:
         element = vocabulary.element(name)
         session.execute(
-            _insert(session, EventElement.__table__)
+            _insert(session, EventElement)
             .values(
                 event_id=event_id, element=name, symbol=element.symbol, element_group=element.group
             )
@@ -345,7 +346,7 @@ def _add_children(session: Session, event_id: int, record: EventRecord) -> None:
         )
     if record.target:
         session.execute(
-            _insert(session, EventTarget.__table__)
+            _insert(session, EventTarget)
             .values(
                 event_id=event_id,
                 target=record.target,

@@ -63,7 +63,9 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True  # the client gave up first, as some tests intend
 
-    def send(self, status: int, body: bytes = b"", headers: Mapping[str, str] | None = None) -> None:
+    def send(
+        self, status: int, body: bytes = b"", headers: Mapping[str, str] | None = None
+    ) -> None:
         """Send a whole response with a correct Content-Length."""
         self.send_response(status)
         for name, value in (headers or {}).items():

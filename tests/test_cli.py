@@ -28,7 +28,9 @@ COUNTED_TABLES = (
 )
 
 
-def _newstrack(*args: str, stdin: str | None = None, cwd: Path = PROJECT) -> subprocess.CompletedProcess[str]:
+def _newstrack(
+    *args: str, stdin: str | None = None, cwd: Path = PROJECT
+) -> subprocess.CompletedProcess[str]:
     """Run the installed console script in a child process, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args],
@@ -44,7 +46,9 @@ def _newstrack(*args: str, stdin: str | None = None, cwd: Path = PROJECT) -> sub
 def _counts(database_url: str, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
     counts = {}
     for table in COUNTED_TABLES:
-        assert main(["--db", database_url, "sql", f"SELECT count(*) AS n FROM {table}", "--json"]) == 0
+        assert (
+            main(["--db", database_url, "sql", f"SELECT count(*) AS n FROM {table}", "--json"]) == 0
+        )
         counts[table] = json.loads(capsys.readouterr().out)[0]["n"]
     return counts
 
@@ -83,7 +87,10 @@ def test_run_finds_the_seed_article_events(
         "SELECT actor, elements, source_count FROM v_events "
         "WHERE action = 'maintain' AND elements LIKE :element"
     )
-    assert main(["--db", sqlite_url, "sql", query, "-p", "element=%dysprosium%", "--format", "json"]) == 0
+    assert (
+        main(["--db", sqlite_url, "sql", query, "-p", "element=%dysprosium%", "--format", "json"])
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert rows
     assert all(row["actor"] == "CN" for row in rows)
@@ -99,7 +106,10 @@ def test_dry_run_stores_nothing(sqlite_url: str, capsys: pytest.CaptureFixture[s
 
 def test_fetch_then_extract_equals_run(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """`fetch` then `extract` is the same job as `run`, split in two."""
-    assert main(["--db", sqlite_url, "-q", "fetch", "--replay", str(SNAPSHOT), "--source", "cnbc"]) == 0
+    assert (
+        main(["--db", sqlite_url, "-q", "fetch", "--replay", str(SNAPSHOT), "--source", "cnbc"])
+        == 0
+    )
     capsys.readouterr()
     stored = _counts(sqlite_url, capsys)
     assert stored["articles"] > 0
@@ -115,9 +125,20 @@ def test_two_runs_at_once_store_what_one_run_stores(tmp_path: Path) -> None:
     alone = f"sqlite:///{tmp_path / 'alone.db'}"
     shared = f"sqlite:///{tmp_path / 'shared.db'}"
     base = [sys.executable, "-m", "pipeline.cli", "-q"]
-    subprocess.run([*base, "--db", alone, "run", "--replay", str(SNAPSHOT)], cwd=PROJECT, check=False, capture_output=True, timeout=600)
+    subprocess.run(
+        [*base, "--db", alone, "run", "--replay", str(SNAPSHOT)],
+        cwd=PROJECT,
+        check=False,
+        capture_output=True,
+        timeout=600,
+    )
     both = [
-        subprocess.Popen([*base, "--db", shared, "run", "--replay", str(SNAPSHOT)], cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [*base, "--db", shared, "run", "--replay", str(SNAPSHOT)],
+            cwd=PROJECT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for _ in range(2)
     ]
     for process in both:
@@ -165,12 +186,18 @@ def test_annotate_reports_a_bad_line_and_goes_on() -> None:
     ("arguments", "message", "code"),
     [
         (["run", "--source", "no-such-source"], "unknown source 'no-such-source'", 2),
-        (["--db", "postgresql+psycopg://postgres@127.0.0.1:1/none", "init"], "cannot connect to", 1),
+        (
+            ["--db", "postgresql+psycopg://postgres@127.0.0.1:1/none", "init"],
+            "cannot connect to",
+            1,
+        ),
         (["sql", "SELEC nonsense"], "syntax error", 1),
         (["--db", "sqlite:////no/such/folder/x.db", "init"], "does not exist", 1),
     ],
 )
-def test_bad_input_is_a_clear_error(arguments: list[str], message: str, code: int, tmp_path: Path) -> None:
+def test_bad_input_is_a_clear_error(
+    arguments: list[str], message: str, code: int, tmp_path: Path
+) -> None:
     """Bad input prints one clear line, no traceback, and the documented exit code."""
     database = ["--db", f"sqlite:///{tmp_path / 'x.db'}"] if "--db" not in arguments else []
     if arguments[0] == "sql":
@@ -184,14 +211,20 @@ def test_bad_input_is_a_clear_error(arguments: list[str], message: str, code: in
 def test_malformed_sources_file_names_the_line(tmp_path: Path) -> None:
     """A broken sources.yaml is reported with its path and line, and nothing runs."""
     broken = tmp_path / "sources.yaml"
-    broken.write_text("version: 1\nsources:\n  - name: ok\n    kind: rss\n    urls: [https://a.example/feed\n")
+    broken.write_text(
+        "version: 1\nsources:\n  - name: ok\n    kind: rss\n    urls: [https://a.example/feed\n"
+    )
     result = _newstrack("--db", f"sqlite:///{tmp_path / 'x.db'}", "--sources", str(broken), "fetch")
     assert result.returncode == 2
     assert f"{broken}: line" in result.stderr
     assert "Traceback" not in result.stderr
     unknown_kind = tmp_path / "kind.yaml"
-    unknown_kind.write_text("sources:\n  - name: odd\n    kind: carrier-pigeon\n    urls: [https://a.example/]\n")
-    result = _newstrack("--db", f"sqlite:///{tmp_path / 'x.db'}", "--sources", str(unknown_kind), "fetch")
+    unknown_kind.write_text(
+        "sources:\n  - name: odd\n    kind: carrier-pigeon\n    urls: [https://a.example/]\n"
+    )
+    result = _newstrack(
+        "--db", f"sqlite:///{tmp_path / 'x.db'}", "--sources", str(unknown_kind), "fetch"
+    )
     assert result.returncode == 2
     assert "line 2" in result.stderr
     assert "kind" in result.stderr

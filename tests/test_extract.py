@@ -53,7 +53,7 @@ def test_seed_article_entity_list_removal(extractor: Extractor, seed_text: str) 
 
 
 def test_seed_article_quantities_and_dates(extractor: Extractor, seed_text: str) -> None:
-    """"over 70%" is a qualified percentage; "April 4" resolves to 2025 for a May 2025 article."""
+    """ "over 70%" is a qualified percentage; "April 4" resolves to 2025 for a May 2025 article."""
     annotation = _one(extractor, seed_text)
     percents = [q for q in annotation.quantities if q.unit == "percent"]
     assert any(q.value == 70 and q.qualifier == "over" for q in percents)
@@ -73,7 +73,7 @@ def test_seed_article_entities(extractor: Extractor, seed_text: str) -> None:
 
 
 def test_symbols_only_count_beside_other_elements(extractor: Extractor) -> None:
-    """"Dy and Tb" are elements; "In" starting a sentence is a word."""
+    """ "Dy and Tb" are elements; "In" starting a sentence is a word."""
     paired = _one(extractor, "Prices of Dy and Tb oxides rose after the export controls.")
     assert set(paired.elements) == {"dysprosium", "terbium"}
     alone = _one(extractor, "In the morning, the ministry spoke about Y and Ce as letters.")
@@ -88,8 +88,10 @@ def test_compound_names_elements_and_form(extractor: Extractor) -> None:
 
 
 def test_group_words_are_not_elements(extractor: Extractor) -> None:
-    """"heavy rare earths" is a group, never a list of elements."""
-    annotation = _one(extractor, "Beijing tightened export controls on heavy rare earths on Monday.")
+    """ "heavy rare earths" is a group, never a list of elements."""
+    annotation = _one(
+        extractor, "Beijing tightened export controls on heavy rare earths on Monday."
+    )
     assert annotation.elements == []
     assert any(tag.is_group for tag in annotation.element_tags)
 
@@ -129,7 +131,9 @@ def test_evidence_offsets_point_into_the_text(extractor: Extractor, seed_text: s
 
 def test_annotate_keeps_input_order(extractor: Extractor, seed_text: str) -> None:
     """Batches come back in the order they went in."""
-    articles = [ArticleText(str(i), text) for i, text in enumerate(["Nothing here.", seed_text, ""])]
+    articles = [
+        ArticleText(str(i), text) for i, text in enumerate(["Nothing here.", seed_text, ""])
+    ]
     assert [a.id for a in extractor.annotate(articles)] == ["0", "1", "2"]
 
 
@@ -144,4 +148,4 @@ def test_vocabulary_has_the_seventeen_rare_earths() -> None:
     vocabulary = load_vocabulary()
     rare = [e for e in vocabulary.elements if e.group in ("light_rare_earth", "heavy_rare_earth")]
     assert len(rare) == 17
-    assert SEVEN <= {e.name for e in rare}
+    assert {e.name for e in rare} >= SEVEN

@@ -44,16 +44,25 @@ FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></chan
 CAFE_PAGE = "<html><body><article><p>Le café coûte 2 € à Montréal.</p></article></body></html>"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client() -> Iterator[httpx.Client]:
-    """A client with the test settings, closed after the test."""
+    """A client with the test settings, shared by the module (it keeps no state we use)."""
     with build_client(SETTINGS) as http:
         yield http
 
 
-def _fetch_one(behaviour: Behaviour, settings: HttpSettings = SETTINGS) -> FetchResult:
-    with serve({"/r": behaviour}) as server, build_client(settings) as http:
-        return fetch(http, server.url("/r"), settings)
+@pytest.fixture(scope="module")
+def fast_client() -> Iterator[httpx.Client]:
+    """A client with half-second timeouts."""
+    with build_client(FAST) as http:
+        yield http
+
+
+def _fetch_one(
+    client: httpx.Client, behaviour: Behaviour, settings: HttpSettings = SETTINGS
+) -> FetchResult:
+    with serve({"/r": behaviour}) as server:
+        return fetch(client, server.url("/r"), settings)
 
 
 def test_success_returns_body_status_and_headers(client: httpx.Client) -> None:
@@ -231,93 +240,95 @@ def test_redirect_to_unparseable_url_is_a_failure(client: httpx.Client) -> None:
         (400, Outcome.SOFT),
     ],
 )
-def test_error_statuses_are_classified(status: int, outcome: Outcome) -> None:
+def test_error_statuses_are_classified(client: httpx.Client, status: int, outcome: Outcome) -> None:
     """Each error status maps to its outcome class, with "HTTP <status>" and no body."""
-    result = _fetch_one(respond(status, b"error page"))
+    result = _fetch_one(client, respond(status, b"error page"))
     assert result.outcome is outcome
     assert result.status_code == status
     assert result.error == f"HTTP {status}"
     assert result.body == b""
 
 
-def test_429_is_temporary_and_keeps_retry_after() -> None:
+def test_429_is_temporary_and_keeps_retry_after(client: httpx.Client) -> None:
     """429 is TEMPORARY and its Retry-After header is kept for backoff."""
-    result = _fetch_one(respond(429, b"slow down", {"Retry-After": "120"}))
+    result = _fetch_one(client, respond(429, b"slow down", {"Retry-After": "120"}))
     assert result.outcome is Outcome.TEMPORARY
     assert result.status_code == 429
     assert result.error == "HTTP 429"
     assert result.headers["retry-after"] == "120"
 
 
-def test_gzip_bomb_is_stopped_by_the_size_cap() -> None:
+def test_gzip_bomb_is_stopped_by_the_size_cap(client: httpx.Client) -> None:
     """A 50 KB gzip body that inflates to 50 MB is HARD under a 1 MB cap."""
     assert len(gzip_bomb_body()) < 100_000  # the bomb really is small on the wire
-    result = _fetch_one(gzip_bomb())
+    result = _fetch_one(client, gzip_bomb())
     assert result.outcome is Outcome.HARD
     assert result.error == f"body larger than {SETTINGS.max_body_bytes} bytes"
     assert result.body == b""
 
 
-def test_gzip_body_under_the_cap_is_decoded() -> None:
+def test_gzip_body_under_the_cap_is_decoded(client: httpx.Client) -> None:
     """A gzip body within the cap arrives inflated, so the cap counts decoded bytes."""
-    result = _fetch_one(gzip_bomb(200_000))
+    result = _fetch_one(client, gzip_bomb(200_000))
     assert result.outcome is Outcome.SUCCESS
     assert result.body == b"\0" * 200_000
 
 
-def test_declared_length_over_the_cap_is_hard() -> None:
+def test_declared_length_over_the_cap_is_hard(client: httpx.Client) -> None:
     """A plain body larger than max_body_bytes is HARD."""
     settings = HttpSettings(user_agent=SETTINGS.user_agent, max_body_bytes=1000)
-    result = _fetch_one(respond(200, b"x" * 5000), settings)
+    result = _fetch_one(client, respond(200, b"x" * 5000), settings)
     assert result.outcome is Outcome.HARD
     assert result.error == "body larger than 1000 bytes"
 
 
-def test_body_at_the_cap_is_accepted() -> None:
+def test_body_at_the_cap_is_accepted(client: httpx.Client) -> None:
     """A body of exactly max_body_bytes is still SUCCESS."""
     settings = HttpSettings(user_agent=SETTINGS.user_agent, max_body_bytes=1000)
-    result = _fetch_one(respond(200, b"x" * 1000), settings)
+    result = _fetch_one(client, respond(200, b"x" * 1000), settings)
     assert result.outcome is Outcome.SUCCESS
     assert len(result.body) == 1000
 
 
-def test_slow_headers_time_out_as_temporary() -> None:
+def test_slow_headers_time_out_as_temporary(fast_client: httpx.Client) -> None:
     """A server silent for longer than read_timeout gives TEMPORARY with a timeout error."""
-    result = _fetch_one(slow(3.0, respond(200, b"too late")), FAST)
+    result = _fetch_one(fast_client, slow(3.0, respond(200, b"too late")), FAST)
     assert result.outcome is Outcome.TEMPORARY
     assert result.error == "timeout: ReadTimeout"
     assert result.status_code is None
     assert result.body == b""
 
 
-def test_trickled_body_past_total_timeout_is_temporary() -> None:
+def test_trickled_body_past_total_timeout_is_temporary(fast_client: httpx.Client) -> None:
     """A body that keeps trickling within read_timeout is cut at total_timeout."""
-    result = _fetch_one(trickle(b"x" * 2000, chunk_size=10, pause=0.2, limit=4.0), FAST)
+    result = _fetch_one(
+        fast_client, trickle(b"x" * 2000, chunk_size=10, pause=0.2, limit=4.0), FAST
+    )
     assert result.outcome is Outcome.TEMPORARY
     assert result.error == "took longer than 1 s"
     assert result.body == b""
 
 
-def test_short_trickle_completes() -> None:
+def test_short_trickle_completes(fast_client: httpx.Client) -> None:
     """A trickled body that ends in time arrives whole."""
     body = b"abcdefghij" * 5
-    result = _fetch_one(trickle(body, chunk_size=10, pause=0.02), FAST)
+    result = _fetch_one(fast_client, trickle(body, chunk_size=10, pause=0.02), FAST)
     assert result.outcome is Outcome.SUCCESS
     assert result.body == body
 
 
-def test_truncated_body_is_temporary() -> None:
+def test_truncated_body_is_temporary(client: httpx.Client) -> None:
     """A body shorter than its Content-Length is TEMPORARY, never a partial SUCCESS."""
-    result = _fetch_one(truncated(b"<html><body>half of it", declared=10_000))
+    result = _fetch_one(client, truncated(b"<html><body>half of it", declared=10_000))
     assert result.outcome is Outcome.TEMPORARY
     assert result.error is not None
     assert result.error.startswith("RemoteProtocolError")
     assert result.body == b""
 
 
-def test_connection_closed_without_response_is_temporary() -> None:
+def test_connection_closed_without_response_is_temporary(client: httpx.Client) -> None:
     """A server that hangs up without answering gives TEMPORARY and names the problem."""
-    result = _fetch_one(hang_up())
+    result = _fetch_one(client, hang_up())
     assert result.outcome is Outcome.TEMPORARY
     assert result.status_code is None
     assert result.error is not None
@@ -336,9 +347,9 @@ def test_refused_connection_is_temporary(client: httpx.Client) -> None:
     assert result.error.startswith("ConnectError")
 
 
-def test_undecodable_gzip_is_temporary() -> None:
+def test_undecodable_gzip_is_temporary(client: httpx.Client) -> None:
     """A body that claims gzip but is not gzip gives TEMPORARY, not an exception."""
-    result = _fetch_one(respond(200, b"this is not gzip", {"Content-Encoding": "gzip"}))
+    result = _fetch_one(client, respond(200, b"this is not gzip", {"Content-Encoding": "gzip"}))
     assert result.outcome is Outcome.TEMPORARY
     assert result.error is not None
     assert result.error.startswith("undecodable body")

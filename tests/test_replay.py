@@ -39,9 +39,10 @@ responses:
 """
 
 
-@pytest.fixture
-def snapshot(tmp_path: Path) -> Path:
-    """A snapshot folder: manifest.yaml and the bodies it names."""
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A snapshot folder: manifest.yaml and the bodies it names (read-only, so shared)."""
+    tmp_path = tmp_path_factory.mktemp("snapshot")
     (tmp_path / "example.org").mkdir()
     (tmp_path / "news.example.net").mkdir()
     (tmp_path / "example.org" / "feed-1.xml").write_bytes(FEED)
@@ -51,9 +52,9 @@ def snapshot(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def replay(snapshot: Path) -> Iterator[httpx.Client]:
-    """A newstrack client whose every request goes to the snapshot server."""
+    """A newstrack client whose every request goes to the snapshot server (one for the module)."""
     with (
         serve_snapshot(snapshot) as server_url,
         build_client(SETTINGS, ReplayTransport(server_url)) as client,
@@ -146,7 +147,7 @@ def test_recorded_etag_header_is_honoured(tmp_path: Path) -> None:
         "  - url: https://example.org/f\n"
         "    file: f.xml\n"
         "    headers:\n"
-        '      ETag: \'"recorded-1"\'\n',
+        "      ETag: '\"recorded-1\"'\n",
         encoding="utf-8",
     )
     with (

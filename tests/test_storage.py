@@ -99,10 +99,16 @@ def test_article_stored_once_by_url_and_by_text(database_url: str) -> None:
     session_factory = _ready(database_url)
     ids = _sources(session_factory)
     with unit_of_work(session_factory) as session:
-        first = writes.add_article(session, _article("https://a.example/1", "Some text.", ids["first"]))
+        first = writes.add_article(
+            session, _article("https://a.example/1", "Some text.", ids["first"])
+        )
     with unit_of_work(session_factory) as session:
-        again = writes.add_article(session, _article("https://a.example/1", "Other text.", ids["first"]))
-        copy = writes.add_article(session, _article("https://b.example/9", " Some   text. ", ids["second"]))
+        again = writes.add_article(
+            session, _article("https://a.example/1", "Other text.", ids["first"])
+        )
+        copy = writes.add_article(
+            session, _article("https://b.example/9", " Some   text. ", ids["second"])
+        )
     assert first is not None
     assert again is None
     assert copy is None
@@ -159,9 +165,7 @@ def test_annotation_saved_twice_leaves_the_same_rows(
     assert [_count(session_factory, model) for model in (Event, Mention, ElementMention)] == counts
 
 
-def test_same_event_from_two_sources_is_one_event(
-    database_url: str, extractor: Extractor
-) -> None:
+def test_same_event_from_two_sources_is_one_event(database_url: str, extractor: Extractor) -> None:
     """Two outlets reporting the same measure give one event with two mentions and two sources."""
     session_factory = _ready(database_url)
     ids = _sources(session_factory)
@@ -196,7 +200,9 @@ def test_totals_count_articles_events_and_elements(
     """The run summary counts what is stored and ranks elements by articles naming them."""
     session_factory = _ready(database_url)
     ids = _sources(session_factory)
-    _store_and_annotate(session_factory, extractor, "https://a.example/seed", seed_text, ids["first"])
+    _store_and_annotate(
+        session_factory, extractor, "https://a.example/seed", seed_text, ids["first"]
+    )
     with unit_of_work(session_factory) as session:
         totals = queries.totals(session)
     assert totals.articles == 1
@@ -245,8 +251,7 @@ def test_readonly_sql_stops_at_the_time_limit(database_url: str) -> None:
     """A runaway query is interrupted instead of running forever."""
     _ready(database_url)
     endless = (
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
-        "SELECT count(*) FROM n"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
     )
     with pytest.raises(QueryError):
         run_readonly(database_url, endless, time_limit=0.5)
@@ -254,7 +259,7 @@ def test_readonly_sql_stops_at_the_time_limit(database_url: str) -> None:
 
 def test_unreachable_database_is_a_clear_error() -> None:
     """A database nobody listens on is named in the error, without a password."""
-    with pytest.raises(DatabaseError, match="127.0.0.1:1/") as caught:
+    with pytest.raises(DatabaseError, match=r"127\.0\.0\.1:1/") as caught:
         make_engine("postgresql+psycopg://someone:secret@127.0.0.1:1/none")
     assert "secret" not in str(caught.value)
 

@@ -73,7 +73,11 @@ def test_spellings_of_one_article_agree() -> None:
     assert len({canonicalize_url(url) for url in spellings}) == 1
 
 
-LABELS = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=12)
+LABELS = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-",
+    min_size=1,
+    max_size=12,
+)
 HOSTS = st.one_of(
     st.lists(LABELS, min_size=1, max_size=4).map(".".join),
     st.lists(LABELS, min_size=1, max_size=3).map(lambda labels: ".".join(labels) + "."),
@@ -156,8 +160,16 @@ def test_canonicalisation_keeps_other_parameters_in_order(url: str) -> None:
 @pytest.mark.parametrize(
     ("base", "link", "expected"),
     [
-        ("https://example.org/news/2025/index.html", "a.html", "https://example.org/news/2025/a.html"),
-        ("https://example.org/news/2025/", "../2024/b.html", "https://example.org/news/2024/b.html"),
+        (
+            "https://example.org/news/2025/index.html",
+            "a.html",
+            "https://example.org/news/2025/a.html",
+        ),
+        (
+            "https://example.org/news/2025/",
+            "../2024/b.html",
+            "https://example.org/news/2024/b.html",
+        ),
         ("https://example.org/news/", "/about", "https://example.org/about"),
         ("https://example.org/news/", "//cdn.example.net/x", "https://cdn.example.net/x"),
         ("https://example.org/news/", "?page=2", "https://example.org/news/?page=2"),
