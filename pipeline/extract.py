@@ -201,6 +201,7 @@ class _Candidate:
     quantities: list[QuantityTag] = field(default_factory=list)
     dates: list[DateTag] = field(default_factory=list)
     confidence: float = 0.5
+    stated_action: bool = False
 
 
 class Extractor:
@@ -426,6 +427,8 @@ class Extractor:
         default_actor, default_target = _article_defaults(candidates, entity_tags)
         records = []
         for candidate in candidates:
+            if not candidate.stated_action:
+                continue  # a measure named in passing ("the export ban") is not an event
             if candidate.actor is None and default_actor is not None:
                 candidate.actor = default_actor
                 candidate.confidence -= 0.1
@@ -493,7 +496,8 @@ class Extractor:
             action_token=action_token,
             modality=self._modality(sentence, action_token, action),
         )
-        if action_token is not None or implied_action:
+        candidate.stated_action = action_token is not None or implied_action is not None
+        if candidate.stated_action:
             candidate.confidence += 0.2
         sentence_entities = [
             t for t in entity_tags if sentence.start_char <= t.start < sentence.end_char
@@ -525,17 +529,26 @@ class Extractor:
         return None
 
     def _action_token(self, sentence: Span, trigger: Span, other_roots: set[int]) -> Token | None:
+        """The word stating what happens to a measure, nearest in the parse first.
+
+        Modifiers come first ("the continued ban"), then the governing verbs ("suspended the
+        controls it announced in October"), then clauses attached to the measure ("the
+        restrictions, imposed April 4"), then the nearest action word of the sentence.
+        """
         root = trigger.root
-        for child in root.children:  # "continued ban", "the original restrictions, imposed April 4"
-            if child.dep_ in ("amod", "acl", "relcl", "compound") and self.action_of(child):
+        for child in root.children:
+            if child.dep_ in ("amod", "compound") and child.i < root.i and self.action_of(child):
                 return child
         token = root
-        for _ in range(4):  # up the tree: "suspended export restrictions", "refusal to lift curbs"
+        for _ in range(4):
             if token.head is token:
                 break
             token = token.head
             if token.pos_ in ("VERB", "NOUN", "ADJ", "AUX", "PROPN") and self.action_of(token):
                 return token
+        for child in root.children:
+            if child.dep_ in ("acl", "relcl") and self.action_of(child):
+                return child
         nearby = [
             token
             for token in sentence
@@ -545,9 +558,7 @@ class Extractor:
             and token.head.i not in other_roots
             and not any(child.i in other_roots for child in token.children)
         ]
-        return min(
-            nearby, key=lambda t: (abs(t.i - trigger.start), t.i > trigger.start), default=None
-        )
+        return min(nearby, key=lambda t: (abs(t.i - trigger.start), t.i > trigger.start), default=None)
 
     def _modality(self, sentence: Span, action_token: Token | None, action: str) -> str:
         cues = self.vocabulary.modality_cues
