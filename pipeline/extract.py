@@ -48,6 +48,10 @@ NUMBER_WORDS = {
 }  # fmt: skip
 WEAK_BAN = frozenset({"ban", "bans", "banned", "embargo"})
 INNER_PUNCTUATION = frozenset({"-", '"', "'", "\u201c", "\u201d", "\u2018", "\u2019"})
+EXPORT_SIDE_MEASURES = frozenset(
+    {"export_ban", "export_control", "export_quota", "export_tax", "entity_listing"}
+)
+TRADE_MEASURES = EXPORT_SIDE_MEASURES | {"import_tariff", "investigation", "production_control"}
 NAMES_NOT_MEASURES = frozenset(
     {"law", "laws", "act", "regulation", "regulations", "reform", "office"}
 )
@@ -604,21 +608,15 @@ class Extractor:
         return found
 
     def _on_topic(
-        self,
-        article: ArticleText,
-        doc: Doc,
-        element_tags: list[ElementTag],
-        events: list[EventRecord],
+        self, article: ArticleText, doc: Doc, element_tags: list[ElementTag], events: list[EventRecord]
     ) -> bool:
-        if not element_tags:
-            return False
-        if any(
-            event.elements or event.measure in ("export_ban", "export_control", "export_quota")
-            for event in events
-        ):
-            return True
-        mentioned = sum(1 for tag in element_tags)
-        return bool(events) and mentioned >= 2
+        """About critical-mineral trade policy: an export-side measure, or a trade measure with minerals."""
+        for event in events:
+            if event.measure in EXPORT_SIDE_MEASURES:
+                return True
+            if event.measure in TRADE_MEASURES and element_tags:
+                return True
+        return False
 
 
 def _plural(word: str) -> str:
