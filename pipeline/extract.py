@@ -562,7 +562,9 @@ class Extractor:
             and token.head.i not in other_roots
             and not any(child.i in other_roots for child in token.children)
         ]
-        return min(nearby, key=lambda t: (abs(t.i - trigger.start), t.i > trigger.start), default=None)
+        return min(
+            nearby, key=lambda t: (abs(t.i - trigger.start), t.i > trigger.start), default=None
+        )
 
     def _modality(self, sentence: Span, action_token: Token | None, action: str) -> str:
         cues = self.vocabulary.modality_cues
@@ -608,7 +610,11 @@ class Extractor:
         return found
 
     def _on_topic(
-        self, article: ArticleText, doc: Doc, element_tags: list[ElementTag], events: list[EventRecord]
+        self,
+        article: ArticleText,
+        doc: Doc,
+        element_tags: list[ElementTag],
+        events: list[EventRecord],
     ) -> bool:
         """About critical-mineral trade policy: an export-side measure, or a trade measure with minerals."""
         for event in events:

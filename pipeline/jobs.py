@@ -35,6 +35,7 @@ class SourceReport:
     stored: int = 0
     known: int = 0
     duplicates: int = 0
+    left_for_next_run: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -144,8 +145,12 @@ def _fetch_source(
 ) -> None:
     items: list[_Item] = []
     modified = False
+    # Validators live on the source row, so conditional GET is used for one-URL sources only.
+    conditional = len(source.urls) == 1
     for url in source.urls:
-        etag, last_modified = _validators(session_factory, source_id)
+        etag, last_modified = (
+            _validators(session_factory, source_id) if conditional else (None, None)
+        )
         result = fetch(client, url, settings.http, etag=etag, last_modified=last_modified)
         if not dry_run:
             with unit_of_work(session_factory) as session:
@@ -170,15 +175,22 @@ def _fetch_source(
     fresh = [(url, item) for url, item in by_url.items() if url not in known]
     budget = source.max_articles or settings.max_articles_per_source
     progress = Progress(source.name, total=min(len(fresh), budget))
+    report.left_for_next_run = max(len(fresh) - budget, 0)
     for url, item in fresh[:budget]:
         try:
-            _store_item(
+            retry = _store_item(
                 session_factory, client, source, source_id, settings, url, item, report, dry_run
             )
         except NewstrackError as error:
             report.errors.append(f"{item.url}: {error}")
+        else:
+            report.left_for_next_run += retry
         progress.advance(url)
     progress.finish()
+    if report.left_for_next_run and source_id is not None and not dry_run:
+        # Forget the validators: the next run must see the whole feed again to pick these up.
+        with unit_of_work(session_factory) as session:
+            writes.forget_validators(session, source_id)
 
 
 def _validators(
@@ -219,7 +231,8 @@ def _store_item(
     item: _Item,
     report: SourceReport,
     dry_run: bool,
-) -> None:
+) -> bool:
+    """Store one item; return True when it failed in a way worth retrying next run."""
     title, text, published, language, extractor = (
         item.title,
         item.text,
@@ -234,7 +247,7 @@ def _store_item(
                 writes.record_fetch(session, source_id, result)
         if not result.ok:
             report.errors.append(f"{item.url}: {result.outcome}: {result.error}")
-            return
+            return result.outcome in (Outcome.TEMPORARY, Outcome.SOFT)
         page = extract_page(result.body, result.final_url, source.article, result.headers)
         title = title or page.title
         text, language, extractor = page.text, page.language, page.extractor
@@ -254,6 +267,7 @@ def _store_item(
         report.duplicates += 1
     else:
         report.stored += 1
+    return False
 
 
 def extract_pending(

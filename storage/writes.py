@@ -116,6 +116,13 @@ def update_source_health(session: Session, source_id: int, result: FetchResult) 
     session.execute(update(Source).where(Source.id == source_id).values(**values))
 
 
+def forget_validators(session: Session, source_id: int) -> None:
+    """Drop a source's ETag and Last-Modified, so its next fetch gets the full body."""
+    session.execute(
+        update(Source).where(Source.id == source_id).values(etag=None, last_modified=None)
+    )
+
+
 def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
     """The URLs among `urls` already stored as articles."""
     wanted = list(dict.fromkeys(urls))

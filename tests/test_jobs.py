@@ -1,0 +1,161 @@
+"""The fetch job against loopback servers: items kept for the next run, failures isolated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Article, Fetch
+from pipeline.fetch import build_client
+from pipeline.jobs import fetch_sources, unit_of_work
+from pipeline.settings import HttpSettings, Settings
+from pipeline.sources import ArticleSelectors, SourceConfig
+from storage.engine import make_session_factory, open_engine
+from storage.migrate import upgrade
+
+from .servers import Behaviour, Handler, respond, serve, with_etag
+
+SETTINGS = Settings(http=HttpSettings(read_timeout=2, total_timeout=5))
+PAGE = """<html lang="en"><head><title>{title}</title></head><body>
+<nav><a href="/">Home</a></nav><article><h1>{title}</h1>
+<p>China's Commerce Ministry imposed export controls on gallium on {day}.</p>
+<p>The measure covers gallium metal and compounds, the ministry said in a statement.</p>
+</article><footer>Footer text</footer></body></html>"""
+
+
+def _feed(count: int) -> bytes:
+    """An RSS feed of teasers; relative links resolve against the feed's URL."""
+    items = "".join(
+        f"<item><title>Story {n}</title><link>/a/{n}</link>"
+        f"<description>Teaser {n}</description>"
+        f"<pubDate>Mon, 0{n} Sep 2025 10:00:00 +0000</pubDate></item>"
+        for n in range(1, count + 1)
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
+def _page(n: int) -> Behaviour:
+    body = PAGE.format(title=f"Story {n}", day=f"Sept. {n}").encode()
+    return respond(200, body, content_type="text/html; charset=utf-8")
+
+
+def _fails_once(then: Behaviour) -> Behaviour:
+    """HTTP 503 on the first request, then the given behaviour."""
+    calls = {"count": 0}
+
+    def behave(handler: Handler) -> None:
+        calls["count"] += 1
+        if calls["count"] == 1:
+            handler.send(503, b"busy", {"Content-Type": "text/plain"})
+        else:
+            then(handler)
+
+    return behave
+
+
+@pytest.fixture
+def session_factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A migrated SQLite file."""
+    with open_engine(f"sqlite:///{tmp_path / 'jobs.db'}") as engine:
+        upgrade(engine)
+        yield make_session_factory(engine)
+
+
+def _articles(session_factory: sessionmaker[Session]) -> list[str]:
+    with unit_of_work(session_factory) as session:
+        return sorted(session.scalars(select(Article.title)))
+
+
+def _source(url: str, **options: object) -> SourceConfig:
+    return SourceConfig(
+        name="local",
+        kind="rss",
+        urls=(url,),
+        article=ArticleSelectors(text="article"),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def test_temporary_item_failure_is_fetched_on_the_next_run(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A page that fails with 503 is left for the next run, which refetches the whole feed."""
+    routes: dict[str, Behaviour] = {
+        "/feed": with_etag('"v1"', _feed(3)),
+        "/a/1": _page(1),
+        "/a/2": _fails_once(_page(2)),
+        "/a/3": _page(3),
+    }
+    with serve(routes) as server:
+        source = _source(server.url("/feed"))
+        with build_client(SETTINGS.http) as client:
+            first = fetch_sources(session_factory, client, [source], SETTINGS).sources[0]
+            assert (first.stored, first.left_for_next_run, first.status) == (2, 1, "partial")
+            assert "503" in first.errors[0]
+            second = fetch_sources(session_factory, client, [source], SETTINGS).sources[0]
+            assert (second.stored, second.known, second.left_for_next_run) == (1, 2, 0)
+            third = fetch_sources(session_factory, client, [source], SETTINGS).sources[0]
+            assert third.status == "not_modified"
+        feed_requests = [r for r in server.requests if r.path == "/feed"]
+    assert "if-none-match" not in feed_requests[1].headers
+    assert feed_requests[2].headers["if-none-match"] == '"v1"'
+    assert _articles(session_factory) == ["Story 1", "Story 2", "Story 3"]
+
+
+def test_article_budget_spreads_a_backlog_over_runs(session_factory: sessionmaker[Session]) -> None:
+    """With max_articles=2, a feed of five stories is stored over three runs, none lost."""
+    routes: dict[str, Behaviour] = {f"/a/{n}": _page(n) for n in range(1, 6)}
+    routes["/feed"] = with_etag('"v1"', _feed(5))
+    with serve(routes) as server:
+        source = _source(server.url("/feed"), max_articles=2)
+        with build_client(SETTINGS.http) as client:
+            stored = [
+                fetch_sources(session_factory, client, [source], SETTINGS).sources[0].stored
+                for _ in range(4)
+            ]
+    assert stored == [2, 2, 1, 0]
+    assert len(_articles(session_factory)) == 5
+
+
+def test_broken_source_does_not_stop_the_others(session_factory: sessionmaker[Session]) -> None:
+    """A feed that is not a feed fails with a message naming it; the next source is fetched."""
+    routes: dict[str, Behaviour] = {
+        "/a/1": _page(1),
+        "/broken": respond(200, b"\x00\x01 not xml"),
+        "/feed": respond(200, _feed(1), content_type="application/rss+xml"),
+    }
+    with serve(routes) as server:
+        broken = SourceConfig(name="broken", kind="rss", urls=(server.url("/broken"),))
+        good = _source(server.url("/feed"))
+        with build_client(SETTINGS.http) as client:
+            summary = fetch_sources(session_factory, client, [broken, good], SETTINGS)
+    reports = {report.name: report for report in summary.sources}
+    assert reports["broken"].status == "failed"
+    assert server.url("/broken") in reports["broken"].errors[0]
+    assert reports["local"].stored == 1
+    with unit_of_work(session_factory) as session:
+        outcomes = dict(session.execute(select(Fetch.url, Fetch.outcome)).all())
+    assert outcomes[server.url("/broken")] == "success"
+    assert outcomes[server.url("/a/1")] == "success"
+
+
+def test_dry_run_writes_nothing(session_factory: sessionmaker[Session]) -> None:
+    """A dry run fetches and parses but leaves no row behind, not even fetch logs."""
+    routes: dict[str, Behaviour] = {
+        "/a/1": _page(1),
+        "/feed": respond(200, _feed(1), content_type="application/rss+xml"),
+    }
+    with serve(routes) as server:
+        with build_client(SETTINGS.http) as client:
+            report = fetch_sources(
+                session_factory, client, [_source(server.url("/feed"))], SETTINGS, dry_run=True
+            ).sources[0]
+        assert server.paths() == ["/feed", "/a/1"]
+    assert report.stored == 1
+    with unit_of_work(session_factory) as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == 0
+        assert session.scalar(select(func.count()).select_from(Fetch)) == 0
