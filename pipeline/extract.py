@@ -52,9 +52,12 @@ EXPORT_SIDE_MEASURES = frozenset(
     {"export_ban", "export_control", "export_quota", "export_tax", "entity_listing"}
 )
 TRADE_MEASURES = EXPORT_SIDE_MEASURES | {"import_tariff", "investigation", "production_control"}
+FORWARD_REFERENCE = re.compile(r"\b(the following|as follows|listed below)\b", re.IGNORECASE)
+FORWARD_REACH = 2000  # characters after the sentence where "the following items" are listed
 NAMES_NOT_MEASURES = frozenset(
     {"law", "laws", "act", "regulation", "regulations", "reform", "office"}
 )
+NOUN_PHRASE_DEPS = frozenset({"compound", "poss", "amod", "nmod", "appos", "conj", "cc"})
 OWNER_DEPS = ("poss", "compound", "amod", "nmod")
 
 
@@ -421,6 +424,10 @@ class Extractor:
                 )
                 if not candidate.elements and previous_elements and _refers_back(sentence, trigger):
                     candidate.elements = list(previous_elements)
+                if not candidate.elements and FORWARD_REFERENCE.search(sentence.text):
+                    candidate.elements = _names_within(
+                        element_tags, sentence.end_char, sentence.end_char + FORWARD_REACH
+                    )
                 candidate.quantities = [
                     q for q in quantities if sentence.start_char <= q.start < sentence.end_char
                 ]
@@ -459,8 +466,8 @@ class Extractor:
         ]
         triggers = []
         for span in _longest_first(spans):
-            if span.end < len(doc) and doc[span.end].lower_ in NAMES_NOT_MEASURES:
-                continue  # "the Export Control Law" names a statute, not a measure
+            if _names_a_statute(doc, span):
+                continue
             measure, action = self._measure_labels[span.label_]
             triggers.append((span, measure, action))
         # A bare "ban" means an export ban when the sentence names elements.
@@ -545,7 +552,7 @@ class Extractor:
                 return child
         token = root
         for _ in range(4):
-            if token.head is token:
+            if token.head.i == token.i:
                 break
             token = token.head
             if token.pos_ in ("VERB", "NOUN", "ADJ", "AUX", "PROPN") and self.action_of(token):
@@ -686,11 +693,38 @@ def _names_within(
 
 
 def _entity_of(token: Token, entities: list[EntityTag]) -> EntityTag | None:
-    for candidate in (token, *token.subtree):
+    """The country or body named by a noun phrase, without its attached clauses and phrases."""
+    for candidate in _noun_phrase(token):
         for tag in entities:
             if tag.start <= candidate.idx < tag.end and tag.kind in ("country", "body"):
                 return tag
     return None
+
+
+def _noun_phrase(token: Token) -> Iterator[Token]:
+    """A token and its modifiers ("China's Commerce Ministry"), not its prepositions or clauses."""
+    yield token
+    for child in token.children:
+        if child.dep_ in NOUN_PHRASE_DEPS:
+            yield from _noun_phrase(child)
+
+
+def _inside_prepositional_phrase(token: Token, stop: Token) -> bool:
+    """Whether a token hangs under a preposition ("in retaliation for Trump's tariffs")."""
+    while token.head.i != token.i and token.i != stop.i:
+        if token.dep_ in ("prep", "pobj"):
+            return True
+        token = token.head
+    return False
+
+
+def _names_a_statute(doc: Doc, span: Span) -> bool:
+    """ "the Export Control Law", "Regulations on the Export Control of Dual-Use Items"."""
+    following = doc[span.end] if span.end < len(doc) else None
+    if following is not None and following.lower_ in NAMES_NOT_MEASURES:
+        return True
+    title_case = all(token.is_title or not token.is_alpha for token in span)
+    return title_case and following is not None and following.lower_ == "of"
 
 
 def _refers_back(sentence: Span, trigger: Span) -> bool:
@@ -704,7 +738,7 @@ def _refers_back(sentence: Span, trigger: Span) -> bool:
         if span is None:
             continue
         governor = span.root.head
-        while governor.pos_ not in ("VERB", "AUX") and governor.head is not governor:
+        while governor.pos_ not in ("VERB", "AUX") and governor.head.i != governor.i:
             governor = governor.head
         if trigger.root.head == governor or trigger.root.head.head == governor:
             return True
@@ -713,7 +747,7 @@ def _refers_back(sentence: Span, trigger: Span) -> bool:
 
 def _owner(trigger: Span, entities: list[EntityTag]) -> EntityTag | None:
     """The jurisdiction a measure belongs to: "China's export controls", "U.S. tariffs", "Trump's tariffs"."""
-    tokens = [token for token in trigger if token is not trigger.root]
+    tokens = [token for token in trigger if token.i != trigger.root.i]
     for child in trigger.root.children:
         if child.dep_ in OWNER_DEPS and child.i < trigger.start:
             tokens.extend(token for token in child.subtree if token.i < trigger.start)
@@ -741,22 +775,16 @@ def _actor(sentence: Span, anchor: Token, entities: list[EntityTag]) -> EntityTa
                     return found
         token = (
             token.head
-            if token.dep_ in ("conj", "xcomp", "acl", "advcl", "relcl") and token.head is not token
+            if token.dep_ in ("conj", "xcomp", "acl", "advcl", "relcl") and token.head.i != token.i
             else None
         )
-    before = [tag for tag in entities if tag.start < anchor.idx and tag.kind in ("country", "body")]
-    if before and not _is_prepositional_object(sentence, before[0]):
-        return before[0]
+    for tag in entities:
+        if tag.start >= anchor.idx or tag.kind not in ("country", "body"):
+            continue
+        span = sentence.doc.char_span(tag.start, tag.end, alignment_mode="expand")
+        if span is not None and not _inside_prepositional_phrase(span.root, anchor):
+            return tag
     return None
-
-
-def _is_prepositional_object(sentence: Span, tag: EntityTag) -> bool:
-    span = sentence.doc.char_span(tag.start, tag.end, alignment_mode="expand")
-    return (
-        span is not None
-        and span.root.dep_ == "pobj"
-        and span.root.head.lower_ in TARGET_PREPOSITIONS
-    )
 
 
 def _target(
@@ -898,13 +926,21 @@ def _dates(sentence: Span, published: datetime | None) -> Iterator[DateTag]:
 def _article_defaults(
     candidates: list[_Candidate], entities: list[EntityTag]
 ) -> tuple[EntityTag | None, str | None]:
-    """The actor most events name, and the country most named besides it."""
+    """The actor most events name (else the body most named), and the country most named besides it."""
     actors = Counter(c.actor.jurisdiction for c in candidates if c.actor is not None)
     actor_code = actors.most_common(1)[0][0] if actors else None
     actor = next(
         (c.actor for c in candidates if c.actor is not None and c.actor.jurisdiction == actor_code),
         None,
     )
+    if actor is None:
+        # An announcement that never names its subject ("it is decided to ...") acts for the
+        # body it names most, as MOFCOM's do.
+        bodies = Counter(tag.canonical for tag in entities if tag.kind == "body")
+        if bodies:
+            name = bodies.most_common(1)[0][0]
+            actor = next(tag for tag in entities if tag.canonical == name)
+            actor_code = actor.jurisdiction
     targets = Counter(c.target for c in candidates if c.target)
     if not targets:
         targets = Counter(

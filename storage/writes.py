@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pipeline.fetch import FetchResult
     from pipeline.sources import SourceConfig
 
+SAME_EVENT_DAYS = 31
 STATUS_OF_ACTION = {
     "impose": "in_force",
     "expand": "in_force",
@@ -306,7 +307,7 @@ def _find_or_create_event(session: Session, record: EventRecord) -> int:
         .order_by(Event.id)
     ).all()
     for event in candidates:
-        if _overlaps(session, event.id, record):
+        if _overlaps(session, event, record):
             return event.id
     key = event_key(record)
     existing = session.scalar(select(Event.id).where(Event.event_key == key))
@@ -325,19 +326,30 @@ def _find_or_create_event(session: Session, record: EventRecord) -> int:
     return event.id
 
 
-def _overlaps(session: Session, event_id: int, record: EventRecord) -> bool:
-    """Same event when elements overlap (or both name none) and targets do not conflict."""
+def _overlaps(session: Session, event: Event, record: EventRecord) -> bool:
+    """Same event when targets agree, dates are compatible and elements overlap (or both name none)."""
     elements = set(
-        session.scalars(select(EventElement.element).where(EventElement.event_id == event_id))
+        session.scalars(select(EventElement.element).where(EventElement.event_id == event.id))
     )
     targets = set(
-        session.scalars(select(EventTarget.target).where(EventTarget.event_id == event_id))
+        session.scalars(select(EventTarget.target).where(EventTarget.event_id == event.id))
     )
     if record.target and targets and record.target not in targets:
+        return False
+    if not _dates_compatible(event.announced_on or event.effective_on, _record_date(record)):
         return False
     if elements and record.elements:
         return bool(elements.intersection(record.elements))
     return not elements and not record.elements
+
+
+def _record_date(record: EventRecord) -> date | None:
+    return record.date_of("announced") or record.date_of("effective")
+
+
+def _dates_compatible(first: date | None, second: date | None) -> bool:
+    """Dates a month apart or more belong to different actions; an unknown date fits any."""
+    return first is None or second is None or abs((first - second).days) <= SAME_EVENT_DAYS
 
 
 def _add_children(session: Session, event_id: int, record: EventRecord) -> None:

@@ -12,6 +12,7 @@ of requests and then just closes connections.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import time
 import zlib
@@ -125,8 +126,6 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Keep handler errors (clients hanging up mid-response) instead of printing them."""
-        import sys
-
         error = sys.exc_info()[1]
         if error is not None:
             with self._lock:

@@ -37,8 +37,9 @@ SETTINGS = HttpSettings(
     max_body_bytes=1_000_000,
     max_redirects=5,
 )
+# Short limits keep timeout tests fast; the trickle's 0.1 s gaps stay well inside read_timeout.
 FAST = HttpSettings(
-    user_agent=SETTINGS.user_agent, connect_timeout=0.5, read_timeout=0.5, total_timeout=1.0
+    user_agent=SETTINGS.user_agent, connect_timeout=1.0, read_timeout=1.0, total_timeout=1.5
 )
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 CAFE_PAGE = "<html><body><article><p>Le café coûte 2 € à Montréal.</p></article></body></html>"
@@ -292,7 +293,7 @@ def test_body_at_the_cap_is_accepted(client: httpx.Client) -> None:
 
 def test_slow_headers_time_out_as_temporary(fast_client: httpx.Client) -> None:
     """A server silent for longer than read_timeout gives TEMPORARY with a timeout error."""
-    result = _fetch_one(fast_client, slow(3.0, respond(200, b"too late")), FAST)
+    result = _fetch_one(fast_client, slow(4.0, respond(200, b"too late")), FAST)
     assert result.outcome is Outcome.TEMPORARY
     assert result.error == "timeout: ReadTimeout"
     assert result.status_code is None
@@ -302,10 +303,10 @@ def test_slow_headers_time_out_as_temporary(fast_client: httpx.Client) -> None:
 def test_trickled_body_past_total_timeout_is_temporary(fast_client: httpx.Client) -> None:
     """A body that keeps trickling within read_timeout is cut at total_timeout."""
     result = _fetch_one(
-        fast_client, trickle(b"x" * 2000, chunk_size=10, pause=0.2, limit=4.0), FAST
+        fast_client, trickle(b"x" * 2000, chunk_size=10, pause=0.1, limit=4.0), FAST
     )
     assert result.outcome is Outcome.TEMPORARY
-    assert result.error == "took longer than 1 s"
+    assert result.error == "took longer than 1.5 s"
     assert result.body == b""
 
 

@@ -150,7 +150,7 @@ def test_canonicalisation_keeps_other_parameters_in_order(url: str) -> None:
     """Non-tracking parameters come out in their original order with their values."""
     kept = [
         (key, value)
-        for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        for key, value in parse_qsl(urlsplit(url.strip()).query, keep_blank_values=True)
         if not key.lower().startswith("utm_") and key.lower() not in ("fbclid", "gclid", "ref")
     ]
     canonical = canonicalize_url(url)
