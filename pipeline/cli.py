@@ -8,15 +8,21 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+import httpx
 
 from pipeline import __version__
 from pipeline.errors import InputError, NewstrackError
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from pipeline.extract import Annotation, ArticleText, Extractor, QuantityTag
+    from pipeline.jobs import FetchSummary
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 log = logging.getLogger("newstrack")
@@ -284,7 +290,7 @@ def command_annotate(args: argparse.Namespace, settings: Settings) -> int:
             if args.output == "-"
             else stack.enter_context(open(args.output, "w", encoding="utf-8"))
         )
-        batch: list[Any] = []
+        batch: list[ArticleText] = []
         for number, line in enumerate(source, start=1):
             if not line.strip():
                 continue
@@ -310,7 +316,7 @@ def _open_input(path: str) -> TextIO:
         raise InputError(f"cannot read {path}: {error.strerror}") from None
 
 
-def _article_of_line(line: str, number: int) -> Any:
+def _article_of_line(line: str, number: int) -> ArticleText:
     from pipeline.extract import ArticleText
     from pipeline.parse import parse_datetime
 
@@ -329,14 +335,14 @@ def _article_of_line(line: str, number: int) -> Any:
     )
 
 
-def _annotate_batch(extractor: Any, batch: list[Any], target: TextIO) -> int:
+def _annotate_batch(extractor: Extractor, batch: list[ArticleText], target: TextIO) -> int:
     for annotation in extractor.annotate(batch):
         target.write(json.dumps(annotation_to_json(annotation), ensure_ascii=False) + "\n")
     target.flush()
     return len(batch)
 
 
-def annotation_to_json(annotation: Any) -> dict[str, Any]:
+def annotation_to_json(annotation: Annotation) -> dict[str, Any]:
     """The `annotate` output contract of one annotation."""
     return {
         "id": annotation.id,
@@ -372,7 +378,7 @@ def annotation_to_json(annotation: Any) -> dict[str, Any]:
     }
 
 
-def _quantity_json(quantity: Any) -> dict[str, Any]:
+def _quantity_json(quantity: QuantityTag) -> dict[str, Any]:
     return {
         "value": quantity.value,
         "unit": quantity.unit,
@@ -388,29 +394,25 @@ def _parameter(item: str) -> tuple[str, str]:
     return name, value
 
 
-def _http_client(settings: Settings, replay: Path | None) -> Any:
-    from contextlib import contextmanager
-
+@contextmanager
+def _http_client(settings: Settings, replay: Path | None) -> Iterator[httpx.Client]:
+    """The HTTP client for a run: the network, or a recorded snapshot served on 127.0.0.1."""
     from pipeline.fetch import build_client
     from pipeline.replay import ReplayTransport, serve_snapshot
 
-    @contextmanager
-    def client() -> Iterator[Any]:
-        if replay is None:
-            with build_client(settings.http) as http:
-                yield http
-            return
-        with (
-            serve_snapshot(replay) as server_url,
-            build_client(settings.http, ReplayTransport(server_url)) as http,
-        ):
-            log.info("replaying %s through %s", replay, server_url)
-            yield http
-
-    return client()
+    if replay is None:
+        with build_client(settings.http) as client:
+            yield client
+        return
+    with (
+        serve_snapshot(replay) as server_url,
+        build_client(settings.http, ReplayTransport(server_url)) as client,
+    ):
+        log.info("replaying %s through %s", replay, server_url)
+        yield client
 
 
-def _fetch_text(summary: Any) -> str:
+def _fetch_text(summary: FetchSummary) -> str:
     lines = [f"fetched {len(summary.sources)} source(s), stored {summary.stored} new article(s)"]
     for report in summary.sources:
         line = (

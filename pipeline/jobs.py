@@ -280,7 +280,9 @@ def extract_pending(
     """Annotate articles waiting for extraction and store their events, one article per transaction."""
     summary = ExtractSummary()
     last_id = 0
-    progress = Progress("extract")
+    with unit_of_work(session_factory) as session:
+        waiting = queries.count_pending(session)
+    progress = Progress("extract", total=waiting if limit is None else min(waiting, limit))
     while limit is None or summary.articles < limit:
         size = batch_size if limit is None else min(batch_size, limit - summary.articles)
         with unit_of_work(session_factory) as session:

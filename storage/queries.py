@@ -43,6 +43,12 @@ def pending_articles(session: Session, limit: int, after_id: int = 0) -> list[Pe
     return [PendingArticle(*row) for row in rows]
 
 
+def count_pending(session: Session) -> int:
+    """How many articles wait for extraction."""
+    waiting = select(func.count()).where(Article.extraction_status == "pending")
+    return session.scalar(waiting) or 0
+
+
 def totals(session: Session, top: int = 5) -> DatabaseTotals:
     """Counts of sources, articles, events and mentions, and the elements most articles name."""
     articles_per_element = func.count(distinct(ElementMention.article_id))
