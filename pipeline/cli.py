@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -48,6 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("newstrack: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`newstrack sql ... | head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 def configure_logging(quiet: bool) -> None:
@@ -127,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-limit", type=float, default=10.0, metavar="S", help="seconds (default 10)"
     )
     sql.set_defaults(handler=command_sql)
+
+    article = commands.add_parser(
+        "article", parents=[common], help="show what newstrack reads in one saved article page"
+    )
+    article.add_argument("file", type=Path, help="a saved HTML page")
+    article.add_argument(
+        "--url", help="the page's URL: resolves links and picks the selectors of a matching source"
+    )
+    article.set_defaults(handler=command_article)
 
     annotate = commands.add_parser(
         "annotate", parents=[common], help="run the extractor on JSON lines (no database needed)"
@@ -272,6 +287,37 @@ def command_sql(args: argparse.Namespace, settings: Settings) -> int:
     _write_rows(sys.stdout, output_format, result.columns, result.rows)
     if result.truncated:
         print(f"newstrack: stopped at {args.max_rows} rows (--max-rows)", file=sys.stderr)
+    return EXIT_OK
+
+
+def command_article(args: argparse.Namespace, settings: Settings) -> int:
+    """Extract title, date, text and language from one saved page, as the fetcher would."""
+    from pipeline.parse import extract_page
+    from pipeline.sources import ArticleSelectors, load_sources, selectors_for
+
+    try:
+        body = args.file.read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read {args.file}: {error.strerror}") from None
+    url = args.url or args.file.resolve().as_uri()
+    selectors = ArticleSelectors()
+    if args.url and settings.sources_path.is_file():
+        selectors = selectors_for(load_sources(settings.sources_path), args.url)
+    page = extract_page(body, url, selectors)
+    report = {
+        "title": page.title,
+        "published": page.published.isoformat() if page.published else None,
+        "text": page.text,
+        "language": page.language,
+        "extractor": page.extractor,
+    }
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        header = [
+            f"{key}: {report[key]}" for key in ("title", "published", "language", "extractor")
+        ]
+        print("\n".join(header) + "\n\n" + page.text)
     return EXIT_OK
 
 

@@ -79,6 +79,21 @@ def select_sources(sources: list[SourceConfig], names: list[str]) -> list[Source
     return list(chosen.values())
 
 
+def selectors_for(sources: list[SourceConfig], url: str) -> ArticleSelectors:
+    """The article selectors of the first source on the page's site (www.cnbc.com ~ search.cnbc.com)."""
+    site = _site(url)
+    for source in sources:
+        sites = {_site(source_url) for source_url in source.urls}
+        if site in sites and (source.article.text or source.article.title):
+            return source.article
+    return ArticleSelectors()
+
+
+def _site(url: str) -> str:
+    """The last two labels of a URL's host: a cheap stand-in for its registered domain."""
+    return ".".join((urlsplit(url).hostname or "").split(".")[-2:])
+
+
 def _parse_source(path: Path, item: Any) -> SourceConfig:
     if not isinstance(item, dict):
         raise ConfigError(f"{path}: each entry of `sources` must be a mapping, got {item!r}")

@@ -261,3 +261,22 @@ def test_shipped_sources_include_the_real_feeds() -> None:
         assert any(url.endswith(f"id={feed}") and "search.cnbc.com" in url for url in urls)
     assert sum("english.mofcom.gov.cn" in url for url in urls) == 2
     assert FIXTURES.is_dir()
+
+
+def test_article_shows_what_a_saved_page_reads_as() -> None:
+    """`article --json` gives title, date, text, language and extractor; --url picks selectors."""
+    page = SNAPSHOT / "www.cnbc.com" / "2025-10-10-trump-threatens-100percent-tariffs-on-china.html"
+    url = "https://www.cnbc.com/2025/10/10/trump-threatens-100percent-tariffs-on-china.html"
+    chosen = _newstrack("article", str(page), "--url", url, "--json")
+    assert chosen.returncode == 0, chosen.stderr
+    report = json.loads(chosen.stdout)
+    assert set(report) == {"title", "published", "text", "language", "extractor"}
+    assert report["extractor"] == "selectors"
+    assert report["published"].startswith("2025-10-10")
+    assert "100%" in report["text"]
+    generic = json.loads(_newstrack("article", str(page), "--json").stdout)
+    assert generic["extractor"] == "generic"
+    assert generic["title"] == report["title"]
+    missing = _newstrack("article", "no-such-page.html")
+    assert missing.returncode == 1
+    assert "cannot read no-such-page.html" in missing.stderr
