@@ -39,6 +39,18 @@ DROPPED_TAGS = (
     "figure",
 )
 BLOCK_TAGS = ("p", "h2", "h3", "h4", "li", "blockquote")
+# Labels browsers read as a larger charset (WHATWG Encoding): bytes valid in the superset are
+# common under the smaller label, and decoding them with the smaller one garbles the text.
+CHARSET_SUPERSETS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "iso-8859-1": "windows-1252",
+    "latin-1": "windows-1252",
+    "latin1": "windows-1252",
+    "us-ascii": "windows-1252",
+    "ascii": "windows-1252",
+}
 MIN_FULL_TEXT_WORDS = 120
 FUTURE_TOLERANCE = timedelta(days=1)
 
@@ -174,24 +186,22 @@ def not_in_future(moment: datetime | None, now: datetime | None = None) -> datet
 
 
 def _soup(body: bytes, headers: Mapping[str, str] | None) -> BeautifulSoup:
+    """Parse HTML with the charset of the header, else of <meta>, else UTF-8, else windows-1252."""
     content_type = (headers or {}).get("content-type", "")
     match = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
-    if match is None:
-        return _html(body)  # bs4 reads <meta charset> or guesses
-    try:
-        body.decode(match.group(1))
-        return _html(body, match.group(1))
-    except LookupError:  # an unknown charset name: let bs4 guess
-        return _html(body)
-    except UnicodeDecodeError:  # servers do send latin-1 as "utf-8"; lxml would obey with "\ufffd"
-        pass
+    declared = match.group(1) if match else None
     meta = EncodingDetector.find_declared_encoding(body, is_html=True)
-    for encoding in (meta, "utf-8", "windows-1252"):  # windows-1252: the web's legacy default
-        try:
-            if encoding and body.decode(encoding):
-                return _html(body, encoding)
-        except (LookupError, UnicodeDecodeError):
+    for encoding in (declared, meta, "utf-8", "windows-1252"):
+        if not encoding:
             continue
+        encoding = CHARSET_SUPERSETS.get(encoding.lower(), encoding)
+        try:
+            body.decode(encoding)
+        except LookupError:  # an unknown charset name: try the next candidate
+            continue
+        except UnicodeDecodeError:  # servers do send latin-1 as "utf-8"; lxml would obey
+            continue
+        return _html(body, encoding)
     return _html(body)
 
 

@@ -535,3 +535,13 @@ def test_html_titles_become_plain_text() -> None:
     </channel></rss>"""
     titles = [entry.title for entry in parse_feed(feed, "https://e.org/feed")]
     assert titles == ["US & China", "Gallium & germanium", "A < B"]
+
+
+def test_gb2312_label_is_read_as_gb18030() -> None:
+    """A page labelled GB2312 may hold GBK characters (镕 in Zhu Rongji); they decode, not garble."""
+    html = "<html><body><article><p>朱镕基 稀土 出口管制</p></article></body></html>"
+    body = html.encode("gb18030")
+    for headers in ({"content-type": "text/html; charset=gb2312"}, {}):
+        meta = b'<meta charset="gb2312">' if not headers else b""
+        page = extract_page(meta + body, "https://example.cn/a", ArticleSelectors(), headers)
+        assert "朱镕基" in page.text
