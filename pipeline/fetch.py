@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from urllib.parse import urljoin, urlsplit
 
@@ -35,6 +40,7 @@ class FetchResult:
     headers: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
     duration_ms: int = 0
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:
@@ -84,8 +90,93 @@ def fetch(
     *,
     etag: str | None = None,
     last_modified: str | None = None,
+    pacer: HostPacer | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> FetchResult:
-    """GET one URL; never raises for network or HTTP trouble, it classifies it instead."""
+    """GET one URL, retrying timeouts, 408, 429 and 5xx with jittered backoff; never raises.
+
+    Network and HTTP trouble is classified into an `Outcome`, not raised. A Retry-After longer
+    than `settings.max_retry_after` is not waited for: the result says when to come back.
+    """
+    for attempt in range(settings.retries + 1):
+        result = _fetch_once(client, url, settings, etag, last_modified, pacer)
+        if result.outcome is not Outcome.TEMPORARY or attempt == settings.retries:
+            return replace(result, attempts=attempt + 1)
+        delay = retry_delay(result, attempt, settings)
+        if delay is None:
+            return replace(result, attempts=attempt + 1)
+        sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns")
+
+
+def retry_delay(result: FetchResult, attempt: int, settings: HttpSettings) -> float | None:
+    """Seconds to wait before retrying: Retry-After if sent (None beyond the cap), else backoff."""
+    wanted = parse_retry_after(result.headers.get("retry-after"))
+    if wanted is not None and wanted > settings.max_retry_after:
+        return None
+    base = wanted if wanted is not None else settings.backoff * 2**attempt
+    return base * random.uniform(1.0, 1.5)  # jitter: never earlier than asked
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max((moment - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
+class HostPacer:
+    """Politeness per host: at most N requests at once, and a minimum interval between starts."""
+
+    def __init__(
+        self,
+        max_per_host: int = 2,
+        min_interval: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.max_per_host = max_per_host
+        self.min_interval = min_interval
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._next_start: dict[str, float] = {}
+
+    @contextmanager
+    def slot(self, url: str) -> Iterator[None]:
+        """Hold one of the host's request slots, starting no sooner than its interval allows."""
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            semaphore = self._slots.setdefault(host, threading.BoundedSemaphore(self.max_per_host))
+        with semaphore:
+            with self._lock:
+                now = self._clock()
+                start = max(now, self._next_start.get(host, now))
+                self._next_start[host] = start + self.min_interval
+            if start > now:
+                self._sleep(start - now)
+            yield
+
+
+def _fetch_once(
+    client: httpx.Client,
+    url: str,
+    settings: HttpSettings,
+    etag: str | None,
+    last_modified: str | None,
+    pacer: HostPacer | None,
+) -> FetchResult:
+    """One GET with its redirects, each hop checked and paced."""
     started = time.monotonic()
     deadline = started + settings.total_timeout
     headers = {}
@@ -120,7 +211,10 @@ def fetch(
             scheme = urlsplit(current).scheme
             if scheme not in ("http", "https"):
                 return result(Outcome.HARD, error=f"refusing non-http URL {current}")
-            with client.stream("GET", current, headers=headers) as response:
+            with (
+                pacer.slot(current) if pacer is not None else nullcontext(),
+                client.stream("GET", current, headers=headers) as response,
+            ):
                 if response.status_code in REDIRECT_STATUSES:
                     location = response.headers.get("location", "")
                     target = urljoin(current, location)
@@ -193,7 +287,7 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> b
 
 
 def _classify_status(status: int) -> Outcome:
-    if status == 429 or status >= 500:
+    if status in (408, 429) or status >= 500:
         return Outcome.TEMPORARY
     if status in (404, 410):
         return Outcome.HARD

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import Source
 from pipeline.errors import NewstrackError
 from pipeline.extract import ArticleText, Extractor
-from pipeline.fetch import FetchResult, Outcome, fetch
+from pipeline.fetch import FetchResult, HostPacer, Outcome, fetch
 from pipeline.parse import extract_page, has_full_text, html_to_text, parse_feed, parse_listing
 from pipeline.progress import Progress
 from pipeline.settings import Settings
@@ -93,6 +94,36 @@ def unit_of_work(
             session.commit()
 
 
+@dataclass(frozen=True)
+class _FetchRun:
+    """What every source of one fetch run shares."""
+
+    session_factory: sessionmaker[Session]
+    client: httpx.Client
+    settings: Settings
+    pacer: HostPacer
+    progress: Progress
+    dry_run: bool
+
+    def get(
+        self, url: str, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        """Fetch politely, with retries."""
+        http = self.settings.http
+        return fetch(
+            self.client, url, http, etag=etag, last_modified=last_modified, pacer=self.pacer
+        )
+
+    def log_fetch(self, source_id: int | None, result: FetchResult, health: bool = False) -> None:
+        """Record an attempt (and the source's health for its own URLs), unless in a dry run."""
+        if self.dry_run:
+            return
+        with unit_of_work(self.session_factory) as session:
+            writes.record_fetch(session, source_id, result)
+            if health and source_id is not None:
+                writes.update_source_health(session, source_id, result)
+
+
 def fetch_sources(
     session_factory: sessionmaker[Session],
     client: httpx.Client,
@@ -100,24 +131,25 @@ def fetch_sources(
     settings: Settings,
     dry_run: bool = False,
 ) -> FetchSummary:
-    """Fetch every source; one failing source or item never stops the others."""
+    """Fetch every source, several hosts at once; one failing source or item never stops the others."""
     source_ids: dict[str, int] = {}
     if not dry_run:  # a dry run writes nothing, not even the source rows
         with unit_of_work(session_factory) as session:
             source_ids = writes.sync_sources(session, sources)
-    summary = FetchSummary()
-    for source in sources:
+    http = settings.http
+    run = _FetchRun(
+        session_factory=session_factory,
+        client=client,
+        settings=settings,
+        pacer=HostPacer(http.per_host_connections, http.per_host_interval),
+        progress=Progress("fetch"),
+        dry_run=dry_run,
+    )
+
+    def fetch_one(source: SourceConfig) -> SourceReport:
         report = SourceReport(source.name)
         try:
-            _fetch_source(
-                session_factory,
-                client,
-                source,
-                source_ids.get(source.name),
-                settings,
-                report,
-                dry_run,
-            )
+            _fetch_source(run, source, source_ids.get(source.name), report)
         except NewstrackError as error:
             report.errors.append(str(error))
         if report.errors:
@@ -130,33 +162,26 @@ def fetch_sources(
             report.known,
             f", {len(report.errors)} error(s): {report.errors[0]}" if report.errors else "",
         )
-        summary.sources.append(report)
-    return summary
+        return report
+
+    workers = max(1, min(http.fetch_workers, len(sources)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+        reports = list(pool.map(fetch_one, sources))
+    run.progress.finish()
+    return FetchSummary(reports)
 
 
 def _fetch_source(
-    session_factory: sessionmaker[Session],
-    client: httpx.Client,
-    source: SourceConfig,
-    source_id: int | None,
-    settings: Settings,
-    report: SourceReport,
-    dry_run: bool,
+    run: _FetchRun, source: SourceConfig, source_id: int | None, report: SourceReport
 ) -> None:
     items: list[_Item] = []
     modified = False
     # Validators live on the source row, so conditional GET is used for one-URL sources only.
     conditional = len(source.urls) == 1
     for url in source.urls:
-        etag, last_modified = (
-            _validators(session_factory, source_id) if conditional else (None, None)
-        )
-        result = fetch(client, url, settings.http, etag=etag, last_modified=last_modified)
-        if not dry_run:
-            with unit_of_work(session_factory) as session:
-                writes.record_fetch(session, source_id, result)
-                if source_id is not None:
-                    writes.update_source_health(session, source_id, result)
+        validators = _validators(run.session_factory, source_id) if conditional else (None, None)
+        result = run.get(url, *validators)
+        run.log_fetch(source_id, result, health=True)
         if result.outcome is Outcome.NOT_MODIFIED:
             continue
         if not result.ok:
@@ -169,27 +194,23 @@ def _fetch_source(
     by_url: dict[str, _Item] = {}
     for item in items:
         by_url.setdefault(canonicalize_url(item.url), item)
-    with unit_of_work(session_factory) as session:
+    with unit_of_work(run.session_factory) as session:
         known = writes.known_urls(session, by_url)
     report.known = len(known)
     fresh = [(url, item) for url, item in by_url.items() if url not in known]
-    budget = source.max_articles or settings.max_articles_per_source
-    progress = Progress(source.name, total=min(len(fresh), budget))
+    budget = source.max_articles or run.settings.max_articles_per_source
     report.left_for_next_run = max(len(fresh) - budget, 0)
     for url, item in fresh[:budget]:
         try:
-            retry = _store_item(
-                session_factory, client, source, source_id, settings, url, item, report, dry_run
-            )
+            retry = _store_item(run, source, source_id, url, item, report)
         except NewstrackError as error:
             report.errors.append(f"{item.url}: {error}")
         else:
             report.left_for_next_run += retry
-        progress.advance(url)
-    progress.finish()
-    if report.left_for_next_run and source_id is not None and not dry_run:
+        run.progress.advance(url)
+    if report.left_for_next_run and source_id is not None and not run.dry_run:
         # Forget the validators: the next run must see the whole feed again to pick these up.
-        with unit_of_work(session_factory) as session:
+        with unit_of_work(run.session_factory) as session:
             writes.forget_validators(session, source_id)
 
 
@@ -212,25 +233,18 @@ def _items_of(source: SourceConfig, result: FetchResult) -> list[_Item]:
         return [_Item(url=link) for link in links]
     items = []
     for entry in parse_feed(result.body, result.final_url, result.headers):
-        if has_full_text(entry):
-            items.append(
-                _Item(entry.url, entry.title, html_to_text(entry.content_html), entry.published)
-            )
-        else:
-            items.append(_Item(entry.url, entry.title, "", entry.published))
+        text = html_to_text(entry.content_html) if has_full_text(entry) else ""
+        items.append(_Item(entry.url, entry.title, text, entry.published))
     return items
 
 
 def _store_item(
-    session_factory: sessionmaker[Session],
-    client: httpx.Client,
+    run: _FetchRun,
     source: SourceConfig,
     source_id: int | None,
-    settings: Settings,
     url: str,
     item: _Item,
     report: SourceReport,
-    dry_run: bool,
 ) -> bool:
     """Store one item; return True when it failed in a way worth retrying next run."""
     title, text, published, language, extractor = (
@@ -241,10 +255,8 @@ def _store_item(
         "feed",
     )
     if not text:
-        result = fetch(client, item.url, settings.http)
-        if not dry_run:
-            with unit_of_work(session_factory) as session:
-                writes.record_fetch(session, source_id, result)
+        result = run.get(item.url)
+        run.log_fetch(source_id, result)
         if not result.ok:
             report.errors.append(f"{item.url}: {result.outcome}: {result.error}")
             return result.outcome in (Outcome.TEMPORARY, Outcome.SOFT)
@@ -261,7 +273,7 @@ def _store_item(
         language=language or "en",
         extractor=extractor,
     )
-    with unit_of_work(session_factory, dry_run) as session:
+    with unit_of_work(run.session_factory, run.dry_run) as session:
         stored = writes.add_article(session, article)
     if stored is None:
         report.duplicates += 1
@@ -279,17 +291,12 @@ def extract_pending(
 ) -> ExtractSummary:
     """Annotate articles waiting for extraction and store their events, one article per transaction."""
     summary = ExtractSummary()
-    last_id = 0
     with unit_of_work(session_factory) as session:
-        waiting = queries.count_pending(session)
-    progress = Progress("extract", total=waiting if limit is None else min(waiting, limit))
-    while limit is None or summary.articles < limit:
-        size = batch_size if limit is None else min(batch_size, limit - summary.articles)
+        waiting = queries.pending_article_ids(session, limit)
+    progress = Progress("extract", total=len(waiting))
+    for start in range(0, len(waiting), batch_size):
         with unit_of_work(session_factory) as session:
-            batch = queries.pending_articles(session, size, after_id=last_id)
-        if not batch:
-            break
-        last_id = batch[-1].id
+            batch = queries.articles_by_id(session, waiting[start : start + batch_size])
         texts = [ArticleText(str(a.id), a.text, a.title, a.published_at) for a in batch]
         for article, annotation in zip(batch, extractor.annotate(texts), strict=True):
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from typing import TextIO
 
 log = logging.getLogger("newstrack")
@@ -21,9 +22,14 @@ class Progress:
         self.every = every
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty()
+        self._lock = threading.Lock()
 
     def advance(self, note: str = "") -> None:
-        """Count one item."""
+        """Count one item (safe from several threads)."""
+        with self._lock:
+            self._advance(note)
+
+    def _advance(self, note: str) -> None:
         self.done += 1
         of_total = f"/{self.total}" if self.total else ""
         if self.live:

@@ -24,6 +24,12 @@ class HttpSettings:
     total_timeout: float = 60.0
     max_body_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
+    retries: int = 2
+    backoff: float = 1.0
+    max_retry_after: float = 120.0
+    per_host_connections: int = 2
+    per_host_interval: float = 2.0
+    fetch_workers: int = 8
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,12 @@ class Settings:
             total_timeout=_number(env, "NEWSTRACK_TOTAL_TIMEOUT", 60.0),
             max_body_bytes=int(_number(env, "NEWSTRACK_MAX_BODY_BYTES", 10 * 1024 * 1024)),
             max_redirects=int(_number(env, "NEWSTRACK_MAX_REDIRECTS", 5)),
+            retries=int(_number(env, "NEWSTRACK_RETRIES", 2, allow_zero=True)),
+            backoff=_number(env, "NEWSTRACK_BACKOFF", 1.0, allow_zero=True),
+            max_retry_after=_number(env, "NEWSTRACK_MAX_RETRY_AFTER", 120.0),
+            per_host_connections=int(_number(env, "NEWSTRACK_PER_HOST_CONNECTIONS", 2)),
+            per_host_interval=_number(env, "NEWSTRACK_PER_HOST_INTERVAL", 2.0, allow_zero=True),
+            fetch_workers=int(_number(env, "NEWSTRACK_FETCH_WORKERS", 8)),
         )
         return cls(
             database_url=env.get("NEWSTRACK_DB", DEFAULT_DATABASE_URL),
@@ -60,7 +72,7 @@ class Settings:
         return replace(self, **kept)  # type: ignore[arg-type]
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, allow_zero: bool = False) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -68,6 +80,6 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be positive")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{name}={raw!r} must be {'zero or more' if allow_zero else 'positive'}")
     return value

@@ -32,21 +32,26 @@ class DatabaseTotals:
     top_elements: list[tuple[str, int]]
 
 
-def pending_articles(session: Session, limit: int, after_id: int = 0) -> list[PendingArticle]:
-    """The oldest articles not yet extracted, in id order."""
-    rows = session.execute(
-        select(Article.id, Article.title, Article.text, Article.published_at)
-        .where(Article.extraction_status == "pending", Article.id > after_id)
-        .order_by(Article.id)
+def pending_article_ids(session: Session, limit: int | None = None) -> list[int]:
+    """Articles waiting for extraction, oldest publication first, so any run consolidates alike."""
+    query = (
+        select(Article.id)
+        .where(Article.extraction_status == "pending")
+        .order_by(Article.published_at.is_(None), Article.published_at, Article.url)
         .limit(limit)
     )
-    return [PendingArticle(*row) for row in rows]
+    return list(session.scalars(query))
 
 
-def count_pending(session: Session) -> int:
-    """How many articles wait for extraction."""
-    waiting = select(func.count()).where(Article.extraction_status == "pending")
-    return session.scalar(waiting) or 0
+def articles_by_id(session: Session, ids: list[int]) -> list[PendingArticle]:
+    """Articles to annotate, in the order of `ids`."""
+    rows = session.execute(
+        select(Article.id, Article.title, Article.text, Article.published_at).where(
+            Article.id.in_(ids)
+        )
+    )
+    found = {row.id: PendingArticle(*row) for row in rows}
+    return [found[article_id] for article_id in ids if article_id in found]
 
 
 def totals(session: Session, top: int = 5) -> DatabaseTotals:

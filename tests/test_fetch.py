@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from pipeline.fetch import FetchResult, Outcome, build_client, fetch
+from pipeline.fetch import (
+    FetchResult,
+    HostPacer,
+    Outcome,
+    build_client,
+    fetch,
+    parse_retry_after,
+)
 from pipeline.parse import extract_page
 from pipeline.settings import HttpSettings
 from pipeline.sources import ArticleSelectors
 from tests.servers import (
     Behaviour,
+    Handler,
     LoopbackHTTPServer,
     gzip_bomb,
     gzip_bomb_body,
@@ -36,10 +47,15 @@ SETTINGS = HttpSettings(
     total_timeout=5.0,
     max_body_bytes=1_000_000,
     max_redirects=5,
+    retries=0,  # retries have their own tests below
 )
 # Short limits keep timeout tests fast; the trickle's 0.1 s gaps stay well inside read_timeout.
 FAST = HttpSettings(
-    user_agent=SETTINGS.user_agent, connect_timeout=1.0, read_timeout=1.0, total_timeout=1.5
+    user_agent=SETTINGS.user_agent,
+    connect_timeout=1.0,
+    read_timeout=1.0,
+    total_timeout=1.5,
+    retries=0,
 )
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 CAFE_PAGE = "<html><body><article><p>Le café coûte 2 € à Montréal.</p></article></body></html>"
@@ -277,7 +293,7 @@ def test_gzip_body_under_the_cap_is_decoded(client: httpx.Client) -> None:
 
 def test_declared_length_over_the_cap_is_hard(client: httpx.Client) -> None:
     """A plain body larger than max_body_bytes is HARD."""
-    settings = HttpSettings(user_agent=SETTINGS.user_agent, max_body_bytes=1000)
+    settings = HttpSettings(user_agent=SETTINGS.user_agent, max_body_bytes=1000, retries=0)
     result = _fetch_one(client, respond(200, b"x" * 5000), settings)
     assert result.outcome is Outcome.HARD
     assert result.error == "body larger than 1000 bytes"
@@ -285,7 +301,7 @@ def test_declared_length_over_the_cap_is_hard(client: httpx.Client) -> None:
 
 def test_body_at_the_cap_is_accepted(client: httpx.Client) -> None:
     """A body of exactly max_body_bytes is still SUCCESS."""
-    settings = HttpSettings(user_agent=SETTINGS.user_agent, max_body_bytes=1000)
+    settings = HttpSettings(user_agent=SETTINGS.user_agent, max_body_bytes=1000, retries=0)
     result = _fetch_one(client, respond(200, b"x" * 1000), settings)
     assert result.outcome is Outcome.SUCCESS
     assert len(result.body) == 1000
@@ -413,3 +429,133 @@ def test_server_budget_and_recording_are_per_server() -> None:
     assert outcomes == [Outcome.SUCCESS, Outcome.SUCCESS, Outcome.TEMPORARY]
     assert isinstance(server, LoopbackHTTPServer)
     assert server.paths() == ["/x", "/x"]
+
+
+def _failing(
+    times: int, status: int, then: Behaviour, headers: dict[str, str] | None = None
+) -> Behaviour:
+    """`status` for the first `times` requests, then the given behaviour."""
+    calls = {"count": 0}
+
+    def behave(handler: Handler) -> None:
+        calls["count"] += 1
+        if calls["count"] <= times:
+            handler.send(status, b"not now", {"Content-Type": "text/plain", **(headers or {})})
+        else:
+            then(handler)
+
+    return behave
+
+
+RETRYING = replace(SETTINGS, retries=2, backoff=0.5)
+
+
+def test_temporary_failures_are_retried_with_growing_backoff(client: httpx.Client) -> None:
+    """Two 503s then a 200: three requests, and waits that double (with jitter above each)."""
+    waits: list[float] = []
+    with serve({"/f": _failing(2, 503, respond(200, FEED))}) as server:
+        result = fetch(client, server.url("/f"), RETRYING, sleep=waits.append)
+    assert result.outcome is Outcome.SUCCESS
+    assert result.attempts == 3
+    assert server.paths() == ["/f", "/f", "/f"]
+    assert len(waits) == 2
+    assert 0.5 <= waits[0] <= 0.75
+    assert 1.0 <= waits[1] <= 1.5
+
+
+def test_retry_after_is_honoured(client: httpx.Client) -> None:
+    """A 429 with Retry-After: 7 waits at least 7 s (here on a recorded clock) before retrying."""
+    waits: list[float] = []
+    behaviour = _failing(1, 429, respond(200, FEED), {"Retry-After": "7"})
+    with serve({"/f": behaviour}) as server:
+        result = fetch(client, server.url("/f"), RETRYING, sleep=waits.append)
+    assert result.outcome is Outcome.SUCCESS
+    assert 7 <= waits[0] <= 10.5
+
+
+def test_retry_after_beyond_the_cap_is_not_waited_for(client: httpx.Client) -> None:
+    """A Retry-After of an hour ends the fetch as temporary instead of blocking the run."""
+    waits: list[float] = []
+    behaviour = _failing(5, 503, respond(200, FEED), {"Retry-After": "3600"})
+    with serve({"/f": behaviour}) as server:
+        result = fetch(client, server.url("/f"), RETRYING, sleep=waits.append)
+    assert result.outcome is Outcome.TEMPORARY
+    assert result.attempts == 1
+    assert waits == []
+    assert result.headers["retry-after"] == "3600"
+
+
+@pytest.mark.parametrize(("status", "requests"), [(404, 1), (403, 1), (408, 3), (500, 3)])
+def test_only_temporary_statuses_are_retried(
+    client: httpx.Client, status: int, requests: int
+) -> None:
+    """404 and 403 are final; 408 and 500 are tried again up to the retry limit."""
+    with serve({"/f": respond(status, b"no")}) as server:
+        result = fetch(client, server.url("/f"), RETRYING, sleep=lambda _: None)
+    assert len(server.paths()) == requests
+    assert result.attempts == requests
+
+
+def test_parse_retry_after_reads_seconds_and_dates() -> None:
+    """Retry-After is seconds or an HTTP date; nonsense is ignored."""
+    now = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+    assert parse_retry_after("120") == 120
+    assert parse_retry_after("Thu, 01 May 2025 12:00:30 GMT", now) == 30
+    assert parse_retry_after("Thu, 01 May 2025 11:00:00 GMT", now) == 0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+def test_pacer_spaces_requests_to_one_host_only() -> None:
+    """The second request to a host waits the interval; another host does not wait."""
+    clock = {"now": 100.0}
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock["now"] += seconds
+
+    pacer = HostPacer(max_per_host=2, min_interval=3.0, clock=lambda: clock["now"], sleep=sleep)
+    with pacer.slot("https://a.example/1"):
+        pass
+    with pacer.slot("https://b.example/1"):
+        pass
+    with pacer.slot("https://A.example/2"):
+        pass
+    assert waits == [3.0]
+    clock["now"] += 10
+    with pacer.slot("https://a.example/3"):
+        pass
+    assert waits == [3.0]
+
+
+def test_pacer_limits_requests_in_flight_per_host() -> None:
+    """With one slot per host, a second request to the host waits until the first is done."""
+    pacer = HostPacer(max_per_host=1, min_interval=0)
+    inside = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with pacer.slot("https://a.example/1"):
+            order.append("first in")
+            inside.set()
+            release.wait(5)
+            order.append("first out")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    inside.wait(5)
+    second = threading.Thread(target=lambda: _enter(pacer, order))
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()  # blocked by the first request's slot
+    release.set()
+    thread.join(5)
+    second.join(5)
+    assert order == ["first in", "first out", "second in"]
+
+
+def _enter(pacer: HostPacer, order: list[str]) -> None:
+    with pacer.slot("https://a.example/2"):
+        order.append("second in")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,9 @@ from storage.migrate import upgrade
 
 from .servers import Behaviour, Handler, respond, serve, with_etag
 
-SETTINGS = Settings(http=HttpSettings(read_timeout=2, total_timeout=5))
+SETTINGS = Settings(
+    http=HttpSettings(read_timeout=2, total_timeout=5, retries=0, per_host_interval=0)
+)
 PAGE = """<html lang="en"><head><title>{title}</title></head><body>
 <nav><a href="/">Home</a></nav><article><h1>{title}</h1>
 <p>China's Commerce Ministry imposed export controls on gallium on {day}.</p>
@@ -159,3 +162,37 @@ def test_dry_run_writes_nothing(session_factory: sessionmaker[Session]) -> None:
     with unit_of_work(session_factory) as session:
         assert session.scalar(select(func.count()).select_from(Article)) == 0
         assert session.scalar(select(func.count()).select_from(Fetch)) == 0
+
+
+def test_sources_on_different_hosts_are_fetched_at_once(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Two hosts whose feeds answer only when both requests are in flight: both succeed."""
+    meeting = threading.Barrier(2, timeout=4)
+
+    def together(then: Behaviour) -> Behaviour:
+        def behave(handler: Handler) -> None:
+            try:
+                meeting.wait()
+            except threading.BrokenBarrierError:
+                handler.send(500, b"came alone", {"Content-Type": "text/plain"})
+                return
+            then(handler)
+
+        return behave
+
+    feed = respond(200, _feed(1), content_type="application/rss+xml")
+    with (
+        serve({"/feed": together(feed), "/a/1": _page(1)}) as first,
+        serve({"/feed": together(feed), "/a/1": _page(2)}) as second,
+    ):
+        sources = [
+            SourceConfig(name="one", kind="rss", urls=(first.url("/feed"),)),
+            SourceConfig(name="two", kind="rss", urls=(second.url("/feed"),)),
+        ]
+        with build_client(SETTINGS.http) as client:
+            summary = fetch_sources(session_factory, client, sources, SETTINGS)
+    assert [(report.name, report.status, report.stored) for report in summary.sources] == [
+        ("one", "ok", 1),
+        ("two", "ok", 1),
+    ]

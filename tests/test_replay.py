@@ -13,7 +13,7 @@ from pipeline.fetch import Outcome, build_client, fetch
 from pipeline.replay import ReplayTransport, load_snapshot, request_key, serve_snapshot
 from pipeline.settings import HttpSettings
 
-SETTINGS = HttpSettings(connect_timeout=2.0, read_timeout=2.0, total_timeout=5.0)
+SETTINGS = HttpSettings(connect_timeout=2.0, read_timeout=2.0, total_timeout=5.0, retries=0)
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>one</title></channel></rss>'
 OTHER_FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>two</title></channel></rss>'
 ARTICLE = "<html><body><p>Café prices.</p></body></html>".encode()
