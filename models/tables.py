@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -49,6 +50,8 @@ class Source(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    body_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -85,6 +88,8 @@ class Article(Base):
     text: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     extractor: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    raw_html: Mapped[bytes | None] = mapped_column(LargeBinary)
+    raw_content_type: Mapped[str | None] = mapped_column(Text)
     on_topic: Mapped[bool | None] = mapped_column()
     extractor_version: Mapped[str | None] = mapped_column(String(40))
     extraction_status: Mapped[str] = mapped_column(

@@ -115,6 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--dry-run", action="store_true", help="extract but store nothing")
     extract.set_defaults(handler=command_extract)
 
+    reextract = commands.add_parser(
+        "reextract",
+        parents=[common],
+        help="extract article text again from stored pages (after changing selectors)",
+    )
+    reextract.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this source (repeatable)",
+    )
+    reextract.add_argument("--dry-run", action="store_true", help="report changes, store nothing")
+    reextract.set_defaults(handler=command_reextract)
+
     sql = commands.add_parser("sql", parents=[common], help="run a read-only SQL query")
     sql.add_argument("query", help="the SQL query (read-only whatever it says)")
     sql.add_argument(
@@ -275,6 +290,28 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
     ]
     _print_summary(args, report, "\n".join(lines))
     return EXIT_PARTIAL if fetched.failed or extracted.failed else EXIT_OK
+
+
+def command_reextract(args: argparse.Namespace, settings: Settings) -> int:
+    """Re-extract text from stored raw pages; changed articles are queued for `extract`."""
+    from pipeline.jobs import reextract_pages
+    from pipeline.sources import load_sources, select_sources
+    from storage.engine import make_session_factory, open_engine
+    from storage.migrate import upgrade
+
+    sources = load_sources(settings.sources_path)
+    only = [source.name for source in select_sources(sources, args.source)] if args.source else None
+    with open_engine(settings.database_url) as engine:
+        upgrade(engine)
+        summary = reextract_pages(make_session_factory(engine), sources, only, args.dry_run)
+    report = {"checked": summary.checked, "changed": summary.changed, "failed": summary.failed}
+    text = f"re-extracted {summary.checked} page(s): {summary.changed} changed"
+    if summary.failed:
+        text += f", {len(summary.failed)} failed: {summary.failed[0]}"
+    if summary.changed and not args.dry_run:
+        text += "\nrun `newstrack extract` to extract their events again"
+    _print_summary(args, report, text)
+    return EXIT_PARTIAL if summary.failed else EXIT_OK
 
 
 def command_sql(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import httpx
@@ -20,11 +20,12 @@ from pipeline.fetch import FetchResult, HostPacer, Outcome, fetch
 from pipeline.parse import extract_page, has_full_text, html_to_text, parse_feed, parse_listing
 from pipeline.progress import Progress
 from pipeline.settings import Settings
-from pipeline.sources import SourceConfig
+from pipeline.sources import ArticleSelectors, SourceConfig
 from pipeline.urls import canonicalize_url
 from storage import queries, writes
 
 log = logging.getLogger("newstrack")
+FEED_CONTENT_TYPE = "text/html; charset=utf-8"  # a feed entry's content, kept as its raw page
 
 
 @dataclass
@@ -74,6 +75,7 @@ class _Item:
     title: str = ""
     text: str = ""
     published: datetime | None = None
+    content_html: str = ""
 
 
 @contextmanager
@@ -233,8 +235,11 @@ def _items_of(source: SourceConfig, result: FetchResult) -> list[_Item]:
         return [_Item(url=link) for link in links]
     items = []
     for entry in parse_feed(result.body, result.final_url, result.headers):
-        text = html_to_text(entry.content_html) if has_full_text(entry) else ""
-        items.append(_Item(entry.url, entry.title, text, entry.published))
+        full = has_full_text(entry)
+        text = html_to_text(entry.content_html) if full else ""
+        items.append(
+            _Item(entry.url, entry.title, text, entry.published, entry.content_html if full else "")
+        )
     return items
 
 
@@ -247,32 +252,34 @@ def _store_item(
     report: SourceReport,
 ) -> bool:
     """Store one item; return True when it failed in a way worth retrying next run."""
-    title, text, published, language, extractor = (
-        item.title,
-        item.text,
-        item.published,
-        None,
-        "feed",
+    article = writes.NewArticle(
+        url=url,
+        source_id=source_id,
+        title=item.title,
+        published_at=item.published,
+        text=item.text,
+        language="en",
+        extractor="feed",
+        raw_html=item.content_html.encode("utf-8"),
+        raw_content_type=FEED_CONTENT_TYPE,
     )
-    if not text:
+    if not item.text:
         result = run.get(item.url)
         run.log_fetch(source_id, result)
         if not result.ok:
             report.errors.append(f"{item.url}: {result.outcome}: {result.error}")
             return result.outcome in (Outcome.TEMPORARY, Outcome.SOFT)
         page = extract_page(result.body, result.final_url, source.article, result.headers)
-        title = title or page.title
-        text, language, extractor = page.text, page.language, page.extractor
-        published = published or page.published
-    article = writes.NewArticle(
-        url=url,
-        source_id=source_id,
-        title=title,
-        published_at=published,
-        text=text,
-        language=language or "en",
-        extractor=extractor,
-    )
+        article = replace(
+            article,
+            title=item.title or page.title,
+            published_at=item.published or page.published,
+            text=page.text,
+            language=page.language or "en",
+            extractor=page.extractor,
+            raw_html=result.body,
+            raw_content_type=result.headers.get("content-type", ""),
+        )
     with unit_of_work(run.session_factory, run.dry_run) as session:
         stored = writes.add_article(session, article)
     if stored is None:
@@ -313,3 +320,52 @@ def extract_pending(
             progress.advance(article.title)
     progress.finish()
     return summary
+
+
+@dataclass
+class ReextractSummary:
+    """What re-extracting stored pages did."""
+
+    checked: int = 0
+    changed: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def reextract_pages(
+    session_factory: sessionmaker[Session],
+    sources: Sequence[SourceConfig],
+    only: list[str] | None = None,
+    dry_run: bool = False,
+    batch_size: int = 100,
+) -> ReextractSummary:
+    """Extract the text of stored raw pages again; changed articles wait for event extraction."""
+    selectors = {source.name: source.article for source in sources}
+    summary = ReextractSummary()
+    with unit_of_work(session_factory) as session:
+        ids = queries.article_ids_with_pages(session, only)
+    for start in range(0, len(ids), batch_size):
+        with unit_of_work(session_factory) as session:
+            pages = queries.stored_pages(session, ids[start : start + batch_size])
+        for page in pages:
+            summary.checked += 1
+            try:
+                text, extractor = _text_of(page, selectors.get(page.source or ""))
+            except NewstrackError as error:
+                summary.failed.append(f"{page.url}: {error}")
+                continue
+            if text == page.text and extractor == page.extractor:
+                continue
+            summary.changed += 1
+            with unit_of_work(session_factory, dry_run) as session:
+                writes.replace_text(session, page.id, text, extractor)
+    return summary
+
+
+def _text_of(page: queries.StoredPage, selectors: ArticleSelectors | None) -> tuple[str, str]:
+    """Text and extractor name of a stored page, as the fetch would produce them today."""
+    raw = writes.decompress_page(page.raw_html)
+    if page.extractor == "feed":
+        return html_to_text(raw.decode("utf-8", errors="replace")), "feed"
+    headers = {"content-type": page.raw_content_type or ""}
+    extracted = extract_page(raw, page.url, selectors or ArticleSelectors(), headers)
+    return extracted.text, extracted.extractor

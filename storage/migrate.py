@@ -30,13 +30,14 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine) -> bool:
-    """Bring the database to the newest revision; return whether anything was applied."""
-    if current_revision(engine) == head_revision():
+def upgrade(engine: Engine, revision: str = "head") -> bool:
+    """Bring the database to a revision (the newest by default); return whether anything ran."""
+    target = head_revision() if revision == "head" else revision
+    if current_revision(engine) == target:
         return False
     config = _alembic_config()
     with engine.connect() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, target)
         connection.commit()
     return True

@@ -110,3 +110,48 @@ def article_extractions(session: Session) -> list[ArticleExtraction]:
             (actor, action, measure, event_elements.get(event_id, set()))
         )
     return list(articles.values())
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    """An article's raw page, as kept for re-extraction."""
+
+    id: int
+    url: str
+    source: str | None
+    text: str
+    extractor: str
+    raw_html: bytes
+    raw_content_type: str | None
+
+
+def article_ids_with_pages(session: Session, source_names: list[str] | None = None) -> list[int]:
+    """Articles that kept their raw page, optionally of some sources only."""
+    query = select(Article.id).where(Article.raw_html.is_not(None)).order_by(Article.id)
+    if source_names:
+        query = query.join(Source, Source.id == Article.source_id).where(
+            Source.name.in_(source_names)
+        )
+    return list(session.scalars(query))
+
+
+def stored_pages(session: Session, ids: list[int]) -> list[StoredPage]:
+    """Raw pages of some articles, with their source's name."""
+    rows = session.execute(
+        select(
+            Article.id,
+            Article.url,
+            Source.name,
+            Article.text,
+            Article.extractor,
+            Article.raw_html,
+            Article.raw_content_type,
+        )
+        .outerjoin(Source, Source.id == Article.source_id)
+        .where(Article.id.in_(ids))
+        .order_by(Article.id)
+    )
+    return [
+        StoredPage(id, url, source, text, extractor, raw or b"", content_type)
+        for id, url, source, text, extractor, raw, content_type in rows
+    ]

@@ -58,11 +58,28 @@ class NewArticle:
     text: str
     language: str | None
     extractor: str
+    raw_html: bytes | None = None
+    raw_content_type: str | None = None
 
     @property
     def content_hash(self) -> str:
         """SHA-256 of the whitespace-normalised text."""
-        return hashlib.sha256(" ".join(self.text.split()).encode("utf-8")).hexdigest()
+        return text_hash(self.text)
+
+
+def text_hash(text: str) -> str:
+    """SHA-256 of whitespace-normalised text: equal for texts that differ only in spacing."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+
+
+def compress_page(body: bytes) -> bytes:
+    """Raw pages are kept zlib-compressed: news HTML shrinks to a fifth or less."""
+    return zlib.compress(body, 6)
+
+
+def decompress_page(stored: bytes) -> bytes:
+    """The raw page as fetched."""
+    return zlib.decompress(stored)
 
 
 def _insert(session: Session, model: type[Base]) -> Any:
@@ -153,11 +170,28 @@ def add_article(session: Session, article: NewArticle) -> int | None:
             language=article.language,
             content_hash=content_hash,
             extractor=article.extractor,
+            raw_html=compress_page(article.raw_html) if article.raw_html is not None else None,
+            raw_content_type=article.raw_content_type,
         )
         .on_conflict_do_nothing(index_elements=["url"])
         .returning(Article.id)
     )
     return session.execute(statement).scalar_one_or_none()
+
+
+def replace_text(session: Session, article_id: int, text: str, extractor: str) -> None:
+    """Store re-extracted text and queue the article for extraction again."""
+    session.execute(
+        update(Article)
+        .where(Article.id == article_id)
+        .values(
+            text=text,
+            content_hash=text_hash(text),
+            extractor=extractor,
+            extraction_status="pending",
+            extractor_version=None,
+        )
+    )
 
 
 def mark_extraction_failed(session: Session, article_id: int, error: str) -> None:

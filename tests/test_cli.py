@@ -280,3 +280,38 @@ def test_article_shows_what_a_saved_page_reads_as() -> None:
     missing = _newstrack("article", "no-such-page.html")
     assert missing.returncode == 1
     assert "cannot read no-such-page.html" in missing.stderr
+
+
+def test_reextract_uses_stored_pages_after_a_selector_change(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Changing a source's selectors and running `reextract` redoes the text without fetching."""
+    replay = ["--replay", str(SNAPSHOT)]
+    assert main(["--db", sqlite_url, "-q", "fetch", "--source", "cnbc-top-news", *replay]) == 0
+    capsys.readouterr()
+    changed_sources = tmp_path / "sources.yaml"
+    original = (PROJECT / "sources.yaml").read_text(encoding="utf-8")
+    changed_sources.write_text(original.replace("text: div.ArticleBody-articleBody", "text: h1"))
+    arguments = ["--db", sqlite_url, "--sources", str(changed_sources), "--json"]
+    assert main([*arguments, "reextract"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["checked"] == 6
+    assert first["changed"] == 6
+    assert (
+        main(
+            [
+                "--db",
+                sqlite_url,
+                "sql",
+                "SELECT text, title, extraction_status FROM articles",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    rows = json.loads(capsys.readouterr().out)
+    assert all(row["text"] == row["title"] for row in rows)  # h1 holds the headline only
+    assert {row["extraction_status"] for row in rows} == {"pending"}
+    assert main([*arguments, "reextract"]) == 0
+    assert json.loads(capsys.readouterr().out)["changed"] == 0

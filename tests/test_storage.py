@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, func, inspect, select, update
+from sqlalchemy import Engine, func, inspect, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Article, ElementMention, Event, EventElement, Mention
@@ -276,3 +276,21 @@ def test_unsupported_database_url() -> None:
         make_engine("mysql://root@127.0.0.1/test")
     with pytest.raises(DatabaseError, match="not a database URL"):
         make_engine("not a url")
+
+
+def test_upgrade_keeps_rows_written_under_the_first_schema(database_url: str) -> None:
+    """Moving a 0001 database to the newest schema keeps its articles and adds the new columns."""
+    engine = _engine(database_url)
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO articles (url, title, text, content_hash) "
+                "VALUES ('https://a.example/1', 'kept', 'Kept text.', 'h')"
+            )
+        )
+    assert upgrade(engine) is True
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT title, raw_html FROM articles")).one()
+    assert tuple(row) == ("kept", None)
