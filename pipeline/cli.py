@@ -115,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--dry-run", action="store_true", help="extract but store nothing")
     extract.set_defaults(handler=command_extract)
 
+    sources = commands.add_parser(
+        "sources", parents=[common], help="list the sources and how their fetching goes"
+    )
+    sources.set_defaults(handler=command_sources)
+
     reextract = commands.add_parser(
         "reextract",
         parents=[common],
@@ -186,6 +191,9 @@ def _fetch_options(parser: argparse.ArgumentParser) -> None:
         help="serve a recorded snapshot on 127.0.0.1 instead of the network",
     )
     parser.add_argument("--dry-run", action="store_true", help="fetch and parse but store nothing")
+    parser.add_argument(
+        "--force", action="store_true", help="also fetch sources resting after failures"
+    )
 
 
 def command_init(args: argparse.Namespace, settings: Settings) -> int:
@@ -217,7 +225,7 @@ def command_fetch(args: argparse.Namespace, settings: Settings) -> int:
     ):
         upgrade(engine)
         summary = fetch_sources(
-            make_session_factory(engine), client, sources, settings, args.dry_run
+            make_session_factory(engine), client, sources, settings, args.dry_run, _forced(args)
         )
     report = {"sources": [asdict(s) for s in summary.sources], "articles_stored": summary.stored}
     _print_summary(args, report, _fetch_text(summary))
@@ -263,7 +271,9 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
         upgrade(engine)
         session_factory = make_session_factory(engine)
         with _http_client(settings, args.replay) as client:
-            fetched = fetch_sources(session_factory, client, sources, settings, args.dry_run)
+            fetched = fetch_sources(
+                session_factory, client, sources, settings, args.dry_run, _forced(args)
+            )
         extracted = extract_pending(
             session_factory, extractor, limit=args.limit, dry_run=args.dry_run
         )
@@ -290,6 +300,57 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
     ]
     _print_summary(args, report, "\n".join(lines))
     return EXIT_PARTIAL if fetched.failed or extracted.failed else EXIT_OK
+
+
+def command_sources(args: argparse.Namespace, settings: Settings) -> int:
+    """Each configured source with its health: last success, last error, failures, next due."""
+    from datetime import UTC
+
+    from pipeline.jobs import unit_of_work
+    from pipeline.sources import load_sources
+    from storage import queries
+    from storage.engine import make_session_factory, open_engine
+    from storage.migrate import upgrade
+
+    configured = load_sources(settings.sources_path)
+    now = datetime.now(UTC)
+    with open_engine(settings.database_url) as engine:
+        upgrade(engine)
+        with unit_of_work(make_session_factory(engine)) as session:
+            health = {row.name: row for row in queries.source_health(session, now)}
+    columns = [
+        "name",
+        "kind",
+        "group",
+        "enabled",
+        "last_success",
+        "failures",
+        "next_due",
+        "articles_7d",
+        "last_error",
+    ]
+    rows = []
+    for source in configured:
+        seen = health.get(source.name)
+        rows.append(
+            (
+                source.name,
+                source.kind,
+                source.group,
+                source.enabled,
+                seen.last_success_at.isoformat(timespec="seconds")
+                if seen and seen.last_success_at
+                else None,
+                seen.consecutive_failures if seen else 0,
+                seen.next_due_at.isoformat(timespec="seconds")
+                if seen and seen.next_due_at
+                else None,
+                seen.articles_7d if seen else 0,
+                seen.last_error if seen else None,
+            )
+        )
+    _write_rows(sys.stdout, "json" if args.json else "table", columns, rows)
+    return EXIT_OK
 
 
 def command_reextract(args: argparse.Namespace, settings: Settings) -> int:
@@ -477,6 +538,11 @@ def _parameter(item: str) -> tuple[str, str]:
     if not sep or not name:
         raise InputError(f"parameter {item!r} is not NAME=VALUE")
     return name, value
+
+
+def _forced(args: argparse.Namespace) -> bool:
+    """Sources named on the command line, or --force, are fetched even while resting."""
+    return bool(args.force or args.source)
 
 
 def _paced_for(settings: Settings, replay: Path | None) -> Settings:

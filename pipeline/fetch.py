@@ -26,6 +26,7 @@ class Outcome(StrEnum):
     TEMPORARY = "temporary"  # worth retrying soon: timeouts, connection errors, 5xx, 429
     SOFT = "soft"  # refused for now: 401, 403 and other 4xx
     HARD = "hard"  # will not work as it is: 404, 410, too large, redirect loops, bad URLs
+    BLOCKED = "blocked"  # a bot challenge ("Just a moment..."), not the page asked for
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,14 @@ class FetchResult:
 
 
 # Only these are redirects; httpx's `is_redirect` is true for every 3xx, 304 included.
+CHALLENGE_SNIFF_BYTES = 4096
+CHALLENGE_MARKERS = (
+    b"<title>just a moment...</title>",
+    b"<title>attention required! | cloudflare</title>",
+    b"<title>access denied</title>",
+    b"cf-browser-verification",
+    b"_cf_chl_opt",
+)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
@@ -240,13 +249,21 @@ def _fetch_once(
                         Outcome.NOT_MODIFIED, status_code=status, headers=response_headers
                     )
                 if status >= 400:
+                    blocked = response_headers.get("cf-mitigated") == "challenge"
                     return result(
-                        _classify_status(status),
+                        Outcome.BLOCKED if blocked else _classify_status(status),
                         status_code=status,
                         headers=response_headers,
-                        error=f"HTTP {status}",
+                        error=f"HTTP {status}" + (" (bot challenge)" if blocked else ""),
                     )
                 body = _read_capped(response, settings.max_body_bytes, deadline)
+                if is_challenge_page(body):
+                    return result(
+                        Outcome.BLOCKED,
+                        status_code=status,
+                        headers=response_headers,
+                        error="a bot challenge page instead of the content",
+                    )
                 return result(
                     Outcome.SUCCESS, status_code=status, body=body, headers=response_headers
                 )
@@ -267,6 +284,12 @@ def _fetch_once(
         except httpx.RequestError as error:
             return result(Outcome.TEMPORARY, error=f"{type(error).__name__}: {error}")
     return result(Outcome.HARD, error=f"more than {settings.max_redirects} redirects")
+
+
+def is_challenge_page(body: bytes) -> bool:
+    """Whether a body is a bot-challenge interstitial (Cloudflare and the like), not content."""
+    head = body[:CHALLENGE_SNIFF_BYTES].lower()
+    return any(marker in head for marker in CHALLENGE_MARKERS)
 
 
 def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:

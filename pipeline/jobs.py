@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy import select
@@ -17,7 +18,14 @@ from models import Source
 from pipeline.errors import NewstrackError
 from pipeline.extract import ArticleText, Extractor
 from pipeline.fetch import FetchResult, HostPacer, Outcome, fetch
-from pipeline.parse import extract_page, has_full_text, html_to_text, parse_feed, parse_listing
+from pipeline.parse import (
+    ParseError,
+    extract_page,
+    has_full_text,
+    html_to_text,
+    parse_feed,
+    parse_listing,
+)
 from pipeline.progress import Progress
 from pipeline.settings import Settings
 from pipeline.sources import ArticleSelectors, SourceConfig
@@ -38,6 +46,7 @@ class SourceReport:
     known: int = 0
     duplicates: int = 0
     left_for_next_run: int = 0
+    due_again: str | None = None
     errors: list[str] = field(default_factory=list)
 
 
@@ -116,14 +125,20 @@ class _FetchRun:
             self.client, url, http, etag=etag, last_modified=last_modified, pacer=self.pacer
         )
 
-    def log_fetch(self, source_id: int | None, result: FetchResult, health: bool = False) -> None:
+    def log_fetch(
+        self,
+        source_id: int | None,
+        result: FetchResult,
+        health: bool = False,
+        body_hash: str | None = None,
+    ) -> None:
         """Record an attempt (and the source's health for its own URLs), unless in a dry run."""
         if self.dry_run:
             return
         with unit_of_work(self.session_factory) as session:
             writes.record_fetch(session, source_id, result)
             if health and source_id is not None:
-                writes.update_source_health(session, source_id, result)
+                writes.update_source_health(session, source_id, result, body_hash)
 
 
 def fetch_sources(
@@ -132,12 +147,19 @@ def fetch_sources(
     sources: Sequence[SourceConfig],
     settings: Settings,
     dry_run: bool = False,
+    force: bool = False,
 ) -> FetchSummary:
-    """Fetch every source, several hosts at once; one failing source or item never stops the others."""
+    """Fetch every source, several hosts at once; one failing source or item never stops the others.
+
+    Sources backing off after failures are skipped until they are due, unless `force`.
+    """
     source_ids: dict[str, int] = {}
-    if not dry_run:  # a dry run writes nothing, not even the source rows
-        with unit_of_work(session_factory) as session:
+    resting: dict[str, datetime] = {}
+    with unit_of_work(session_factory) as session:
+        if not dry_run:  # a dry run writes nothing, not even the source rows
             source_ids = writes.sync_sources(session, sources)
+        if not force:
+            resting = queries.resting_sources(session, datetime.now(UTC))
     http = settings.http
     run = _FetchRun(
         session_factory=session_factory,
@@ -150,6 +172,10 @@ def fetch_sources(
 
     def fetch_one(source: SourceConfig) -> SourceReport:
         report = SourceReport(source.name)
+        if source.name in resting:
+            report.status, report.due_again = "resting", resting[source.name].isoformat()
+            log.info("%s: resting after failures until %s", source.name, report.due_again)
+            return report
         try:
             _fetch_source(run, source, source_ids.get(source.name), report)
         except NewstrackError as error:
@@ -179,18 +205,28 @@ def _fetch_source(
     items: list[_Item] = []
     modified = False
     # Validators live on the source row, so conditional GET is used for one-URL sources only.
-    conditional = len(source.urls) == 1
+    conditional = len(source.urls) == 1 and source.http_cache
     for url in source.urls:
-        validators = _validators(run.session_factory, source_id) if conditional else (None, None)
-        result = run.get(url, *validators)
-        run.log_fetch(source_id, result, health=True)
+        etag, last_modified, known_hash = (
+            _validators(run.session_factory, source_id) if conditional else (None, None, None)
+        )
+        result = run.get(url, etag, last_modified)
+        body_hash = hashlib.sha256(result.body).hexdigest() if result.ok else None
+        if result.ok and conditional and body_hash == known_hash:
+            # Some servers ignore validators: an identical body is as good as a 304.
+            result = replace(result, outcome=Outcome.NOT_MODIFIED)
+        elif result.ok:
+            try:
+                items.extend(_items_of(source, result))
+            except ParseError as error:  # HTML where a feed should be, an empty listing ...
+                result = replace(result, outcome=Outcome.HARD, error=str(error))
+        run.log_fetch(source_id, result, health=True, body_hash=body_hash if conditional else None)
         if result.outcome is Outcome.NOT_MODIFIED:
             continue
         if not result.ok:
             report.errors.append(f"{url}: {result.outcome}: {result.error}")
             continue
         modified = True
-        items.extend(_items_of(source, result))
     if not modified and not report.errors:
         report.status = "not_modified"
     by_url: dict[str, _Item] = {}
@@ -218,14 +254,17 @@ def _fetch_source(
 
 def _validators(
     session_factory: sessionmaker[Session], source_id: int | None
-) -> tuple[str | None, str | None]:
+) -> tuple[str | None, str | None, str | None]:
+    """A source's ETag, Last-Modified and last body hash."""
     if source_id is None:
-        return None, None
+        return None, None, None
     with unit_of_work(session_factory) as session:
         row = session.execute(
-            select(Source.etag, Source.last_modified).where(Source.id == source_id)
+            select(Source.etag, Source.last_modified, Source.body_hash).where(
+                Source.id == source_id
+            )
         ).one_or_none()
-    return (row.etag, row.last_modified) if row is not None else (None, None)
+    return (row.etag, row.last_modified, row.body_hash) if row is not None else (None, None, None)
 
 
 def _items_of(source: SourceConfig, result: FetchResult) -> list[_Item]:

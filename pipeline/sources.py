@@ -14,7 +14,17 @@ from pipeline.errors import ConfigError, UnknownSourceError
 KINDS = ("rss", "html_listing")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SELECTOR_KEYS = ("title", "text", "published")
-SOURCE_KEYS = {"name", "kind", "urls", "group", "enabled", "max_articles", "article", "listing"}
+SOURCE_KEYS = {
+    "name",
+    "kind",
+    "urls",
+    "group",
+    "enabled",
+    "max_articles",
+    "article",
+    "listing",
+    "http_cache",
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class SourceConfig:
     group: str = "default"
     enabled: bool = True
     max_articles: int | None = None
+    http_cache: bool = True
     link_selector: str | None = None
     article: ArticleSelectors = field(default_factory=ArticleSelectors)
 
@@ -119,8 +130,9 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
     if max_articles is not None and (not isinstance(max_articles, int) or max_articles < 1):
         raise ConfigError(f"{place}: `max_articles` must be a positive integer")
     enabled = item.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise ConfigError(f"{place}: `enabled` must be true or false")
+    http_cache = item.get("http_cache", True)
+    if not isinstance(enabled, bool) or not isinstance(http_cache, bool):
+        raise ConfigError(f"{place}: `enabled` and `http_cache` must be true or false")
     listing = _mapping(place, item, "listing")
     link_selector = listing.get("links")
     if kind == "html_listing" and not isinstance(link_selector, str):
@@ -138,6 +150,7 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
         group=str(item.get("group", "default")),
         enabled=enabled,
         max_articles=max_articles,
+        http_cache=http_cache,
         link_selector=link_selector,
         article=ArticleSelectors(**{key: article.get(key) for key in SELECTOR_KEYS}),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
@@ -155,3 +155,61 @@ def stored_pages(session: Session, ids: list[int]) -> list[StoredPage]:
         StoredPage(id, url, source, text, extractor, raw or b"", content_type)
         for id, url, source, text, extractor, raw, content_type in rows
     ]
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    """How a source has been fetching."""
+
+    name: str
+    kind: str
+    last_success_at: datetime | None
+    last_error: str | None
+    consecutive_failures: int
+    next_due_at: datetime | None
+    articles_7d: int
+
+
+def source_health(session: Session, now: datetime) -> list[SourceHealth]:
+    """Every source row with its health and the articles it brought in the last 7 days."""
+    recent = (
+        select(Article.source_id, func.count().label("n"))
+        .where(Article.fetched_at >= now - timedelta(days=7))
+        .group_by(Article.source_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            Source.name,
+            Source.kind,
+            Source.last_success_at,
+            Source.last_error,
+            Source.consecutive_failures,
+            Source.next_due_at,
+            func.coalesce(recent.c.n, 0).label("articles_7d"),
+        )
+        .outerjoin(recent, recent.c.source_id == Source.id)
+        .order_by(Source.name)
+    )
+    return [
+        SourceHealth(
+            name=row.name,
+            kind=row.kind,
+            last_success_at=row.last_success_at,
+            last_error=row.last_error,
+            consecutive_failures=row.consecutive_failures,
+            next_due_at=row.next_due_at,
+            articles_7d=int(row.articles_7d),
+        )
+        for row in rows
+    ]
+
+
+def resting_sources(session: Session, now: datetime) -> dict[str, datetime]:
+    """Sources backing off after failures, with the time they are due again."""
+    rows = session.execute(
+        select(Source.name, Source.next_due_at).where(
+            Source.consecutive_failures > 0, Source.next_due_at > now
+        )
+    )
+    return {name: due for name, due in rows if due is not None}

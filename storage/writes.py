@@ -7,7 +7,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, text, update
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from pipeline.sources import SourceConfig
 
 SAME_EVENT_DAYS = 31
+FIRST_BACKOFF = timedelta(minutes=15)
+MAX_BACKOFF = timedelta(hours=24)
 STATUS_OF_ACTION = {
     "impose": "in_force",
     "expand": "in_force",
@@ -121,23 +123,41 @@ def record_fetch(session: Session, source_id: int | None, result: FetchResult) -
     )
 
 
-def update_source_health(session: Session, source_id: int, result: FetchResult) -> None:
-    """Keep validators from every 200 and 304, and count consecutive failures."""
+def update_source_health(
+    session: Session, source_id: int, result: FetchResult, body_hash: str | None = None
+) -> None:
+    """Keep validators from every 200 and 304; on failure, count it and back off, capped."""
     now = datetime.now(UTC)
     values: dict[str, Any] = {"last_fetched_at": now}
     if result.outcome in ("success", "not_modified"):
-        values.update(last_success_at=now, consecutive_failures=0)
+        values.update(last_success_at=now, consecutive_failures=0, next_due_at=now, last_error=None)
         if result.etag or result.last_modified:
             values.update(etag=result.etag, last_modified=result.last_modified)
+        if body_hash is not None:
+            values["body_hash"] = body_hash
     else:
-        values["consecutive_failures"] = Source.consecutive_failures + 1
+        failures = (
+            session.scalar(select(Source.consecutive_failures).where(Source.id == source_id)) or 0
+        ) + 1
+        values.update(
+            consecutive_failures=failures,
+            next_due_at=now + backoff_after(failures),
+            last_error=f"{result.outcome}: {result.error}"[:2000],
+        )
     session.execute(update(Source).where(Source.id == source_id).values(**values))
 
 
+def backoff_after(failures: int) -> timedelta:
+    """How long a source rests after failures in a row: 15 min doubling, at most a day."""
+    return min(FIRST_BACKOFF * (1 << min(max(failures - 1, 0), 16)), MAX_BACKOFF)
+
+
 def forget_validators(session: Session, source_id: int) -> None:
-    """Drop a source's ETag and Last-Modified, so its next fetch gets the full body."""
+    """Drop a source's ETag, Last-Modified and body hash, so its next fetch reads everything."""
     session.execute(
-        update(Source).where(Source.id == source_id).values(etag=None, last_modified=None)
+        update(Source)
+        .where(Source.id == source_id)
+        .values(etag=None, last_modified=None, body_hash=None)
     )
 
 

@@ -315,3 +315,16 @@ def test_reextract_uses_stored_pages_after_a_selector_change(
     assert {row["extraction_status"] for row in rows} == {"pending"}
     assert main([*arguments, "reextract"]) == 0
     assert json.loads(capsys.readouterr().out)["changed"] == 0
+
+
+def test_sources_lists_health(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`sources --json` lists every configured source with its health after a run."""
+    main(["--db", sqlite_url, "-q", "fetch", "--replay", str(SNAPSHOT), "--source", "mofcom"])
+    capsys.readouterr()
+    assert main(["--db", sqlite_url, "--json", "sources"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert len(rows) == 7
+    assert rows["mofcom-announcements"]["articles_7d"] > 0
+    assert rows["mofcom-announcements"]["failures"] == 0
+    assert rows["mofcom-announcements"]["last_success"] is not None
+    assert rows["cnbc-world"]["last_success"] is None

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Article, Fetch
+from models import Article, Fetch, Source
 from pipeline.fetch import build_client
 from pipeline.jobs import fetch_sources, unit_of_work
 from pipeline.settings import HttpSettings, Settings
@@ -142,7 +143,7 @@ def test_broken_source_does_not_stop_the_others(session_factory: sessionmaker[Se
     assert reports["local"].stored == 1
     with unit_of_work(session_factory) as session:
         outcomes = dict(session.execute(select(Fetch.url, Fetch.outcome)).all())
-    assert outcomes[server.url("/broken")] == "success"
+    assert outcomes[server.url("/broken")] == "hard"  # fetched, but not a feed: a failed fetch
     assert outcomes[server.url("/a/1")] == "success"
 
 
@@ -196,3 +197,63 @@ def test_sources_on_different_hosts_are_fetched_at_once(
         ("one", "ok", 1),
         ("two", "ok", 1),
     ]
+
+
+def test_failing_source_rests_then_is_fetched_again(session_factory: sessionmaker[Session]) -> None:
+    """After a failure a source backs off; the next run skips it unless forced; errors are kept."""
+    with serve({"/feed": respond(503, b"down")}) as server:
+        source = _source(server.url("/feed"))
+        with build_client(SETTINGS.http) as client:
+            first = fetch_sources(session_factory, client, [source], SETTINGS).sources[0]
+            second = fetch_sources(session_factory, client, [source], SETTINGS).sources[0]
+            forced = fetch_sources(session_factory, client, [source], SETTINGS, force=True)
+        assert server.paths() == ["/feed", "/feed"]
+    assert first.status == "failed"
+    assert (second.status, second.errors) == ("resting", [])
+    assert second.due_again is not None
+    assert forced.sources[0].status == "failed"
+    with unit_of_work(session_factory) as session:
+        source_row = session.execute(select(Source)).scalar_one()
+        assert source_row.consecutive_failures == 2
+        assert source_row.last_error == "temporary: HTTP 503"
+        assert source_row.next_due_at is not None
+
+
+def test_bot_challenge_is_a_blocked_fetch_not_an_article(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A "Just a moment..." page where an article should be is classified blocked and not stored."""
+    challenge = b"<html><head><title>Just a moment...</title></head><body>Checking</body></html>"
+    routes: dict[str, Behaviour] = {
+        "/feed": respond(200, _feed(1), content_type="application/rss+xml"),
+        "/a/1": respond(200, challenge, content_type="text/html"),
+    }
+    with serve(routes) as server, build_client(SETTINGS.http) as client:
+        report = fetch_sources(
+            session_factory, client, [_source(server.url("/feed"))], SETTINGS
+        ).sources[0]
+    assert report.stored == 0
+    assert "blocked" in report.errors[0]
+    with unit_of_work(session_factory) as session:
+        outcomes = sorted(session.scalars(select(Fetch.outcome)))
+    assert outcomes == ["blocked", "success"]
+
+
+def test_unchanged_body_without_validators_counts_as_not_modified(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A server that ignores conditional GET but sends the same bytes is not parsed again."""
+    routes: dict[str, Behaviour] = {
+        "/feed": respond(200, _feed(1), content_type="application/rss+xml"),
+        "/a/1": _page(1),
+    }
+    with serve(routes) as server, build_client(SETTINGS.http) as client:
+        cached = _source(server.url("/feed"))
+        statuses = [
+            fetch_sources(session_factory, client, [cached], SETTINGS).sources[0].status
+            for _ in range(2)
+        ]
+        uncached = replace(cached, http_cache=False)
+        again = fetch_sources(session_factory, client, [uncached], SETTINGS).sources[0]
+    assert statuses == ["ok", "not_modified"]
+    assert (again.status, again.known) == ("ok", 1)
