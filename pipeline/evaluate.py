@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
+from pipeline.urls import canonicalize_url
 from storage import queries
 
 
@@ -66,7 +67,7 @@ def load_expected(path: Path) -> list[Expected]:
     document: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [
         Expected(
-            url=item["url"],
+            url=canonicalize_url(item["url"]),
             on_topic=bool(item["on_topic"]),
             elements=frozenset(item.get("elements") or ()),
             events=tuple(_event(event) for event in item.get("events") or ()),

@@ -11,7 +11,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def canonicalize_url(url: str) -> str:
-    """Lower-case scheme and host, drop default ports, fragments and tracking parameters."""
+    """Lower-case scheme and host; drop default ports, fragments, trailing slashes and trackers."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
@@ -21,6 +21,8 @@ def canonicalize_url(url: str) -> str:
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
     path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=-._~") or "/"
+    if len(path) > 1:
+        path = path.rstrip("/") or "/"  # /news/a/ and /news/a are one article on news sites
     query = urlencode(
         [
             (key, value)

@@ -28,6 +28,8 @@ from pipeline.urls import absolute_url, canonicalize_url
         ("https://example.org/café news", "https://example.org/caf%C3%A9%20news"),
         ("http://[2001:DB8::1]:8080/a", "http://[2001:db8::1]:8080/a"),
         ("https://[::1]:443/a", "https://[::1]/a"),
+        ("https://example.org/news/a/", "https://example.org/news/a"),
+        ("https://example.org//", "https://example.org/"),
     ],
 )
 def test_canonicalize_url_examples(url: str, expected: str) -> None:
