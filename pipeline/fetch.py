@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -233,6 +235,12 @@ def _fetch_once(
                             status_code=response.status_code,
                             error="redirect without Location",
                         )
+                    if not settings.allow_private_addresses and is_private_hop(current, target):
+                        return result(
+                            Outcome.HARD,
+                            status_code=response.status_code,
+                            error=f"refusing a redirect to a private address: {target}",
+                        )
                     if target in visited:
                         return result(
                             Outcome.HARD,
@@ -284,6 +292,25 @@ def _fetch_once(
         except httpx.RequestError as error:
             return result(Outcome.TEMPORARY, error=f"{type(error).__name__}: {error}")
     return result(Outcome.HARD, error=f"more than {settings.max_redirects} redirects")
+
+
+def is_private_hop(current: str, target: str) -> bool:
+    """A redirect to another host on a private, loopback or link-local address (SSRF guard)."""
+    host = urlsplit(target).hostname
+    if host is None or host == urlsplit(current).hostname:
+        return False
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return False  # unresolvable: the request itself will fail and be classified
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    return any(
+        address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+        for address in addresses
+    )
 
 
 def is_challenge_page(body: bytes) -> bool:

@@ -27,12 +27,14 @@ from pipeline.parse import (
     parse_listing,
 )
 from pipeline.progress import Progress
+from pipeline.robots import RobotsPolicy
 from pipeline.settings import Settings
 from pipeline.sources import ArticleSelectors, SourceConfig
 from pipeline.urls import canonicalize_url
 from storage import queries, writes
 
 log = logging.getLogger("newstrack")
+ROBOTS_AGENT = "newstrack"  # the product token robots.txt groups are matched against
 FEED_CONTENT_TYPE = "text/html; charset=utf-8"  # a feed entry's content, kept as its raw page
 
 
@@ -113,8 +115,15 @@ class _FetchRun:
     client: httpx.Client
     settings: Settings
     pacer: HostPacer
+    robots: RobotsPolicy
     progress: Progress
     dry_run: bool
+
+    def refused(self, source: SourceConfig, url: str) -> str | None:
+        """Why robots.txt forbids a page, or None when it may be fetched."""
+        if source.obey_robots and not self.robots.allowed(url):
+            return f"{url}: disallowed by robots.txt"
+        return None
 
     def get(
         self, url: str, etag: str | None = None, last_modified: str | None = None
@@ -161,11 +170,17 @@ def fetch_sources(
         if not force:
             resting = queries.resting_sources(session, datetime.now(UTC))
     http = settings.http
+    pacer = HostPacer(http.per_host_connections, http.per_host_interval)
     run = _FetchRun(
         session_factory=session_factory,
         client=client,
         settings=settings,
-        pacer=HostPacer(http.per_host_connections, http.per_host_interval),
+        pacer=pacer,
+        robots=RobotsPolicy(
+            lambda url: fetch(client, url, http, pacer=pacer),
+            ROBOTS_AGENT,
+            enabled=http.obey_robots,
+        ),
         progress=Progress("fetch"),
         dry_run=dry_run,
     )
@@ -207,6 +222,10 @@ def _fetch_source(
     # Validators live on the source row, so conditional GET is used for one-URL sources only.
     conditional = len(source.urls) == 1 and source.http_cache
     for url in source.urls:
+        refusal = run.refused(source, url) if source.kind == "html_listing" else None
+        if refusal is not None:  # feeds are published for machines; listings are pages
+            report.errors.append(refusal)
+            continue
         etag, last_modified, known_hash = (
             _validators(run.session_factory, source_id) if conditional else (None, None, None)
         )
@@ -303,6 +322,10 @@ def _store_item(
         raw_content_type=FEED_CONTENT_TYPE,
     )
     if not item.text:
+        refusal = run.refused(source, item.url)
+        if refusal is not None:
+            report.errors.append(refusal)
+            return False
         result = run.get(item.url)
         run.log_fetch(source_id, result)
         if not result.ok:

@@ -30,6 +30,8 @@ class HttpSettings:
     per_host_connections: int = 2
     per_host_interval: float = 2.0
     fetch_workers: int = 8
+    allow_private_addresses: bool = False
+    obey_robots: bool = True
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class Settings:
             per_host_connections=int(_number(env, "NEWSTRACK_PER_HOST_CONNECTIONS", 2)),
             per_host_interval=_number(env, "NEWSTRACK_PER_HOST_INTERVAL", 2.0, allow_zero=True),
             fetch_workers=int(_number(env, "NEWSTRACK_FETCH_WORKERS", 8)),
+            obey_robots=_switch(env, "NEWSTRACK_OBEY_ROBOTS", True),
+            allow_private_addresses=_switch(env, "NEWSTRACK_ALLOW_PRIVATE_ADDRESSES", False),
         )
         return cls(
             database_url=env.get("NEWSTRACK_DB", DEFAULT_DATABASE_URL),
@@ -83,3 +87,14 @@ def _number(env: Mapping[str, str], name: str, default: float, allow_zero: bool 
     if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{name}={raw!r} must be {'zero or more' if allow_zero else 'positive'}")
     return value
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not true or false")

@@ -24,6 +24,7 @@ SOURCE_KEYS = {
     "article",
     "listing",
     "http_cache",
+    "obey_robots",
 }
 
 
@@ -47,6 +48,7 @@ class SourceConfig:
     enabled: bool = True
     max_articles: int | None = None
     http_cache: bool = True
+    obey_robots: bool = True
     link_selector: str | None = None
     article: ArticleSelectors = field(default_factory=ArticleSelectors)
 
@@ -129,10 +131,10 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
     max_articles = item.get("max_articles")
     if max_articles is not None and (not isinstance(max_articles, int) or max_articles < 1):
         raise ConfigError(f"{place}: `max_articles` must be a positive integer")
-    enabled = item.get("enabled", True)
-    http_cache = item.get("http_cache", True)
-    if not isinstance(enabled, bool) or not isinstance(http_cache, bool):
-        raise ConfigError(f"{place}: `enabled` and `http_cache` must be true or false")
+    switches = {key: item.get(key, True) for key in ("enabled", "http_cache", "obey_robots")}
+    for key, value in switches.items():
+        if not isinstance(value, bool):
+            raise ConfigError(f"{place}: `{key}` must be true or false")
     listing = _mapping(place, item, "listing")
     link_selector = listing.get("links")
     if kind == "html_listing" and not isinstance(link_selector, str):
@@ -148,9 +150,10 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
         kind=kind,
         urls=tuple(urls),
         group=str(item.get("group", "default")),
-        enabled=enabled,
+        enabled=switches["enabled"],
         max_articles=max_articles,
-        http_cache=http_cache,
+        http_cache=switches["http_cache"],
+        obey_robots=switches["obey_robots"],
         link_selector=link_selector,
         article=ArticleSelectors(**{key: article.get(key) for key in SELECTOR_KEYS}),
     )

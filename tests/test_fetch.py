@@ -559,3 +559,18 @@ def test_pacer_limits_requests_in_flight_per_host() -> None:
 def _enter(pacer: HostPacer, order: list[str]) -> None:
     with pacer.slot("https://a.example/2"):
         order.append("second in")
+
+
+def test_redirect_to_a_private_address_on_another_host_is_refused(client: httpx.Client) -> None:
+    """A redirect from one host to another that resolves to loopback is refused unless allowed."""
+    with serve({"/feed": respond(200, FEED)}) as server:
+        port = server.server_address[1]
+        with serve({"/r": redirect(f"http://localhost:{port}/feed")}) as origin:
+            refused = fetch(client, origin.url("/r"), SETTINGS)
+            allowed = fetch(
+                client, origin.url("/r"), replace(SETTINGS, allow_private_addresses=True)
+            )
+        assert server.paths() == ["/feed"]
+    assert refused.outcome is Outcome.HARD
+    assert refused.error is not None and "private address" in refused.error
+    assert allowed.outcome is Outcome.SUCCESS

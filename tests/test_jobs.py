@@ -158,7 +158,7 @@ def test_dry_run_writes_nothing(session_factory: sessionmaker[Session]) -> None:
             report = fetch_sources(
                 session_factory, client, [_source(server.url("/feed"))], SETTINGS, dry_run=True
             ).sources[0]
-        assert server.paths() == ["/feed", "/a/1"]
+        assert server.paths() == ["/feed", "/robots.txt", "/a/1"]
     assert report.stored == 1
     with unit_of_work(session_factory) as session:
         assert session.scalar(select(func.count()).select_from(Article)) == 0
@@ -257,3 +257,24 @@ def test_unchanged_body_without_validators_counts_as_not_modified(
         again = fetch_sources(session_factory, client, [uncached], SETTINGS).sources[0]
     assert statuses == ["ok", "not_modified"]
     assert (again.status, again.known) == ("ok", 1)
+
+
+def test_robots_txt_keeps_pages_out_unless_the_source_opts_out(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A page robots.txt disallows is not fetched; a source with obey_robots: false fetches it."""
+    routes: dict[str, Behaviour] = {
+        "/robots.txt": respond(200, b"User-agent: *\nDisallow: /a/\n"),
+        "/feed": respond(200, _feed(1), content_type="application/rss+xml"),
+        "/a/1": _page(1),
+    }
+    with serve(routes) as server, build_client(SETTINGS.http) as client:
+        polite = _source(server.url("/feed"))
+        refused = fetch_sources(session_factory, client, [polite], SETTINGS).sources[0]
+        assert "/a/1" not in server.paths()
+        allowed = replace(polite, obey_robots=False, http_cache=False)
+        fetched = fetch_sources(session_factory, client, [allowed], SETTINGS).sources[0]
+        assert "/a/1" in server.paths()
+    assert refused.stored == 0
+    assert refused.errors == [f"{server.url('/a/1')}: disallowed by robots.txt"]
+    assert fetched.stored == 1
