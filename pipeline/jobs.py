@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Source
+from pipeline import wordpress
 from pipeline.errors import NewstrackError
 from pipeline.extract import ArticleText, Extractor
 from pipeline.fetch import FetchResult, HostPacer, Outcome, fetch
@@ -48,6 +49,7 @@ class SourceReport:
     known: int = 0
     duplicates: int = 0
     left_for_next_run: int = 0
+    updated: int = 0
     due_again: str | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -119,6 +121,24 @@ class _FetchRun:
     progress: Progress
     dry_run: bool
 
+    @classmethod
+    def start(
+        cls,
+        session_factory: sessionmaker[Session],
+        client: httpx.Client,
+        settings: Settings,
+        dry_run: bool,
+    ) -> _FetchRun:
+        """A run's shared pacer, robots policy and progress."""
+        http = settings.http
+        pacer = HostPacer(http.per_host_connections, http.per_host_interval)
+        robots = RobotsPolicy(
+            lambda url: fetch(client, url, http, pacer=pacer),
+            ROBOTS_AGENT,
+            enabled=http.obey_robots,
+        )
+        return cls(session_factory, client, settings, pacer, robots, Progress("fetch"), dry_run)
+
     def refused(self, source: SourceConfig, url: str) -> str | None:
         """Why robots.txt forbids a page, or None when it may be fetched."""
         if source.obey_robots and not self.robots.allowed(url):
@@ -169,21 +189,7 @@ def fetch_sources(
             source_ids = writes.sync_sources(session, sources)
         if not force:
             resting = queries.resting_sources(session, datetime.now(UTC))
-    http = settings.http
-    pacer = HostPacer(http.per_host_connections, http.per_host_interval)
-    run = _FetchRun(
-        session_factory=session_factory,
-        client=client,
-        settings=settings,
-        pacer=pacer,
-        robots=RobotsPolicy(
-            lambda url: fetch(client, url, http, pacer=pacer),
-            ROBOTS_AGENT,
-            enabled=http.obey_robots,
-        ),
-        progress=Progress("fetch"),
-        dry_run=dry_run,
-    )
+    run = _FetchRun.start(session_factory, client, settings, dry_run)
 
     def fetch_one(source: SourceConfig) -> SourceReport:
         report = SourceReport(source.name)
@@ -207,7 +213,7 @@ def fetch_sources(
         )
         return report
 
-    workers = max(1, min(http.fetch_workers, len(sources)))
+    workers = max(1, min(settings.http.fetch_workers, len(sources)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
         reports = list(pool.map(fetch_one, sources))
     run.progress.finish()
@@ -431,3 +437,53 @@ def _text_of(page: queries.StoredPage, selectors: ArticleSelectors | None) -> tu
     headers = {"content-type": page.raw_content_type or ""}
     extracted = extract_page(raw, page.url, selectors or ArticleSelectors(), headers)
     return extracted.text, extracted.extractor
+
+
+def backfill_source(
+    session_factory: sessionmaker[Session],
+    client: httpx.Client,
+    source: SourceConfig,
+    settings: Settings,
+    since: datetime,
+    modified: bool = False,
+    dry_run: bool = False,
+) -> SourceReport:
+    """Load a WordPress source's posts since a date through its REST API; edited posts are updated.
+
+    New posts are stored like feed items; a stored post whose text changed gets the new text and
+    waits for extraction again.
+    """
+    with unit_of_work(session_factory, dry_run) as session:
+        source_id = writes.sync_sources(session, [source])[source.name]
+    run = _FetchRun.start(session_factory, client, settings, dry_run)
+    report = SourceReport(source.name)
+
+    def get(url: str) -> FetchResult:
+        result = run.get(url)
+        run.log_fetch(None if dry_run else source_id, result)
+        return result
+
+    posts = {}
+    try:
+        for post in wordpress.backfill(get, source.urls[0], since, modified):
+            posts[canonicalize_url(post.url)] = post
+    except NewstrackError as error:
+        report.errors.append(str(error))
+    with unit_of_work(session_factory) as session:
+        stored = writes.article_texts(session, list(posts))
+    for url, post in posts.items():
+        text = html_to_text(post.html)
+        if url in stored:
+            report.known += 1
+            article_id, old_text = stored[url]
+            if text and text != old_text:
+                with unit_of_work(session_factory, dry_run) as session:
+                    writes.replace_text(session, article_id, text, "feed")
+                report.updated += 1
+            continue
+        entry = post.to_entry()
+        item = _Item(entry.url, entry.title, text, entry.published, entry.content_html)
+        _store_item(run, source, None if dry_run else source_id, url, item, report)
+    if report.errors:
+        report.status = "partial" if report.stored or report.known else "failed"
+    return report

@@ -152,6 +152,19 @@ def backoff_after(failures: int) -> timedelta:
     return min(FIRST_BACKOFF * (1 << min(max(failures - 1, 0), 16)), MAX_BACKOFF)
 
 
+def article_texts(session: Session, urls: list[str]) -> dict[str, tuple[int, str]]:
+    """Id and text of the stored articles among `urls`."""
+    found: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(urls), 500):
+        rows = session.execute(
+            select(Article.url, Article.id, Article.text).where(
+                Article.url.in_(urls[start : start + 500])
+            )
+        )
+        found.update({url: (article_id, text) for url, article_id, text in rows})
+    return found
+
+
 def forget_validators(session: Session, source_id: int) -> None:
     """Drop a source's ETag, Last-Modified and body hash, so its next fetch reads everything."""
     session.execute(

@@ -13,6 +13,7 @@ import pytest
 from pipeline.cli import build_parser, main
 
 from .conftest import FIXTURES, PROJECT
+from .servers import Behaviour, Handler, serve
 
 SNAPSHOT = PROJECT / "snapshot"
 COUNTED_TABLES = (
@@ -328,3 +329,74 @@ def test_sources_lists_health(sqlite_url: str, capsys: pytest.CaptureFixture[str
     assert rows["mofcom-announcements"]["failures"] == 0
     assert rows["mofcom-announcements"]["last_success"] is not None
     assert rows["cnbc-world"]["last_success"] is None
+
+
+def _wordpress_site(edited: bool) -> dict[str, Behaviour]:
+    """A WordPress REST API serving the two fixture pages (one post's text edited, if asked)."""
+    pages = [
+        (FIXTURES / "wordpress" / f"posts-page-{n}.json").read_text(encoding="utf-8")
+        for n in (1, 2)
+    ]
+    if edited:
+        pages[0] = pages[0].replace(
+            "<\\/p>", " Updated with the ministry's licence figures.<\\/p>", 1
+        )
+
+    def behave(handler: Handler) -> None:
+        page = 2 if "page=2" in handler.path else 1
+        headers = {"X-WP-TotalPages": "2", "X-WP-Total": "6"}
+        handler.send(200, pages[page - 1].encode(), {"Content-Type": "application/json", **headers})
+
+    return {"/wp-json/wp/v2/posts": behave}
+
+
+def test_backfill_loads_history_and_catches_edited_posts(
+    sqlite_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`backfill` stores a WordPress site's posts since a date; --modified updates edited ones."""
+    monkeypatch.setenv("NEWSTRACK_PER_HOST_INTERVAL", "0")
+    registry = tmp_path / "sources.yaml"
+    for edited in (False, True):
+        with serve(_wordpress_site(edited)) as server:
+            registry.write_text(
+                f"sources:\n  - name: desk\n    kind: rss\n    urls: [{server.url('/feed/')}]\n"
+            )
+            base = ["--db", sqlite_url, "--sources", str(registry), "--json", "backfill"]
+            flags = ["--modified"] if edited else []
+            assert main([*base, "--source", "desk", "--since", "2025-01-01", *flags]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert (report["stored"], report["updated"]) == ((0, 1) if edited else (6, 0))
+    assert (
+        main(
+            [
+                "--db",
+                sqlite_url,
+                "sql",
+                "SELECT text FROM articles WHERE extraction_status = 'pending'",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    texts = [row["text"] for row in json.loads(capsys.readouterr().out)]
+    assert len(texts) == 6
+    assert sum("licence figures" in text for text in texts) == 1
+
+
+def test_backfill_refuses_a_group(tmp_path: Path) -> None:
+    """`backfill` takes one source: a group name is a usage error."""
+    result = _newstrack(
+        "--db",
+        f"sqlite:///{tmp_path / 'x.db'}",
+        "backfill",
+        "--source",
+        "cnbc",
+        "--since",
+        "2025-01-01",
+    )
+    assert result.returncode == 1
+    assert "is a group" in result.stderr
