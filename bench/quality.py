@@ -6,11 +6,11 @@ Usage: python bench/quality.py [--snapshot snapshot] [--expected tests/fixtures/
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from pipeline.cli import main as newstrack
 from pipeline.evaluate import found_in_database, load_expected, score
 from pipeline.jobs import unit_of_work
 from storage.engine import make_engine, make_session_factory
@@ -28,18 +28,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/quality.db"
-        command = [
-            sys.executable,
-            "-m",
-            "pipeline.cli",
-            "--db",
-            url,
-            "-q",
-            "run",
-            "--replay",
-            str(args.snapshot),
-        ]
-        subprocess.run(command, check=False, cwd=ROOT, stdout=subprocess.DEVNULL)
+        newstrack(["--db", url, "-q", "run", "--replay", str(args.snapshot)])
         engine = make_engine(url)
         with unit_of_work(make_session_factory(engine)) as session:
             found = found_in_database(session)

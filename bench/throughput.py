@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,6 +18,7 @@ from sqlalchemy import select
 
 from models import Article
 from models.vocabulary import load_vocabulary
+from pipeline.cli import main as newstrack
 from pipeline.extract import ArticleText, Extractor
 from pipeline.jobs import unit_of_work
 from pipeline.nlp import load_pipeline
@@ -31,18 +31,7 @@ def snapshot_texts() -> list[str]:
     """Fetch the snapshot into a scratch database (no extraction) and return the article texts."""
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/bench.db"
-        command = [
-            sys.executable,
-            "-m",
-            "pipeline.cli",
-            "--db",
-            url,
-            "-q",
-            "fetch",
-            "--replay",
-            "snapshot",
-        ]
-        subprocess.run(command, check=False, cwd=ROOT, stdout=subprocess.DEVNULL)
+        newstrack(["--db", url, "-q", "fetch", "--replay", "snapshot"])
         with open_engine(url) as engine, unit_of_work(make_session_factory(engine)) as session:
             return list(session.scalars(select(Article.text).order_by(Article.id)))
 
