@@ -34,9 +34,12 @@ def load_yaml(path: Path) -> Any:
     try:
         return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
+        mark, opened = error.problem_mark, error.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
-        raise ConfigError(f"{path}: {where}: {error.problem or error}") from None
+        context = ""
+        if opened is not None and error.context and (mark is None or opened.line != mark.line):
+            context = f" ({error.context} at line {opened.line + 1})"
+        raise ConfigError(f"{path}: {where}: {error.problem or error}{context}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: {error}") from None
 

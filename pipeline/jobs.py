@@ -26,6 +26,7 @@ from pipeline.parse import (
     html_to_text,
     parse_feed,
     parse_listing,
+    parse_next_page,
 )
 from pipeline.progress import Progress
 from pipeline.robots import RobotsPolicy
@@ -252,6 +253,8 @@ def _fetch_source(
             report.errors.append(f"{url}: {result.outcome}: {result.error}")
             continue
         modified = True
+        if source.kind == "html_listing":
+            items.extend(_older_listing_pages(run, source, source_id, result, report))
     if not modified and not report.errors:
         report.status = "not_modified"
     by_url: dict[str, _Item] = {}
@@ -275,6 +278,34 @@ def _fetch_source(
         # Forget the validators: the next run must see the whole feed again to pick these up.
         with unit_of_work(run.session_factory) as session:
             writes.forget_validators(session, source_id)
+
+
+def _older_listing_pages(
+    run: _FetchRun,
+    source: SourceConfig,
+    source_id: int | None,
+    first: FetchResult,
+    report: SourceReport,
+) -> list[_Item]:
+    """Items of a listing's following pages, up to the source's `listing.pages`."""
+    items: list[_Item] = []
+    page = first
+    for _ in range(source.listing_pages - 1):
+        assert source.next_selector is not None
+        following = parse_next_page(page.body, page.final_url, source.next_selector, page.headers)
+        if following is None:
+            break
+        refusal = run.refused(source, following)
+        if refusal is not None:
+            report.errors.append(refusal)
+            break
+        page = run.get(following)
+        run.log_fetch(source_id, page)
+        if not page.ok:
+            report.errors.append(f"{following}: {page.outcome}: {page.error}")
+            break
+        items.extend(_items_of(source, page))
+    return items
 
 
 def _validators(

@@ -133,6 +133,18 @@ def parse_listing(
     return links
 
 
+def parse_next_page(
+    body: bytes, url: str, selector: str, headers: Mapping[str, str] | None = None
+) -> str | None:
+    """The absolute URL of a listing's next page, or None on the last page."""
+    anchor = _soup(body, headers).select_one(selector)
+    href = anchor.get("href") if anchor is not None else None
+    if not isinstance(href, str) or href.strip() in ("", "#"):
+        return None
+    following = absolute_url(url, href)
+    return following if following is not None and following != url else None
+
+
 def html_to_text(html: str) -> str:
     """Readable text of an HTML fragment: one paragraph or list item per line block."""
     if not html.strip():

@@ -50,6 +50,8 @@ class SourceConfig:
     http_cache: bool = True
     obey_robots: bool = True
     link_selector: str | None = None
+    next_selector: str | None = None
+    listing_pages: int = 1
     article: ArticleSelectors = field(default_factory=ArticleSelectors)
 
 
@@ -137,6 +139,12 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
             raise ConfigError(f"{place}: `{key}` must be true or false")
     listing = _mapping(place, item, "listing")
     link_selector = listing.get("links")
+    next_selector = listing.get("next")
+    listing_pages = listing.get("pages", 1)
+    if not isinstance(listing_pages, int) or isinstance(listing_pages, bool) or listing_pages < 1:
+        raise ConfigError(f"{place}: `listing.pages` must be a positive integer")
+    if listing_pages > 1 and not isinstance(next_selector, str):
+        raise ConfigError(f"{place}: `listing.pages` above 1 needs `listing.next`, a CSS selector")
     if kind == "html_listing" and not isinstance(link_selector, str):
         raise ConfigError(
             f"{place}: an html_listing source needs `listing: {{links: CSS selector}}`"
@@ -155,6 +163,8 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
         http_cache=switches["http_cache"],
         obey_robots=switches["obey_robots"],
         link_selector=link_selector,
+        next_selector=next_selector,
+        listing_pages=listing_pages,
         article=ArticleSelectors(**{key: article.get(key) for key in SELECTOR_KEYS}),
     )
 

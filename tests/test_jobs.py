@@ -278,3 +278,37 @@ def test_robots_txt_keeps_pages_out_unless_the_source_opts_out(
     assert refused.stored == 0
     assert refused.errors == [f"{server.url('/a/1')}: disallowed by robots.txt"]
     assert fetched.stored == 1
+
+
+def _listing(links: list[str], next_page: str | None) -> Behaviour:
+    """A listing page with article links and a pager."""
+    items = "".join(f'<li><a href="{link}">{link}</a></li>' for link in links)
+    pager = f'<a href="{next_page}">Next</a>' if next_page else '<a href="#">Next</a>'
+    body = f'<html><body><ul class="news">{items}</ul><div class="page">{pager}</div></body></html>'
+    return respond(200, body.encode(), content_type="text/html; charset=utf-8")
+
+
+@pytest.mark.parametrize(("pages", "stored"), [(1, 2), (2, 3), (5, 3)])
+def test_listing_pages_are_followed_up_to_the_limit(
+    session_factory: sessionmaker[Session], pages: int, stored: int
+) -> None:
+    """`listing.pages` reads older listing pages through the next-page link, and no further."""
+    routes: dict[str, Behaviour] = {
+        "/news": _listing(["/a/1", "/a/2"], "/news?page=2"),
+        "/news?page=2": _listing(["/a/3"], None),
+        **{f"/a/{n}": _page(n) for n in (1, 2, 3)},
+    }
+    with serve(routes) as server, build_client(SETTINGS.http) as client:
+        source = SourceConfig(
+            name="listing",
+            kind="html_listing",
+            urls=(server.url("/news"),),
+            link_selector="ul.news li a",
+            next_selector='div.page a:-soup-contains("Next")',
+            listing_pages=pages,
+            article=ArticleSelectors(text="article"),
+        )
+        report = fetch_sources(session_factory, client, [source], SETTINGS).sources[0]
+        listing_requests = [path for path in server.paths() if path.startswith("/news")]
+    assert report.stored == stored
+    assert listing_requests == (["/news"] if pages == 1 else ["/news", "/news?page=2"])
