@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import feedparser
+import trafilatura
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag, XMLParsedAsHTMLWarning
 from bs4.dammit import EncodingDetector
 
@@ -175,7 +176,9 @@ def extract_page(
             _drop_boilerplate(container)
             text, extractor = _blocks_text(container), "selectors"
     if not text:
-        text = _generic_text(soup)
+        text, extractor = _trafilatura_text(body, url, headers), "trafilatura"
+    if not text:
+        text, extractor = _generic_text(soup), "generic"
     if not text:
         raise ParseError(f"{url}: no article text found")
     return Page(
@@ -199,6 +202,12 @@ def not_in_future(moment: datetime | None, now: datetime | None = None) -> datet
 
 def _soup(body: bytes, headers: Mapping[str, str] | None) -> BeautifulSoup:
     """Parse HTML with the charset of the header, else of <meta>, else UTF-8, else windows-1252."""
+    encoding = _encoding_of(body, headers)
+    return _html(body, encoding) if encoding else _html(body)
+
+
+def _encoding_of(body: bytes, headers: Mapping[str, str] | None) -> str | None:
+    """The first charset that decodes the body: header, <meta>, UTF-8, windows-1252."""
     content_type = (headers or {}).get("content-type", "")
     match = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
     declared = match.group(1) if match else None
@@ -213,8 +222,8 @@ def _soup(body: bytes, headers: Mapping[str, str] | None) -> BeautifulSoup:
             continue
         except UnicodeDecodeError:  # servers do send latin-1 as "utf-8"; lxml would obey
             continue
-        return _html(body, encoding)
-    return _html(body)
+        return encoding
+    return None
 
 
 def _html(markup: str | bytes, encoding: str | None = None) -> BeautifulSoup:
@@ -239,6 +248,18 @@ def _drop_boilerplate(root: Tag) -> None:
             and tag.name not in ("html", "body", "article", "main")
         ):
             tag.decompose()
+
+
+def _trafilatura_text(body: bytes, url: str, headers: Mapping[str, str] | None) -> str:
+    """Main text by trafilatura, paragraphs a blank line apart ("" when it finds none)."""
+    encoding = _encoding_of(body, headers) or "utf-8"
+    html = body.decode(encoding, errors="replace")
+    extracted = trafilatura.extract(
+        html, url=url, favor_precision=True, include_comments=False, include_tables=False
+    )
+    if not extracted:
+        return ""
+    return "\n\n".join(_clean(line) for line in extracted.splitlines() if line.strip())
 
 
 def _generic_text(soup: BeautifulSoup) -> str:

@@ -276,7 +276,7 @@ def test_article_shows_what_a_saved_page_reads_as() -> None:
     assert report["published"].startswith("2025-10-10")
     assert "100%" in report["text"]
     generic = json.loads(_newstrack("article", str(page), "--json").stdout)
-    assert generic["extractor"] == "generic"
+    assert generic["extractor"] == "trafilatura"
     assert generic["title"] == report["title"]
     missing = _newstrack("article", "no-such-page.html")
     assert missing.returncode == 1

@@ -269,7 +269,7 @@ def test_cnbc_page_with_generic_extraction() -> None:
     page = extract_page(_cnbc(), CNBC_URL, ArticleSelectors(), HTML)
     assert page.title == CNBC_TITLE
     assert page.published == CNBC_PUBLISHED
-    assert page.extractor == "generic"
+    assert page.extractor == "trafilatura"
     assert CNBC_FIRST_SENTENCE in page.text.split("\n\n")
     _assert_no_boilerplate(page.text)
 
@@ -289,12 +289,20 @@ def _assert_no_boilerplate(text: str) -> None:
     assert all(block.strip() == block and block for block in text.split("\n\n"))
 
 
-def test_selector_missing_falls_back_to_generic() -> None:
-    """A text selector that matches nothing falls back to generic extraction."""
+def test_selector_missing_falls_back_to_trafilatura() -> None:
+    """A text selector that matches nothing falls back to trafilatura's main-text extraction."""
     html = "<html><body><article><p>Body text here.</p></article></body></html>"
     page = extract_page(html.encode(), "https://example.org/a", CNBC_SELECTORS, HTML)
-    assert page.extractor == "generic"
+    assert page.extractor == "trafilatura"
     assert page.text == "Body text here."
+
+
+def test_text_trafilatura_misses_is_found_by_the_last_fallback() -> None:
+    """Text in a table cell, which trafilatura skips, is still found by the paragraph reader."""
+    html = "<html><body><table><tr><td><p>Inside a table cell.</p></td></tr></table></body></html>"
+    page = extract_page(html.encode(), "https://example.org/a", ArticleSelectors(), HTML)
+    assert page.extractor == "generic"
+    assert page.text == "Inside a table cell."
 
 
 def test_title_falls_back_to_og_title_then_title_tag() -> None:
