@@ -16,6 +16,7 @@ import trafilatura
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag, XMLParsedAsHTMLWarning
 from bs4.dammit import EncodingDetector
 
+from pipeline.dates import resolve_date
 from pipeline.errors import NewstrackError
 from pipeline.sources import ArticleSelectors
 from pipeline.urls import absolute_url
@@ -52,6 +53,7 @@ CHARSET_SUPERSETS = {
     "us-ascii": "windows-1252",
     "ascii": "windows-1252",
 }
+DATELINE_CHARS = 300  # how far into the text a dateline may stand
 MIN_FULL_TEXT_WORDS = 120
 FUTURE_TOLERANCE = timedelta(days=1)
 
@@ -181,6 +183,7 @@ def extract_page(
         text, extractor = _generic_text(soup), "generic"
     if not text:
         raise ParseError(f"{url}: no article text found")
+    published = published or _dateline(text)
     return Page(
         title=title,
         published=published,
@@ -248,6 +251,14 @@ def _drop_boilerplate(root: Tag) -> None:
             and tag.name not in ("html", "body", "article", "main")
         ):
             tag.decompose()
+
+
+def _dateline(text: str) -> datetime | None:
+    """A full date near the top of the text ("May 14, 2025"), for pages without date metadata."""
+    day = resolve_date(text[:DATELINE_CHARS], None)
+    if day is None:
+        return None
+    return not_in_future(datetime(day.year, day.month, day.day, tzinfo=UTC))
 
 
 def _trafilatura_text(body: bytes, url: str, headers: Mapping[str, str] | None) -> str:

@@ -553,3 +553,18 @@ def test_gb2312_label_is_read_as_gb18030() -> None:
         meta = b'<meta charset="gb2312">' if not headers else b""
         page = extract_page(meta + body, "https://example.cn/a", ArticleSelectors(), headers)
         assert "朱镕基" in page.text
+
+
+def test_date_falls_back_to_a_dateline_in_the_text() -> None:
+    """A page without date metadata takes a full date written at the top of its text."""
+    html = (
+        "<html><body><article><p>BEIJING, May 14, 2025 - The ministry spoke.</p>"
+        "<p>Later it recalled the measures of April 4, 2024.</p></article></body></html>"
+    )
+    page = extract_page(html.encode(), "https://example.cn/a", ArticleSelectors(), HTML)
+    assert page.published == datetime(2025, 5, 14, tzinfo=UTC)
+    future = html.replace("2025", "2999")
+    assert (
+        extract_page(future.encode(), "https://example.cn/a", ArticleSelectors(), HTML).published
+        is None
+    )
