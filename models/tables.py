@@ -88,6 +88,7 @@ class Article(Base):
     text: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     extractor: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    guid: Mapped[str | None] = mapped_column(String(500))
     raw_html: Mapped[bytes | None] = mapped_column(LargeBinary)
     raw_content_type: Mapped[str | None] = mapped_column(Text)
     on_topic: Mapped[bool | None] = mapped_column()
@@ -97,6 +98,9 @@ class Article(Base):
     )
     extraction_error: Mapped[str | None] = mapped_column(Text)
     extracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+Index("ix_articles_source_guid", Article.source_id, Article.guid)
 
 
 class Event(Base):

@@ -20,6 +20,7 @@ from pipeline.errors import NewstrackError
 from pipeline.extract import ArticleText, Extractor
 from pipeline.fetch import FetchResult, HostPacer, Outcome, fetch
 from pipeline.parse import (
+    FeedEntry,
     ParseError,
     extract_page,
     has_full_text,
@@ -90,6 +91,7 @@ class _Item:
     text: str = ""
     published: datetime | None = None
     content_html: str = ""
+    guid: str = ""
 
 
 @contextmanager
@@ -262,6 +264,9 @@ def _fetch_source(
         by_url.setdefault(canonicalize_url(item.url), item)
     with unit_of_work(run.session_factory) as session:
         known = writes.known_urls(session, by_url)
+        guids = [item.guid for item in by_url.values() if item.guid]
+        known_guids = writes.known_guids(session, source_id, guids)
+    known |= {url for url, item in by_url.items() if item.guid and item.guid in known_guids}
     report.known = len(known)
     fresh = [(url, item) for url, item in by_url.items() if url not in known]
     budget = source.max_articles or run.settings.max_articles_per_source
@@ -328,14 +333,20 @@ def _items_of(source: SourceConfig, result: FetchResult) -> list[_Item]:
         assert source.link_selector is not None
         links = parse_listing(result.body, result.final_url, source.link_selector, result.headers)
         return [_Item(url=link) for link in links]
-    items = []
-    for entry in parse_feed(result.body, result.final_url, result.headers):
-        full = has_full_text(entry)
-        text = html_to_text(entry.content_html) if full else ""
-        items.append(
-            _Item(entry.url, entry.title, text, entry.published, entry.content_html if full else "")
-        )
-    return items
+    return [_item_of(entry) for entry in parse_feed(result.body, result.final_url, result.headers)]
+
+
+def _item_of(entry: FeedEntry) -> _Item:
+    """A feed entry as an item: its text when it carries the whole article, else a page to fetch."""
+    full = has_full_text(entry)
+    return _Item(
+        url=entry.url,
+        title=entry.title,
+        text=html_to_text(entry.content_html) if full else "",
+        published=entry.published,
+        content_html=entry.content_html if full else "",
+        guid=entry.guid,
+    )
 
 
 def _store_item(
@@ -357,6 +368,7 @@ def _store_item(
         extractor="feed",
         raw_html=item.content_html.encode("utf-8"),
         raw_content_type=FEED_CONTENT_TYPE,
+        guid=item.guid or None,
     )
     if not item.text:
         refusal = run.refused(source, item.url)
@@ -512,8 +524,7 @@ def backfill_source(
                     writes.replace_text(session, article_id, text, "feed")
                 report.updated += 1
             continue
-        entry = post.to_entry()
-        item = _Item(entry.url, entry.title, text, entry.published, entry.content_html)
+        item = replace(_item_of(post.to_entry()), text=text, content_html=post.html)
         _store_item(run, source, None if dry_run else source_id, url, item, report)
     if report.errors:
         report.status = "partial" if report.stored or report.known else "failed"

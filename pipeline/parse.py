@@ -71,6 +71,7 @@ class FeedEntry:
     published: datetime | None
     summary: str
     content_html: str
+    guid: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
                 published=_feed_time(raw.get("published_parsed") or raw.get("updated_parsed")),
                 summary=raw.get("summary", ""),
                 content_html=content_html,
+                guid=str(raw.get("id") or "")[:500],
             )
         )
     return entries

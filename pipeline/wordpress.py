@@ -59,7 +59,14 @@ class WordPressPost:
             published=self.published,
             summary=self.excerpt,
             content_html=self.html,
+            guid=self.guid,
         )
+
+    @property
+    def guid(self) -> str:
+        """The GUID WordPress puts in its feeds for this post, so feed and API items match."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}/?p={self.id}"
 
 
 def site_of(feed_url: str) -> str:

@@ -62,6 +62,7 @@ class NewArticle:
     extractor: str
     raw_html: bytes | None = None
     raw_content_type: str | None = None
+    guid: str | None = None
 
     @property
     def content_hash(self) -> str:
@@ -165,6 +166,23 @@ def article_texts(session: Session, urls: list[str]) -> dict[str, tuple[int, str
     return found
 
 
+def known_guids(session: Session, source_id: int | None, guids: list[str]) -> set[str]:
+    """The GUIDs among `guids` a source's stored articles already carry."""
+    if source_id is None or not guids:
+        return set()
+    found: set[str] = set()
+    for start in range(0, len(guids), 500):
+        chunk = guids[start : start + 500]
+        found.update(
+            guid
+            for guid in session.scalars(
+                select(Article.guid).where(Article.source_id == source_id, Article.guid.in_(chunk))
+            )
+            if guid is not None
+        )
+    return found
+
+
 def forget_validators(session: Session, source_id: int) -> None:
     """Drop a source's ETag, Last-Modified and body hash, so its next fetch reads everything."""
     session.execute(
@@ -185,12 +203,14 @@ def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
 
 
 def add_article(session: Session, article: NewArticle) -> int | None:
-    """Store an article unless its URL or its exact text is already stored; return the new id."""
+    """Store an article unless its URL, its source's GUID or its exact text is stored; return its id."""
     content_hash = article.content_hash
     if (
         session.scalar(select(Article.id).where(Article.content_hash == content_hash).limit(1))
         is not None
     ):
+        return None
+    if article.guid and known_guids(session, article.source_id, [article.guid]):
         return None
     statement = (
         _insert(session, Article)
@@ -205,6 +225,7 @@ def add_article(session: Session, article: NewArticle) -> int | None:
             extractor=article.extractor,
             raw_html=compress_page(article.raw_html) if article.raw_html is not None else None,
             raw_content_type=article.raw_content_type,
+            guid=article.guid or None,
         )
         .on_conflict_do_nothing(index_elements=["url"])
         .returning(Article.id)

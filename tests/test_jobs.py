@@ -312,3 +312,28 @@ def test_listing_pages_are_followed_up_to_the_limit(
         listing_requests = [path for path in server.paths() if path.startswith("/news")]
     assert report.stored == stored
     assert listing_requests == (["/news"] if pages == 1 else ["/news", "/news?page=2"])
+
+
+def test_entry_whose_link_changed_is_known_by_its_guid(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A feed entry that keeps its GUID under a new link is not stored again."""
+
+    def feed(link: str) -> Behaviour:
+        item = (
+            f"<item><title>Story</title><link>{link}</link><description>Teaser</description>"
+            '<guid isPermaLink="false">https://desk.example/?p=7</guid></item>'
+        )
+        body = f'<?xml version="1.0"?><rss version="2.0"><channel>{item}</channel></rss>'
+        return respond(200, body.encode(), content_type="application/rss+xml")
+
+    reports = []
+    for link in ("/a/1", "/a/1-renamed-slug"):
+        routes: dict[str, Behaviour] = {"/feed": feed(link), "/a/1": _page(1)}
+        routes["/a/1-renamed-slug"] = _page(2)
+        with serve(routes) as server, build_client(SETTINGS.http) as client:
+            source = replace(_source(server.url("/feed")), http_cache=False)
+            reports.append(fetch_sources(session_factory, client, [source], SETTINGS).sources[0])
+            fetched_pages = [path for path in server.paths() if path.startswith("/a/")]
+    assert [(r.stored, r.known) for r in reports] == [(1, 0), (0, 1)]
+    assert fetched_pages == []  # known by GUID before any page is fetched

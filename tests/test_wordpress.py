@@ -236,6 +236,7 @@ def test_to_entry_gives_a_full_text_feed_entry() -> None:
         published=long_post.published,
         summary=long_post.excerpt,
         content_html=long_post.html,
+        guid="https://critical-minerals-desk.example/?p=4101",  # as WordPress feeds write it
     )
     assert has_full_text(entry)
     assert not has_full_text(short_post.to_entry())
