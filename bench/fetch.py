@@ -129,6 +129,11 @@ class NewsServer(ThreadingHTTPServer):
         self.statuses: Counter[int] = Counter()
         self.lock = threading.Lock()
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Stay quiet when a client drops a kept-alive connection: that is how runs end."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
     @property
     def base(self) -> str:
         """The server's root URL."""
