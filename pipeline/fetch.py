@@ -189,7 +189,7 @@ def _fetch_once(
 ) -> FetchResult:
     """One GET with its redirects, each hop checked and paced."""
     started = time.monotonic()
-    deadline = started + settings.total_timeout
+    deadline: float | None = None
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -222,59 +222,63 @@ def _fetch_once(
             scheme = urlsplit(current).scheme
             if scheme not in ("http", "https"):
                 return result(Outcome.HARD, error=f"refusing non-http URL {current}")
-            with (
-                pacer.slot(current) if pacer is not None else nullcontext(),
-                client.stream("GET", current, headers=headers) as response,
-            ):
-                if response.status_code in REDIRECT_STATUSES:
-                    location = response.headers.get("location", "")
-                    target = urljoin(current, location)
-                    if not location:
+            with pacer.slot(current) if pacer is not None else nullcontext():
+                # The clock starts once a slot is ours: waiting for a busy host is not slowness.
+                if deadline is None:
+                    deadline = time.monotonic() + settings.total_timeout
+                timeout = _hop_timeout(settings, deadline - time.monotonic())
+                with client.stream("GET", current, headers=headers, timeout=timeout) as response:
+                    if response.status_code in REDIRECT_STATUSES:
+                        location = response.headers.get("location", "")
+                        target = urljoin(current, location)
+                        if not location:
+                            return result(
+                                Outcome.HARD,
+                                status_code=response.status_code,
+                                error="redirect without Location",
+                            )
+                        if not settings.allow_private_addresses and is_private_hop(current, target):
+                            return result(
+                                Outcome.HARD,
+                                status_code=response.status_code,
+                                error=f"refusing a redirect to a private address: {target}",
+                            )
+                        if target in visited:
+                            return result(
+                                Outcome.HARD,
+                                status_code=response.status_code,
+                                error=f"redirect loop at {target}",
+                            )
+                        visited.add(target)
+                        current = target
+                        continue
+                    response_headers = {
+                        key.lower(): value for key, value in response.headers.items()
+                    }
+                    status = response.status_code
+                    if status == 304:
                         return result(
-                            Outcome.HARD,
-                            status_code=response.status_code,
-                            error="redirect without Location",
+                            Outcome.NOT_MODIFIED, status_code=status, headers=response_headers
                         )
-                    if not settings.allow_private_addresses and is_private_hop(current, target):
+                    if status >= 400:
+                        blocked = response_headers.get("cf-mitigated") == "challenge"
                         return result(
-                            Outcome.HARD,
-                            status_code=response.status_code,
-                            error=f"refusing a redirect to a private address: {target}",
+                            Outcome.BLOCKED if blocked else _classify_status(status),
+                            status_code=status,
+                            headers=response_headers,
+                            error=f"HTTP {status}" + (" (bot challenge)" if blocked else ""),
                         )
-                    if target in visited:
+                    body = _read_capped(response, settings.max_body_bytes, deadline)
+                    if is_challenge_page(body):
                         return result(
-                            Outcome.HARD,
-                            status_code=response.status_code,
-                            error=f"redirect loop at {target}",
+                            Outcome.BLOCKED,
+                            status_code=status,
+                            headers=response_headers,
+                            error="a bot challenge page instead of the content",
                         )
-                    visited.add(target)
-                    current = target
-                    continue
-                response_headers = {key.lower(): value for key, value in response.headers.items()}
-                status = response.status_code
-                if status == 304:
                     return result(
-                        Outcome.NOT_MODIFIED, status_code=status, headers=response_headers
+                        Outcome.SUCCESS, status_code=status, body=body, headers=response_headers
                     )
-                if status >= 400:
-                    blocked = response_headers.get("cf-mitigated") == "challenge"
-                    return result(
-                        Outcome.BLOCKED if blocked else _classify_status(status),
-                        status_code=status,
-                        headers=response_headers,
-                        error=f"HTTP {status}" + (" (bot challenge)" if blocked else ""),
-                    )
-                body = _read_capped(response, settings.max_body_bytes, deadline)
-                if is_challenge_page(body):
-                    return result(
-                        Outcome.BLOCKED,
-                        status_code=status,
-                        headers=response_headers,
-                        error="a bot challenge page instead of the content",
-                    )
-                return result(
-                    Outcome.SUCCESS, status_code=status, body=body, headers=response_headers
-                )
         except BodyTooLargeError:
             return result(Outcome.HARD, error=f"body larger than {settings.max_body_bytes} bytes")
         except TimeoutError:
@@ -317,6 +321,14 @@ def is_challenge_page(body: bytes) -> bool:
     """Whether a body is a bot-challenge interstitial (Cloudflare and the like), not content."""
     head = body[:CHALLENGE_SNIFF_BYTES].lower()
     return any(marker in head for marker in CHALLENGE_MARKERS)
+
+
+def _hop_timeout(settings: HttpSettings, remaining: float) -> httpx.Timeout:
+    """Per-hop timeouts that never outlast what is left of the request's total time."""
+    if remaining <= 0:
+        raise TimeoutError
+    connect = min(settings.connect_timeout, remaining)
+    return httpx.Timeout(min(settings.read_timeout, remaining), connect=connect, pool=connect)
 
 
 def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:

@@ -574,3 +574,34 @@ def test_redirect_to_a_private_address_on_another_host_is_refused(client: httpx.
     assert refused.outcome is Outcome.HARD
     assert refused.error is not None and "private address" in refused.error
     assert allowed.outcome is Outcome.SUCCESS
+
+
+def test_slow_headers_are_bounded_by_the_total_time(client: httpx.Client) -> None:
+    """Headers that arrive after the total time limit end the fetch, however long reads may be."""
+    settings = replace(SETTINGS, read_timeout=10.0, total_timeout=0.5)
+    with serve({"/f": slow(2.0, respond(200, FEED))}) as server:
+        result = fetch(client, server.url("/f"), settings)
+    assert result.outcome is Outcome.TEMPORARY
+    assert result.error is not None and "timeout" in result.error.lower()
+
+
+def test_waiting_for_a_busy_host_does_not_use_up_the_total_time(client: httpx.Client) -> None:
+    """A request queued behind a slow one on the same host starts its clock when its turn comes."""
+    pacer = HostPacer(max_per_host=1, min_interval=0)
+    settings = replace(SETTINGS, read_timeout=3.0, total_timeout=1.0)
+    routes = {"/slow": slow(1.5, respond(200, FEED)), "/fast": respond(200, FEED)}
+    with serve(routes) as server:
+        first: list[FetchResult] = []
+        relaxed = replace(settings, total_timeout=4.0)
+        thread = threading.Thread(
+            target=lambda: first.append(fetch(client, server.url("/slow"), relaxed, pacer=pacer))
+        )
+        thread.start()
+        for _ in range(500):  # until the slow request holds the host's only slot
+            if server.paths():
+                break
+            threading.Event().wait(0.01)
+        second = fetch(client, server.url("/fast"), settings, pacer=pacer)
+        thread.join(10)
+    assert first[0].outcome is Outcome.SUCCESS
+    assert second.outcome is Outcome.SUCCESS
