@@ -162,6 +162,13 @@ class HostPacer:
         self._lock = threading.Lock()
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._next_start: dict[str, float] = {}
+        self._intervals: dict[str, float] = {}
+
+    def slow_down(self, url: str, seconds: float) -> None:
+        """Space this host's requests at least `seconds` apart (a robots.txt Crawl-delay)."""
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            self._intervals[host] = max(self._intervals.get(host, 0.0), seconds)
 
     @contextmanager
     def slot(self, url: str) -> Iterator[None]:
@@ -173,7 +180,8 @@ class HostPacer:
             with self._lock:
                 now = self._clock()
                 start = max(now, self._next_start.get(host, now))
-                self._next_start[host] = start + self.min_interval
+                interval = max(self.min_interval, self._intervals.get(host, 0.0))
+                self._next_start[host] = start + interval
             if start > now:
                 self._sleep(start - now)
             yield

@@ -37,6 +37,7 @@ from pipeline.urls import canonicalize_url
 from storage import queries, writes
 
 log = logging.getLogger("newstrack")
+MAX_CRAWL_DELAY = 60.0  # seconds: a larger Crawl-delay would stall a run on that host
 ROBOTS_AGENT = "newstrack"  # the product token robots.txt groups are matched against
 FEED_CONTENT_TYPE = "text/html; charset=utf-8"  # a feed entry's content, kept as its raw page
 
@@ -144,8 +145,13 @@ class _FetchRun:
 
     def refused(self, source: SourceConfig, url: str) -> str | None:
         """Why robots.txt forbids a page, or None when it may be fetched."""
-        if source.obey_robots and not self.robots.allowed(url):
+        if not source.obey_robots:
+            return None
+        if not self.robots.allowed(url):
             return f"{url}: disallowed by robots.txt"
+        delay = self.robots.crawl_delay(url)
+        if delay:
+            self.pacer.slow_down(url, min(delay, MAX_CRAWL_DELAY))
         return None
 
     def get(

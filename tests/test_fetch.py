@@ -605,3 +605,22 @@ def test_waiting_for_a_busy_host_does_not_use_up_the_total_time(client: httpx.Cl
         thread.join(10)
     assert first[0].outcome is Outcome.SUCCESS
     assert second.outcome is Outcome.SUCCESS
+
+
+def test_crawl_delay_slows_one_host_only() -> None:
+    """After slow_down, a host's requests are spaced by its own delay; others keep the default."""
+    clock = {"now": 0.0}
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock["now"] += seconds
+
+    pacer = HostPacer(max_per_host=2, min_interval=1.0, clock=lambda: clock["now"], sleep=sleep)
+    pacer.slow_down("https://slow.example/robots.txt", 10.0)
+    for url in ("https://slow.example/1", "https://slow.example/2", "https://b.example/1"):
+        with pacer.slot(url):
+            pass
+    with pacer.slot("https://b.example/2"):
+        pass
+    assert waits == [10.0, 1.0]
