@@ -103,11 +103,13 @@ def fetch(
     last_modified: str | None = None,
     pacer: HostPacer | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[FetchResult], None] | None = None,
 ) -> FetchResult:
     """GET one URL, retrying timeouts, 408, 429 and 5xx with jittered backoff; never raises.
 
     Network and HTTP trouble is classified into an `Outcome`, not raised. A Retry-After longer
     than `settings.max_retry_after` is not waited for: the result says when to come back.
+    Each attempt that is retried is handed to `on_retry` first, so it can be logged.
     """
     for attempt in range(settings.retries + 1):
         result = _fetch_once(client, url, settings, etag, last_modified, pacer)
@@ -116,6 +118,8 @@ def fetch(
         delay = retry_delay(result, attempt, settings)
         if delay is None:
             return replace(result, attempts=attempt + 1)
+        if on_retry is not None:
+            on_retry(replace(result, attempts=attempt + 1))
         sleep(delay)
     raise AssertionError("unreachable: the last attempt returns")
 

@@ -155,12 +155,21 @@ class _FetchRun:
         return None
 
     def get(
-        self, url: str, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        source_id: int | None,
+        etag: str | None = None,
+        last_modified: str | None = None,
     ) -> FetchResult:
-        """Fetch politely, with retries."""
-        http = self.settings.http
+        """Fetch politely, with retries; each retried attempt gets its own `fetches` row."""
         return fetch(
-            self.client, url, http, etag=etag, last_modified=last_modified, pacer=self.pacer
+            self.client,
+            url,
+            self.settings.http,
+            etag=etag,
+            last_modified=last_modified,
+            pacer=self.pacer,
+            on_retry=lambda attempt: self.log_fetch(source_id, attempt),
         )
 
     def log_fetch(
@@ -244,7 +253,7 @@ def _fetch_source(
         etag, last_modified, known_hash = (
             _validators(run.session_factory, source_id) if conditional else (None, None, None)
         )
-        result = run.get(url, etag, last_modified)
+        result = run.get(url, source_id, etag, last_modified)
         body_hash = hashlib.sha256(result.body).hexdigest() if result.ok else None
         if result.ok and conditional and body_hash == known_hash:
             # Some servers ignore validators: an identical body is as good as a 304.
@@ -310,7 +319,7 @@ def _older_listing_pages(
         if refusal is not None:
             report.errors.append(refusal)
             break
-        page = run.get(following)
+        page = run.get(following, source_id)
         run.log_fetch(source_id, page)
         if not page.ok:
             report.errors.append(f"{following}: {page.outcome}: {page.error}")
@@ -381,7 +390,7 @@ def _store_item(
         if refusal is not None:
             report.errors.append(refusal)
             return False
-        result = run.get(item.url)
+        result = run.get(item.url, source_id)
         run.log_fetch(source_id, result)
         if not result.ok:
             report.errors.append(f"{item.url}: {result.outcome}: {result.error}")
@@ -508,8 +517,9 @@ def backfill_source(
     report = SourceReport(source.name)
 
     def get(url: str) -> FetchResult:
-        result = run.get(url)
-        run.log_fetch(None if dry_run else source_id, result)
+        logged_source = None if dry_run else source_id
+        result = run.get(url, logged_source)
+        run.log_fetch(logged_source, result)
         return result
 
     posts = {}

@@ -337,3 +337,24 @@ def test_entry_whose_link_changed_is_known_by_its_guid(
             fetched_pages = [path for path in server.paths() if path.startswith("/a/")]
     assert [(r.stored, r.known) for r in reports] == [(1, 0), (0, 1)]
     assert fetched_pages == []  # known by GUID before any page is fetched
+
+
+def test_every_http_attempt_is_a_fetches_row(session_factory: sessionmaker[Session]) -> None:
+    """A page that needs a retry leaves one row per attempt: the 503, then the success."""
+    routes: dict[str, Behaviour] = {
+        "/feed": respond(200, _feed(1), content_type="application/rss+xml"),
+        "/a/1": _fails_once(_page(1)),
+    }
+    retrying = Settings(http=replace(SETTINGS.http, retries=1, backoff=0.01))
+    with serve(routes) as server, build_client(retrying.http) as client:
+        report = fetch_sources(
+            session_factory, client, [_source(server.url("/feed"))], retrying
+        ).sources[0]
+    assert report.stored == 1
+    with unit_of_work(session_factory) as session:
+        rows = session.execute(
+            select(Fetch.status_code, Fetch.outcome)
+            .where(Fetch.url.like("%/a/1"))
+            .order_by(Fetch.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [(503, "temporary"), (200, "success")]
