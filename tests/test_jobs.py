@@ -19,7 +19,17 @@ from pipeline.sources import ArticleSelectors, SourceConfig
 from storage.engine import make_session_factory, open_engine
 from storage.migrate import upgrade
 
-from .servers import Behaviour, Handler, respond, serve, with_etag
+from .servers import (
+    Behaviour,
+    Handler,
+    gzip_bomb,
+    hang_up,
+    redirect,
+    respond,
+    serve,
+    truncated,
+    with_etag,
+)
 
 SETTINGS = Settings(
     http=HttpSettings(read_timeout=2, total_timeout=5, retries=0, per_host_interval=0)
@@ -358,3 +368,63 @@ def test_every_http_attempt_is_a_fetches_row(session_factory: sessionmaker[Sessi
             .order_by(Fetch.id)
         ).all()
     assert [tuple(row) for row in rows] == [(503, "temporary"), (200, "success")]
+
+
+@pytest.mark.parametrize(
+    ("misbehaviour", "outcome"),
+    [
+        ("gzip bomb", "hard"),
+        ("truncated", "temporary"),
+        ("hang up", "temporary"),
+        ("redirect loop", "hard"),
+        ("server error", "temporary"),
+        ("gone", "hard"),
+        ("challenge", "blocked"),
+    ],
+)
+def test_a_misbehaving_page_fails_alone(
+    session_factory: sessionmaker[Session], misbehaviour: str, outcome: str
+) -> None:
+    """Each misbehaviour fails its page with its outcome class; the other source is stored."""
+    page = PAGE.format(title="Story 1", day="Sept. 1").encode()
+    behaviours: dict[str, Behaviour] = {
+        "gzip bomb": gzip_bomb(5_000_000),
+        "truncated": truncated(page, len(page) + 500),
+        "hang up": hang_up(),
+        "redirect loop": redirect("/a/1"),
+        "server error": respond(500, b"oops"),
+        "gone": respond(410, b"gone"),
+        "challenge": respond(200, b"<title>Just a moment...</title>", content_type="text/html"),
+    }
+    bad_routes: dict[str, Behaviour] = {
+        "/feed": respond(200, _feed(1), content_type="application/rss+xml"),
+        "/a/1": behaviours[misbehaviour],
+    }
+    good_routes: dict[str, Behaviour] = {
+        "/feed": respond(200, _feed(2), content_type="application/rss+xml"),
+        "/a/1": _page(3),
+        "/a/2": _page(4),
+    }
+    settings = Settings(http=replace(SETTINGS.http, max_body_bytes=1_000_000))
+    with (
+        serve(bad_routes) as bad,
+        serve(good_routes) as good,
+        build_client(settings.http) as client,
+    ):
+        sources = [
+            SourceConfig(
+                "bad", "rss", (bad.url("/feed"),), article=ArticleSelectors(text="article")
+            ),
+            SourceConfig(
+                "good", "rss", (good.url("/feed"),), article=ArticleSelectors(text="article")
+            ),
+        ]
+        summary = fetch_sources(session_factory, client, sources, settings)
+    reports = {report.name: report for report in summary.sources}
+    assert (reports["bad"].stored, reports["bad"].status) == (0, "failed")
+    assert (reports["good"].stored, reports["good"].status) == (2, "ok")
+    with unit_of_work(session_factory) as session:
+        outcomes = set(session.scalars(select(Fetch.outcome).where(Fetch.url == bad.url("/a/1"))))
+        urls = set(session.scalars(select(Article.url)))
+    assert outcomes == {outcome}
+    assert urls == {good.url("/a/1"), good.url("/a/2")}
