@@ -23,7 +23,6 @@ ANAPHORA = re.compile(
     re.IGNORECASE,
 )
 SUBJECT_DEPS = ("nsubj", "nsubjpass", "csubj")
-TARGET_PREPOSITIONS = ("on", "against", "for", "to", "from", "toward", "towards", "targeting")
 EFFECTIVE_CUES = ("effective", "from", "starting", "since", "take effect", "took effect", "as of")
 EXPIRY_CUES = ("until", "through", "till", "expire", "expires", "expiring", "end")
 DURATION = re.compile(r"\b(\d{1,3})[- ](day|week|month|year)s?\b", re.IGNORECASE)
@@ -279,7 +278,7 @@ class Extractor:
         element_tags, entity_tags = self._tag_names(doc)
         quantities = tuple(_quantities(doc))
         events = self._events(article, doc, element_tags, entity_tags, quantities)
-        on_topic = self._on_topic(article, doc, element_tags, events)
+        on_topic = _on_topic(element_tags, events)
         return Annotation(
             id=article.id,
             on_topic=on_topic,
@@ -616,20 +615,15 @@ class Extractor:
             found = _names_within(element_tags, trigger.start_char, sentence.end_char)
         return found
 
-    def _on_topic(
-        self,
-        article: ArticleText,
-        doc: Doc,
-        element_tags: list[ElementTag],
-        events: list[EventRecord],
-    ) -> bool:
-        """About critical-mineral trade policy: an export-side measure, or a trade measure with minerals."""
-        for event in events:
-            if event.measure in EXPORT_SIDE_MEASURES:
-                return True
-            if event.measure in TRADE_MEASURES and element_tags:
-                return True
-        return False
+
+def _on_topic(element_tags: list[ElementTag], events: list[EventRecord]) -> bool:
+    """About critical-mineral trade policy: an export-side measure, or a trade measure with minerals."""
+    for event in events:
+        if event.measure in EXPORT_SIDE_MEASURES:
+            return True
+        if event.measure in TRADE_MEASURES and element_tags:
+            return True
+    return False
 
 
 def _plural(word: str) -> str:
@@ -994,6 +988,7 @@ def _merge_same_event(records: list[EventRecord]) -> list[EventRecord]:
             if _completeness(record) > _completeness(existing)
             else (existing, record)
         )
+        seen_starts = {mention.start for mention in better.mentions}
         merged[key] = replace(
             better,
             elements=tuple(dict.fromkeys([*better.elements, *other.elements])),
@@ -1005,7 +1000,7 @@ def _merge_same_event(records: list[EventRecord]) -> list[EventRecord]:
             + tuple(q for q in other.quantities if q not in better.quantities),
             dates=better.dates + tuple(d for d in other.dates if d not in better.dates),
             mentions=better.mentions
-            + tuple(m for m in other.mentions if m.start not in {b.start for b in better.mentions}),
+            + tuple(m for m in other.mentions if m.start not in seen_starts),
         )
     return list(merged.values())
 

@@ -164,7 +164,8 @@ def extract_page(
     headers: Mapping[str, str] | None = None,
 ) -> Page:
     """Title, date, main text and language of an article page; per-source selectors first."""
-    soup = _soup(body, headers)
+    encoding = _encoding_of(body, headers)
+    soup = _html(body, encoding) if encoding else _html(body)
     title = (
         _select_text(soup, selectors.title)
         or _meta(soup, "og:title")
@@ -180,7 +181,8 @@ def extract_page(
             _drop_boilerplate(container)
             text, extractor = _blocks_text(container), "selectors"
     if not text:
-        text, extractor = _trafilatura_text(body, url, headers), "trafilatura"
+        html = body.decode(encoding or "utf-8", errors="replace")
+        text, extractor = _trafilatura_text(html, url), "trafilatura"
     if not text:
         text, extractor = _generic_text(soup), "generic"
     if not text:
@@ -263,10 +265,8 @@ def _dateline(text: str) -> datetime | None:
     return not_in_future(datetime(day.year, day.month, day.day, tzinfo=UTC))
 
 
-def _trafilatura_text(body: bytes, url: str, headers: Mapping[str, str] | None) -> str:
+def _trafilatura_text(html: str, url: str) -> str:
     """Main text by trafilatura, paragraphs a blank line apart ("" when it finds none)."""
-    encoding = _encoding_of(body, headers) or "utf-8"
-    html = body.decode(encoding, errors="replace")
     extracted = trafilatura.extract(
         html, url=url, favor_precision=True, include_comments=False, include_tables=False
     )

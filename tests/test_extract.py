@@ -149,3 +149,15 @@ def test_vocabulary_has_the_seventeen_rare_earths() -> None:
     rare = [e for e in vocabulary.elements if e.group in ("light_rare_earth", "heavy_rare_earth")]
     assert len(rare) == 17
     assert {e.name for e in rare} >= SEVEN
+
+
+def test_events_use_only_the_shared_vocabularies(extractor: Extractor, seed_text: str) -> None:
+    """Actions, measures and modalities come from the vocabularies the database and digests share."""
+    from models.vocabulary import ACTIONS, MEASURES, MODALITIES
+
+    events = _one(extractor, seed_text).events
+    assert events
+    for event in events:
+        assert event.action in ACTIONS
+        assert event.measure in MEASURES
+        assert all(mention.modality in MODALITIES for mention in event.mentions)
