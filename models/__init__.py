@@ -2,6 +2,7 @@
 
 from models.tables import (
     Article,
+    ArticleBand,
     Base,
     ElementMention,
     EntityMention,
@@ -9,6 +10,7 @@ from models.tables import (
     EventElement,
     EventTarget,
     Fetch,
+    HttpValidator,
     Mention,
     Quantity,
     Source,
@@ -16,6 +18,7 @@ from models.tables import (
 
 __all__ = [
     "Article",
+    "ArticleBand",
     "Base",
     "ElementMention",
     "EntityMention",
@@ -23,6 +26,7 @@ __all__ = [
     "EventElement",
     "EventTarget",
     "Fetch",
+    "HttpValidator",
     "Mention",
     "Quantity",
     "Source",

@@ -265,8 +265,16 @@ def command_extract(args: argparse.Namespace, settings: Settings) -> int:
         summary = extract_pending(
             make_session_factory(engine), extractor, limit=args.limit, dry_run=args.dry_run
         )
-    report = {"articles": summary.articles, "failed": summary.failed, "events": len(summary.events)}
-    text = f"extracted {summary.articles} article(s), {summary.failed} failed, {len(summary.events)} event(s)"
+    report = {
+        "articles": summary.articles,
+        "failed": summary.failed,
+        "skipped": summary.skipped,
+        "events": len(summary.events),
+    }
+    text = (
+        f"extracted {summary.articles} article(s), {summary.failed} failed, "
+        f"{summary.skipped} skipped (not English), {len(summary.events)} event(s)"
+    )
     _print_summary(args, report, text)
     return EXIT_PARTIAL if summary.failed else EXIT_OK
 
@@ -303,13 +311,14 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
         "articles_stored": fetched.stored,
         "articles_extracted": extracted.articles,
         "extraction_failures": extracted.failed,
+        "extraction_skipped": extracted.skipped,
         "events_touched": len(extracted.events),
         "totals": asdict(totals),
     }
     lines = [
         _fetch_text(fetched),
-        f"extracted {extracted.articles} article(s) ({extracted.failed} failed), "
-        f"touching {len(extracted.events)} event(s)",
+        f"extracted {extracted.articles} article(s) ({extracted.failed} failed, "
+        f"{extracted.skipped} not in English), touching {len(extracted.events)} event(s)",
         f"database {report['database']} now holds {totals.articles} articles from {totals.sources} sources, "
         f"{totals.events} events with {totals.mentions} mentions",
         "elements most mentioned: "

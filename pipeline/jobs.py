@@ -11,14 +11,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Source
 from pipeline import wordpress
 from pipeline.errors import NewstrackError
 from pipeline.extract import ArticleText, Extractor
 from pipeline.fetch import FetchResult, HostPacer, Outcome, fetch
+from pipeline.language import detect_language
 from pipeline.parse import (
     FeedEntry,
     ParseError,
@@ -39,6 +38,7 @@ from storage import queries, writes
 log = logging.getLogger("newstrack")
 MAX_CRAWL_DELAY = 60.0  # seconds: a larger Crawl-delay would stall a run on that host
 ROBOTS_AGENT = "newstrack"  # the product token robots.txt groups are matched against
+READABLE_LANGUAGES = (None, "en")  # the spaCy pipeline is English; unknown is given a try
 FEED_CONTENT_TYPE = "text/html; charset=utf-8"  # a feed entry's content, kept as its raw page
 
 
@@ -80,6 +80,7 @@ class ExtractSummary:
 
     articles: int = 0
     failed: int = 0
+    skipped: int = 0
     events: set[int] = field(default_factory=set)
 
 
@@ -93,6 +94,7 @@ class _Item:
     published: datetime | None = None
     content_html: str = ""
     guid: str = ""
+    language: str | None = None
 
 
 @contextmanager
@@ -176,16 +178,23 @@ class _FetchRun:
         self,
         source_id: int | None,
         result: FetchResult,
-        health: bool = False,
+        validators: str | None = None,
         body_hash: str | None = None,
     ) -> None:
-        """Record an attempt (and the source's health for its own URLs), unless in a dry run."""
+        """Record an attempt, unless in a dry run; for a configured URL, also health and validators."""
         if self.dry_run:
             return
         with unit_of_work(self.session_factory) as session:
             writes.record_fetch(session, source_id, result)
-            if health and source_id is not None:
-                writes.update_source_health(session, source_id, result, body_hash)
+            if validators is not None and source_id is not None:
+                writes.update_source_health(session, source_id, result)
+                if result.outcome in (Outcome.SUCCESS, Outcome.NOT_MODIFIED):
+                    writes.save_validators(session, source_id, validators, result, body_hash)
+
+    def validators(self, url: str) -> tuple[str | None, str | None, str | None]:
+        """A configured URL's ETag, Last-Modified and last body hash."""
+        with unit_of_work(self.session_factory) as session:
+            return writes.validators_of(session, url)
 
 
 def fetch_sources(
@@ -243,16 +252,13 @@ def _fetch_source(
 ) -> None:
     items: list[_Item] = []
     modified = False
-    # Validators live on the source row, so conditional GET is used for one-URL sources only.
-    conditional = len(source.urls) == 1 and source.http_cache
+    conditional = source.http_cache and source_id is not None
     for url in source.urls:
         refusal = run.refused(source, url) if source.kind == "html_listing" else None
         if refusal is not None:  # feeds are published for machines; listings are pages
             report.errors.append(refusal)
             continue
-        etag, last_modified, known_hash = (
-            _validators(run.session_factory, source_id) if conditional else (None, None, None)
-        )
+        etag, last_modified, known_hash = run.validators(url) if conditional else (None, None, None)
         result = run.get(url, source_id, etag, last_modified)
         body_hash = hashlib.sha256(result.body).hexdigest() if result.ok else None
         if result.ok and conditional and body_hash == known_hash:
@@ -263,7 +269,9 @@ def _fetch_source(
                 items.extend(_items_of(source, result))
             except ParseError as error:  # HTML where a feed should be, an empty listing ...
                 result = replace(result, outcome=Outcome.HARD, error=str(error))
-        run.log_fetch(source_id, result, health=True, body_hash=body_hash if conditional else None)
+        run.log_fetch(
+            source_id, result, validators=url if conditional else None, body_hash=body_hash
+        )
         if result.outcome is Outcome.NOT_MODIFIED:
             continue
         if not result.ok:
@@ -328,21 +336,6 @@ def _older_listing_pages(
     return items
 
 
-def _validators(
-    session_factory: sessionmaker[Session], source_id: int | None
-) -> tuple[str | None, str | None, str | None]:
-    """A source's ETag, Last-Modified and last body hash."""
-    if source_id is None:
-        return None, None, None
-    with unit_of_work(session_factory) as session:
-        row = session.execute(
-            select(Source.etag, Source.last_modified, Source.body_hash).where(
-                Source.id == source_id
-            )
-        ).one_or_none()
-    return (row.etag, row.last_modified, row.body_hash) if row is not None else (None, None, None)
-
-
 def _items_of(source: SourceConfig, result: FetchResult) -> list[_Item]:
     if source.kind == "html_listing":
         assert source.link_selector is not None
@@ -361,6 +354,7 @@ def _item_of(entry: FeedEntry) -> _Item:
         published=entry.published,
         content_html=entry.content_html if full else "",
         guid=entry.guid,
+        language=entry.language,
     )
 
 
@@ -379,7 +373,7 @@ def _store_item(
         title=item.title,
         published_at=item.published,
         text=item.text,
-        language="en",
+        language=detect_language(item.text, item.language),
         extractor="feed",
         raw_html=item.content_html.encode("utf-8"),
         raw_content_type=FEED_CONTENT_TYPE,
@@ -401,7 +395,7 @@ def _store_item(
             title=item.title or page.title,
             published_at=item.published or page.published,
             text=page.text,
-            language=page.language or "en",
+            language=page.language,
             extractor=page.extractor,
             raw_html=result.body,
             raw_content_type=result.headers.get("content-type", ""),
@@ -430,6 +424,17 @@ def extract_pending(
     for start in range(0, len(waiting), batch_size):
         with unit_of_work(session_factory) as session:
             batch = queries.articles_by_id(session, waiting[start : start + batch_size])
+        for article in [a for a in batch if a.language not in READABLE_LANGUAGES]:
+            with unit_of_work(session_factory, dry_run) as session:
+                writes.mark_extraction_failed(
+                    session,
+                    article.id,
+                    f"written in {article.language!r}; the pipeline reads English",
+                    status="skipped",
+                )
+            summary.skipped += 1
+            progress.advance(article.title)
+        batch = [a for a in batch if a.language in READABLE_LANGUAGES]
         texts = [ArticleText(str(a.id), a.text, a.title, a.published_at) for a in batch]
         for article, annotation in zip(batch, extractor.annotate(texts), strict=True):
             try:

@@ -8,7 +8,7 @@ import re
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import feedparser
@@ -18,6 +18,7 @@ from bs4.dammit import EncodingDetector
 
 from pipeline.dates import resolve_date
 from pipeline.errors import NewstrackError
+from pipeline.language import declared_language, detect_language
 from pipeline.sources import ArticleSelectors
 from pipeline.urls import absolute_url
 
@@ -72,6 +73,7 @@ class FeedEntry:
     summary: str
     content_html: str
     guid: str = ""
+    language: str | None = None  # as the feed declares it
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
         problem = parsed.get("bozo_exception") or "no RSS or Atom document"
         raise ParseError(f"{url}: not a readable feed: {problem}")
     entries = []
+    feed_language = (parsed.get("feed") or {}).get("language")
     for raw in parsed.get("entries", []):
         raw_link = (raw.get("link") or "").strip()
         link = absolute_url(url, raw_link) if raw_link else None  # "" would resolve to the feed
@@ -107,6 +110,9 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
                 summary=raw.get("summary", ""),
                 content_html=content_html,
                 guid=str(raw.get("id") or "")[:500],
+                language=declared_language(
+                    (raw.get("content") or [{}])[0].get("language") or feed_language
+                ),
             )
         )
     return entries
@@ -171,9 +177,10 @@ def extract_page(
         or _meta(soup, "og:title")
         or _clean(soup.title.get_text() if soup.title else "")
     )
-    published = _page_date(soup, selectors.published)
+    published = _page_date(soup, selectors.published, selectors.zone)
     html_tag = soup.find("html")
-    language = html_tag.get("lang") if isinstance(html_tag, Tag) else None
+    declared = html_tag.get("lang") if isinstance(html_tag, Tag) else None
+    declared = declared or _meta(soup, "og:locale") or (headers or {}).get("content-language")
     text, extractor = "", "generic"
     if selectors.text:
         container = soup.select_one(selectors.text)
@@ -192,9 +199,7 @@ def extract_page(
         title=title,
         published=published,
         text=text,
-        language=(
-            language.split("-")[0].lower() if isinstance(language, str) and language else None
-        ),
+        language=detect_language(text, declared),
         extractor=extractor,
     )
 
@@ -319,9 +324,9 @@ def _meta(soup: BeautifulSoup, name: str) -> str:
     return _clean(content) if isinstance(content, str) else ""
 
 
-def _page_date(soup: BeautifulSoup, selector: str | None) -> datetime | None:
+def _page_date(soup: BeautifulSoup, selector: str | None, zone: tzinfo) -> datetime | None:
     for candidate in _date_candidates(soup, selector):
-        moment = parse_datetime(candidate)
+        moment = parse_datetime(candidate, zone)
         if moment is not None:
             return not_in_future(moment)
     return None
@@ -363,33 +368,33 @@ def _json_ld_dates(raw: str) -> Iterator[str]:
             stack.extend(value for value in item.values() if isinstance(value, (dict, list)))
 
 
-def parse_datetime(value: str) -> datetime | None:
-    """Read an ISO-8601-like timestamp ("2025-04-04T17:30:00+0800", "2025-04-04 17:30"); UTC if no zone."""
+def parse_datetime(value: str, zone: tzinfo = UTC) -> datetime | None:
+    """Read an ISO-8601-like timestamp ("2025-04-04T17:30:00+0800", "2025-04-04 17:30") as UTC.
+
+    A time without an offset is read in `zone`; a bare date stays on its calendar day (midnight UTC).
+    """
     value = value.strip()
     match = re.match(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?(.*)$", value)
     if not match:
         return None
     year, month, day, hour, minute, second, rest = match.groups()
-    zone = re.search(r"([+-])(\d{2}):?(\d{2})", rest or "")
+    offset = re.search(r"([+-])(\d{2}):?(\d{2})", rest or "")
     try:
         moment = datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour or 0),
-            int(minute or 0),
-            int(second or 0),
-            tzinfo=UTC,
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0)
         )
     except ValueError:
         return None
-    if zone:
-        sign = 1 if zone.group(1) == "+" else -1
-        try:
-            moment -= sign * timedelta(hours=int(zone.group(2)), minutes=int(zone.group(3)))
-        except OverflowError:  # "0001-01-01T00:00+01:00" is before datetime.min in UTC
-            return None
-    return moment
+    try:
+        if offset:
+            sign = 1 if offset.group(1) == "+" else -1
+            delta = sign * timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3)))
+            return moment.replace(tzinfo=UTC) - delta
+        if hour is None or (rest or "").strip().upper().startswith("Z"):
+            return moment.replace(tzinfo=UTC)
+        return moment.replace(tzinfo=zone).astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00+01:00" is before datetime.min in UTC
+        return None
 
 
 def _feed_time(value: Any) -> datetime | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, available_timezones
 
 from pipeline.config import load_yaml, where
 from pipeline.errors import ConfigError, UnknownSourceError
@@ -35,6 +36,12 @@ class ArticleSelectors:
     title: str | None = None
     text: str | None = None
     published: str | None = None
+    timezone: str = "UTC"  # the zone of page times written without an offset
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The time zone of page times written without an offset."""
+        return ZoneInfo(self.timezone)
 
 
 @dataclass(frozen=True)
@@ -150,9 +157,15 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
             f"{place}: an html_listing source needs `listing: {{links: CSS selector}}`"
         )
     article = _mapping(place, item, "article")
-    bad = sorted(set(article) - set(SELECTOR_KEYS) - {"__line__"})
+    bad = sorted(set(article) - set(SELECTOR_KEYS) - {"timezone", "__line__"})
     if bad:
         raise ConfigError(f"{place}: unknown article selector(s) {', '.join(bad)}")
+    timezone = article.get("timezone", "UTC")
+    if not isinstance(timezone, str) or timezone not in available_timezones():
+        raise ConfigError(
+            f"{place}: `article.timezone` must be an IANA time zone such as Asia/Shanghai, "
+            f"got {timezone!r}"
+        )
     return SourceConfig(
         name=name,
         kind=kind,
@@ -165,7 +178,9 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
         link_selector=link_selector,
         next_selector=next_selector,
         listing_pages=listing_pages,
-        article=ArticleSelectors(**{key: article.get(key) for key in SELECTOR_KEYS}),
+        article=ArticleSelectors(
+            **{key: article.get(key) for key in SELECTOR_KEYS}, timezone=timezone
+        ),
     )
 
 

@@ -41,3 +41,12 @@ def upgrade(engine: Engine, revision: str = "head") -> bool:
         command.upgrade(config, target)
         connection.commit()
     return True
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database back to an older revision."""
+    config = _alembic_config()
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+        connection.commit()

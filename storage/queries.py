@@ -19,6 +19,7 @@ class PendingArticle:
     title: str
     text: str
     published_at: datetime | None
+    language: str | None
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,9 @@ def pending_article_ids(session: Session, limit: int | None = None) -> list[int]
 def articles_by_id(session: Session, ids: list[int]) -> list[PendingArticle]:
     """Articles to annotate, in the order of `ids`."""
     rows = session.execute(
-        select(Article.id, Article.title, Article.text, Article.published_at).where(
-            Article.id.in_(ids)
-        )
+        select(
+            Article.id, Article.title, Article.text, Article.published_at, Article.language
+        ).where(Article.id.in_(ids))
     )
     found = {row.id: PendingArticle(*row) for row in rows}
     return [found[article_id] for article_id in ids if article_id in found]

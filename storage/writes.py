@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import (
     Article,
+    ArticleBand,
     Base,
     ElementMention,
     EntityMention,
@@ -23,11 +24,13 @@ from models import (
     EventElement,
     EventTarget,
     Fetch,
+    HttpValidator,
     Mention,
     Quantity,
     Source,
 )
 from models.vocabulary import load_vocabulary
+from pipeline.similar import NEAR_DUPLICATE, Fingerprint, fingerprint
 
 if TYPE_CHECKING:
     from pipeline.extract import Annotation, EventRecord
@@ -124,18 +127,12 @@ def record_fetch(session: Session, source_id: int | None, result: FetchResult) -
     )
 
 
-def update_source_health(
-    session: Session, source_id: int, result: FetchResult, body_hash: str | None = None
-) -> None:
-    """Keep validators from every 200 and 304; on failure, count it and back off, capped."""
+def update_source_health(session: Session, source_id: int, result: FetchResult) -> None:
+    """On success, clear the failure count; on failure, count it and back off, capped."""
     now = datetime.now(UTC)
     values: dict[str, Any] = {"last_fetched_at": now}
     if result.outcome in ("success", "not_modified"):
         values.update(last_success_at=now, consecutive_failures=0, next_due_at=now, last_error=None)
-        if result.etag or result.last_modified:
-            values.update(etag=result.etag, last_modified=result.last_modified)
-        if body_hash is not None:
-            values["body_hash"] = body_hash
     else:
         failures = (
             session.scalar(select(Source.consecutive_failures).where(Source.id == source_id)) or 0
@@ -146,6 +143,37 @@ def update_source_health(
             last_error=f"{result.outcome}: {result.error}"[:2000],
         )
     session.execute(update(Source).where(Source.id == source_id).values(**values))
+
+
+def save_validators(
+    session: Session, source_id: int, url: str, result: FetchResult, body_hash: str | None
+) -> None:
+    """Keep a configured URL's validators as sent on every 200 and 304, and its body hash."""
+    values: dict[str, Any] = {"source_id": source_id, "updated_at": datetime.now(UTC)}
+    if result.outcome == "success":  # a 200 says it all, including that a validator is gone
+        values.update(etag=result.etag, last_modified=result.last_modified)
+    else:  # a 304 may refresh one validator and leave the other as it was
+        values.update(
+            {
+                name: value
+                for name, value in (("etag", result.etag), ("last_modified", result.last_modified))
+                if value
+            }
+        )
+    if body_hash is not None:
+        values["body_hash"] = body_hash
+    statement = _insert(session, HttpValidator).values(url=url, **values)
+    session.execute(statement.on_conflict_do_update(index_elements=["url"], set_=values))
+
+
+def validators_of(session: Session, url: str) -> tuple[str | None, str | None, str | None]:
+    """A configured URL's ETag, Last-Modified and last body hash."""
+    row = session.execute(
+        select(HttpValidator.etag, HttpValidator.last_modified, HttpValidator.body_hash).where(
+            HttpValidator.url == url
+        )
+    ).one_or_none()
+    return (row.etag, row.last_modified, row.body_hash) if row is not None else (None, None, None)
 
 
 def backoff_after(failures: int) -> timedelta:
@@ -184,12 +212,8 @@ def known_guids(session: Session, source_id: int | None, guids: list[str]) -> se
 
 
 def forget_validators(session: Session, source_id: int) -> None:
-    """Drop a source's ETag, Last-Modified and body hash, so its next fetch reads everything."""
-    session.execute(
-        update(Source)
-        .where(Source.id == source_id)
-        .values(etag=None, last_modified=None, body_hash=None)
-    )
+    """Drop a source's validators and body hashes, so its next fetch reads everything."""
+    session.execute(delete(HttpValidator).where(HttpValidator.source_id == source_id))
 
 
 def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
@@ -203,15 +227,27 @@ def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
 
 
 def add_article(session: Session, article: NewArticle) -> int | None:
-    """Store an article unless its URL, its source's GUID or its exact text is stored; return its id."""
+    """Store an article unless its URL, its source's GUID or its text in the same source is stored.
+
+    Returns the new id. The same text, or nearly the same, from another source (a syndicated wire
+    story) is stored too, linked to the earliest stored copy by `duplicate_of`, so that every outlet
+    reporting an event counts.
+    """
     content_hash = article.content_hash
-    if (
-        session.scalar(select(Article.id).where(Article.content_hash == content_hash).limit(1))
-        is not None
-    ):
+    same_text = session.execute(
+        select(Article.id, Article.source_id, Article.duplicate_of)
+        .where(Article.content_hash == content_hash)
+        .order_by(Article.id)
+    ).all()
+    if any(row.source_id == article.source_id for row in same_text):
         return None
     if article.guid and known_guids(session, article.source_id, [article.guid]):
         return None
+    signature = fingerprint(article.text)
+    if same_text:
+        original: tuple[int, float] | None = (same_text[0].duplicate_of or same_text[0].id, 1.0)
+    else:
+        original = _near_duplicate_of(session, signature, article.url) if signature else None
     statement = (
         _insert(session, Article)
         .values(
@@ -226,15 +262,49 @@ def add_article(session: Session, article: NewArticle) -> int | None:
             raw_html=compress_page(article.raw_html) if article.raw_html is not None else None,
             raw_content_type=article.raw_content_type,
             guid=article.guid or None,
+            duplicate_of=original[0] if original else None,
+            similarity=original[1] if original else None,
+            minhash=signature.signature if signature else None,
         )
         .on_conflict_do_nothing(index_elements=["url"])
         .returning(Article.id)
     )
-    return session.execute(statement).scalar_one_or_none()
+    article_id: int | None = session.execute(statement).scalar_one_or_none()
+    if article_id is not None:
+        _add_bands(session, article_id, signature)
+    return article_id
+
+
+def _near_duplicate_of(
+    session: Session, signature: Fingerprint, url: str
+) -> tuple[int, float] | None:
+    """The original of the stored article most like `signature`, with their similarity, if any."""
+    candidates = session.execute(
+        select(Article.id, Article.duplicate_of, Article.minhash)
+        .where(
+            Article.id.in_(
+                select(ArticleBand.article_id).where(
+                    tuple_(ArticleBand.band, ArticleBand.bucket).in_(
+                        list(enumerate(signature.bands))
+                    )
+                )
+            ),
+            Article.url != url,
+            Article.minhash.is_not(None),
+        )
+        .order_by(Article.id)
+    ).all()
+    best: tuple[float, int] | None = None
+    for row in candidates:
+        similarity = signature.similarity(Fingerprint(row.minhash))
+        if similarity >= NEAR_DUPLICATE and (best is None or similarity > best[0]):
+            best = (similarity, row.duplicate_of or row.id)
+    return (best[1], best[0]) if best else None
 
 
 def replace_text(session: Session, article_id: int, text: str, extractor: str) -> None:
-    """Store re-extracted text and queue the article for extraction again."""
+    """Store re-extracted text with its fingerprint and queue the article for extraction again."""
+    signature = fingerprint(text)
     session.execute(
         update(Article)
         .where(Article.id == article_id)
@@ -244,17 +314,34 @@ def replace_text(session: Session, article_id: int, text: str, extractor: str) -
             extractor=extractor,
             extraction_status="pending",
             extractor_version=None,
+            minhash=signature.signature if signature else None,
         )
     )
+    session.execute(delete(ArticleBand).where(ArticleBand.article_id == article_id))
+    _add_bands(session, article_id, signature)
 
 
-def mark_extraction_failed(session: Session, article_id: int, error: str) -> None:
-    """Record why an article could not be annotated, so it is not retried forever."""
+def _add_bands(session: Session, article_id: int, signature: Fingerprint | None) -> None:
+    """Index an article's signature bands, so later near-duplicates find it."""
+    if signature is not None:
+        session.execute(
+            insert(ArticleBand),
+            [
+                {"band": band, "bucket": bucket, "article_id": article_id}
+                for band, bucket in enumerate(signature.bands)
+            ],
+        )
+
+
+def mark_extraction_failed(
+    session: Session, article_id: int, error: str, status: str = "failed"
+) -> None:
+    """Record why an article was not annotated (failed, or skipped), so it is not retried forever."""
     session.execute(
         update(Article)
         .where(Article.id == article_id)
         .values(
-            extraction_status="failed",
+            extraction_status=status,
             extraction_error=error[:2000],
             extracted_at=datetime.now(UTC),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -337,6 +338,36 @@ def test_page_date_from_time_tag_and_meta() -> None:
     assert extract_page(time_only.encode(), "https://e.org/", ArticleSelectors()).published == (
         datetime(2025, 4, 4, 9, 15, tzinfo=UTC)
     )
+
+
+def test_page_times_without_offset_are_read_in_the_source_zone() -> None:
+    """MOFCOM writes Beijing time without an offset: 16:05 there is 08:05 UTC, on the same day."""
+    page = (
+        b'<html><body><div class="t"><span class="time">2025-04-04 16:05</span></div>'
+        b'<div class="c"><p>Text.</p></div></body></html>'
+    )
+    beijing = ArticleSelectors(text="div.c", published="span.time", timezone="Asia/Shanghai")
+    utc = ArticleSelectors(text="div.c", published="span.time")
+    assert extract_page(page, "https://e.org/", beijing).published == datetime(
+        2025, 4, 4, 8, 5, tzinfo=UTC
+    )
+    assert extract_page(page, "https://e.org/", utc).published == datetime(
+        2025, 4, 4, 16, 5, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2025-04-04 07:30", datetime(2025, 4, 3, 23, 30, tzinfo=UTC)),
+        ("2025-04-04", datetime(2025, 4, 4, tzinfo=UTC)),  # a bare date keeps its day
+        ("2025-04-04T07:30:00Z", datetime(2025, 4, 4, 7, 30, tzinfo=UTC)),
+        ("2025-04-04T07:30:00+09:00", datetime(2025, 4, 3, 22, 30, tzinfo=UTC)),
+    ],
+)
+def test_parse_datetime_in_a_zone(value: str, expected: datetime) -> None:
+    """Only times without an offset or Z are read in the given zone."""
+    assert parse_datetime(value, ZoneInfo("Asia/Shanghai")) == expected
 
 
 def test_page_dated_in_the_future_has_no_date() -> None:

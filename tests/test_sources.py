@@ -53,7 +53,9 @@ def test_valid_registry_loads(tmp_path: Path) -> None:
 
 def test_shipped_registry_loads() -> None:
     """The sources.yaml shipped with newstrack is valid."""
-    assert len(load_sources(PROJECT / "sources.yaml")) == 7
+    sources = {source.name: source for source in load_sources(PROJECT / "sources.yaml")}
+    assert len(sources) == 7
+    assert sources["mofcom-news-releases"].article.timezone == "Asia/Shanghai"
 
 
 @pytest.mark.parametrize(
@@ -88,6 +90,11 @@ def test_shipped_registry_loads() -> None:
             "sources:\n  - name: a\n    kind: rss\n    urls: [https://a.example/]\n    http_cache: maybe\n",
             2,
             "http_cache",
+        ),
+        (
+            "sources:\n  - name: a\n    kind: rss\n    urls: [https://a.example/]\n    article: {timezone: Mars/Olympus}\n",
+            2,
+            "article.timezone",
         ),
         (
             "sources:\n  - name: a\n    kind: rss\n    urls: [https://a.example/]\n  - name: a\n    kind: rss\n    urls: [https://b.example/]\n",

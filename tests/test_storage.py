@@ -6,17 +6,19 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, inspect, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Article, ElementMention, Event, EventElement, Mention
+from models import Article, Base, ElementMention, Event, EventElement, Mention
 from pipeline.errors import DatabaseError, QueryError
 from pipeline.extract import ArticleText, Extractor
 from pipeline.jobs import unit_of_work
 from pipeline.sources import SourceConfig
 from storage import queries, writes
 from storage.engine import make_engine, make_session_factory
-from storage.migrate import current_revision, head_revision, upgrade
+from storage.migrate import current_revision, downgrade, head_revision, upgrade
 from storage.readonly import run_readonly
 
 PUBLISHED = datetime(2025, 5, 14, 12, tzinfo=UTC)
@@ -95,7 +97,7 @@ def test_sync_sources_is_idempotent(database_url: str) -> None:
 
 
 def test_article_stored_once_by_url_and_by_text(database_url: str) -> None:
-    """The same URL, or the same text under another URL, is not stored twice."""
+    """The same URL, or the same text under another URL of the same source, is not stored twice."""
     session_factory = _ready(database_url)
     ids = _sources(session_factory)
     with unit_of_work(session_factory) as session:
@@ -106,16 +108,91 @@ def test_article_stored_once_by_url_and_by_text(database_url: str) -> None:
         again = writes.add_article(
             session, _article("https://a.example/1", "Other text.", ids["first"])
         )
-        copy = writes.add_article(
-            session, _article("https://b.example/9", " Some   text. ", ids["second"])
+        moved = writes.add_article(
+            session, _article("https://a.example/moved", " Some   text. ", ids["first"])
         )
     assert first is not None
     assert again is None
-    assert copy is None
+    assert moved is None
     with unit_of_work(session_factory) as session:
         assert writes.known_urls(session, ["https://a.example/1", "https://x.example/"]) == {
             "https://a.example/1"
         }
+
+
+WIRE = (
+    "China's Ministry of Commerce said on Wednesday it would suspend export controls on 28 U.S. "
+    "companies for 90 days, while keeping in place the export ban on seven rare earths it imposed "
+    "on April 4. The ministry also removed 17 entities from its unreliable entity list, a move "
+    "that traders said would ease some pressure on magnet makers who rely on Chinese supply. "
+    "Samarium, gadolinium, terbium, dysprosium, lutetium, scandium and yttrium remain under "
+    "licence requirements, and exporters must still apply to the ministry for each shipment. "
+    "China accounts for over 70% of U.S. imports of rare earth compounds and metals."
+)
+
+
+def _syndicated(
+    session_factory: sessionmaker[Session], texts: dict[str, str]
+) -> dict[str, Article]:
+    """Store each text under its URL, from a source of its own; return the stored rows by URL."""
+    configs = [
+        SourceConfig(name=f"outlet-{n}", kind="rss", urls=(f"https://o{n}.example/feed",))
+        for n in range(len(texts))
+    ]
+    with unit_of_work(session_factory) as session:
+        ids = writes.sync_sources(session, configs)
+    for n, (url, body) in enumerate(texts.items()):
+        with unit_of_work(session_factory) as session:
+            writes.add_article(session, _article(url, body, ids[f"outlet-{n}"]))
+    with unit_of_work(session_factory) as session:
+        rows = session.scalars(select(Article)).all()
+        session.expunge_all()
+    return {row.url: row for row in rows}
+
+
+def test_syndicated_copies_are_stored_and_linked_to_the_original(database_url: str) -> None:
+    """Another outlet's copy of a wire story, exact or lightly edited, is kept and points back."""
+    session_factory = _ready(database_url)
+    rows = _syndicated(
+        session_factory,
+        {
+            "https://wire.example/story": WIRE,
+            "https://paper.example/copy": "BEIJING (Wire) - " + WIRE + " Reporting by a desk.",
+            "https://portal.example/same": WIRE,
+            "https://later.example/more": WIRE.replace("Wednesday", "Thursday") + " Read more.",
+        },
+    )
+    original = rows["https://wire.example/story"]
+    assert original.duplicate_of is None
+    for url in ("https://paper.example/copy", "https://portal.example/same"):
+        assert rows[url].duplicate_of == original.id
+    assert rows["https://portal.example/same"].similarity == 1.0
+    edited = rows["https://paper.example/copy"].similarity
+    assert edited is not None and 0.7 <= edited < 1.0
+    assert rows["https://later.example/more"].duplicate_of == original.id
+
+
+def test_different_stories_on_the_same_topic_are_not_linked(database_url: str) -> None:
+    """Two reports of the same event in their own words are distinct articles, and short texts never match."""
+    other = (
+        "Beijing is keeping its curbs on seven rare earth elements in place even as it pauses "
+        "restrictions on dozens of American firms, according to a statement from the commerce "
+        "ministry. Analysts said magnet producers in Japan and Europe still face long waits for "
+        "licences, and prices of dysprosium oxide outside China have doubled since the spring. "
+        "The ministry did not say when the review of the remaining measures would end."
+    )
+    session_factory = _ready(database_url)
+    rows = _syndicated(
+        session_factory,
+        {
+            "https://wire.example/story": WIRE,
+            "https://paper.example/own-words": other,
+            "https://a.example/brief": "China keeps its rare earth export ban.",
+            "https://b.example/brief": "China keeps its rare earth export ban, again.",
+        },
+    )
+    assert [row.duplicate_of for row in rows.values()] == [None] * 4
+    assert rows["https://a.example/brief"].minhash is None
 
 
 def test_failed_unit_of_work_stores_nothing(database_url: str) -> None:
@@ -294,3 +371,29 @@ def test_upgrade_keeps_rows_written_under_the_first_schema(database_url: str) ->
     with engine.connect() as connection:
         row = connection.execute(text("SELECT title, raw_html FROM articles")).one()
     assert tuple(row) == ("kept", None)
+
+
+def test_migrations_match_the_models(database_url: str) -> None:
+    """The migrated schema is exactly what the models declare: no table, column or index differs."""
+    engine = _engine(database_url)
+    upgrade(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+
+
+def test_downgrade_to_the_first_schema_and_back(database_url: str) -> None:
+    """Every migration can be reverted and applied again on a database that holds rows."""
+    session_factory = _ready(database_url)
+    ids = _sources(session_factory)
+    with unit_of_work(session_factory) as session:
+        writes.add_article(session, _article("https://a.example/1", "Kept text.", ids["first"]))
+    engine = session_factory.kw["bind"]
+    downgrade(engine, "0001")
+    assert current_revision(engine) == "0001"
+    assert upgrade(engine) is True
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT url FROM articles")).scalars().all() == [
+            "https://a.example/1"
+        ]

@@ -1,0 +1,58 @@
+"""Language of article texts: the words decide when they are clear, the page's declaration otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.language import declared_language, detect_language
+from pipeline.parse import extract_page
+from pipeline.sources import ArticleSelectors
+
+ENGLISH = (
+    "China's Ministry of Commerce said on Wednesday it would keep the export ban on seven rare "
+    "earths it imposed on April 4, while suspending export controls on 28 U.S. companies for 90 "
+    "days. Magnet makers in Japan and Europe still wait weeks for licences."
+)
+CHINESE = (
+    "商务部新闻发言人表示，中方决定暂停对28家美国实体的出口管制措施，为期90天。"
+    "同时，对钐、钆、铽、镝、镥、钪、钇等七种中重稀土相关物项的出口管制措施继续实施。"
+    "中方愿与各方共同维护全球产业链供应链稳定。商务部将依法审查出口许可申请。"
+    "有关企业应当依法履行出口申报义务，对于符合规定的申请将予以许可。"
+    "中方一贯致力于维护全球产业链供应链的安全稳定，愿同各国加强出口管制领域的对话与合作。"
+)
+FRENCH = (
+    "Le ministère chinois du Commerce a annoncé mercredi la suspension pour quatre-vingt-dix jours "
+    "des contrôles à l'exportation visant vingt-huit entreprises américaines, tout en maintenant "
+    "l'interdiction d'exporter sept terres rares imposée le quatre avril dernier."
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("en-US", "en"), ("zh_CN", "zh"), (" FR ", "fr"), ("", None), (None, None), ("12", None)],
+)
+def test_declared_language_is_an_iso_code(value: object, expected: str | None) -> None:
+    """`lang` attributes and feed fields become two- or three-letter codes."""
+    assert declared_language(value) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [(ENGLISH, "en"), (CHINESE, "zh"), (FRENCH, "fr")])
+def test_clear_text_overrules_a_wrong_declaration(text: str, expected: str) -> None:
+    """A page template that says lang="en" around Chinese text is Chinese, and the reverse."""
+    wrong = "de"
+    assert detect_language(text, wrong) == expected
+    assert detect_language(text) == expected
+
+
+def test_short_text_keeps_the_declaration() -> None:
+    """A line of element names is too short to classify; the page's own language stands."""
+    names = "Samarium, gadolinium, terbium, dysprosium, lutetium, scandium and yttrium"
+    assert detect_language(names, "en-GB") == "en"
+    assert detect_language(names) is None
+
+
+def test_page_language_comes_from_its_text() -> None:
+    """extract_page reports the language of the text it found, not of the template."""
+    html = f'<html lang="en"><body><div class="c"><p>{CHINESE}</p></div></body></html>'
+    page = extract_page(html.encode(), "https://e.org/a", ArticleSelectors(text="div.c"))
+    assert page.language == "zh"
