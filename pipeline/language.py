@@ -7,7 +7,9 @@ from functools import cache
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 SAMPLE_CHARS = 3000  # the opening of a text is enough to tell its language
-MIN_BYTES = 200  # UTF-8 bytes, what langid reads; below this it guesses (element names read as Latin)
+MIN_BYTES = (
+    200  # UTF-8 bytes, what langid reads; below this it guesses (element names read as Latin)
+)
 CONFIDENT = 0.6  # normalised probability (over 97 languages) at which the words overrule the page
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+import charset_normalizer
 import feedparser
 import trafilatura
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag, XMLParsedAsHTMLWarning
@@ -54,6 +55,7 @@ CHARSET_SUPERSETS = {
     "us-ascii": "windows-1252",
     "ascii": "windows-1252",
 }
+DETECTION_BYTES = 65_536  # enough of a page to tell its charset
 DATELINE_CHARS = 300  # how far into the text a dateline may stand
 MIN_FULL_TEXT_WORDS = 120
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -219,12 +221,14 @@ def _soup(body: bytes, headers: Mapping[str, str] | None) -> BeautifulSoup:
 
 
 def _encoding_of(body: bytes, headers: Mapping[str, str] | None) -> str | None:
-    """The first charset that decodes the body: header, <meta>, UTF-8, windows-1252."""
+    """The first charset that decodes the body: header, <meta>, UTF-8, detected, windows-1252."""
     content_type = (headers or {}).get("content-type", "")
     match = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
     declared = match.group(1) if match else None
     meta = EncodingDetector.find_declared_encoding(body, is_html=True)
-    for encoding in (declared, meta, "utf-8", "windows-1252"):
+    for encoding in (declared, meta, "utf-8", _detected_encoding, "windows-1252"):
+        if callable(encoding):  # detection is the costly step: only when the others failed
+            encoding = encoding(body)
         if not encoding:
             continue
         encoding = CHARSET_SUPERSETS.get(encoding.lower(), encoding)
@@ -236,6 +240,19 @@ def _encoding_of(body: bytes, headers: Mapping[str, str] | None) -> str | None:
             continue
         return encoding
     return None
+
+
+def _detected_encoding(body: bytes) -> str | None:
+    """The charset charset-normalizer finds most likely for an undeclared, non-UTF-8 body.
+
+    Short Latin texts fit several code pages equally well; windows-1252, the web's usual
+    undeclared charset, wins such ties.
+    """
+    matches = list(charset_normalizer.from_bytes(body[:DETECTION_BYTES]))
+    if not matches:
+        return None
+    tied = [match.encoding for match in matches if match.chaos <= matches[0].chaos]
+    return "cp1252" if "cp1252" in tied else matches[0].encoding
 
 
 def _html(markup: str | bytes, encoding: str | None = None) -> BeautifulSoup:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Article, Fetch, Source
+from models import Article, Fetch, HttpValidator, Source
 from pipeline.fetch import build_client
 from pipeline.jobs import fetch_sources, unit_of_work
 from pipeline.settings import HttpSettings, Settings
@@ -27,6 +27,7 @@ from .servers import (
     redirect,
     respond,
     serve,
+    slow,
     truncated,
     with_etag,
 )
@@ -428,3 +429,162 @@ def test_a_misbehaving_page_fails_alone(
         urls = set(session.scalars(select(Article.url)))
     assert outcomes == {outcome}
     assert urls == {good.url("/a/1"), good.url("/a/2")}
+
+
+WINDOWS_1252_FEED = (
+    '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+    "<item><title>Ministry\u2019s caf\u00e9 rules</title><link>/a/1</link>"
+    "<description>Teaser</description></item></channel></rss>"
+).encode("cp1252")
+
+
+@pytest.mark.parametrize(
+    ("misbehaviour", "outcome", "stored"),
+    [
+        ("slow", "temporary", 0),
+        ("429 with Retry-After", "temporary", 0),
+        ("invalid XML", "hard", 0),
+        ("truncated XML", "success", 1),
+        ("HTML instead of a feed", "hard", 0),
+        ("wrong charset", "success", 1),
+    ],
+)
+def test_a_misbehaving_feed_fails_alone(
+    session_factory: sessionmaker[Session], misbehaviour: str, outcome: str, stored: int
+) -> None:
+    """Each feed misbehaviour ends with its outcome class; what can be read is kept; others go on."""
+    feed = _feed(1)
+    behaviours: dict[str, Behaviour] = {
+        "slow": slow(4, respond(200, feed, content_type="application/rss+xml")),
+        "429 with Retry-After": respond(429, b"slow down", {"Retry-After": "1"}),
+        "invalid XML": respond(
+            200, b"<rss version='2.0'><channel><<<>>>", content_type="application/rss+xml"
+        ),
+        # The closing tags are cut off; the whole first item is there and must not be lost.
+        "truncated XML": respond(
+            200, feed[: feed.index(b"</item>") + 7], content_type="application/rss+xml"
+        ),
+        "HTML instead of a feed": respond(200, b"<html><body><p>Home</p></body></html>"),
+        "wrong charset": respond(200, WINDOWS_1252_FEED, {}, "application/rss+xml; charset=utf-8"),
+    }
+    bad_routes = {"/feed": behaviours[misbehaviour], "/a/1": _page(1)}
+    good_routes = {
+        "/feed": respond(200, _feed(1), content_type="application/rss+xml"),
+        "/a/1": _page(2),
+    }
+    with (
+        serve(bad_routes) as bad,
+        serve(good_routes) as good,
+        build_client(SETTINGS.http) as client,
+    ):
+        sources = [replace(_source(bad.url("/feed")), name="bad"), _source(good.url("/feed"))]
+        summary = fetch_sources(session_factory, client, sources, SETTINGS)
+    reports = {report.name: report for report in summary.sources}
+    assert reports["bad"].stored == stored
+    assert (reports["local"].stored, reports["local"].status) == (1, "ok")
+    with unit_of_work(session_factory) as session:
+        outcomes = set(session.scalars(select(Fetch.outcome).where(Fetch.url == bad.url("/feed"))))
+        titles = set(session.scalars(select(Article.title).where(Article.url == bad.url("/a/1"))))
+    assert outcomes == {outcome}
+    if misbehaviour == "wrong charset":
+        assert titles == {"Ministry\u2019s caf\u00e9 rules"}
+
+
+def test_validators_are_kept_per_url_of_a_source(session_factory: sessionmaker[Session]) -> None:
+    """A source with two feeds sends each feed its own ETag; an unchanged one is a 304."""
+    routes: dict[str, Behaviour] = {
+        "/one": with_etag('"one-v1"', _feed(1)),
+        "/two": with_etag('"two-v1"', _feed(2)),
+        "/a/1": _page(1),
+        "/a/2": _page(2),
+    }
+    with serve(routes) as server, build_client(SETTINGS.http) as client:
+        source = replace(_source(server.url("/one")), urls=(server.url("/one"), server.url("/two")))
+        first = fetch_sources(session_factory, client, [source], SETTINGS).sources[0]
+        second = fetch_sources(session_factory, client, [source], SETTINGS).sources[0]
+    assert (first.status, first.stored) == ("ok", 2)
+    assert second.status == "not_modified"
+    sent = {
+        request.path: request.headers.get("if-none-match")
+        for request in server.requests[-2:]
+        if request.path in ("/one", "/two")
+    }
+    assert sent == {"/one": '"one-v1"', "/two": '"two-v1"'}
+
+
+def test_a_304_with_new_validators_updates_them(session_factory: sessionmaker[Session]) -> None:
+    """A 304 carrying a new ETag replaces the stored one, and the Last-Modified it left alone stays."""
+    stamp = "Wed, 02 Apr 2025 10:00:00 GMT"
+    calls = {"count": 0}
+
+    def behave(handler: Handler) -> None:
+        calls["count"] += 1
+        if calls["count"] == 1:
+            headers = {
+                "ETag": '"v1"',
+                "Last-Modified": stamp,
+                "Content-Type": "application/rss+xml",
+            }
+            handler.send(200, _feed(1), headers)
+        else:
+            handler.send(304, b"", {"ETag": f'"v{calls["count"]}"'})
+
+    with (
+        serve({"/feed": behave, "/a/1": _page(1)}) as server,
+        build_client(SETTINGS.http) as client,
+    ):
+        source = _source(server.url("/feed"))
+        for _ in range(3):
+            fetch_sources(session_factory, client, [source], SETTINGS)
+    feed_requests = [r for r in server.requests if r.path == "/feed"]
+    assert [r.headers.get("if-none-match") for r in feed_requests] == [None, '"v1"', '"v2"']
+    assert [r.headers.get("if-modified-since") for r in feed_requests] == [None, stamp, stamp]
+    with unit_of_work(session_factory) as session:
+        row = session.execute(select(HttpValidator.etag, HttpValidator.last_modified)).one()
+    assert tuple(row) == ('"v3"', stamp)
+
+
+WIRE_STORY = """<html lang="en"><head><title>{title}</title></head><body><article><h1>{title}</h1>
+<p>{dateline}China's Ministry of Commerce said on Wednesday it would suspend export controls on 28
+U.S. companies for 90 days, while keeping in place the export ban on seven rare earths it imposed on
+April 4.</p>
+<p>The ministry also removed 17 entities from its unreliable entity list, a move that traders said
+would ease some pressure on magnet makers who rely on Chinese supply of samarium, gadolinium,
+terbium, dysprosium, lutetium, scandium and yttrium.</p>
+<p>China accounts for over 70% of U.S. imports of rare earth compounds and metals.{credit}</p>
+</article></body></html>"""
+
+
+def test_a_syndicated_story_is_kept_once_per_outlet_and_linked(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The same wire story on two outlets is two articles; the later copy points to the first."""
+
+    def story(dateline: str, credit: str) -> Behaviour:
+        body = WIRE_STORY.format(title="China eases", dateline=dateline, credit=credit)
+        return respond(200, body.encode(), content_type="text/html; charset=utf-8")
+
+    wire = {"/feed": respond(200, _feed(1), content_type="application/rss+xml")}
+    wire["/a/1"] = story("", "")
+    paper = {"/feed": respond(200, _feed(1), content_type="application/rss+xml")}
+    paper["/a/1"] = story("BEIJING (Wire) - ", " Reporting by the Beijing newsroom.")
+    with (
+        serve(wire) as first,
+        serve(paper) as second,
+        build_client(SETTINGS.http) as client,
+    ):
+        sources = [
+            replace(_source(first.url("/feed")), name="wire"),
+            replace(_source(second.url("/feed")), name="paper"),
+        ]
+        fetch_sources(session_factory, client, sources[:1], SETTINGS)
+        fetch_sources(session_factory, client, sources, SETTINGS)
+    with unit_of_work(session_factory) as session:
+        rows = {
+            url: (article_id, duplicate_of)
+            for url, article_id, duplicate_of in session.execute(
+                select(Article.url, Article.id, Article.duplicate_of)
+            )
+        }
+    assert rows[first.url("/a/1")][1] is None
+    assert rows[second.url("/a/1")][1] == rows[first.url("/a/1")][0]

@@ -586,6 +586,30 @@ def test_gb2312_label_is_read_as_gb18030() -> None:
         assert "朱镕基" in page.text
 
 
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [
+        (
+            "gb18030",
+            "商务部新闻发言人表示，中方决定对钐、钆、铽、镝、镥、钪、钇等七种中重稀土相关物项实施出口管制。",
+        ),
+        (
+            "shift_jis",
+            "経済産業省は、レアアースの輸出規制について、中国政府の決定に強い懸念を表明した。",
+        ),
+        (
+            "koi8-r",
+            "Министерство торговли Китая объявило об экспортном контроле на редкоземельные металлы.",
+        ),
+    ],
+)
+def test_undeclared_charset_is_detected(encoding: str, text: str) -> None:
+    """A page that declares no charset and is not UTF-8 is read in the charset its bytes show."""
+    html = f"<html><body><article><p>{text}</p><p>{text}</p></article></body></html>"
+    page = extract_page(html.encode(encoding), "https://example.org/a", ArticleSelectors())
+    assert text in page.text
+
+
 def test_date_falls_back_to_a_dateline_in_the_text() -> None:
     """A page without date metadata takes a full date written at the top of its text."""
     html = (
