@@ -245,6 +245,24 @@ def trickle(body: bytes, chunk_size: int = 8, pause: float = 0.1, limit: float =
     return behave
 
 
+def endless(chunk: bytes = b"<p>more</p>" * 1000) -> Behaviour:
+    """Headers without a length, then the same chunk again and again until the client gives up."""
+
+    def behave(handler: Handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html")
+        handler.end_headers()
+        ends = time.monotonic() + MAX_WAIT
+        try:
+            while time.monotonic() < ends and not handler.server.stopping.is_set():
+                handler.wfile.write(chunk)
+        except OSError:  # the client hung up, as it should
+            pass
+        handler.close_connection = True
+
+    return behave
+
+
 @functools.cache
 def gzip_bomb_body(inflated_size: int = 50_000_000) -> bytes:
     """Gzip bytes that inflate to `inflated_size` zero bytes, built in 1 MB steps."""

@@ -26,6 +26,7 @@ from tests.servers import (
     Behaviour,
     Handler,
     LoopbackHTTPServer,
+    endless,
     gzip_bomb,
     gzip_bomb_body,
     hang_up,
@@ -282,6 +283,13 @@ def test_gzip_bomb_is_stopped_by_the_size_cap(client: httpx.Client) -> None:
     assert result.outcome is Outcome.HARD
     assert result.error == f"body larger than {SETTINGS.max_body_bytes} bytes"
     assert result.body == b""
+
+
+def test_endless_body_is_stopped_by_the_size_cap(client: httpx.Client) -> None:
+    """A body without a length that never ends is cut at the cap and classed hard."""
+    result = _fetch_one(client, endless(), SETTINGS)
+    assert result.outcome is Outcome.HARD
+    assert result.error == f"body larger than {SETTINGS.max_body_bytes} bytes"
 
 
 def test_gzip_body_under_the_cap_is_decoded(client: httpx.Client) -> None:

@@ -22,6 +22,7 @@ from storage.migrate import upgrade
 from .servers import (
     Behaviour,
     Handler,
+    endless,
     gzip_bomb,
     hang_up,
     redirect,
@@ -379,6 +380,7 @@ def test_every_http_attempt_is_a_fetches_row(session_factory: sessionmaker[Sessi
         ("hang up", "temporary"),
         ("redirect loop", "hard"),
         ("server error", "temporary"),
+        ("endless body", "hard"),
         ("gone", "hard"),
         ("challenge", "blocked"),
     ],
@@ -394,6 +396,7 @@ def test_a_misbehaving_page_fails_alone(
         "hang up": hang_up(),
         "redirect loop": redirect("/a/1"),
         "server error": respond(500, b"oops"),
+        "endless body": endless(),
         "gone": respond(410, b"gone"),
         "challenge": respond(200, b"<title>Just a moment...</title>", content_type="text/html"),
     }
