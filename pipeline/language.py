@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -13,10 +14,21 @@ MIN_BYTES = (
 CONFIDENT = 0.6  # normalised probability (over 97 languages) at which the words overrule the page
 
 
+_LOADING = threading.Lock()
+
+
 @cache
-def _identifier() -> LanguageIdentifier:
-    """The langid.py model that ships inside the py3langid package (loaded once)."""
+def _load_identifier() -> LanguageIdentifier:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def _identifier() -> LanguageIdentifier:
+    """The langid.py model that ships inside the py3langid package, loaded once per process.
+
+    The lock keeps fetch threads that meet their first article together from each loading it.
+    """
+    with _LOADING:
+        return _load_identifier()
 
 
 def declared_language(value: object) -> str | None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
+from pipeline import language
 from pipeline.language import declared_language, detect_language
 from pipeline.parse import extract_page
 from pipeline.sources import ArticleSelectors
@@ -56,3 +60,18 @@ def test_page_language_comes_from_its_text() -> None:
     html = f'<html lang="en"><body><div class="c"><p>{CHINESE}</p></div></body></html>'
     page = extract_page(html.encode(), "https://e.org/a", ArticleSelectors(text="div.c"))
     assert page.language == "zh"
+
+
+def test_threads_meeting_their_first_article_load_the_model_once() -> None:
+    """Eight fetch threads classifying at once share one model (it weighs about 100 MB)."""
+    language._load_identifier.cache_clear()
+    barrier = threading.Barrier(8)
+
+    def classify() -> str | None:
+        barrier.wait()
+        return detect_language(ENGLISH)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: classify(), range(8)))
+    assert results == ["en"] * 8
+    assert language._load_identifier.cache_info().misses == 1
