@@ -108,7 +108,7 @@ class Article(Base):
     extraction_status: Mapped[str] = mapped_column(
         String(20), default="pending", server_default="pending", index=True
     )
-    extraction_error: Mapped[str | None] = mapped_column(Text)
+    extraction_note: Mapped[str | None] = mapped_column(Text)  # why failed, skipped or screened
     extracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duplicate_of: Mapped[int | None] = mapped_column(
         ForeignKey("articles.id", ondelete="SET NULL"), index=True

@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run", parents=[common], help="fetch every source, then extract events"
     )
     _fetch_options(run)
-    run.add_argument("--limit", type=int, metavar="N", help="extract at most N articles")
+    run.add_argument("--limit", type=_positive_int, metavar="N", help="extract at most N articles")
     run.set_defaults(handler=command_run)
 
     fetch = commands.add_parser(
@@ -111,8 +111,22 @@ def build_parser() -> argparse.ArgumentParser:
     extract = commands.add_parser(
         "extract", parents=[common], help="extract events from stored articles"
     )
-    extract.add_argument("--limit", type=int, metavar="N", help="extract at most N articles")
+    extract.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="extract at most N articles"
+    )
     extract.add_argument("--dry-run", action="store_true", help="extract but store nothing")
+    extract.add_argument(
+        "--all",
+        action="store_true",
+        help="also extract again the articles an older extractor version read",
+    )
+    extract.add_argument(
+        "--processes",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes for the trained pipeline (default 1)",
+    )
     extract.set_defaults(handler=command_extract)
 
     backfill = commands.add_parser(
@@ -263,17 +277,26 @@ def command_extract(args: argparse.Namespace, settings: Settings) -> int:
     with open_engine(settings.database_url) as engine:
         upgrade(engine)
         summary = extract_pending(
-            make_session_factory(engine), extractor, limit=args.limit, dry_run=args.dry_run
+            make_session_factory(engine),
+            extractor,
+            limit=args.limit,
+            dry_run=args.dry_run,
+            outdated=args.all,
+            processes=args.processes,
         )
     report = {
         "articles": summary.articles,
         "failed": summary.failed,
+        "screened": summary.screened,
         "skipped": summary.skipped,
         "events": len(summary.events),
+        "extractor_version": extractor.version,
     }
     text = (
-        f"extracted {summary.articles} article(s), {summary.failed} failed, "
-        f"{summary.skipped} skipped (not English), {len(summary.events)} event(s)"
+        f"extracted {summary.articles} article(s) with extractor {extractor.version}: "
+        f"{summary.screened} screened out (no mineral or no measure named), "
+        f"{summary.skipped} skipped (empty or not English), {summary.failed} failed; "
+        f"{len(summary.events)} event(s) touched"
     )
     _print_summary(args, report, text)
     return EXIT_PARTIAL if summary.failed else EXIT_OK
@@ -311,14 +334,15 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
         "articles_stored": fetched.stored,
         "articles_extracted": extracted.articles,
         "extraction_failures": extracted.failed,
+        "extraction_screened": extracted.screened,
         "extraction_skipped": extracted.skipped,
         "events_touched": len(extracted.events),
         "totals": asdict(totals),
     }
     lines = [
         _fetch_text(fetched),
-        f"extracted {extracted.articles} article(s) ({extracted.failed} failed, "
-        f"{extracted.skipped} not in English), touching {len(extracted.events)} event(s)",
+        f"extracted {extracted.articles} article(s) ({extracted.screened} screened out, "
+        f"{extracted.skipped} skipped, {extracted.failed} failed), touching {len(extracted.events)} event(s)",
         f"database {report['database']} now holds {totals.articles} articles from {totals.sources} sources, "
         f"{totals.events} events with {totals.mentions} mentions",
         "elements most mentioned: "
@@ -518,9 +542,14 @@ def command_annotate(args: argparse.Namespace, settings: Settings) -> int:
                 failures += 1
                 continue
             if len(batch) >= 64:
-                successes += _annotate_batch(extractor, batch, target)
-                batch = []
-        successes += _annotate_batch(extractor, batch, target)
+                written = _annotate_batch(extractor, batch, target)
+                successes, failures, batch = (
+                    successes + written,
+                    failures + len(batch) - written,
+                    [],
+                )
+        written = _annotate_batch(extractor, batch, target)
+        successes, failures = successes + written, failures + len(batch) - written
     if failures:
         return EXIT_PARTIAL if successes else EXIT_FAILURE
     return EXIT_OK
@@ -553,18 +582,27 @@ def _article_of_line(line: str, number: int) -> ArticleText:
 
 
 def _annotate_batch(extractor: Extractor, batch: list[ArticleText], target: TextIO) -> int:
-    for annotation in extractor.annotate(batch):
+    """Write each text's annotation; a text the extractor fails on is reported and skipped."""
+    written = 0
+    for article, annotation in zip(batch, extractor.annotate_each(batch), strict=True):
+        if isinstance(annotation, Exception):
+            print(f"newstrack: annotate: {article.id}: {annotation}", file=sys.stderr)
+            continue
         target.write(json.dumps(annotation_to_json(annotation), ensure_ascii=False) + "\n")
+        written += 1
     target.flush()
-    return len(batch)
+    return written
 
 
 def annotation_to_json(annotation: Annotation) -> dict[str, Any]:
     """The `annotate` output contract of one annotation."""
     return {
         "id": annotation.id,
+        "status": annotation.status,
+        "note": annotation.note,
         "on_topic": annotation.on_topic,
         "elements": annotation.elements,
+        "groups": annotation.groups,
         "countries": annotation.countries,
         "orgs": annotation.orgs,
         "events": [
@@ -602,6 +640,17 @@ def _quantity_json(quantity: QuantityTag) -> dict[str, Any]:
         "qualifier": quantity.qualifier,
         "text": quantity.text,
     }
+
+
+def _positive_int(value: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
 
 
 def _parameter(item: str) -> tuple[str, str]:

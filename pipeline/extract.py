@@ -15,6 +15,7 @@ from spacy.tokens import Doc, Span, Token
 
 from models.vocabulary import Vocabulary
 from pipeline.dates import resolve_date
+from pipeline.language import detect_language
 from pipeline.nlp import pipeline_version
 
 EXTRACTOR_VERSION = "1"
@@ -52,6 +53,8 @@ EXPORT_SIDE_MEASURES = frozenset(
 )
 TRADE_MEASURES = EXPORT_SIDE_MEASURES | {"import_tariff", "investigation", "production_control"}
 FORWARD_REFERENCE = re.compile(r"\b(the following|as follows|listed below)\b", re.IGNORECASE)
+MINERAL_KINDS = frozenset({"element", "symbol", "compound", "group"})
+MAX_READ_CHARS = 200_000  # the trained pipeline reads at most this much of a text
 FORWARD_REACH = 2000  # characters after the sentence where "the following items" are listed
 NAMES_NOT_MEASURES = frozenset(
     {"law", "laws", "act", "regulation", "regulations", "reform", "office"}
@@ -156,11 +159,19 @@ class Annotation:
     quantities: tuple[QuantityTag, ...]
     events: tuple[EventRecord, ...]
     extractor_version: str = EXTRACTOR_VERSION
+    status: str = "read"  # read | screened | skipped
+    note: str | None = None  # why the trained pipeline did not read the text, or read part of it
 
     @property
     def elements(self) -> list[str]:
         """Canonical names of the elements named, most mentioned first."""
         counts = Counter(tag.name for tag in self.element_tags if not tag.is_group)
+        return [name for name, _ in counts.most_common()]
+
+    @property
+    def groups(self) -> list[str]:
+        """Group words named ("rare earths", "critical minerals"), most mentioned first."""
+        counts = Counter(tag.name for tag in self.element_tags if tag.is_group)
         return [name for name, _ in counts.most_common()]
 
     @property
@@ -187,6 +198,7 @@ class ArticleText:
     text: str
     title: str = ""
     published: datetime | None = None
+    language: str | None = None  # as stored at fetch time; detected from the text when None
 
 
 @dataclass
@@ -267,14 +279,98 @@ class Extractor:
                 label, [_measure_pattern([t.lower_ for t in self.nlp.make_doc(phrase.text)])]
             )
 
-    def annotate(self, articles: Sequence[ArticleText], batch_size: int = 32) -> list[Annotation]:
-        """Annotate many texts with `nlp.pipe`, in input order."""
-        docs = self.nlp.pipe((article.text for article in articles), batch_size=batch_size)
-        return [
-            self._annotate_doc(article, doc) for article, doc in zip(articles, docs, strict=True)
-        ]
+    def annotate(
+        self, articles: Sequence[ArticleText], batch_size: int = 32, processes: int = 1
+    ) -> list[Annotation]:
+        """Annotate many texts, in input order.
 
-    def _annotate_doc(self, article: ArticleText, doc: Doc) -> Annotation:
+        A cheap first pass (tokenizer and phrase matchers, no trained components) screens each
+        text; only texts that name a critical mineral and a trade measure go through the trained
+        pipeline's `nlp.pipe`. The others keep their vocabulary tags and say why they stopped.
+        """
+        results: list[Annotation | None] = []
+        to_read: list[tuple[int, Doc, str | None]] = []
+        for index, article in enumerate(articles):
+            verdict = self._screen(article)
+            if isinstance(verdict, Annotation):
+                results.append(verdict)
+            else:
+                results.append(None)
+                to_read.append((index, *verdict))
+        docs = self.nlp.pipe(
+            (doc for _, doc, _ in to_read), batch_size=batch_size, n_process=processes
+        )
+        for (index, _, note), doc in zip(to_read, docs, strict=True):
+            results[index] = self._annotate_doc(articles[index], doc, note)
+        return [annotation for annotation in results if annotation is not None]
+
+    def annotate_each(
+        self, articles: Sequence[ArticleText], processes: int = 1
+    ) -> list[Annotation | Exception]:
+        """Annotations in input order; when a batch fails, each text alone, so a bad one fails alone."""
+        try:
+            return list(self.annotate(articles, processes=processes))
+        except Exception:  # find the culprit: annotate the texts one by one
+            results: list[Annotation | Exception] = []
+            for article in articles:
+                try:
+                    results.extend(self.annotate([article]))
+                except Exception as error:
+                    results.append(error)
+            return results
+
+    def _screen(self, article: ArticleText) -> Annotation | tuple[Doc, str | None]:
+        """An annotation for a text the trained pipeline need not read, else the doc it must read."""
+        language = article.language or detect_language(article.text)
+        if language not in (None, "en"):
+            note = f"written in {language!r}; the pipeline reads English"
+            return self._unread(article, None, "skipped", note)
+        if not article.text.strip():
+            return self._unread(article, None, "skipped", "empty text")
+        doc = self.nlp.make_doc(article.text)
+        measures = {
+            self._measure_labels[doc.vocab.strings[m]][0] for m, _, _ in self._measures(doc)
+        }
+        minerals = any(kind in MINERAL_KINDS for kind in self._kinds(doc))
+        if minerals and any(token.lower_ in WEAK_BAN for token in doc):
+            measures.add("export_ban")  # "ban" beside element names reads as an export ban
+        if not measures:
+            return self._unread(article, doc, "screened", "names no trade measure")
+        if not minerals and measures.isdisjoint(EXPORT_SIDE_MEASURES):
+            # The same test as `_on_topic`: without minerals, only export-side measures count.
+            return self._unread(article, doc, "screened", "names no critical mineral")
+        if len(article.text) <= MAX_READ_CHARS:
+            return doc, None
+        cut = article.text.rfind("\n", 0, MAX_READ_CHARS)
+        cut = cut if cut > MAX_READ_CHARS // 2 else MAX_READ_CHARS
+        note = f"read the first {cut:,} of {len(article.text):,} characters"
+        return self.nlp.make_doc(article.text[:cut]), note
+
+    def _kinds(self, doc: Doc) -> Iterator[str]:
+        """The kinds of vocabulary names in a doc (element, group, country ...), with repeats."""
+        for match_id, _, _ in self._terms(doc):
+            yield self._labels[doc.vocab.strings[match_id]][0]
+        for match_id, _, _ in self._names(doc):
+            yield self._labels[doc.vocab.strings[match_id]][0]
+        if next(self._symbol_spans(doc), None) is not None:
+            yield "symbol"
+
+    def _unread(self, article: ArticleText, doc: Doc | None, status: str, note: str) -> Annotation:
+        """An annotation from the vocabularies alone: elements, groups and countries, no events."""
+        element_tags, entity_tags = self._tag_names(doc) if doc is not None else ([], [])
+        return Annotation(
+            id=article.id,
+            on_topic=False,
+            element_tags=tuple(element_tags),
+            entity_tags=tuple(entity_tags),
+            quantities=(),
+            events=(),
+            extractor_version=self.version,
+            status=status,
+            note=note,
+        )
+
+    def _annotate_doc(self, article: ArticleText, doc: Doc, note: str | None = None) -> Annotation:
         element_tags, entity_tags = self._tag_names(doc)
         quantities = tuple(_quantities(doc))
         events = self._events(article, doc, element_tags, entity_tags, quantities)
@@ -287,6 +383,7 @@ class Extractor:
             quantities=quantities,
             events=tuple(events),
             extractor_version=self.version,
+            note=note,
         )
 
     # Tagging -----------------------------------------------------------------------------

@@ -38,7 +38,6 @@ from storage import queries, writes
 log = logging.getLogger("newstrack")
 MAX_CRAWL_DELAY = 60.0  # seconds: a larger Crawl-delay would stall a run on that host
 ROBOTS_AGENT = "newstrack"  # the product token robots.txt groups are matched against
-READABLE_LANGUAGES = (None, "en")  # the spaCy pipeline is English; unknown is given a try
 FEED_CONTENT_TYPE = "text/html; charset=utf-8"  # a feed entry's content, kept as its raw page
 
 
@@ -80,7 +79,8 @@ class ExtractSummary:
 
     articles: int = 0
     failed: int = 0
-    skipped: int = 0
+    screened: int = 0  # read by the vocabularies only: no critical mineral or no measure named
+    skipped: int = 0  # not read: empty, or not in English
     events: set[int] = field(default_factory=set)
 
 
@@ -415,29 +415,30 @@ def extract_pending(
     batch_size: int = 32,
     limit: int | None = None,
     dry_run: bool = False,
+    outdated: bool = False,
+    processes: int = 1,
 ) -> ExtractSummary:
-    """Annotate articles waiting for extraction and store their events, one article per transaction."""
+    """Annotate articles waiting for extraction and store their events, one article per transaction.
+
+    With `outdated`, articles extracted by another extractor version are annotated again; their
+    tags and mentions are replaced, and articles already at this version are left untouched.
+    """
     summary = ExtractSummary()
     with unit_of_work(session_factory) as session:
-        waiting = queries.pending_article_ids(session, limit)
+        waiting = queries.pending_article_ids(
+            session, limit, extractor.version if outdated else None
+        )
     progress = Progress("extract", total=len(waiting))
     for start in range(0, len(waiting), batch_size):
         with unit_of_work(session_factory) as session:
             batch = queries.articles_by_id(session, waiting[start : start + batch_size])
-        for article in [a for a in batch if a.language not in READABLE_LANGUAGES]:
-            with unit_of_work(session_factory, dry_run) as session:
-                writes.mark_extraction_failed(
-                    session,
-                    article.id,
-                    f"written in {article.language!r}; the pipeline reads English",
-                    status="skipped",
-                )
-            summary.skipped += 1
-            progress.advance(article.title)
-        batch = [a for a in batch if a.language in READABLE_LANGUAGES]
-        texts = [ArticleText(str(a.id), a.text, a.title, a.published_at) for a in batch]
-        for article, annotation in zip(batch, extractor.annotate(texts), strict=True):
+        texts = [ArticleText(str(a.id), a.text, a.title, a.published_at, a.language) for a in batch]
+        for article, annotation in zip(
+            batch, extractor.annotate_each(texts, processes), strict=True
+        ):
             try:
+                if isinstance(annotation, Exception):
+                    raise annotation
                 with unit_of_work(session_factory, dry_run) as session:
                     summary.events.update(writes.save_annotation(session, article.id, annotation))
             except Exception as error:  # one bad article must not stop the batch
@@ -447,6 +448,9 @@ def extract_pending(
                     writes.mark_extraction_failed(
                         session, article.id, f"{type(error).__name__}: {error}"
                     )
+            else:
+                summary.screened += annotation.status == "screened"
+                summary.skipped += annotation.status == "skipped"
             summary.articles += 1
             progress.advance(article.title)
     progress.finish()

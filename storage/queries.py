@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import Article, ElementMention, Event, EventElement, Mention, Source
@@ -33,11 +33,25 @@ class DatabaseTotals:
     top_elements: list[tuple[str, int]]
 
 
-def pending_article_ids(session: Session, limit: int | None = None) -> list[int]:
-    """Articles waiting for extraction, oldest publication first, so any run consolidates alike."""
+def pending_article_ids(
+    session: Session, limit: int | None = None, outdated_for: str | None = None
+) -> list[int]:
+    """Articles waiting for extraction, oldest publication first, so any run consolidates alike.
+
+    With `outdated_for` (an extractor version), articles another version extracted wait too.
+    """
+    waiting = Article.extraction_status == "pending"
+    if outdated_for is not None:
+        waiting = or_(
+            waiting,
+            and_(
+                Article.extraction_status != "pending",
+                or_(Article.extractor_version.is_(None), Article.extractor_version != outdated_for),
+            ),
+        )
     query = (
         select(Article.id)
-        .where(Article.extraction_status == "pending")
+        .where(waiting)
         .order_by(Article.published_at.is_(None), Article.published_at, Article.url)
         .limit(limit)
     )

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from pipeline.sources import SourceConfig
 
 SAME_EVENT_DAYS = 31
+STATUS_OF_ANNOTATION = {"read": "done", "screened": "screened", "skipped": "skipped"}
+EXTRACTED = frozenset(STATUS_OF_ANNOTATION.values())  # the statuses of an article the extractor saw
 FIRST_BACKOFF = timedelta(minutes=15)
 MAX_BACKOFF = timedelta(hours=24)
 STATUS_OF_ACTION = {
@@ -333,16 +335,14 @@ def _add_bands(session: Session, article_id: int, signature: Fingerprint | None)
         )
 
 
-def mark_extraction_failed(
-    session: Session, article_id: int, error: str, status: str = "failed"
-) -> None:
-    """Record why an article was not annotated (failed, or skipped), so it is not retried forever."""
+def mark_extraction_failed(session: Session, article_id: int, error: str) -> None:
+    """Record why an article could not be annotated, so it is not retried forever."""
     session.execute(
         update(Article)
         .where(Article.id == article_id)
         .values(
-            extraction_status=status,
-            extraction_error=error[:2000],
+            extraction_status="failed",
+            extraction_note=error[:2000],
             extracted_at=datetime.now(UTC),
         )
     )
@@ -360,7 +360,7 @@ def save_annotation(session: Session, article_id: int, annotation: Annotation) -
         .with_for_update()
     ).one_or_none()
     if current is None or (
-        current.extraction_status == "done"
+        current.extraction_status in EXTRACTED
         and current.extractor_version == annotation.extractor_version
     ):
         return []
@@ -434,8 +434,8 @@ def save_annotation(session: Session, article_id: int, annotation: Annotation) -
         update(Article)
         .where(Article.id == article_id)
         .values(
-            extraction_status="done",
-            extraction_error=None,
+            extraction_status=STATUS_OF_ANNOTATION[annotation.status],
+            extraction_note=annotation.note,
             extractor_version=annotation.extractor_version,
             on_topic=annotation.on_topic,
             extracted_at=datetime.now(UTC),
