@@ -7,10 +7,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
 
 from spacy.language import Language
-from spacy.matcher import Matcher, PhraseMatcher
+from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span, Token
 
 from models.vocabulary import Vocabulary
@@ -47,6 +46,8 @@ NUMBER_WORDS = {
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "dozen": 12, "a dozen": 12,
 }  # fmt: skip
 WEAK_BAN = frozenset({"ban", "bans", "banned", "embargo"})
+# Hyphens and quotes may sit inside a measure phrase ("export-control list", 'its "unreliable" list'):
+# measure phrases are matched on the words of a text with these tokens left out.
 INNER_PUNCTUATION = frozenset({"-", '"', "'", "\u201c", "\u201d", "\u2018", "\u2019"})
 EXPORT_SIDE_MEASURES = frozenset(
     {"export_ban", "export_control", "export_quota", "export_tax", "entity_listing"}
@@ -54,7 +55,7 @@ EXPORT_SIDE_MEASURES = frozenset(
 TRADE_MEASURES = EXPORT_SIDE_MEASURES | {"import_tariff", "investigation", "production_control"}
 FORWARD_REFERENCE = re.compile(r"\b(the following|as follows|listed below)\b", re.IGNORECASE)
 MINERAL_KINDS = frozenset({"element", "symbol", "compound", "group"})
-MAX_READ_CHARS = 200_000  # the trained pipeline reads at most this much of a text
+MAX_READ_CHARS = 100_000  # the trained pipeline reads at most this much of a text (~450 MB peak)
 FORWARD_REACH = 2000  # characters after the sentence where "the following items" are listed
 NAMES_NOT_MEASURES = frozenset(
     {"law", "laws", "act", "regulation", "regulations", "reform", "office"}
@@ -231,7 +232,7 @@ class Extractor:
         self.version = f"{EXTRACTOR_VERSION}+{pipeline_version(nlp)}"
         self._terms = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._names = PhraseMatcher(nlp.vocab, attr="ORTH")
-        self._measures = Matcher(nlp.vocab)
+        self._measures = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._labels: dict[str, tuple[str, str]] = {}
         self._measure_labels: dict[str, tuple[str, str | None]] = {}
         self._symbols = {
@@ -275,9 +276,11 @@ class Extractor:
         for index, phrase in enumerate(vocabulary.measure_phrases):
             label = f"measure:{index}"
             self._measure_labels[label] = (phrase.measure, phrase.action)
-            self._measures.add(
-                label, [_measure_pattern([t.lower_ for t in self.nlp.make_doc(phrase.text)])]
-            )
+            words = [
+                t.lower_ for t in self.nlp.make_doc(phrase.text) if t.text not in INNER_PUNCTUATION
+            ]
+            variants = {tuple(words), (*words[:-1], _plural(words[-1]))}
+            self._measures.add(label, [Doc(self.nlp.vocab, words=list(v)) for v in variants])
 
     def annotate(
         self, articles: Sequence[ArticleText], batch_size: int = 32, processes: int = 1
@@ -323,28 +326,42 @@ class Extractor:
         """An annotation for a text the trained pipeline need not read, else the doc it must read."""
         language = article.language or detect_language(article.text)
         if language not in (None, "en"):
-            note = f"written in {language!r}; the pipeline reads English"
-            return self._unread(article, None, "skipped", note)
+            written = f"written in {language!r}; the pipeline reads English"
+            return self._unread(article, None, "skipped", written)
         if not article.text.strip():
             return self._unread(article, None, "skipped", "empty text")
-        doc = self.nlp.make_doc(article.text)
-        measures = {
-            self._measure_labels[doc.vocab.strings[m]][0] for m, _, _ in self._measures(doc)
-        }
+        text = article.text
+        note: str | None = None
+        if len(text) > MAX_READ_CHARS:
+            cut = text.rfind("\n", 0, MAX_READ_CHARS)
+            cut = cut if cut > MAX_READ_CHARS // 2 else MAX_READ_CHARS
+            text, note = text[:cut], f"read the first {cut:,} of {len(text):,} characters"
+        doc = self.nlp.make_doc(text)
+        measures = self._measures_named(doc)
         minerals = any(kind in MINERAL_KINDS for kind in self._kinds(doc))
         if minerals and any(token.lower_ in WEAK_BAN for token in doc):
             measures.add("export_ban")  # "ban" beside element names reads as an export ban
         if not measures:
-            return self._unread(article, doc, "screened", "names no trade measure")
+            return self._unread(article, doc, "screened", _joined("names no trade measure", note))
         if not minerals and measures.isdisjoint(EXPORT_SIDE_MEASURES):
             # The same test as `_on_topic`: without minerals, only export-side measures count.
-            return self._unread(article, doc, "screened", "names no critical mineral")
-        if len(article.text) <= MAX_READ_CHARS:
-            return doc, None
-        cut = article.text.rfind("\n", 0, MAX_READ_CHARS)
-        cut = cut if cut > MAX_READ_CHARS // 2 else MAX_READ_CHARS
-        note = f"read the first {cut:,} of {len(article.text):,} characters"
-        return self.nlp.make_doc(article.text[:cut]), note
+            return self._unread(
+                article, doc, "screened", _joined("names no critical mineral", note)
+            )
+        return doc, note
+
+    def _measures_named(self, doc: Doc) -> set[str]:
+        """The measure types whose phrases a doc contains."""
+        return {self._measure_labels[span.label_][0] for span in self._measure_spans(doc)}
+
+    def _measure_spans(self, doc: Doc) -> list[Span]:
+        """Spans of measure phrases, labelled with their phrase; hyphens and quotes may sit inside."""
+        kept = [token.i for token in doc if token.text not in INNER_PUNCTUATION]
+        words = Doc(doc.vocab, words=[doc[i].text for i in kept])
+        return [
+            Span(doc, kept[start], kept[end - 1] + 1, label=doc.vocab.strings[match_id])
+            for match_id, start, end in self._measures(words)
+        ]
 
     def _kinds(self, doc: Doc) -> Iterator[str]:
         """The kinds of vocabulary names in a doc (element, group, country ...), with repeats."""
@@ -556,12 +573,8 @@ class Extractor:
     def _measure_triggers(
         self, doc: Doc, element_tags: list[ElementTag]
     ) -> list[tuple[Span, str, str | None]]:
-        spans = [
-            Span(doc, start, end, label=doc.vocab.strings[match_id])
-            for match_id, start, end in self._measures(doc)
-        ]
         triggers = []
-        for span in _longest_first(spans):
+        for span in _longest_first(self._measure_spans(doc)):
             if _names_a_statute(doc, span):
                 continue
             measure, action = self._measure_labels[span.label_]
@@ -713,6 +726,10 @@ class Extractor:
         return found
 
 
+def _joined(first: str, second: str | None) -> str:
+    return f"{first}; {second}" if second else first
+
+
 def _on_topic(element_tags: list[ElementTag], events: list[EventRecord]) -> bool:
     """About critical-mineral trade policy: an export-side measure, or a trade measure with minerals."""
     for event in events:
@@ -731,17 +748,6 @@ def _plural(word: str) -> str:
     if word.endswith("y") and word[-2:-1] not in "aeiou":
         return word[:-1] + "ies"
     return word + "s"
-
-
-def _measure_pattern(words: list[str]) -> list[dict[str, Any]]:
-    """Token pattern of a phrase: last word singular or plural; quotes or hyphens may sit between words."""
-    pattern: list[dict[str, Any]] = []
-    for index, word in enumerate(words):
-        if index:
-            pattern.append({"TEXT": {"IN": list(INNER_PUNCTUATION)}, "OP": "*"})
-        last = index == len(words) - 1
-        pattern.append({"LOWER": {"IN": [word, _plural(word)]}} if last else {"LOWER": word})
-    return pattern
 
 
 def _longest_first(spans: list[Span]) -> list[Span]:

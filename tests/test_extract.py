@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
+from spacy.tokens import Doc
 
 from models.vocabulary import load_vocabulary
 from pipeline.errors import ModelNotFoundError
-from pipeline.extract import Annotation, ArticleText, EventRecord, Extractor
+from pipeline.extract import MAX_READ_CHARS, Annotation, ArticleText, EventRecord, Extractor
 from pipeline.nlp import load_pipeline
 
 SEVEN = {"samarium", "gadolinium", "terbium", "dysprosium", "lutetium", "scandium", "yttrium"}
@@ -161,3 +163,113 @@ def test_events_use_only_the_shared_vocabularies(extractor: Extractor, seed_text
         assert event.action in ACTIONS
         assert event.measure in MEASURES
         assert all(mention.modality in MODALITIES for mention in event.mentions)
+
+
+GENERAL_NEWS = (
+    "Stocks rose on Tuesday as investors weighed fresh data on consumer spending, and the Federal "
+    "Reserve signalled that it would keep interest rates unchanged for now. Shares of carmakers "
+    "led the gains in Tokyo, while oil prices slipped for a third day."
+)
+
+
+def test_texts_naming_no_measure_are_screened_not_read(extractor: Extractor) -> None:
+    """General news stops after the cheap pass; it keeps its vocabulary tags and says why."""
+    price_report = "Dysprosium oxide prices in Europe rose 4% this week, traders in Rotterdam said."
+    general, prices = extractor.annotate(
+        [ArticleText("general", GENERAL_NEWS), ArticleText("prices", price_report)]
+    )
+    assert (general.status, general.note) == ("screened", "names no trade measure")
+    assert (prices.status, prices.note) == ("screened", "names no trade measure")
+    assert prices.elements == ["dysprosium"]
+    assert general.countries == ["JP"]  # "Tokyo" names Japan's government, from the vocabulary
+    assert general.events == prices.events == ()
+
+
+def test_tariffs_without_minerals_are_screened_but_export_controls_are_read(
+    extractor: Extractor,
+) -> None:
+    """A steel tariff is not mineral trade policy; an entity listing is, minerals named or not."""
+    steel = "Washington raised tariffs on imported steel and aluminium sheet to 50% on Monday."
+    steel = steel.replace("aluminium", "rolled")
+    listing = (
+        "China's Ministry of Commerce added 16 U.S. entities to its export control list on "
+        "Wednesday, banning exports of dual-use items to them."
+    )
+    tariff, controls = extractor.annotate(
+        [ArticleText("steel", steel), ArticleText("list", listing)]
+    )
+    assert (tariff.status, tariff.note) == ("screened", "names no critical mineral")
+    assert controls.status == "read"
+    assert ("CN", "impose", "entity_listing") in {
+        (e.actor, e.action, e.measure) for e in controls.events
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "note"),
+    [
+        ("", "skipped", "empty text"),
+        (" \n\t ", "skipped", "empty text"),
+        (
+            "商务部新闻发言人表示，中方决定暂停对28家美国实体的出口管制措施，为期90天。同时，对钐、钆、铽、镝、"
+            "镥、钪、钇等七种中重稀土相关物项的出口管制措施继续实施。中方愿与各方共同维护全球产业链供应链稳定。",
+            "skipped",
+            "written in 'zh'; the pipeline reads English",
+        ),
+    ],
+)
+def test_texts_the_pipeline_cannot_read_are_skipped(
+    extractor: Extractor, text: str, status: str, note: str
+) -> None:
+    """Empty and non-English texts get a status and a note, not a guess."""
+    (annotation,) = extractor.annotate([ArticleText("x", text)])
+    assert (annotation.status, annotation.note) == (status, note)
+    assert annotation.events == ()
+
+
+def test_stored_language_is_trusted_over_detection(extractor: Extractor, seed_text: str) -> None:
+    """An article the fetcher stored as German is skipped even if its text would pass as English."""
+    (annotation,) = extractor.annotate([ArticleText("x", seed_text, language="de")])
+    assert annotation.status == "skipped"
+
+
+def test_a_five_megabyte_text_is_read_up_to_the_cap(extractor: Extractor, seed_text: str) -> None:
+    """A huge text does not hit spaCy's length limit: its opening is read, and the note says so."""
+    huge = (seed_text + "\n\n") * (5_000_000 // len(seed_text) + 1)
+    (annotation,) = extractor.annotate([ArticleText("huge", huge)])
+    assert annotation.status == "read"
+    assert annotation.note is not None and annotation.note.startswith("read the first ")
+    assert all(event.evidence.end <= MAX_READ_CHARS for event in annotation.events)
+    assert ("CN", "maintain", "export_ban") in {
+        (e.actor, e.action, e.measure) for e in annotation.events
+    }
+
+
+def test_garbage_and_endless_sentences_give_a_result(extractor: Extractor, seed_text: str) -> None:
+    """Binary noise, and 20,000 words with no full stop or line break, are annotated without a crash."""
+    noise = bytes(range(256)).decode("latin-1") * 200
+    words = re.sub(r"[^\w\s]", "", seed_text).split()
+    run_on = " ".join((words * (20_000 // len(words) + 1))[:20_000])
+    results = extractor.annotate([ArticleText("noise", noise), ArticleText("run-on", run_on)])
+    assert [annotation.id for annotation in results] == ["noise", "run-on"]
+    assert results[1].status == "read"
+    assert set(results[1].elements) & SEVEN
+
+
+def test_a_batch_with_a_failing_text_fails_that_text_alone(
+    extractor: Extractor, seed_text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When one text breaks the batch, the others are annotated one by one; the bad one is an error."""
+    original = extractor._annotate_doc
+
+    def breaks_on_poison(article: ArticleText, doc: Doc, note: str | None = None) -> Annotation:
+        if article.id == "poison":
+            raise ValueError("cannot read this text")
+        return original(article, doc, note)
+
+    monkeypatch.setattr(extractor, "_annotate_doc", breaks_on_poison)
+    results = extractor.annotate_each(
+        [ArticleText("a", seed_text), ArticleText("poison", seed_text), ArticleText("b", seed_text)]
+    )
+    assert isinstance(results[1], ValueError)
+    assert [r.id for r in results if isinstance(r, Annotation)] == ["a", "b"]
