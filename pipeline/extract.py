@@ -226,9 +226,10 @@ class _Candidate:
 class Extractor:
     """Tags elements, entities, quantities and policy events; built once per process."""
 
-    def __init__(self, nlp: Language, vocabulary: Vocabulary) -> None:
+    def __init__(self, nlp: Language, vocabulary: Vocabulary, screening: bool = True) -> None:
         self.nlp = nlp
         self.vocabulary = vocabulary
+        self.screening = screening  # False: the trained pipeline reads every readable text
         self.version = f"{EXTRACTOR_VERSION}+{pipeline_version(nlp)}"
         self._terms = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._names = PhraseMatcher(nlp.vocab, attr="ORTH")
@@ -337,6 +338,8 @@ class Extractor:
             cut = cut if cut > MAX_READ_CHARS // 2 else MAX_READ_CHARS
             text, note = text[:cut], f"read the first {cut:,} of {len(text):,} characters"
         doc = self.nlp.make_doc(text)
+        if not self.screening:
+            return doc, note
         measures = self._measures_named(doc)
         minerals = any(kind in MINERAL_KINDS for kind in self._kinds(doc))
         if minerals and any(token.lower_ in WEAK_BAN for token in doc):
