@@ -54,6 +54,24 @@ EXPORT_SIDE_MEASURES = frozenset(
 )
 TRADE_MEASURES = EXPORT_SIDE_MEASURES | {"import_tariff", "investigation", "production_control"}
 FORWARD_REFERENCE = re.compile(r"\b(the following|as follows|listed below)\b", re.IGNORECASE)
+BAN_WORDS = frozenset(
+    {
+        "ban",
+        "prohibit",
+        "prohibition",
+        "bar",
+        "halt",
+        "stop",
+        "block",
+        "embargo",
+        "forbid",
+        "outlaw",
+    }
+)
+EXPORT_WORDS = frozenset({"export", "exports", "exporting", "shipment", "shipments"})
+OBJECT_PREPOSITIONS = frozenset({"of", "on", "to", "from", "in", "into"})
+ACTION_POS = frozenset({"VERB", "NOUN", "ADJ", "AUX", "PROPN"})
+SUBJECT_ACTIONS = frozenset({"maintain", "lift", "extend"})  # "the ban remains / ends / runs on"
 MINERAL_KINDS = frozenset({"element", "symbol", "compound", "group"})
 MAX_READ_CHARS = 100_000  # the trained pipeline reads at most this much of a text (~450 MB peak)
 FORWARD_REACH = 2000  # characters after the sentence where "the following items" are listed
@@ -567,6 +585,14 @@ class Extractor:
                 and (candidate.actor is None or default_target != candidate.actor.jurisdiction)
             ):
                 candidate.target = default_target
+            if (
+                candidate.measure == "entity_listing"
+                and "control list" in candidate.trigger.text.lower()
+                and candidate.elements
+                and candidate.target_count is None
+            ):
+                # Minerals and items added to a control list are export controls, not listings.
+                candidate.measure = "export_control"
             if candidate.modality == "negated" and candidate.action in ("lift", "suspend", "ease"):
                 # "refused to lift the ban": the measure stays in force.
                 candidate.action, candidate.modality = "maintain", "asserted"
@@ -582,8 +608,14 @@ class Extractor:
                 continue
             measure, action = self._measure_labels[span.label_]
             triggers.append((span, measure, action))
-        # A bare "ban" means an export ban when the sentence names elements.
         taken = {index for span, _, _ in triggers for index in range(span.start, span.end)}
+        for span in _export_bans(doc):  # "halted rare earth shipments", "stop exporting lithium"
+            if taken.isdisjoint(range(span.start, span.end)):
+                triggers.append(
+                    (span, "export_ban", "impose" if span.root.pos_ == "VERB" else None)
+                )
+                taken.update(range(span.start, span.end))
+        # A bare "ban" means an export ban when the sentence names elements.
         for token in doc:
             if token.lower_ in WEAK_BAN and token.i not in taken:
                 sentence = token.sent
@@ -642,40 +674,40 @@ class Extractor:
     def action_of(self, token: Token) -> str | None:
         """The action a word states, by lemma, then by its own lower-case form ("Maintains")."""
         lemmas = self.vocabulary.action_lemmas
-        for form in (
-            token.lemma_.lower(),
-            token.lower_,
-            re.sub(r"(es|s|ed|ing)$", "", token.lower_),
-        ):
-            if form in lemmas:
-                return lemmas[form]
-        return None
+        word = token.lower_
+        # Headline case hides verbs from the tagger ("China Pauses Some Export Controls"):
+        # try the word's own inflections too.
+        forms = [token.lemma_.lower(), word]
+        for suffix, restore in (("s", ""), ("es", ""), ("ed", ""), ("ed", "e"), ("d", ""),
+                                ("ing", ""), ("ing", "e"), ("ies", "y"), ("ied", "y")):  # fmt: skip
+            if word.endswith(suffix) and len(word) > len(suffix) + 2:
+                forms.append(word[: -len(suffix)] + restore)
+        return next((lemmas[form] for form in forms if form in lemmas), None)
 
     def _action_token(self, sentence: Span, trigger: Span, other_roots: set[int]) -> Token | None:
         """The word stating what happens to a measure, nearest in the parse first.
 
-        Modifiers come first ("the continued ban"), then the governing verbs ("suspended the
-        controls it announced in October"), then clauses attached to the measure ("the
-        restrictions, imposed April 4"), then the nearest action word of the sentence.
+        The governing words come first ("suspended the controls", "the lifting of the ban", "the
+        controls remain"), then modifiers ("the continued ban"), then clauses attached to the
+        measure ("the restrictions, imposed April 4"), then the nearest action word of the
+        sentence that no other measure of the sentence governs.
         """
         root = trigger.root
+        governing = self._governing_action(root)
+        if governing is not None:
+            return governing
         for child in root.children:
             if child.dep_ in ("amod", "compound") and child.i < root.i and self.action_of(child):
                 return child
-        token = root
-        for _ in range(4):
-            if token.head.i == token.i:
-                break
-            token = token.head
-            if token.pos_ in ("VERB", "NOUN", "ADJ", "AUX", "PROPN") and self.action_of(token):
-                return token
         for child in root.children:
             if child.dep_ in ("acl", "relcl") and self.action_of(child):
                 return child
+        if other_roots:  # with several measures in the sentence, a loose word is no evidence
+            return None
         nearby = [
             token
             for token in sentence
-            if token.pos_ in ("VERB", "NOUN", "PROPN")
+            if token.pos_ == "VERB"
             and self.action_of(token)
             and not (trigger.start <= token.i < trigger.end)
             and token.head.i not in other_roots
@@ -684,6 +716,30 @@ class Extractor:
         return min(
             nearby, key=lambda t: (abs(t.i - trigger.start), t.i > trigger.start), default=None
         )
+
+    def _governing_action(self, root: Token) -> Token | None:
+        """The action word a measure is the object of, climbing at most four heads.
+
+        The climb passes through prepositions that make the measure the thing acted on ("lifting
+        of the ban", "cut in tariffs", "exemption from duties") but not through others ("in
+        retaliation for tariffs"); a measure that is the subject of a verb takes only verbs of
+        state ("the controls remain in force", "the ban ends"), not what it is said to do ("the ban
+        signals").
+        """
+        token = root
+        for _ in range(4):
+            head = token.head
+            if head.i == token.i:
+                return None
+            if token.dep_ == "pobj" and head.lower_ not in OBJECT_PREPOSITIONS:
+                return None
+            action = self.action_of(head) if head.pos_ in ACTION_POS else None
+            if token.dep_ == "nsubj" and action not in SUBJECT_ACTIONS:
+                return None
+            if action is not None:
+                return head
+            token = head
+        return None
 
     def _modality(self, sentence: Span, action_token: Token | None, action: str) -> str:
         cues = self.vocabulary.modality_cues
@@ -727,6 +783,37 @@ class Extractor:
         if not found:
             found = _names_within(element_tags, trigger.start_char, sentence.end_char)
         return found
+
+
+def _export_bans(doc: Doc) -> Iterator[Span]:
+    """Export bans stated by syntax rather than a fixed phrase, whatever words sit in between.
+
+    A banning verb whose object is exports ("prohibiting the export of technologies", "halted rare
+    earth shipments", "will stop exporting concentrates"), or a ban noun on exports ("a ban on
+    raw lithium ore exports"). The span runs from the verb or noun to the export word.
+    """
+    for token in doc:
+        if token.lemma_.lower() not in BAN_WORDS:
+            continue
+        if token.pos_ == "VERB":
+            objects = [
+                c for c in token.children if c.dep_ in ("dobj", "xcomp", "pcomp", "nsubjpass")
+            ]
+        elif token.pos_ == "NOUN":
+            objects = [
+                grandchild
+                for child in token.children
+                if child.dep_ == "prep" and child.lower_ == "on"
+                for grandchild in child.children
+                if grandchild.dep_ == "pobj"
+            ]
+        else:
+            continue
+        for found in objects:
+            if found.lemma_.lower() in EXPORT_WORDS or found.lower_ in EXPORT_WORDS:
+                start, end = sorted((token.i, found.i))
+                yield doc[start : end + 1]
+                break
 
 
 def _joined(first: str, second: str | None) -> str:
