@@ -54,6 +54,7 @@ EXPORT_SIDE_MEASURES = frozenset(
 )
 TRADE_MEASURES = EXPORT_SIDE_MEASURES | {"import_tariff", "investigation", "production_control"}
 FORWARD_REFERENCE = re.compile(r"\b(the following|as follows|listed below)\b", re.IGNORECASE)
+THREAT_VERBS = frozenset({"threaten", "warn"})
 BAN_WORDS = frozenset(
     {
         "ban",
@@ -637,11 +638,12 @@ class Extractor:
     ) -> _Candidate:
         action_token = self._action_token(sentence, trigger, other_roots)
         found_action = self.action_of(action_token) if action_token is not None else None
-        if action_token is not None and action_token.dep_ == "xcomp":
-            # "threatened to impose tariffs", "plans to lift the ban": the governing verb decides.
-            governing = self.action_of(action_token.head)
-            if governing == "threaten":
-                found_action, action_token = governing, action_token.head
+        threat = self._threat_over(action_token)
+        if threat is not None:  # "threatened to impose tariffs", "warned it could restrict exports"
+            found_action, action_token = "threaten", threat
+        prolonging = self._prolonging(action_token, implied_action or found_action)
+        if prolonging is not None:  # "extended its suspension of exports", "continues to suspend"
+            found_action, implied_action, action_token = "extend", None, prolonging
         action = implied_action or found_action or "impose"
         candidate = _Candidate(
             sentence=sentence,
@@ -670,6 +672,24 @@ class Extractor:
         if candidate.elements or candidate.target:
             candidate.confidence += 0.15
         return candidate
+
+    def _threat_over(self, token: Token | None) -> Token | None:
+        """The threatening verb that governs an action verb, if any: that verb decides."""
+        if token is None or token.dep_ not in ("xcomp", "ccomp"):
+            return None
+        head = token.head
+        if self.action_of(head) != "threaten":
+            return None
+        return head if token.dep_ == "xcomp" or head.lemma_ in THREAT_VERBS else None
+
+    def _prolonging(self, token: Token | None, action: str | None) -> Token | None:
+        """The word that prolongs a suspension ("extended its pause", "continue to suspend")."""
+        if token is None or action != "suspend":
+            return None
+        governor = self._governing_action(token)
+        if governor is not None and self.action_of(governor) in ("extend", "maintain"):
+            return governor
+        return None
 
     def action_of(self, token: Token) -> str | None:
         """The action a word states, by lemma, then by its own lower-case form ("Maintains")."""
