@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
@@ -10,6 +11,7 @@ from typing import Any
 
 import yaml
 
+PARTS = ("verbs", "nouns", "adjectives")  # the parts of speech an action word is listed under
 ACTIONS = ("impose", "expand", "maintain", "suspend", "extend", "lift", "ease", "threaten")
 MEASURES = (
     "export_ban",
@@ -102,6 +104,7 @@ class Vocabulary:
     bodies: tuple[Body, ...]
     measure_phrases: tuple[MeasurePhrase, ...]
     action_lemmas: dict[str, str]
+    action_lemmas_by_part: dict[str, dict[str, str]] = field(default_factory=dict)
     modality_cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def element(self, name: str) -> Element:
@@ -157,6 +160,7 @@ def load_vocabulary(folder: Path | None = None) -> Vocabulary:
         ),
         measure_phrases=tuple(_measure_phrases(measures_doc)),
         action_lemmas=_action_lemmas(actions_doc),
+        action_lemmas_by_part={part: _action_lemmas(actions_doc, [part]) for part in PARTS},
         modality_cues={str(k): _strings(v) for k, v in (actions_doc.get("modality") or {}).items()},
     )
 
@@ -202,12 +206,12 @@ def _measure_phrases(document: dict[str, Any]) -> list[MeasurePhrase]:
     return phrases
 
 
-def _action_lemmas(document: dict[str, Any]) -> dict[str, str]:
+def _action_lemmas(document: dict[str, Any], parts: Sequence[str] = PARTS) -> dict[str, str]:
     lemmas: dict[str, str] = {}
     for action, words in (document.get("actions") or {}).items():
         if action not in ACTIONS:
             raise VocabularyError(f"actions.yaml: unknown action {action!r}")
-        for part in ("verbs", "nouns", "adjectives"):
+        for part in parts:
             for lemma in (words or {}).get(part, []) or []:
                 lemmas.setdefault(str(lemma).lower(), action)
     return lemmas

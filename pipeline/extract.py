@@ -54,6 +54,7 @@ EXPORT_SIDE_MEASURES = frozenset(
 )
 TRADE_MEASURES = EXPORT_SIDE_MEASURES | {"import_tariff", "investigation", "production_control"}
 FORWARD_REFERENCE = re.compile(r"\b(the following|as follows|listed below)\b", re.IGNORECASE)
+PART_OF_TAG = {"VERB": "verbs", "AUX": "verbs", "NOUN": "nouns", "ADJ": "adjectives"}
 THREAT_VERBS = frozenset({"threaten", "warn"})
 BAN_WORDS = frozenset(
     {
@@ -69,6 +70,7 @@ BAN_WORDS = frozenset(
         "outlaw",
     }
 )
+MAX_BAN_REACH = 5  # tokens from a banning verb to its export object within one trigger span
 EXPORT_WORDS = frozenset({"export", "exports", "exporting", "shipment", "shipments"})
 OBJECT_PREPOSITIONS = frozenset({"of", "on", "to", "from", "in", "into"})
 ACTION_POS = frozenset({"VERB", "NOUN", "ADJ", "AUX", "PROPN"})
@@ -693,7 +695,14 @@ class Extractor:
 
     def action_of(self, token: Token) -> str | None:
         """The action a word states, by lemma, then by its own lower-case form ("Maintains")."""
-        lemmas = self.vocabulary.action_lemmas
+        # A word states an action in the part of speech it is listed under ("subject" the verb,
+        # not the adjective of "items subject to export control"); headline case and proper
+        # nouns leave the tagger unsure, so any part counts there.
+        part = PART_OF_TAG.get(token.pos_)
+        if part is None or token.is_title or token.is_upper:
+            lemmas = self.vocabulary.action_lemmas
+        else:
+            lemmas = self.vocabulary.action_lemmas_by_part[part]
         word = token.lower_
         # Headline case hides verbs from the tagger ("China Pauses Some Export Controls"):
         # try the word's own inflections too.
@@ -831,8 +840,11 @@ def _export_bans(doc: Doc) -> Iterator[Span]:
             continue
         for found in objects:
             if found.lemma_.lower() in EXPORT_WORDS or found.lower_ in EXPORT_WORDS:
-                start, end = sorted((token.i, found.i))
-                yield doc[start : end + 1]
+                # "banned rare earth exports": the span runs over the words between; "the export
+                # of items to U.S. users is prohibited": only the export word, so that nothing in
+                # between reads as the owner of the ban.
+                near = token.i < found.i <= token.i + MAX_BAN_REACH
+                yield doc[token.i : found.i + 1] if near else doc[found.i : found.i + 1]
                 break
 
 
