@@ -698,6 +698,8 @@ class Extractor:
         # A word states an action in the part of speech it is listed under ("subject" the verb,
         # not the adjective of "items subject to export control"); headline case and proper
         # nouns leave the tagger unsure, so any part counts there.
+        if token.dep_ == "prep":  # participles used as prepositions: "including", "following"
+            return None
         part = PART_OF_TAG.get(token.pos_)
         if part is None or token.is_title or token.is_upper:
             lemmas = self.vocabulary.action_lemmas
