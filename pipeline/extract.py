@@ -70,6 +70,12 @@ BAN_WORDS = frozenset(
         "outlaw",
     }
 )
+BAN_FORMS = frozenset(
+    form
+    for word in BAN_WORDS
+    for form in (word, word + "s", word + "es", word + "ed", word + "d", word + "ing",
+                 word + word[-1] + "ed", word + word[-1] + "ing")
+)  # fmt: skip
 MAX_BAN_REACH = 5  # tokens from a banning verb to its export object within one trigger span
 EXPORT_WORDS = frozenset({"export", "exports", "exporting", "shipment", "shipments"})
 OBJECT_PREPOSITIONS = frozenset({"of", "on", "to", "from", "in", "into"})
@@ -363,8 +369,11 @@ class Extractor:
             return doc, note
         measures = self._measures_named(doc)
         minerals = any(kind in MINERAL_KINDS for kind in self._kinds(doc))
-        if minerals and any(token.lower_ in WEAK_BAN for token in doc):
+        words = {token.lower_ for token in doc}
+        if minerals and not words.isdisjoint(WEAK_BAN):
             measures.add("export_ban")  # "ban" beside element names reads as an export ban
+        if not words.isdisjoint(BAN_FORMS) and not words.isdisjoint(EXPORT_WORDS):
+            measures.add("export_ban")  # maybe a ban verb on exports, which the parse decides
         if not measures:
             return self._unread(article, doc, "screened", _joined("names no trade measure", note))
         if not minerals and measures.isdisjoint(EXPORT_SIDE_MEASURES):
