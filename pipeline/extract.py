@@ -76,12 +76,12 @@ BAN_FORMS = frozenset(
     for form in (word, word + "s", word + "es", word + "ed", word + "d", word + "ing",
                  word + word[-1] + "ed", word + word[-1] + "ing")
 )  # fmt: skip
+WORD = re.compile(r"[a-z]+")
 MAX_BAN_REACH = 5  # tokens from a banning verb to its export object within one trigger span
 EXPORT_WORDS = frozenset({"export", "exports", "exporting", "shipment", "shipments"})
 OBJECT_PREPOSITIONS = frozenset({"of", "on", "to", "from", "in", "into"})
 ACTION_POS = frozenset({"VERB", "NOUN", "ADJ", "AUX", "PROPN"})
 SUBJECT_ACTIONS = frozenset({"maintain", "lift", "extend"})  # "the ban remains / ends / runs on"
-MINERAL_KINDS = frozenset({"element", "symbol", "compound", "group"})
 MAX_READ_CHARS = 100_000  # the trained pipeline reads at most this much of a text (~450 MB peak)
 FORWARD_REACH = 2000  # characters after the sentence where "the following items" are listed
 NAMES_NOT_MEASURES = frozenset(
@@ -263,6 +263,7 @@ class Extractor:
         self._measures = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._labels: dict[str, tuple[str, str]] = {}
         self._measure_labels: dict[str, tuple[str, str | None]] = {}
+        self._punctuation = {nlp.vocab.strings.add(mark) for mark in INNER_PUNCTUATION}
         self._symbols = {
             element.symbol: element.name
             for element in vocabulary.elements
@@ -355,9 +356,9 @@ class Extractor:
         language = article.language or detect_language(article.text)
         if language not in (None, "en"):
             written = f"written in {language!r}; the pipeline reads English"
-            return self._unread(article, None, "skipped", written)
+            return self._unread(article, ([], []), "skipped", written)
         if not article.text.strip():
-            return self._unread(article, None, "skipped", "empty text")
+            return self._unread(article, ([], []), "skipped", "empty text")
         text = article.text
         note: str | None = None
         if len(text) > MAX_READ_CHARS:
@@ -368,18 +369,19 @@ class Extractor:
         if not self.screening:
             return doc, note
         measures = self._measures_named(doc)
-        minerals = any(kind in MINERAL_KINDS for kind in self._kinds(doc))
-        words = {token.lower_ for token in doc}
+        tags = self._tag_names(doc)
+        minerals = bool(tags[0])  # elements and groups
+        words = set(WORD.findall(text.lower()))
         if minerals and not words.isdisjoint(WEAK_BAN):
             measures.add("export_ban")  # "ban" beside element names reads as an export ban
         if not words.isdisjoint(BAN_FORMS) and not words.isdisjoint(EXPORT_WORDS):
             measures.add("export_ban")  # maybe a ban verb on exports, which the parse decides
         if not measures:
-            return self._unread(article, doc, "screened", _joined("names no trade measure", note))
+            return self._unread(article, tags, "screened", _joined("names no trade measure", note))
         if not minerals and measures.isdisjoint(EXPORT_SIDE_MEASURES):
             # The same test as `_on_topic`: without minerals, only export-side measures count.
             return self._unread(
-                article, doc, "screened", _joined("names no critical mineral", note)
+                article, tags, "screened", _joined("names no critical mineral", note)
             )
         return doc, note
 
@@ -389,25 +391,23 @@ class Extractor:
 
     def _measure_spans(self, doc: Doc) -> list[Span]:
         """Spans of measure phrases, labelled with their phrase; hyphens and quotes may sit inside."""
-        kept = [token.i for token in doc if token.text not in INNER_PUNCTUATION]
-        words = Doc(doc.vocab, words=[doc[i].text for i in kept])
+        orths = doc.to_array("ORTH")
+        kept = [i for i, orth in enumerate(orths.tolist()) if orth not in self._punctuation]
+        words = Doc(doc.vocab, words=[doc.vocab.strings[orths[i]] for i in kept])
         return [
             Span(doc, kept[start], kept[end - 1] + 1, label=doc.vocab.strings[match_id])
             for match_id, start, end in self._measures(words)
         ]
 
-    def _kinds(self, doc: Doc) -> Iterator[str]:
-        """The kinds of vocabulary names in a doc (element, group, country ...), with repeats."""
-        for match_id, _, _ in self._terms(doc):
-            yield self._labels[doc.vocab.strings[match_id]][0]
-        for match_id, _, _ in self._names(doc):
-            yield self._labels[doc.vocab.strings[match_id]][0]
-        if next(self._symbol_spans(doc), None) is not None:
-            yield "symbol"
-
-    def _unread(self, article: ArticleText, doc: Doc | None, status: str, note: str) -> Annotation:
+    def _unread(
+        self,
+        article: ArticleText,
+        tags: tuple[list[ElementTag], list[EntityTag]],
+        status: str,
+        note: str,
+    ) -> Annotation:
         """An annotation from the vocabularies alone: elements, groups and countries, no events."""
-        element_tags, entity_tags = self._tag_names(doc) if doc is not None else ([], [])
+        element_tags, entity_tags = tags
         return Annotation(
             id=article.id,
             on_topic=False,
