@@ -581,7 +581,7 @@ class Extractor:
                 candidates.append(candidate)
             if sentence_elements:
                 previous_elements = sentence_elements
-        default_actor, default_target = _article_defaults(candidates, entity_tags)
+        default_actor = _default_actor(candidates, entity_tags)
         records = []
         for candidate in candidates:
             if not candidate.stated_action:
@@ -591,12 +591,6 @@ class Extractor:
                 candidate.confidence -= 0.1
             if candidate.actor is not None and candidate.target == candidate.actor.jurisdiction:
                 candidate.target = candidate.target_count = candidate.target_unit = None
-            if (
-                candidate.target is None
-                and default_target
-                and (candidate.actor is None or default_target != candidate.actor.jurisdiction)
-            ):
-                candidate.target = default_target
             if (
                 candidate.measure == "entity_listing"
                 and "control list" in candidate.trigger.text.lower()
@@ -1153,10 +1147,12 @@ def _dates(sentence: Span, published: datetime | None) -> Iterator[DateTag]:
             yield DateTag(value, role, ent.text)
 
 
-def _article_defaults(
-    candidates: list[_Candidate], entities: list[EntityTag]
-) -> tuple[EntityTag | None, str | None]:
-    """The actor most events name (else the body most named), and the country most named besides it."""
+def _default_actor(candidates: list[_Candidate], entities: list[EntityTag]) -> EntityTag | None:
+    """The actor most events of the article name, else the body it names most.
+
+    Targets get no such default: a measure is aimed at a country only when the text says so
+    (licensing that applies to every destination has no target).
+    """
     actors = Counter(c.actor.jurisdiction for c in candidates if c.actor is not None)
     actor_code = actors.most_common(1)[0][0] if actors else None
     actor = next(
@@ -1170,16 +1166,7 @@ def _article_defaults(
         if bodies:
             name = bodies.most_common(1)[0][0]
             actor = next(tag for tag in entities if tag.canonical == name)
-            actor_code = actor.jurisdiction
-    targets = Counter(c.target for c in candidates if c.target)
-    if not targets:
-        targets = Counter(
-            tag.jurisdiction
-            for tag in entities
-            if tag.kind == "country" and tag.jurisdiction and tag.jurisdiction != actor_code
-        )
-    target = targets.most_common(1)[0][0] if targets else None
-    return actor, target
+    return actor
 
 
 def _record(candidate: _Candidate) -> EventRecord:
