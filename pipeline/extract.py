@@ -263,6 +263,7 @@ class Extractor:
         self._measures = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._labels: dict[str, tuple[str, str]] = {}
         self._measure_labels: dict[str, tuple[str, str | None]] = {}
+        self._measure_words: set[str] = set()  # the last word of every measure phrase
         self._punctuation = {nlp.vocab.strings.add(mark) for mark in INNER_PUNCTUATION}
         self._symbols = {
             element.symbol: element.name
@@ -309,6 +310,7 @@ class Extractor:
                 t.lower_ for t in self.nlp.make_doc(phrase.text) if t.text not in INNER_PUNCTUATION
             ]
             variants = {tuple(words), (*words[:-1], _plural(words[-1]))}
+            self._measure_words.update(variant[-1] for variant in variants)
             self._measures.add(label, [Doc(self.nlp.vocab, words=list(v)) for v in variants])
 
     def annotate(
@@ -368,10 +370,11 @@ class Extractor:
         doc = self.nlp.make_doc(text)
         if not self.screening:
             return doc, note
-        measures = self._measures_named(doc)
+        words = set(WORD.findall(text.lower()))
+        # The phrase matcher runs only when a measure phrase's last word is there at all.
+        measures = set() if words.isdisjoint(self._measure_words) else self._measures_named(doc)
         tags = self._tag_names(doc)
         minerals = bool(tags[0])  # elements and groups
-        words = set(WORD.findall(text.lower()))
         if minerals and not words.isdisjoint(WEAK_BAN):
             measures.add("export_ban")  # "ban" beside element names reads as an export ban
         if not words.isdisjoint(BAN_FORMS) and not words.isdisjoint(EXPORT_WORDS):
