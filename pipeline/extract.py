@@ -55,6 +55,7 @@ EXPORT_SIDE_MEASURES = frozenset(
 TRADE_MEASURES = EXPORT_SIDE_MEASURES | {"import_tariff", "investigation", "production_control"}
 FORWARD_REFERENCE = re.compile(r"\b(the following|as follows|listed below)\b", re.IGNORECASE)
 PART_OF_TAG = {"VERB": "verbs", "AUX": "verbs", "NOUN": "nouns", "ADJ": "adjectives"}
+SPEECH_VERBS = frozenset({"say", "announce", "state", "tell", "confirm", "add", "declare"})
 THREAT_VERBS = frozenset({"threaten", "warn"})
 BAN_WORDS = frozenset(
     {
@@ -779,19 +780,27 @@ class Extractor:
         return None
 
     def _modality(self, sentence: Span, action_token: Token | None, action: str) -> str:
+        """How the sentence states the event: asserted, reported, threatened, negated, hypothetical.
+
+        An official's own statement ("the ministry said it would suspend ...") is asserted; a
+        claim passed on from unnamed people or other media is reported.
+        """
         cues = self.vocabulary.modality_cues
         if action == "threaten":
             return "threatened"
         if action_token is not None:
             children = {child.lower_ for child in action_token.children}
-            if any(
-                child.dep_ == "neg" for child in action_token.children
-            ) or action_token.head.lemma_ in ("refusal", "refuse", "decline", "reject"):
+            if any(child.dep_ == "neg" for child in action_token.children) or (
+                action_token.head.lemma_.lower() in set(cues.get("negation", ()))
+            ):
                 return "negated"
-            if children & set(cues.get("hypothetical", ("could", "might", "may", "would"))):
+            hypothetical = children & set(cues.get("hypothetical", ()))
+            if hypothetical - {"would", "will"} or (
+                hypothetical and not _reported_speech(action_token)
+            ):
                 return "hypothetical"
         words = {token.lower_ for token in sentence}
-        if words & set(cues.get("reported", ("reportedly", "according"))):
+        if words & set(cues.get("reported", ())):
             return "reported"
         return "asserted"
 
@@ -854,6 +863,18 @@ def _export_bans(doc: Doc) -> Iterator[Span]:
                 near = token.i < found.i <= token.i + MAX_BAN_REACH
                 yield doc[token.i : found.i + 1] if near else doc[found.i : found.i + 1]
                 break
+
+
+def _reported_speech(token: Token) -> bool:
+    """Whether a verb sits under a verb of saying ("said it would lift"): "would" is then a future."""
+    head = token
+    for _ in range(3):
+        if head.head.i == head.i:
+            return False
+        head = head.head
+        if head.lemma_.lower() in SPEECH_VERBS:
+            return True
+    return False
 
 
 def _joined(first: str, second: str | None) -> str:
