@@ -22,6 +22,11 @@ ANAPHORA = re.compile(
     r"\b(these|those|the|such)\s+(materials|metals|elements|minerals|items|products|rare earths)\b",
     re.IGNORECASE,
 )
+COUNTED_REFERENCE = re.compile(
+    r"\b(?:(?:the|these|those|all)\s+(?P<count>two|three|four|five|six|seven|eight|nine|ten|\d{1,2})"
+    r"|(?P<both>both))\s+(?:[a-z-]+\s+)?(?:metals|elements|minerals|materials|rare earths)\b",
+    re.IGNORECASE,
+)
 SUBJECT_DEPS = ("nsubj", "nsubjpass", "csubj")
 EFFECTIVE_CUES = ("effective", "from", "starting", "since", "take effect", "took effect", "as of")
 EXPIRY_CUES = ("until", "through", "till", "expire", "expires", "expiring", "end")
@@ -574,6 +579,8 @@ class Extractor:
                 )
                 if not candidate.elements and previous_elements and _refers_back(sentence, trigger):
                     candidate.elements = list(previous_elements)
+                if not candidate.elements:  # "the three metals": the last three named before
+                    candidate.elements = _counted_reference(sentence, element_tags)
                 if not candidate.elements and FORWARD_REFERENCE.search(sentence.text):
                     candidate.elements = _names_within(
                         element_tags, sentence.end_char, sentence.end_char + FORWARD_REACH
@@ -863,6 +870,20 @@ def _export_bans(doc: Doc) -> Iterator[Span]:
                 near = token.i < found.i <= token.i + MAX_BAN_REACH
                 yield doc[token.i : found.i + 1] if near else doc[found.i : found.i + 1]
                 break
+
+
+def _counted_reference(sentence: Span, element_tags: list[ElementTag]) -> list[str]:
+    """Elements a counted phrase refers back to ("the three minor metals", "both elements")."""
+    match = COUNTED_REFERENCE.search(sentence.text)
+    if match is None:
+        return []
+    word = (match["count"] or "two").lower()  # "both" is two
+    count = int(word) if word.isdigit() else NUMBER_WORDS[word]
+    named = [
+        tag.name for tag in element_tags if not tag.is_group and tag.end <= sentence.start_char
+    ]
+    recent = list(dict.fromkeys(reversed(named)))[:count]
+    return list(reversed(recent)) if len(recent) == count else []
 
 
 def _reported_speech(token: Token) -> bool:

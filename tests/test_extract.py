@@ -273,3 +273,14 @@ def test_a_batch_with_a_failing_text_fails_that_text_alone(
     )
     assert isinstance(results[1], ValueError)
     assert [r.id for r in results if isinstance(r, Annotation)] == ["a", "b"]
+
+
+def test_a_counted_reference_takes_the_elements_named_before(extractor: Extractor) -> None:
+    """ "The three metals" in a later sentence are the last three elements the article named."""
+    text = (
+        "Prices of lithium fell again this week. Gallium, germanium and antimony are used in chips "
+        "and munitions. China banned exports of the three metals to the United States on Tuesday."
+    )
+    ban = _find(_one(extractor, text), "impose", "export_ban")
+    assert set(ban.elements) == {"gallium", "germanium", "antimony"}
+    assert ban.target == "US"
