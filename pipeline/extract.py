@@ -660,6 +660,8 @@ class Extractor:
         prolonging = self._prolonging(action_token, implied_action or found_action)
         if prolonging is not None:  # "extended its suspension of exports", "continues to suspend"
             found_action, implied_action, action_token = "extend", None, prolonging
+        if found_action == "threaten":  # "warned it could restrict exports": a threat, not a step
+            implied_action = None
         action = implied_action or found_action or "impose"
         candidate = _Candidate(
             sentence=sentence,
@@ -1042,6 +1044,10 @@ def _actor(sentence: Span, anchor: Token, entities: list[EntityTag]) -> EntityTa
                 found = _entity_of(child, entities)
                 if found is not None:
                     return found
+        if token.dep_ == "relcl":  # "Indonesia, which prohibited ore exports": the antecedent
+            found = _entity_of(token.head, entities)
+            if found is not None:
+                return found
         token = (
             token.head
             if token.dep_ in ("conj", "xcomp", "acl", "advcl", "relcl") and token.head.i != token.i
