@@ -86,6 +86,10 @@ WORD = re.compile(r"[a-z]+")
 MAX_BAN_REACH = 5  # tokens from a banning verb to its export object within one trigger span
 EXPORT_WORDS = frozenset({"export", "exports", "exporting", "shipment", "shipments"})
 OBJECT_PREPOSITIONS = frozenset({"of", "on", "to", "from", "in", "into"})
+NOUN_PREPOSITIONS = frozenset(
+    {"in"}
+)  # "a cut in tariffs" under a noun; "added ... in a crackdown" not
+REQUEST_VERBS = frozenset({"apply", "call", "push", "lobby", "press"})  # with "for": asking
 ACTION_POS = frozenset({"VERB", "NOUN", "ADJ", "AUX", "PROPN"})
 SUBJECT_ACTIONS = frozenset({"maintain", "lift", "extend"})  # "the ban remains / ends / runs on"
 MAX_READ_CHARS = 100_000  # the trained pipeline reads at most this much of a text (~450 MB peak)
@@ -716,6 +720,10 @@ class Extractor:
         # nouns leave the tagger unsure, so any part counts there.
         if token.dep_ == "prep":  # participles used as prepositions: "including", "following"
             return None
+        if any(child.dep_ == "prep" and child.lower_ == "for" for child in token.children) and (
+            token.lemma_.lower() in REQUEST_VERBS
+        ):
+            return None  # "apply for export licenses" asks for one; "apply controls" imposes
         part = PART_OF_TAG.get(token.pos_)
         if part is None or token.is_title or token.is_upper:
             lemmas = self.vocabulary.action_lemmas
@@ -778,8 +786,11 @@ class Extractor:
             head = token.head
             if head.i == token.i:
                 return None
-            if token.dep_ == "pobj" and head.lower_ not in OBJECT_PREPOSITIONS:
-                return None
+            if token.dep_ == "pobj" and (
+                head.lower_ not in OBJECT_PREPOSITIONS
+                or (head.lower_ in NOUN_PREPOSITIONS and head.head.pos_ not in ("NOUN", "PROPN"))
+            ):
+                return None  # "in retaliation for tariffs"; "added ... in a crackdown"
             action = self.action_of(head) if head.pos_ in ACTION_POS else None
             if token.dep_ == "nsubj" and action not in SUBJECT_ACTIONS:
                 return None
