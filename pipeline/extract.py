@@ -742,12 +742,16 @@ class Extractor:
     def _action_token(self, sentence: Span, trigger: Span, other_roots: set[int]) -> Token | None:
         """The word stating what happens to a measure, nearest in the parse first.
 
-        The governing words come first ("suspended the controls", "the lifting of the ban", "the
-        controls remain"), then modifiers ("the continued ban"), then clauses attached to the
+        Participles of action verbs modifying the measure come first ("the tightened controls"),
+        then the governing words ("suspended the controls", "the lifting of the ban", "the
+        controls remain"), then other modifiers ("new controls"), then clauses attached to the
         measure ("the restrictions, imposed April 4"), then the nearest action word of the
         sentence that no other measure of the sentence governs.
         """
         root = trigger.root
+        for child in root.children:  # "the tightened controls", "the continued ban"
+            if child.dep_ == "amod" and child.tag_ == "VBN" and self.action_of(child):
+                return child
         governing = self._governing_action(root)
         if governing is not None:
             return governing
