@@ -60,6 +60,7 @@ EXPORT_SIDE_MEASURES = frozenset(
 TRADE_MEASURES = EXPORT_SIDE_MEASURES | {"import_tariff", "investigation", "production_control"}
 FORWARD_REFERENCE = re.compile(r"\b(the following|as follows|listed below)\b", re.IGNORECASE)
 PART_OF_TAG = {"VERB": "verbs", "AUX": "verbs", "NOUN": "nouns", "ADJ": "adjectives"}
+FUTURE_AUXILIARIES = frozenset({"will", "'ll", "would", "shall"})
 SPEECH_VERBS = frozenset({"say", "announce", "state", "tell", "confirm", "add", "declare"})
 THREAT_VERBS = frozenset({"threaten", "warn"})
 BAN_WORDS = frozenset(
@@ -597,6 +598,7 @@ class Extractor:
             if sentence_elements:
                 previous_elements = sentence_elements
         default_actor = _default_actor(candidates, entity_tags)
+        _future_steps_are_threats(candidates)
         records = []
         for candidate in candidates:
             if not candidate.stated_action:
@@ -887,6 +889,25 @@ def _export_bans(doc: Doc) -> Iterator[Span]:
                 near = token.i < found.i <= token.i + MAX_BAN_REACH
                 yield doc[token.i : found.i + 1] if near else doc[found.i : found.i + 1]
                 break
+
+
+def _future_steps_are_threats(candidates: list[_Candidate]) -> None:
+    """A step an actor "will" take on a measure the same article says it threatens is that threat."""
+    threatened = {
+        (c.actor.jurisdiction if c.actor else None, c.measure)
+        for c in candidates
+        if c.action == "threaten"
+    }
+    for candidate in candidates:
+        token = candidate.action_token
+        owner = candidate.actor.jurisdiction if candidate.actor else None
+        if (
+            candidate.action == "impose"
+            and token is not None
+            and any(child.lower_ in FUTURE_AUXILIARIES for child in token.children)
+            and (owner, candidate.measure) in threatened
+        ):
+            candidate.action, candidate.modality = "threaten", "threatened"
 
 
 def _counted_reference(sentence: Span, element_tags: list[ElementTag]) -> list[str]:
