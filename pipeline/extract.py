@@ -816,6 +816,9 @@ class Extractor:
             return "threatened"
         if action_token is not None:
             children = {child.lower_ for child in action_token.children}
+            if action_token.dep_ == "pcomp" and action_token.head.head.i != action_token.head.i:
+                # "could respond by banning exports": the modal sits on the governing verb
+                children |= {child.lower_ for child in action_token.head.head.children}
             if any(child.dep_ == "neg" for child in action_token.children) or (
                 action_token.head.lemma_.lower() in set(cues.get("negation", ()))
             ):
@@ -1084,6 +1087,9 @@ def _actor(sentence: Span, anchor: Token, entities: list[EntityTag]) -> EntityTa
             found = _entity_of(token.head, entities)
             if found is not None:
                 return found
+        if token.dep_ == "pcomp" and token.head.head.i != token.head.i:
+            token = token.head.head  # "could respond by banning exports": who responds
+            continue
         token = (
             token.head
             if token.dep_ in ("conj", "xcomp", "acl", "advcl", "relcl") and token.head.i != token.i
