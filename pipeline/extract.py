@@ -77,9 +77,10 @@ BAN_WORDS = frozenset(
         "outlaw",
     }
 )
+BAN_NOUNS = frozenset({"suspension", "halt", "freeze", "moratorium"})  # of exports: a ban
 BAN_FORMS = frozenset(
     form
-    for word in BAN_WORDS
+    for word in BAN_WORDS | BAN_NOUNS
     for form in (word, word + "s", word + "es", word + "ed", word + "d", word + "ing",
                  word + word[-1] + "ed", word + word[-1] + "ing")
 )  # fmt: skip
@@ -659,6 +660,9 @@ class Extractor:
         other_roots: set[int],
     ) -> _Candidate:
         action_token = self._action_token(sentence, trigger, other_roots)
+        # Who would act and how sure it is are read at the step itself, before a threat over it
+        # ("the broadcaster warned that Beijing could restrict exports": Beijing, hypothetically).
+        step = trigger.root if trigger.root.pos_ == "VERB" else action_token or trigger.root
         found_action = self.action_of(action_token) if action_token is not None else None
         threat = self._threat_over(action_token)
         if threat is not None:  # "threatened to impose tariffs", "warned it could restrict exports"
@@ -675,7 +679,7 @@ class Extractor:
             measure=measure,
             action=action,
             action_token=action_token,
-            modality=self._modality(sentence, action_token, action),
+            modality=self._modality(sentence, action_token or step, action),
         )
         candidate.stated_action = action_token is not None or implied_action is not None
         if candidate.stated_action:
@@ -683,8 +687,10 @@ class Extractor:
         sentence_entities = [
             t for t in entity_tags if sentence.start_char <= t.start < sentence.end_char
         ]
-        candidate.actor = _owner(trigger, sentence_entities) or _actor(
-            sentence, action_token or trigger.root, sentence_entities
+        candidate.actor = (
+            _owner(trigger, sentence_entities)
+            or _actor(sentence, step, sentence_entities)
+            or _actor(sentence, action_token or step, sentence_entities)
         )
         if candidate.actor is not None:
             candidate.confidence += 0.15
@@ -868,17 +874,18 @@ def _export_bans(doc: Doc) -> Iterator[Span]:
     raw lithium ore exports"). The span runs from the verb or noun to the export word.
     """
     for token in doc:
-        if token.lemma_.lower() not in BAN_WORDS:
+        lemma = token.lemma_.lower()
+        if lemma not in BAN_WORDS and not (lemma in BAN_NOUNS and token.pos_ == "NOUN"):
             continue
         if token.pos_ == "VERB":
             objects = [
                 c for c in token.children if c.dep_ in ("dobj", "xcomp", "pcomp", "nsubjpass")
             ]
-        elif token.pos_ == "NOUN":
+        elif token.pos_ == "NOUN":  # "a ban on ore exports", "its suspension of cobalt exports"
             objects = [
                 grandchild
                 for child in token.children
-                if child.dep_ == "prep" and child.lower_ == "on"
+                if child.dep_ == "prep" and child.lower_ in ("on", "of", "to")
                 for grandchild in child.children
                 if grandchild.dep_ == "pobj"
             ]
@@ -1092,7 +1099,8 @@ def _actor(sentence: Span, anchor: Token, entities: list[EntityTag]) -> EntityTa
             continue
         token = (
             token.head
-            if token.dep_ in ("conj", "xcomp", "acl", "advcl", "relcl") and token.head.i != token.i
+            if token.dep_ in ("conj", "xcomp", "ccomp", "acl", "advcl", "relcl")
+            and token.head.i != token.i
             else None
         )
     for tag in entities:

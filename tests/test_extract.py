@@ -284,3 +284,43 @@ def test_a_counted_reference_takes_the_elements_named_before(extractor: Extracto
     ban = _find(_one(extractor, text), "impose", "export_ban")
     assert set(ban.elements) == {"gallium", "germanium", "antimony"}
     assert ban.target == "US"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "The Democratic Republic of Congo extended its suspension of cobalt exports by three "
+            "more months.",
+            ("CD", "extend", "export_ban", ("cobalt",), "asserted"),
+        ),
+        (
+            "The Netherlands said it would require licenses for exports of gallium.",
+            ("NL", "impose", "export_control", ("gallium",), "asserted"),
+        ),
+        (
+            "A state broadcaster warned that Beijing could restrict exports of rare earths and "
+            "gallium to U.S. defense contractors.",
+            ("CN", "threaten", "export_control", ("gallium",), "threatened"),
+        ),
+        (
+            "If Washington imposes that tariff, Beijing could respond by banning exports of "
+            "dysprosium and terbium to American buyers.",
+            ("CN", "impose", "export_ban", ("dysprosium", "terbium"), "hypothetical"),
+        ),
+        (
+            "Indonesia, which prohibited nickel ore exports in 2020, has attracted smelter "
+            "investment.",
+            ("ID", "impose", "export_ban", ("nickel",), "asserted"),
+        ),
+    ],
+)
+def test_events_read_from_the_syntax(
+    extractor: Extractor, text: str, expected: tuple[str, str, str, tuple[str, ...], str]
+) -> None:
+    """Actor, action, measure, elements and modality come from how the sentence is built."""
+    events = {
+        (e.actor, e.action, e.measure, tuple(sorted(e.elements)), e.evidence.modality)
+        for e in _one(extractor, text).events
+    }
+    assert expected in events, events
