@@ -13,7 +13,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span, Token
 
 from models.vocabulary import Vocabulary
-from pipeline.dates import resolve_date
+from pipeline.dates import MONTHS, resolve_date
 from pipeline.language import detect_language
 from pipeline.nlp import pipeline_version
 
@@ -672,6 +672,8 @@ class Extractor:
             found_action, implied_action, action_token = "extend", None, prolonging
         if found_action == "threaten":  # "warned it could restrict exports": a threat, not a step
             implied_action = None
+        if found_action == "extend" and _widens(trigger):
+            found_action = "expand"  # "extended its controls to graphite": wider, not longer
         action = implied_action or found_action or "impose"
         candidate = _Candidate(
             sentence=sentence,
@@ -918,6 +920,22 @@ def _future_steps_are_threats(candidates: list[_Candidate]) -> None:
             and (owner, candidate.measure) in threatened
         ):
             candidate.action, candidate.modality = "threaten", "threatened"
+
+
+def _widens(trigger: Span) -> bool:
+    """Whether "extended X to Y" widens a measure to new things rather than to a later date.
+
+    Read from the words right after the measure, since the parse of "to graphite" is unreliable.
+    """
+    doc = trigger.doc
+    following = doc[trigger.end : min(trigger.end + 3, trigger.sent.end)]
+    for token in following:
+        if token.lower_ == "to" and token.i + 1 < len(doc):
+            after = doc[token.i + 1]
+            if after.lower_ == "the" and after.i + 1 < len(doc):
+                after = doc[after.i + 1]
+            return not (after.ent_type_ == "DATE" or after.lower_ in MONTHS or after.like_num)
+    return False
 
 
 def _counted_reference(sentence: Span, element_tags: list[ElementTag]) -> list[str]:

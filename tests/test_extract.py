@@ -309,6 +309,14 @@ def test_a_counted_reference_takes_the_elements_named_before(extractor: Extracto
             ("CN", "impose", "export_ban", ("dysprosium", "terbium"), "hypothetical"),
         ),
         (
+            "Beijing extended its export controls to graphite on Friday.",
+            ("CN", "expand", "export_control", ("graphite",), "asserted"),
+        ),
+        (
+            "Congo extended its cobalt export ban to September 2025.",
+            ("CD", "extend", "export_ban", ("cobalt",), "asserted"),
+        ),
+        (
             "Indonesia, which prohibited nickel ore exports in 2020, has attracted smelter "
             "investment.",
             ("ID", "impose", "export_ban", ("nickel",), "asserted"),
