@@ -61,6 +61,12 @@ TRADE_MEASURES = EXPORT_SIDE_MEASURES | {"import_tariff", "investigation", "prod
 FORWARD_REFERENCE = re.compile(r"\b(the following|as follows|listed below)\b", re.IGNORECASE)
 PART_OF_TAG = {"VERB": "verbs", "AUX": "verbs", "NOUN": "nouns", "ADJ": "adjectives"}
 FUTURE_AUXILIARIES = frozenset({"will", "'ll", "would", "shall"})
+MEASURE_REFERENCES = frozenset(
+    {"implementation", "measure"}
+)  # "the measures", "its implementation"
+CHANGES = frozenset(
+    {"suspend", "lift", "extend", "maintain", "ease"}
+)  # done to an existing measure
 SPEECH_VERBS = frozenset({"say", "announce", "state", "tell", "confirm", "add", "declare"})
 THREAT_VERBS = frozenset({"threaten", "warn"})
 BAN_WORDS = frozenset(
@@ -565,6 +571,7 @@ class Extractor:
         quantities: Sequence[QuantityTag],
     ) -> list[EventRecord]:
         triggers = self._measure_triggers(doc, element_tags)
+        triggers += self._references_to_measures(doc, triggers)
         candidates: list[_Candidate] = []
         previous_elements: list[str] = []
         for sentence in doc.sents:
@@ -648,6 +655,29 @@ class Extractor:
                     triggers.append((doc[token.i : token.i + 1], "export_ban", action))
         triggers.sort(key=lambda trigger: trigger[0].start)
         return triggers
+
+    def _references_to_measures(
+        self, doc: Doc, triggers: list[tuple[Span, str, str | None]]
+    ) -> list[tuple[Span, str, str | None]]:
+        """Changes to "the measures" or "the implementation of" a notice, in sentences naming no
+        measure, read as changes to the measure the article is about ("the implementation of
+        Announcement No. 55 shall be suspended")."""
+        if not triggers:
+            return []
+        measure = Counter(found for _, found, _ in triggers).most_common(1)[0][0]
+        taken = {trigger.sent.start for trigger, _, _ in triggers}
+        found: list[tuple[Span, str, str | None]] = []
+        for token in doc:
+            if (
+                token.lemma_.lower() in MEASURE_REFERENCES
+                and token.pos_ == "NOUN"
+                and token.sent.start not in taken
+            ):
+                governor = self._governing_action(token)
+                if governor is not None and self.action_of(governor) in CHANGES:
+                    found.append((doc[token.i : token.i + 1], measure, None))
+                    taken.add(token.sent.start)
+        return found
 
     def _candidate(
         self,
