@@ -67,6 +67,8 @@ MEASURE_REFERENCES = frozenset(
 CHANGES = frozenset(
     {"suspend", "lift", "extend", "maintain", "ease"}
 )  # done to an existing measure
+ADOPTED_MEASURES = frozenset({"state_support", "agreement", "investigation", "production_control"})
+APPROVALS = frozenset({"approve", "grant", "authorize", "authorise"})
 SPEECH_VERBS = frozenset({"say", "announce", "state", "tell", "confirm", "add", "declare"})
 THREAT_VERBS = frozenset({"threaten", "warn"})
 BAN_WORDS = frozenset(
@@ -705,6 +707,8 @@ class Extractor:
         if found_action == "extend" and _widens(trigger):
             found_action = "expand"  # "extended its controls to graphite": wider, not longer
         action = implied_action or found_action or "impose"
+        if action == "ease" and measure in ADOPTED_MEASURES and step.lemma_.lower() in APPROVALS:
+            action = "impose"  # approving a subsidy or a deal brings it in; approving exports eases
         candidate = _Candidate(
             sentence=sentence,
             trigger=trigger,
