@@ -789,8 +789,8 @@ class Extractor:
         Participles of action verbs modifying the measure come first ("the tightened controls"),
         then the governing words ("suspended the controls", "the lifting of the ban", "the
         controls remain"), then other modifiers ("new controls"), then clauses attached to the
-        measure ("the restrictions, imposed April 4"), then the nearest action word of the
-        sentence that no other measure of the sentence governs.
+        measure ("the restrictions, imposed April 4"), then, when the sentence names no other
+        measure, the nearest action verb the measure sits under, however deep.
         """
         root = trigger.root
         for child in root.children:  # "the tightened controls", "the continued ban"
@@ -815,6 +815,7 @@ class Extractor:
             and not (trigger.start <= token.i < trigger.end)
             and token.head.i not in other_roots
             and not any(child.i in other_roots for child in token.children)
+            and token.is_ancestor(trigger.root)  # the measure sits somewhere under it
         ]
         return min(
             nearby, key=lambda t: (abs(t.i - trigger.start), t.i > trigger.start), default=None
