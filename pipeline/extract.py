@@ -57,7 +57,6 @@ INNER_PUNCTUATION = frozenset({"-", '"', "'", "\u201c", "\u201d", "\u2018", "\u2
 EXPORT_SIDE_MEASURES = frozenset(
     {"export_ban", "export_control", "export_quota", "export_tax", "entity_listing"}
 )
-TRADE_MEASURES = EXPORT_SIDE_MEASURES | {"import_tariff", "investigation", "production_control"}
 FORWARD_REFERENCE = re.compile(r"\b(the following|as follows|listed below)\b", re.IGNORECASE)
 PART_OF_TAG = {"VERB": "verbs", "AUX": "verbs", "NOUN": "nouns", "ADJ": "adjectives"}
 FUTURE_AUXILIARIES = frozenset({"will", "'ll", "would", "shall"})
@@ -1004,13 +1003,11 @@ def _joined(first: str, second: str | None) -> str:
 
 
 def _on_topic(element_tags: list[ElementTag], events: list[EventRecord]) -> bool:
-    """About critical-mineral trade policy: an export-side measure, or a trade measure with minerals."""
-    for event in events:
-        if event.measure in EXPORT_SIDE_MEASURES:
-            return True
-        if event.measure in TRADE_MEASURES and element_tags:
-            return True
-    return False
+    """About critical-mineral policy: an export-side measure, or a government's measure with minerals."""
+    return any(
+        event.measure in EXPORT_SIDE_MEASURES or (element_tags and event.actor is not None)
+        for event in events
+    )
 
 
 def _plural(word: str) -> str:
