@@ -68,6 +68,7 @@ CHANGES = frozenset(
 )  # done to an existing measure
 ADOPTED_MEASURES = frozenset({"state_support", "agreement", "investigation", "production_control"})
 APPROVALS = frozenset({"approve", "grant", "authorize", "authorise"})
+PROLONGED_DEPS = frozenset({"xcomp", "dobj", "pobj", "nsubjpass"})  # how a pause is prolonged
 SPEECH_VERBS = frozenset({"say", "announce", "state", "tell", "confirm", "add", "declare"})
 THREAT_VERBS = frozenset({"threaten", "warn"})
 BAN_WORDS = frozenset(
@@ -749,8 +750,8 @@ class Extractor:
 
     def _prolonging(self, token: Token | None, action: str | None) -> Token | None:
         """The word that prolongs a suspension ("extended its pause", "continue to suspend")."""
-        if token is None or action != "suspend":
-            return None
+        if token is None or action != "suspend" or token.dep_ not in PROLONGED_DEPS:
+            return None  # "suspended X and maintains Y": two steps, not a prolonged pause
         governor = self._governing_action(token)
         if governor is not None and self.action_of(governor) in ("extend", "maintain"):
             return governor
