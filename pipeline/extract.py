@@ -69,6 +69,7 @@ CHANGES = frozenset(
 ADOPTED_MEASURES = frozenset({"state_support", "agreement", "investigation", "production_control"})
 APPROVALS = frozenset({"approve", "grant", "authorize", "authorise"})
 PROLONGED_DEPS = frozenset({"xcomp", "dobj", "pobj", "nsubjpass"})  # how a pause is prolonged
+CONTAINERS = frozenset({"rule", "measure", "package", "regulation", "decision"})
 SPEECH_VERBS = frozenset({"say", "announce", "state", "tell", "confirm", "add", "declare"})
 THREAT_VERBS = frozenset({"threaten", "warn"})
 BAN_WORDS = frozenset(
@@ -692,9 +693,14 @@ class Extractor:
         other_roots: set[int],
     ) -> _Candidate:
         action_token = self._action_token(sentence, trigger, other_roots)
+        change = self._container_change(trigger)
+        if change is not None:
+            action_token, implied_action, trigger_verb = change, None, False
+        else:
+            trigger_verb = trigger.root.pos_ == "VERB"
         # Who would act and how sure it is are read at the step itself, before a threat over it
         # ("the broadcaster warned that Beijing could restrict exports": Beijing, hypothetically).
-        step = trigger.root if trigger.root.pos_ == "VERB" else action_token or trigger.root
+        step = trigger.root if trigger_verb else action_token or trigger.root
         found_action = self.action_of(action_token) if action_token is not None else None
         threat = self._threat_over(action_token)
         if threat is not None:  # "threatened to impose tariffs", "warned it could restrict exports"
@@ -820,6 +826,17 @@ class Extractor:
         return min(
             nearby, key=lambda t: (abs(t.i - trigger.start), t.i > trigger.start), default=None
         )
+
+    def _container_change(self, trigger: Span) -> Token | None:
+        """The change made to a rule or set of measures the measure is described inside
+        ("paused its rule extending Entity List restrictions": the pause, not the extending)."""
+        container = _container_of(trigger.root)
+        if container is None:
+            return None
+        governing = self._governing_action(container)
+        if governing is not None and self.action_of(governing) in CHANGES:
+            return governing
+        return None
 
     def _governing_action(self, root: Token) -> Token | None:
         """The action word a measure is the object of, climbing at most four heads.
@@ -955,6 +972,19 @@ def _future_steps_are_threats(candidates: list[_Candidate]) -> None:
             and (owner, candidate.measure) in threatened
         ):
             candidate.action, candidate.modality = "threaten", "threatened"
+
+
+def _container_of(root: Token) -> Token | None:
+    """The rule or set of measures a measure is described inside ("a rule that would have
+    extended export restrictions", "the measures against entities added to the control list")."""
+    token = root
+    for _ in range(6):
+        if token.head.i == token.i:
+            return None
+        token = token.head
+        if token.pos_ == "NOUN" and token.lemma_.lower() in CONTAINERS:
+            return token
+    return None
 
 
 def _widens(trigger: Span) -> bool:

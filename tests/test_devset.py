@@ -18,7 +18,7 @@ FLOOR = {
     "elements_f1": 0.95,
     "groups_f1": 0.95,
     "countries_f1": 0.95,
-    "events_f1": 0.78,
+    "events_f1": 0.80,
     "event_elements_f1": 0.75,
     "event_modality_f1": 0.90,
     "event_target_f1": 0.78,

@@ -317,6 +317,11 @@ def test_a_counted_reference_takes_the_elements_named_before(extractor: Extracto
             ("CD", "extend", "export_ban", ("cobalt",), "asserted"),
         ),
         (
+            "The Ministry of Commerce decided to suspend for one year the measures against 15 U.S. "
+            "entities that were added to the export control list on March 4, 2025.",
+            ("CN", "suspend", "entity_listing", (), "asserted"),
+        ),
+        (
             "Indonesia, which prohibited nickel ore exports in 2020, has attracted smelter "
             "investment.",
             ("ID", "impose", "export_ban", ("nickel",), "asserted"),

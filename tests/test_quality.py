@@ -18,9 +18,9 @@ FLOOR = {
     "on_topic_accuracy": 0.95,
     "element_precision": 0.95,
     "element_recall": 0.95,
-    "event_recall": 0.78,
-    "event_precision": 0.30,
-    "event_element_recall": 0.65,
+    "event_recall": 0.86,
+    "event_precision": 0.41,
+    "event_element_recall": 0.72,
 }
 
 
