@@ -269,6 +269,9 @@ class _Candidate:
     dates: list[DateTag] = field(default_factory=list)
     confidence: float = 0.5
     stated_action: bool = False
+    elements_referred: bool = (
+        False  # its elements came from "these materials" in an earlier sentence
+    )
 
 
 class Extractor:
@@ -595,6 +598,7 @@ class Extractor:
                 )
                 if not candidate.elements and previous_elements and _refers_back(sentence, trigger):
                     candidate.elements = list(previous_elements)
+                    candidate.elements_referred = True
                 if not candidate.elements:  # "the three metals": the last three named before
                     candidate.elements = _counted_reference(sentence, element_tags)
                 if not candidate.elements and FORWARD_REFERENCE.search(sentence.text):
@@ -610,6 +614,7 @@ class Extractor:
                 previous_elements = sentence_elements
         default_actor = _default_actor(candidates, entity_tags)
         _future_steps_are_threats(candidates)
+        _restrictions_kept_are_the_ban(candidates)
         records = []
         for candidate in candidates:
             if not candidate.stated_action:
@@ -953,6 +958,21 @@ def _export_bans(doc: Doc) -> Iterator[Span]:
                 near = token.i < found.i <= token.i + MAX_BAN_REACH
                 yield doc[token.i : found.i + 1] if near else doc[found.i : found.i + 1]
                 break
+
+
+def _restrictions_kept_are_the_ban(candidates: list[_Candidate]) -> None:
+    """ "The restrictions remain in force for these materials", after a sentence on the ban kept on
+    them, speaks of that ban."""
+    kept_bans = [
+        set(c.elements) for c in candidates if (c.measure, c.action) == ("export_ban", "maintain")
+    ]
+    for candidate in candidates:
+        if (
+            candidate.elements_referred
+            and (candidate.measure, candidate.action) == ("export_control", "maintain")
+            and any(set(candidate.elements) <= elements for elements in kept_bans)
+        ):
+            candidate.measure = "export_ban"
 
 
 def _future_steps_are_threats(candidates: list[_Candidate]) -> None:

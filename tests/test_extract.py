@@ -36,6 +36,12 @@ def test_seed_article_maintained_export_ban(extractor: Extractor, seed_text: str
     assert set(ban.elements) == SEVEN
     assert ban.actor == "CN"
     assert ban.target == "US"
+    assert ban.date_of("announced") == date(2025, 4, 4)  # "imposed April 4", in a later sentence
+    assert not [
+        e
+        for e in annotation.events
+        if (e.action, e.measure) == ("maintain", "export_control") and e.elements
+    ]
 
 
 def test_seed_article_suspension_for_28_companies(extractor: Extractor, seed_text: str) -> None:
