@@ -250,6 +250,20 @@ class ArticleText:
     language: str | None = None  # as stored at fetch time; detected from the text when None
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """What the trained pipeline reads of a text, and the vocabulary tags of what it skips."""
+
+    doc: Doc
+    note: str | None = None
+    tags: tuple[list[ElementTag], list[EntityTag]] = field(default_factory=lambda: ([], []))
+    blanked: tuple[tuple[int, int], ...] = ()
+
+    def was_blanked(self, offset: int) -> bool:
+        """Whether a character offset lies in a paragraph the pipeline did not read."""
+        return any(start <= offset < end for start, end in self.blanked)
+
+
 @dataclass
 class _Candidate:
     """A measure found in a sentence, being filled in."""
@@ -347,19 +361,19 @@ class Extractor:
         pipeline's `nlp.pipe`. The others keep their vocabulary tags and say why they stopped.
         """
         results: list[Annotation | None] = []
-        to_read: list[tuple[int, Doc, str | None]] = []
+        to_read: list[tuple[int, _Reading]] = []
         for index, article in enumerate(articles):
             verdict = self._screen(article)
             if isinstance(verdict, Annotation):
                 results.append(verdict)
             else:
                 results.append(None)
-                to_read.append((index, *verdict))
+                to_read.append((index, verdict))
         docs = self.nlp.pipe(
-            (doc for _, doc, _ in to_read), batch_size=batch_size, n_process=processes
+            (reading.doc for _, reading in to_read), batch_size=batch_size, n_process=processes
         )
-        for (index, _, note), doc in zip(to_read, docs, strict=True):
-            results[index] = self._annotate_doc(articles[index], doc, note)
+        for (index, reading), doc in zip(to_read, docs, strict=True):
+            results[index] = self._annotate_doc(articles[index], doc, reading)
         return [annotation for annotation in results if annotation is not None]
 
     def annotate_each(
@@ -377,7 +391,7 @@ class Extractor:
                     results.append(error)
             return results
 
-    def _screen(self, article: ArticleText) -> Annotation | tuple[Doc, str | None]:
+    def _screen(self, article: ArticleText) -> Annotation | _Reading:
         """An annotation for a text the trained pipeline need not read, else the doc it must read."""
         language = article.language or detect_language(article.text)
         if language not in (None, "en"):
@@ -393,7 +407,7 @@ class Extractor:
             text, note = text[:cut], f"read the first {cut:,} of {len(text):,} characters"
         doc = self.nlp.make_doc(text)
         if not self.screening:
-            return doc, note
+            return _Reading(doc, note)
         words = set(WORD.findall(text.lower()))
         # The phrase matcher runs only when a measure phrase's last word is there at all.
         measures = set() if words.isdisjoint(self._measure_words) else self._measures_named(doc)
@@ -410,7 +424,36 @@ class Extractor:
             return self._unread(
                 article, tags, "screened", _joined("names no critical mineral", note)
             )
-        return doc, note
+        return self._paragraphs_to_read(text, note, tags)
+
+    def _paragraphs_to_read(
+        self, text: str, note: str | None, tags: tuple[list[ElementTag], list[EntityTag]]
+    ) -> _Reading:
+        """The text with the paragraphs that cannot state a measure blanked out.
+
+        The trained pipeline reads the first paragraph (headline, dateline), every paragraph with
+        a measure word, and the paragraph before each (for "these materials"); the others become
+        spaces of the same length, so offsets hold, and keep their vocabulary tags.
+        """
+        lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
+        keep = {0}
+        for index, (start, end) in enumerate(lines):
+            words = set(WORD.findall(text[start:end].lower()))
+            if not words.isdisjoint(self._measure_words) or not words.isdisjoint(BAN_FORMS):
+                keep.update((index - 1, index))
+                if FORWARD_REFERENCE.search(text[start:end]):  # "on the following items:"
+                    keep.update(
+                        later
+                        for later, (later_start, _) in enumerate(lines)
+                        if end <= later_start < end + FORWARD_REACH
+                    )
+        blanked = [span for index, span in enumerate(lines) if index not in keep]
+        if not blanked:
+            return _Reading(self.nlp.make_doc(text), note)
+        characters = list(text)
+        for start, end in blanked:
+            characters[start:end] = " " * (end - start)
+        return _Reading(self.nlp.make_doc("".join(characters)), note, tags, tuple(blanked))
 
     def _measures_named(self, doc: Doc) -> set[str]:
         """The measure types whose phrases a doc contains."""
@@ -447,10 +490,25 @@ class Extractor:
             note=note,
         )
 
-    def _annotate_doc(self, article: ArticleText, doc: Doc, note: str | None = None) -> Annotation:
+    def _annotate_doc(
+        self, article: ArticleText, doc: Doc, reading: _Reading | None = None
+    ) -> Annotation:
+        note = reading.note if reading is not None else None
         element_tags, entity_tags = self._tag_names(doc)
         quantities = tuple(_quantities(doc))
         events = self._events(article, doc, element_tags, entity_tags, quantities)
+        if (
+            reading is not None and reading.blanked
+        ):  # paragraphs not read keep their vocabulary tags
+            vocabulary_elements, vocabulary_entities = reading.tags
+            element_tags = sorted(
+                [*element_tags, *(t for t in vocabulary_elements if reading.was_blanked(t.start))],
+                key=lambda tag: tag.start,
+            )
+            entity_tags = sorted(
+                [*entity_tags, *(t for t in vocabulary_entities if reading.was_blanked(t.start))],
+                key=lambda tag: tag.start,
+            )
         on_topic = _on_topic(element_tags, events)
         return Annotation(
             id=article.id,

@@ -268,10 +268,10 @@ def test_a_batch_with_a_failing_text_fails_that_text_alone(
     """When one text breaks the batch, the others are annotated one by one; the bad one is an error."""
     original = extractor._annotate_doc
 
-    def breaks_on_poison(article: ArticleText, doc: Doc, note: str | None = None) -> Annotation:
+    def breaks_on_poison(article: ArticleText, doc: Doc, reading: object = None) -> Annotation:
         if article.id == "poison":
             raise ValueError("cannot read this text")
-        return original(article, doc, note)
+        return original(article, doc, reading)  # type: ignore[arg-type]
 
     monkeypatch.setattr(extractor, "_annotate_doc", breaks_on_poison)
     results = extractor.annotate_each(
@@ -343,3 +343,33 @@ def test_events_read_from_the_syntax(
         for e in _one(extractor, text).events
     }
     assert expected in events, events
+
+
+def test_paragraphs_without_a_measure_are_not_parsed_but_keep_their_tags(
+    extractor: Extractor,
+) -> None:
+    """Only paragraphs that can state a measure (and the one before) go through the parser; the
+    others keep their element and country tags, and every offset points into the original text."""
+    text = (
+        "China tightens its grip on critical minerals\n"
+        "Analysts in Tokyo expect lithium demand to recover next year, and cobalt output to grow.\n"
+        "Magnet makers in Japan have built up inventories of neodymium oxide since the spring.\n"
+        "Gallium and germanium are used in chips and radar.\n"
+        "China banned exports of the two metals to the United States on Tuesday.\n"
+    )
+    reading = extractor._screen(ArticleText("x", text, language="en"))
+    assert not isinstance(reading, Annotation)
+    skipped = [text[start:end] for start, end in reading.blanked]
+    assert skipped == text.splitlines()[1:3]  # the price and inventory lines
+    assert len(reading.doc.text) == len(text)
+    annotation = _one(extractor, text)
+    ban = _find(annotation, "impose", "export_ban")
+    assert set(ban.elements) == {"gallium", "germanium"}
+    assert {"lithium", "cobalt", "neodymium"} <= set(annotation.elements)  # from skipped lines
+    assert "JP" in annotation.countries
+    for tag in annotation.element_tags:
+        assert text[tag.start : tag.end] == tag.text
+    assert text[ban.evidence.start : ban.evidence.end] == ban.evidence.sentence
+    assert not annotation.quantities or all(
+        text[q.start : q.end] == q.text for q in annotation.quantities
+    )
