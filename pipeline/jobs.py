@@ -174,22 +174,24 @@ class _FetchRun:
             on_retry=lambda attempt: self.log_fetch(source_id, attempt),
         )
 
-    def log_fetch(
-        self,
-        source_id: int | None,
-        result: FetchResult,
-        validators: str | None = None,
-        body_hash: str | None = None,
-    ) -> None:
-        """Record an attempt, unless in a dry run; for a configured URL, also health and validators."""
+    def log_fetch(self, source_id: int | None, result: FetchResult, health: bool = False) -> None:
+        """Record an attempt, unless in a dry run; for a configured URL, also the source's health."""
         if self.dry_run:
             return
         with unit_of_work(self.session_factory) as session:
             writes.record_fetch(session, source_id, result)
-            if validators is not None and source_id is not None:
+            if health and source_id is not None:
                 writes.update_source_health(session, source_id, result)
-                if result.outcome in (Outcome.SUCCESS, Outcome.NOT_MODIFIED):
-                    writes.save_validators(session, source_id, validators, result, body_hash)
+
+    def save_validators(
+        self, source_id: int | None, fetched: list[tuple[str, FetchResult, str | None]]
+    ) -> None:
+        """Keep the validators of configured URLs whose items are all stored now."""
+        if self.dry_run or source_id is None:
+            return
+        with unit_of_work(self.session_factory) as session:
+            for url, result, body_hash in fetched:
+                writes.save_validators(session, source_id, url, result, body_hash)
 
     def validators(self, url: str) -> tuple[str | None, str | None, str | None]:
         """A configured URL's ETag, Last-Modified and last body hash."""
@@ -253,6 +255,9 @@ def _fetch_source(
     items: list[_Item] = []
     modified = False
     conditional = source.http_cache and source_id is not None
+    # Validators are kept only once the items are stored: a run started meanwhile must not take
+    # a 304 for "all stored" while this run is still storing them.
+    validated: list[tuple[str, FetchResult, str | None]] = []
     for url in source.urls:
         refusal = run.refused(source, url) if source.kind == "html_listing" else None
         if refusal is not None:  # feeds are published for machines; listings are pages
@@ -269,9 +274,9 @@ def _fetch_source(
                 items.extend(_items_of(source, result))
             except ParseError as error:  # HTML where a feed should be, an empty listing ...
                 result = replace(result, outcome=Outcome.HARD, error=str(error))
-        run.log_fetch(
-            source_id, result, validators=url if conditional else None, body_hash=body_hash
-        )
+        run.log_fetch(source_id, result, health=True)
+        if conditional and result.outcome in (Outcome.SUCCESS, Outcome.NOT_MODIFIED):
+            validated.append((url, result, body_hash))
         if result.outcome is Outcome.NOT_MODIFIED:
             continue
         if not result.ok:
@@ -306,6 +311,8 @@ def _fetch_source(
         # Forget the validators: the next run must see the whole feed again to pick these up.
         with unit_of_work(run.session_factory) as session:
             writes.forget_validators(session, source_id)
+    elif validated:
+        run.save_validators(source_id, validated)
 
 
 def _older_listing_pages(

@@ -591,3 +591,23 @@ def test_a_syndicated_story_is_kept_once_per_outlet_and_linked(
         }
     assert rows[first.url("/a/1")][1] is None
     assert rows[second.url("/a/1")][1] == rows[first.url("/a/1")][0]
+
+
+def test_validators_are_kept_only_after_the_items_are_stored(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """While a run still fetches a feed's pages, another run must not get a 304 for that feed."""
+    seen_while_storing: list[int] = []
+
+    def page_that_looks(handler: Handler) -> None:
+        with unit_of_work(session_factory) as session:
+            seen_while_storing.append(session.scalar(select(func.count(HttpValidator.url))) or 0)
+        _page(1)(handler)
+
+    routes: dict[str, Behaviour] = {"/feed": with_etag('"v1"', _feed(1)), "/a/1": page_that_looks}
+    with serve(routes) as server, build_client(SETTINGS.http) as client:
+        report = fetch_sources(session_factory, client, [_source(server.url("/feed"))], SETTINGS)
+    assert report.sources[0].stored == 1
+    assert seen_while_storing == [0]
+    with unit_of_work(session_factory) as session:
+        assert session.scalar(select(HttpValidator.etag)) == '"v1"'
