@@ -1188,8 +1188,10 @@ def _noun_phrase(token: Token) -> Iterator[Token]:
 def _inside_prepositional_phrase(token: Token, stop: Token) -> bool:
     """Whether a token hangs under a preposition ("in retaliation for Trump's tariffs")."""
     while token.head.i != token.i and token.i != stop.i:
-        if token.dep_ in ("prep", "pobj"):
-            return True
+        if token.dep_ in ("prep", "pobj") or (
+            token.dep_ in ("advcl", "ccomp", "relcl") and not token.is_ancestor(stop)
+        ):
+            return True  # also a clause of its own: "Announced after U.S. officials met, ..."
         token = token.head
     return False
 

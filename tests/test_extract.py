@@ -45,12 +45,13 @@ def test_seed_article_maintained_export_ban(extractor: Extractor, seed_text: str
 
 
 def test_seed_article_suspension_for_28_companies(extractor: Extractor, seed_text: str) -> None:
-    """The seed's suspension covers 28 US companies."""
+    """The seed's suspension covers 28 US companies for 90 days ("the 90-day export reprieve")."""
     annotation = _one(extractor, seed_text)
     suspension = _find(annotation, "suspend", "export_control")
     assert suspension.actor == "CN"
     assert suspension.target == "US"
     assert (suspension.target_count, suspension.target_unit) == (28, "companies")
+    assert (90.0, "days") in {(q.value, q.unit) for q in suspension.quantities}
 
 
 def test_seed_article_entity_list_removal(extractor: Extractor, seed_text: str) -> None:
