@@ -397,3 +397,43 @@ def test_downgrade_to_the_first_schema_and_back(database_url: str) -> None:
         assert connection.execute(text("SELECT url FROM articles")).scalars().all() == [
             "https://a.example/1"
         ]
+
+
+def test_views_give_one_row_per_element_mention_and_day(
+    database_url: str, extractor: Extractor
+) -> None:
+    """v_event_elements, v_mentions and v_element_timeline answer without joins, on both databases."""
+    session_factory = _ready(database_url)
+    ids = _sources(session_factory)
+    first = "China's Commerce Ministry on Friday imposed export controls on gallium and germanium."
+    second = "Beijing imposed export controls on gallium on Friday, the ministry said."
+    _store_and_annotate(session_factory, extractor, "https://a.example/1", first, ids["first"])
+    _store_and_annotate(session_factory, extractor, "https://b.example/2", second, ids["second"])
+    elements = run_readonly(
+        database_url,
+        "SELECT element, actor, action, measure, source_count FROM v_event_elements "
+        "WHERE measure = 'export_control' ORDER BY element",
+    )
+    assert [tuple(row) for row in elements.rows] == [
+        ("gallium", "CN", "impose", "export_control", 2),
+        ("germanium", "CN", "impose", "export_control", 2),
+    ]
+    mentions = run_readonly(
+        database_url,
+        "SELECT source, url, title, sentence, modality FROM v_mentions "
+        "WHERE measure = 'export_control' ORDER BY source",
+    )
+    assert [(row[0], row[1], row[3]) for row in mentions.rows] == [
+        ("first", "https://a.example/1", first),
+        ("second", "https://b.example/2", second),
+    ]
+    timeline = run_readonly(
+        database_url,
+        "SELECT element, CAST(day AS VARCHAR(10)), events, mentions, sources "
+        "FROM v_element_timeline ORDER BY element",
+    )
+    day = PUBLISHED.date().isoformat()
+    assert [tuple(row) for row in timeline.rows] == [
+        ("gallium", day, 1, 2, 2),
+        ("germanium", day, 1, 2, 2),  # the second article reports the same event on both
+    ]
