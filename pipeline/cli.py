@@ -7,6 +7,7 @@ import csv
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import httpx
 
 from pipeline import __version__
-from pipeline.errors import InputError, NewstrackError
+from pipeline.errors import InputError, NewstrackError, UsageError
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from pipeline.jobs import FetchSummary
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+CANNED_NAME = re.compile(r"^[a-z][a-z0-9-]*$")  # a one-word query is a canned query's name
 log = logging.getLogger("newstrack")
 
 
@@ -167,8 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     reextract.add_argument("--dry-run", action="store_true", help="report changes, store nothing")
     reextract.set_defaults(handler=command_reextract)
 
-    sql = commands.add_parser("sql", parents=[common], help="run a read-only SQL query")
-    sql.add_argument("query", help="the SQL query (read-only whatever it says)")
+    sql = commands.add_parser(
+        "sql", parents=[common], help="run a read-only SQL query, or a canned query by name"
+    )
+    sql.add_argument(
+        "query",
+        nargs="?",
+        help="the SQL query (read-only whatever it says), or the name of a canned query",
+    )
+    sql.add_argument("--list", action="store_true", help="list the canned queries")
     sql.add_argument(
         "-p",
         "--param",
@@ -472,12 +481,23 @@ def command_reextract(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_sql(args: argparse.Namespace, settings: Settings) -> int:
     """Run a read-only query and print its rows."""
+    from storage.canned import canned_queries, canned_query
     from storage.readonly import run_readonly
 
-    parameters = dict(_parameter(item) for item in args.param)
-    result = run_readonly(
-        settings.database_url, args.query, parameters, args.max_rows, args.time_limit
-    )
+    if args.list:
+        queries = canned_queries().values()
+        rows = [(q.name, q.description, ", ".join(f"{k}={v}" for k, v in q.defaults.items()))
+                for q in queries]  # fmt: skip
+        _write_rows(sys.stdout, "json" if args.json else args.format,
+                    ["name", "description", "parameters"], rows)  # fmt: skip
+        return EXIT_OK
+    if not args.query:
+        raise UsageError("give a query, the name of a canned query, or --list")
+    query, parameters = args.query, dict(_parameter(item) for item in args.param)
+    if CANNED_NAME.match(query):  # one word: a canned query's name
+        canned = canned_query(query)
+        query, parameters = canned.sql, canned.parameters(parameters)
+    result = run_readonly(settings.database_url, query, parameters, args.max_rows, args.time_limit)
     output_format = "json" if args.json else args.format
     _write_rows(sys.stdout, output_format, result.columns, result.rows)
     if result.truncated:

@@ -13,6 +13,10 @@ class ConfigError(NewstrackError):
     exit_code = 2
 
 
+class UsageError(ConfigError):
+    """A command line that asks for nothing runnable."""
+
+
 class UnknownSourceError(ConfigError):
     """A source name given on the command line is not in the registry."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ from sqlalchemy import Engine, func, inspect, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Article, Base, ElementMention, Event, EventElement, Mention
+from pipeline.cli import main
 from pipeline.errors import DatabaseError, QueryError
 from pipeline.extract import ArticleText, Extractor
 from pipeline.jobs import unit_of_work
@@ -399,16 +401,22 @@ def test_downgrade_to_the_first_schema_and_back(database_url: str) -> None:
         ]
 
 
-def test_views_give_one_row_per_element_mention_and_day(
-    database_url: str, extractor: Extractor
-) -> None:
-    """v_event_elements, v_mentions and v_element_timeline answer without joins, on both databases."""
+def _two_reports_of_one_event(database_url: str, extractor: Extractor) -> tuple[str, str]:
+    """Two sources reporting China's gallium and germanium controls; return their texts."""
     session_factory = _ready(database_url)
     ids = _sources(session_factory)
     first = "China's Commerce Ministry on Friday imposed export controls on gallium and germanium."
     second = "Beijing imposed export controls on gallium on Friday, the ministry said."
     _store_and_annotate(session_factory, extractor, "https://a.example/1", first, ids["first"])
     _store_and_annotate(session_factory, extractor, "https://b.example/2", second, ids["second"])
+    return first, second
+
+
+def test_views_give_one_row_per_element_mention_and_day(
+    database_url: str, extractor: Extractor
+) -> None:
+    """v_event_elements, v_mentions and v_element_timeline answer without joins, on both databases."""
+    first, second = _two_reports_of_one_event(database_url, extractor)
     elements = run_readonly(
         database_url,
         "SELECT element, actor, action, measure, source_count FROM v_event_elements "
@@ -437,3 +445,34 @@ def test_views_give_one_row_per_element_mention_and_day(
         ("gallium", day, 1, 2, 2),
         ("germanium", day, 1, 2, 2),  # the second article reports the same event on both
     ]
+
+
+def test_canned_queries_answer_on_both_databases(
+    database_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each shipped query runs by name with its defaults or given parameters, on SQLite and PostgreSQL."""
+    _two_reports_of_one_event(database_url, extractor)
+
+    def rows(*args: str) -> list[dict[str, object]]:
+        assert main(["--db", database_url, "sql", *args, "--json"]) == 0
+        result: list[dict[str, object]] = json.loads(capsys.readouterr().out)
+        return result
+
+    assert {row["name"] for row in rows("--list")} == {
+        "recent-events", "in-force", "by-element", "by-actor", "most-reported"
+    }  # fmt: skip
+    assert [(r["element"], r["measure"]) for r in rows("by-element", "-p", "element=gallium")] == [
+        ("gallium", "export_control")
+    ]
+    assert [r["measure"] for r in rows("by-actor", "-p", "actor=CN")] == ["export_control"]
+    assert [r["measure"] for r in rows("by-actor", "-p", "actor=US")] == []
+    assert [r["measure"] for r in rows("in-force")] == ["export_control"]
+    assert rows("recent-events") == []  # first reported in May 2025, not in the last 30 days
+    assert [r["measure"] for r in rows("recent-events", "-p", "since=2025-05-01")] == [
+        "export_control"
+    ]
+    reported = rows("most-reported", "-p", "since=2025-01-01")
+    assert [(r["measure"], r["sources"], r["mentions"]) for r in reported] == [
+        ("export_control", 2, 2)
+    ]
+    assert rows("most-reported") == []  # the articles were published in 2025, not this week
