@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -14,6 +15,11 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from pipeline.errors import DatabaseError, QueryError
 from storage.engine import describe, parse_database_url
+
+READ_ONLY_REFUSALS = re.compile(r"not authorized|readonly|read-only|query_only", re.IGNORECASE)
+READING_PRAGMAS = frozenset(
+    {"table_info", "table_xinfo", "table_list", "index_list", "index_info", "foreign_key_list"}
+)  # pragmas that only describe the schema, allowed in `newstrack sql`
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ def _run_sqlite(
     deadline = time.monotonic() + time_limit
     try:
         connection.execute("PRAGMA query_only = ON")
+        connection.set_authorizer(_authorize)
         # Called every N virtual-machine steps; a non-zero return interrupts the query.
         connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         cursor = connection.execute(query, dict(parameters))
@@ -82,11 +89,26 @@ def _run_sqlite(
     except sqlite3.OperationalError as error:
         if "interrupted" in str(error):
             raise QueryError(f"query stopped after the time limit of {time_limit:g} s") from None
+        if READ_ONLY_REFUSALS.search(str(error)):
+            raise QueryError(f"newstrack sql only reads: {error}") from None
+        raise QueryError(str(error)) from None
+    except sqlite3.DatabaseError as error:
+        if READ_ONLY_REFUSALS.search(str(error)):
+            raise QueryError(f"newstrack sql only reads: {error}") from None
         raise QueryError(str(error)) from None
     except (sqlite3.Error, sqlite3.Warning, ValueError) as error:
         raise QueryError(str(error)) from None
     finally:
         connection.close()
+
+
+def _authorize(action: int, first: str | None, *_: str | None) -> int:
+    """Refuse what query_only lets through: ATTACH (it creates files) and all but reading pragmas."""
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and (first or "").lower() not in READING_PRAGMAS:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
 
 
 def _first_line(error: object) -> str:

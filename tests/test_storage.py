@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -476,3 +477,32 @@ def test_canned_queries_answer_on_both_databases(
         ("export_control", 2, 2)
     ]
     assert rows("most-reported") == []  # the articles were published in 2025, not this week
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM sources",
+        "DROP TABLE sources",
+        "DROP VIEW v_events",
+        "UPDATE sources SET name = 'x'",
+        "ATTACH DATABASE '{attached}' AS other",
+        "PRAGMA writable_schema = ON",
+        "WITH gone AS (DELETE FROM sources RETURNING id) SELECT count(*) FROM gone",
+        "INSERT INTO sources (name, kind, url) SELECT 'x', 'rss', 'https://x.example/'",
+        "SELECT 1; DELETE FROM sources",
+    ],
+)
+def test_no_statement_can_write_through_sql(
+    database_url: str, statement: str, tmp_path: Path
+) -> None:
+    """Every way to write through `newstrack sql` fails with a clear message and changes nothing."""
+    session_factory = _ready(database_url)
+    _sources(session_factory)
+    attached = tmp_path / "attached.db"
+    with pytest.raises(QueryError) as caught:
+        run_readonly(database_url, statement.format(attached=attached))
+    assert str(caught.value).strip()
+    assert not attached.exists()
+    assert run_readonly(database_url, "SELECT count(*) FROM sources").rows == [(2,)]
+    assert run_readonly(database_url, "SELECT count(*) FROM v_events").rows == [(0,)]
