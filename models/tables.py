@@ -94,7 +94,7 @@ class Article(Base):
     url: Mapped[str] = mapped_column(Text, unique=True)
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(Text, default="", server_default="")
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     language: Mapped[str | None] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
@@ -143,14 +143,18 @@ class Event(Base):
     actor_body: Mapped[str | None] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(20))
     measure: Mapped[str] = mapped_column(String(40), index=True)
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
     announced_on: Mapped[date | None] = mapped_column(Date)
     effective_on: Mapped[date | None] = mapped_column(Date)
     expires_on: Mapped[date | None] = mapped_column(Date)
     instrument: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text, default="", server_default="")
-    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    first_seen: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    last_seen: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
     article_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     source_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
