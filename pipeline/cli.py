@@ -485,11 +485,16 @@ def command_sql(args: argparse.Namespace, settings: Settings) -> int:
     from storage.readonly import run_readonly
 
     if args.list:
-        queries = canned_queries().values()
-        rows = [(q.name, q.description, ", ".join(f"{k}={v}" for k, v in q.defaults.items()))
-                for q in queries]  # fmt: skip
-        _write_rows(sys.stdout, "json" if args.json else args.format,
-                    ["name", "description", "parameters"], rows)  # fmt: skip
+        rows = [
+            (
+                query.name,
+                query.description,
+                ", ".join(f"{k}={v}" for k, v in query.defaults.items()),
+            )
+            for query in canned_queries().values()
+        ]
+        columns = ["name", "description", "parameters"]
+        _write_rows(sys.stdout, "json" if args.json else args.format, columns, rows)
         return EXIT_OK
     if not args.query:
         raise UsageError("give a query, the name of a canned query, or --list")

@@ -424,10 +424,10 @@ class Extractor:
             return self._unread(
                 article, tags, "screened", _joined("names no critical mineral", note)
             )
-        return self._paragraphs_to_read(text, note, tags)
+        return self._paragraphs_to_read(doc, note, tags)
 
     def _paragraphs_to_read(
-        self, text: str, note: str | None, tags: tuple[list[ElementTag], list[EntityTag]]
+        self, doc: Doc, note: str | None, tags: tuple[list[ElementTag], list[EntityTag]]
     ) -> _Reading:
         """The text with the paragraphs that cannot state a measure blanked out.
 
@@ -435,6 +435,7 @@ class Extractor:
         a measure word, and the paragraph before each (for "these materials"); the others become
         spaces of the same length, so offsets hold, and keep their vocabulary tags.
         """
+        text = doc.text
         lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
         keep = {0}
         for index, (start, end) in enumerate(lines):
@@ -449,7 +450,7 @@ class Extractor:
                     )
         blanked = [span for index, span in enumerate(lines) if index not in keep]
         if not blanked:
-            return _Reading(self.nlp.make_doc(text), note)
+            return _Reading(doc, note)  # every paragraph counts: the tokens are already there
         characters = list(text)
         for start, end in blanked:
             characters[start:end] = " " * (end - start)

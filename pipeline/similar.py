@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -27,7 +28,7 @@ class Fingerprint:
 
     signature: bytes
 
-    @property
+    @cached_property
     def bands(self) -> list[int]:
         """One signed 64-bit bucket per band; texts sharing any bucket are candidates."""
         width = ROWS * 4

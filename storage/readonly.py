@@ -86,13 +86,9 @@ def _run_sqlite(
         columns = [column[0] for column in cursor.description or []]
         rows = cursor.fetchmany(max_rows + 1)
         return QueryResult(columns, [tuple(r) for r in rows[:max_rows]], len(rows) > max_rows)
-    except sqlite3.OperationalError as error:
+    except sqlite3.DatabaseError as error:  # OperationalError among them
         if "interrupted" in str(error):
             raise QueryError(f"query stopped after the time limit of {time_limit:g} s") from None
-        if READ_ONLY_REFUSALS.search(str(error)):
-            raise QueryError(f"newstrack sql only reads: {error}") from None
-        raise QueryError(str(error)) from None
-    except sqlite3.DatabaseError as error:
         if READ_ONLY_REFUSALS.search(str(error)):
             raise QueryError(f"newstrack sql only reads: {error}") from None
         raise QueryError(str(error)) from None

@@ -69,7 +69,7 @@ def test_devset_labels_use_the_vocabularies() -> None:
             assert {event.actor, event.target} - {None} <= countries, article.id
 
 
-def test_scorer_gives_full_marks_and_zero() -> None:
+def test_scorer_counts_nothing_found_as_zero() -> None:
     """Nothing found scores zero recall everywhere; the floors can fail."""
     empty = score_devset(load_devset(DEVSET), {})
     assert empty.events.recall == empty.elements.recall == empty.countries.recall == 0

@@ -371,6 +371,4 @@ def test_paragraphs_without_a_measure_are_not_parsed_but_keep_their_tags(
     for tag in annotation.element_tags:
         assert text[tag.start : tag.end] == tag.text
     assert text[ban.evidence.start : ban.evidence.end] == ban.evidence.sentence
-    assert not annotation.quantities or all(
-        text[q.start : q.end] == q.text for q in annotation.quantities
-    )
+    assert all(text[q.start : q.end] == q.text for q in annotation.quantities)
