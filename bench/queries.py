@@ -2,7 +2,8 @@
 
 Usage: python bench/queries.py [--db URL] [--events 100000] [--mentions-per-event 10]
 Builds a synthetic database (SQLite file by default; PostgreSQL with --db) with the real schema,
-then prints the time of each canned query run through `newstrack sql`'s read-only path.
+then prints the time of each canned query run through `newstrack sql`'s read-only path, and of
+`newstrack status` for every measure and for one element.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert
+from sqlalchemy.orm import Session
 
-from models import Article, Event, EventElement, Mention, Source
+from models import Article, Event, EventElement, MeasurePeriod, Mention, Source
 from storage.canned import canned_queries
 from storage.engine import make_engine
 from storage.migrate import upgrade
+from storage.queries import measure_states
 from storage.readonly import run_readonly
 
 ELEMENTS = ["dysprosium", "terbium", "gallium", "germanium", "antimony", "graphite", "tungsten"]
@@ -56,6 +59,7 @@ def build(url: str, events: int, per_event: int) -> None:
                     for n in range(first, min(first + CHUNK, articles))
                 ],
             )
+        actions = [rng.choice(ACTIONS) for _ in range(events)]
         for first in range(0, events, CHUNK):
             rows = range(first, min(first + CHUNK, events))
             connection.execute(
@@ -64,7 +68,7 @@ def build(url: str, events: int, per_event: int) -> None:
                     {
                         "event_key": f"{n:064x}",
                         "actor": rng.choice(ACTORS),
-                        "action": (action := rng.choice(ACTIONS)),
+                        "action": (action := actions[n]),
                         "measure": rng.choice(MEASURES),
                         "status": "in_force"
                         if action in ("impose", "expand", "maintain")
@@ -77,6 +81,34 @@ def build(url: str, events: int, per_event: int) -> None:
                     for n in rows
                 ],
             )
+            measures = [n for n in rows if actions[n] == "impose"]
+            if measures:  # each imposition in force from its day; every third suspended later
+                connection.execute(
+                    insert(MeasurePeriod),
+                    [
+                        {
+                            "measure_id": n + 1,
+                            "event_id": n + 1,
+                            "state": "in_force",
+                            "starts_on": (start + timedelta(minutes=3 * n)).date(),
+                            "ends_on": (start + timedelta(minutes=3 * n, days=90)).date()
+                            if n % 3 == 0
+                            else None,
+                        }
+                        for n in measures
+                    ]
+                    + [
+                        {
+                            "measure_id": n + 1,
+                            "event_id": n + 1,
+                            "state": "suspended",
+                            "starts_on": (start + timedelta(minutes=3 * n, days=90)).date(),
+                            "ends_on": None,
+                        }
+                        for n in measures
+                        if n % 3 == 0
+                    ],
+                )
             connection.execute(
                 insert(EventElement),
                 [
@@ -137,6 +169,15 @@ def main() -> int:
             print(
                 f"{query.name:14} {elapsed * 1000:8.1f} ms  {len(result.rows):5d} rows (capped at 1,000)"
             )
+        engine = make_engine(url)
+        with Session(engine) as session:
+            for elements in ((), ("dysprosium",)):
+                started = time.perf_counter()
+                states = measure_states(session, middle.date(), elements)
+                elapsed = time.perf_counter() - started
+                name = f"status {elements[0] if elements else '(all)'}"
+                print(f"{name:14} {elapsed * 1000:8.1f} ms  {len(states):5d} measures")
+        engine.dispose()
     return 0
 
 

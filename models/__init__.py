@@ -11,7 +11,9 @@ from models.tables import (
     EventTarget,
     Fetch,
     HttpValidator,
+    MeasurePeriod,
     Mention,
+    MentionElement,
     Quantity,
     Source,
 )
@@ -27,7 +29,9 @@ __all__ = [
     "EventTarget",
     "Fetch",
     "HttpValidator",
+    "MeasurePeriod",
     "Mention",
+    "MentionElement",
     "Quantity",
     "Source",
 ]

@@ -157,6 +157,10 @@ class Event(Base):
     )
     article_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     source_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    modality: Mapped[str | None] = mapped_column(String(20))
+    conflicts: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # No foreign key: SQLite could add one only by rebuilding `events`, which would cascade.
+    changes_event_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     elements: Mapped[list[EventElement]] = relationship(
         back_populates="event", cascade="all, delete-orphan", order_by="EventElement.element"
@@ -164,6 +168,7 @@ class Event(Base):
     targets: Mapped[list[EventTarget]] = relationship(
         back_populates="event", cascade="all, delete-orphan", order_by="EventTarget.target"
     )
+    __table_args__ = (Index("ix_events_kind", "actor", "action", "measure"),)
 
 
 class EventElement(Base):
@@ -217,8 +222,36 @@ class Mention(Base):
     announced_on: Mapped[date | None] = mapped_column(Date)
     effective_on: Mapped[date | None] = mapped_column(Date)
     expires_on: Mapped[date | None] = mapped_column(Date)
+    actor_body: Mapped[str | None] = mapped_column(String(80))
+    target: Mapped[str | None] = mapped_column(String(200))
+    target_count: Mapped[int | None] = mapped_column(Integer)
+    target_unit: Mapped[str | None] = mapped_column(String(40))
 
     __table_args__ = (UniqueConstraint("article_id", "event_id", "start_char"),)
+
+
+class MentionElement(Base):
+    """An element as one mention names it: the claim's own list, before consolidation."""
+
+    __tablename__ = "mention_elements"
+
+    mention_id: Mapped[int] = mapped_column(
+        ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True
+    )
+    element: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class MeasurePeriod(Base):
+    """A stretch of time in which a measure (a founding event and its changes) is in one state."""
+
+    __tablename__ = "measure_periods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
 
 
 class ElementMention(Base):

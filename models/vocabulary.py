@@ -111,6 +111,30 @@ class Vocabulary:
         """The element of a canonical name."""
         return next(element for element in self.elements if element.name == name)
 
+    def elements_meant(self, word: str) -> tuple[str, ...]:
+        """The canonical elements a user means by a name, symbol, synonym or group; () if none."""
+        folded = word.strip().casefold().replace("-", " ").replace("_", " ")
+        for element in self.elements:
+            names = (element.name, *element.synonyms)
+            if word.strip() == element.symbol or folded in (n.casefold() for n in names):
+                return (element.name,)
+        for group in self.groups:
+            phrases = (group.name.replace("_", " "), *group.phrases)
+            if group.members and folded in (p.casefold().replace("-", " ") for p in phrases):
+                return group.members
+        return ()
+
+    def jurisdiction_meant(self, word: str) -> str | None:
+        """The code a user means by a country code, name or adjective, or a body; None if none."""
+        folded = word.strip().casefold()
+        for country in self.countries:
+            if folded in (n.casefold() for n in (country.code, *country.names, *country.adjectives)):
+                return country.code
+        for body in self.bodies:
+            if folded in (n.casefold() for n in (body.name, body.full_name, *body.aliases)):
+                return body.jurisdiction
+        return None
+
 
 def default_folder() -> Path:
     """The vocabulary shipped with newstrack."""

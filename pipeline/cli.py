@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -168,6 +168,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reextract.add_argument("--dry-run", action="store_true", help="report changes, store nothing")
     reextract.set_defaults(handler=command_reextract)
+
+    consolidate = commands.add_parser(
+        "consolidate",
+        parents=[common],
+        help="regroup every stored mention into events and rebuild the measures' timelines",
+    )
+    consolidate.add_argument("--dry-run", action="store_true", help="report, change nothing")
+    consolidate.set_defaults(handler=command_consolidate)
+
+    status = commands.add_parser(
+        "status",
+        parents=[common],
+        help="what is in force, suspended or lifted on a day, with dates and sources",
+    )
+    status.add_argument(
+        "--element",
+        metavar="NAME",
+        help="an element, symbol or group (dysprosium, Dy, heavy rare earths)",
+    )
+    status.add_argument(
+        "--actor", metavar="WHO", help="who acts: a country code or name, or a body"
+    )
+    status.add_argument(
+        "--target", metavar="WHO", help="whom it is aimed at: a country code or name"
+    )
+    status.add_argument(
+        "--measure", metavar="TYPE", help="one type of measure (export_control ...)"
+    )
+    status.add_argument(
+        "--on", type=_day, metavar="YYYY-MM-DD", help="the day to report on (default: today, UTC)"
+    )
+    status.add_argument("--format", choices=("table", "csv", "json", "jsonl"), default="table")
+    status.set_defaults(handler=command_status)
 
     sql = commands.add_parser(
         "sql", parents=[common], help="run a read-only SQL query, or a canned query by name"
@@ -479,6 +512,90 @@ def command_reextract(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_PARTIAL if summary.failed else EXIT_OK
 
 
+def command_consolidate(args: argparse.Namespace, settings: Settings) -> int:
+    """Regroup every stored mention into events and rebuild the timelines of measures."""
+    from pipeline.jobs import consolidate_all
+    from storage.engine import make_session_factory, open_engine
+    from storage.migrate import upgrade
+
+    with open_engine(settings.database_url) as engine:
+        upgrade(engine)
+        summary = consolidate_all(make_session_factory(engine), args.dry_run)
+    report = asdict(summary)
+    verb = "would change" if args.dry_run else "changed"
+    text = (
+        f"consolidated {summary.families} actor/measure famil"
+        f"{'y' if summary.families == 1 else 'ies'}: {verb} {summary.changed} event(s); "
+        f"{summary.events} event(s), {summary.measures} measure(s) with a timeline"
+    )
+    _print_summary(args, report, text)
+    return EXIT_OK
+
+
+def command_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Print where each matching measure stands on a day."""
+    from models.vocabulary import load_vocabulary
+    from pipeline.jobs import unit_of_work
+    from storage.engine import make_session_factory, open_engine
+    from storage.migrate import upgrade
+    from storage.queries import measure_states
+
+    vocabulary = load_vocabulary()
+    elements: tuple[str, ...] = ()
+    if args.element:
+        elements = vocabulary.elements_meant(args.element)
+        if not elements:
+            raise UsageError(
+                f"--element {args.element!r}: not an element, symbol or group newstrack knows"
+            )
+    actor, target = (
+        _jurisdiction(vocabulary, option, value)
+        for option, value in (("--actor", args.actor), ("--target", args.target))
+    )
+    measures = sorted({phrase.measure for phrase in vocabulary.measure_phrases})
+    if args.measure and args.measure not in measures:
+        raise UsageError(f"--measure {args.measure!r}: one of {', '.join(measures)}")
+    on = args.on or datetime.now(UTC).date()
+    with open_engine(settings.database_url) as engine:
+        upgrade(engine)
+        with unit_of_work(make_session_factory(engine)) as session:
+            states = measure_states(session, on, elements, actor, target, args.measure)
+    columns = [
+        "measure_id", "actor", "measure", "state", "since", "until", "by", "elements",
+        "targets", "sources", "articles",
+    ]  # fmt: skip
+    rows = [
+        (
+            state.measure_id,
+            state.actor,
+            state.measure,
+            state.state,
+            state.since,
+            state.until,
+            state.action,
+            ", ".join(state.elements),
+            ", ".join(state.targets),
+            state.sources,
+            state.articles,
+        )
+        for state in states
+    ]
+    output_format = "json" if args.json else args.format
+    if output_format == "table":
+        print(f"status on {on.isoformat()}")
+    _write_rows(sys.stdout, output_format, columns, rows)
+    return EXIT_OK
+
+
+def _jurisdiction(vocabulary: Any, option: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    code: str | None = vocabulary.jurisdiction_meant(value)
+    if code is None:
+        raise UsageError(f"{option} {value!r}: not a country code, country or body newstrack knows")
+    return code
+
+
 def command_sql(args: argparse.Namespace, settings: Settings) -> int:
     """Run a read-only query and print its rows."""
     from storage.canned import canned_queries, canned_query
@@ -665,6 +782,13 @@ def _quantity_json(quantity: QuantityTag) -> dict[str, Any]:
         "qualifier": quantity.qualifier,
         "text": quantity.text,
     }
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def _positive_int(value: str) -> int:

@@ -33,7 +33,7 @@ from pipeline.robots import RobotsPolicy
 from pipeline.settings import Settings
 from pipeline.sources import ArticleSelectors, SourceConfig
 from pipeline.urls import canonicalize_url
-from storage import queries, writes
+from storage import consolidation, queries, writes
 
 log = logging.getLogger("newstrack")
 MAX_CRAWL_DELAY = 60.0  # seconds: a larger Crawl-delay would stall a run on that host
@@ -561,3 +561,29 @@ def backfill_source(
     if report.errors:
         report.status = "partial" if report.stored or report.known else "failed"
     return report
+
+
+@dataclass(frozen=True)
+class ConsolidationSummary:
+    """What consolidating the stored events again changed."""
+
+    families: int
+    changed: int
+    events: int
+    measures: int
+
+
+def consolidate_all(
+    session_factory: sessionmaker[Session], dry_run: bool = False
+) -> ConsolidationSummary:
+    """Regroup every stored mention into events and rebuild every timeline, one family at a time."""
+    with unit_of_work(session_factory) as session:
+        families = consolidation.families(session)
+    changed = 0
+    for family in families:
+        with unit_of_work(session_factory, dry_run) as session:
+            changed += consolidation.consolidate_family(session, family)
+    with unit_of_work(session_factory) as session:
+        counts = queries.totals(session)
+        measures = queries.measure_count(session)
+    return ConsolidationSummary(len(families), changed, counts.events, measures)

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, distinct, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, distinct, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
-from models import Article, ElementMention, Event, EventElement, Mention, Source
+from models import (
+    Article,
+    ElementMention,
+    Event,
+    EventElement,
+    EventTarget,
+    MeasurePeriod,
+    Mention,
+    MentionElement,
+    Source,
+)
+
+STATE_ORDER = ("in_force", "suspended", "eased", "threatened", "lifted", "expired")
 
 
 @dataclass(frozen=True)
@@ -112,9 +127,13 @@ def article_extractions(session: Session) -> list[ArticleExtraction]:
         )
     ):
         articles[article_id].elements.add(element)
-    event_elements: dict[int, set[str]] = {}
-    for event_id, element in session.execute(select(EventElement.event_id, EventElement.element)):
-        event_elements.setdefault(event_id, set()).add(element)
+    claimed: dict[tuple[int, int], set[str]] = defaultdict(set)  # each article's own claim
+    for article_id, event_id, element in session.execute(
+        select(Mention.article_id, Mention.event_id, MentionElement.element).join(
+            MentionElement, MentionElement.mention_id == Mention.id
+        )
+    ):
+        claimed[(article_id, event_id)].add(element)
     rows = session.execute(
         select(Mention.article_id, Event.id, Event.actor, Event.action, Event.measure)
         .join(Event, Event.id == Mention.event_id)
@@ -122,9 +141,157 @@ def article_extractions(session: Session) -> list[ArticleExtraction]:
     )
     for article_id, event_id, actor, action, measure in rows:
         articles[article_id].events.append(
-            (actor, action, measure, event_elements.get(event_id, set()))
+            (actor, action, measure, claimed.get((article_id, event_id), set()))
         )
     return list(articles.values())
+
+
+@dataclass(frozen=True)
+class MeasureState:
+    """Where a measure stands on a day: its state, since when, until when, and its support."""
+
+    measure_id: int
+    actor: str | None
+    measure: str
+    state: str
+    since: date
+    until: date | None
+    action: str  # the action that set the state
+    event_id: int
+    elements: tuple[str, ...]
+    targets: tuple[str, ...]
+    sources: int
+    articles: int
+    summary: str
+
+
+def measure_states(
+    session: Session,
+    on: date,
+    elements: Sequence[str] = (),
+    actor: str | None = None,
+    target: str | None = None,
+    measure: str | None = None,
+) -> list[MeasureState]:
+    """The state of every measure on a day, those in force first; filters narrow the measures."""
+    founding, setting = aliased(Event), aliased(Event)
+    conditions: list[ColumnElement[bool]] = [
+        MeasurePeriod.starts_on <= on,
+        or_(MeasurePeriod.ends_on.is_(None), MeasurePeriod.ends_on > on),
+    ]
+    if actor is not None:
+        conditions.append(founding.actor == actor)
+    if measure is not None:
+        conditions.append(founding.measure == measure)
+    if elements:
+        conditions.append(
+            MeasurePeriod.measure_id.in_(
+                _measures_of(EventElement.event_id, EventElement.element.in_(list(elements)))
+            )
+        )
+    if target is not None:
+        conditions.append(
+            MeasurePeriod.measure_id.in_(
+                _measures_of(EventTarget.event_id, EventTarget.target == target)
+            )
+        )
+    rows = session.execute(
+        select(
+            MeasurePeriod.measure_id,
+            founding.actor,
+            founding.measure,
+            MeasurePeriod.state,
+            MeasurePeriod.starts_on,
+            MeasurePeriod.ends_on,
+            setting.action,
+            MeasurePeriod.event_id,
+            founding.summary,
+        )
+        .join(founding, founding.id == MeasurePeriod.measure_id)
+        .join(setting, setting.id == MeasurePeriod.event_id)
+        .where(*conditions)
+    ).all()
+    support = _measure_support(session, [row[0] for row in rows])
+    states = [
+        MeasureState(
+            measure_id=row[0],
+            actor=row[1],
+            measure=row[2],
+            state=row[3],
+            since=row[4],
+            until=row[5],
+            action=row[6],
+            event_id=row[7],
+            elements=support[row[0]][0],
+            targets=support[row[0]][1],
+            sources=support[row[0]][2],
+            articles=support[row[0]][3],
+            summary=row[8],
+        )
+        for row in rows
+    ]
+    return sorted(
+        states,
+        key=lambda s: (STATE_ORDER.index(s.state), -s.sources, s.actor or "", s.measure, s.since),
+    )
+
+
+def _measures_of(event_id: Any, condition: ColumnElement[bool]) -> Any:
+    """The measures (founding event ids) with an event whose child rows meet a condition."""
+    return (
+        select(func.coalesce(Event.changes_event_id, Event.id))
+        .join_from(Event, event_id.table, Event.id == event_id)
+        .where(condition)
+    )
+
+
+def _measure_support(
+    session: Session, measure_ids: Sequence[int]
+) -> dict[int, tuple[tuple[str, ...], tuple[str, ...], int, int]]:
+    """Elements, targets, number of sources and of articles of each measure's events together."""
+    members: dict[int, int] = {}
+    for start in range(0, len(measure_ids), 500):
+        chunk = list(measure_ids[start : start + 500])
+        for event_id, founding_id in session.execute(
+            select(Event.id, func.coalesce(Event.changes_event_id, Event.id)).where(
+                or_(Event.id.in_(chunk), Event.changes_event_id.in_(chunk))
+            )
+        ):
+            members[event_id] = founding_id
+    elements: dict[int, set[str]] = defaultdict(set)
+    targets: dict[int, set[str]] = defaultdict(set)
+    sources: dict[int, set[int]] = defaultdict(set)
+    articles: dict[int, set[int]] = defaultdict(set)
+    event_ids = sorted(members)
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start : start + 500]
+        for event_id, element in session.execute(
+            select(EventElement.event_id, EventElement.element).where(
+                EventElement.event_id.in_(chunk)
+            )
+        ):
+            elements[members[event_id]].add(element)
+        for event_id, target_name in session.execute(
+            select(EventTarget.event_id, EventTarget.target).where(EventTarget.event_id.in_(chunk))
+        ):
+            targets[members[event_id]].add(target_name)
+        for event_id, article_id, source_id in session.execute(
+            select(Mention.event_id, Mention.article_id, Article.source_id)
+            .join(Article, Article.id == Mention.article_id)
+            .where(Mention.event_id.in_(chunk))
+        ):
+            articles[members[event_id]].add(article_id)
+            if source_id is not None:
+                sources[members[event_id]].add(source_id)
+    return {
+        measure_id: (
+            tuple(sorted(elements[measure_id])),
+            tuple(sorted(targets[measure_id])),
+            len(sources[measure_id]),
+            len(articles[measure_id]),
+        )
+        for measure_id in measure_ids
+    }
 
 
 @dataclass(frozen=True)
@@ -228,3 +395,8 @@ def resting_sources(session: Session, now: datetime) -> dict[str, datetime]:
         )
     )
     return {name: due for name, due in rows if due is not None}
+
+
+def measure_count(session: Session) -> int:
+    """How many measures have a timeline."""
+    return session.scalar(select(func.count(distinct(MeasurePeriod.measure_id)))) or 0

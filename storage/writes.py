@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select, text, tuple_, update
+from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,37 +20,25 @@ from models import (
     ElementMention,
     EntityMention,
     Event,
-    EventElement,
-    EventTarget,
     Fetch,
     HttpValidator,
     Mention,
+    MentionElement,
     Quantity,
     Source,
 )
-from models.vocabulary import load_vocabulary
 from pipeline.similar import NEAR_DUPLICATE, Fingerprint, fingerprint
+from storage.consolidation import Kind, consolidate, host_event, lock_families
 
 if TYPE_CHECKING:
-    from pipeline.extract import Annotation, EventRecord
+    from pipeline.extract import Annotation
     from pipeline.fetch import FetchResult
     from pipeline.sources import SourceConfig
 
-SAME_EVENT_DAYS = 31
 STATUS_OF_ANNOTATION = {"read": "done", "screened": "screened", "skipped": "skipped"}
 EXTRACTED = frozenset(STATUS_OF_ANNOTATION.values())  # the statuses of an article the extractor saw
 FIRST_BACKOFF = timedelta(minutes=15)
 MAX_BACKOFF = timedelta(hours=24)
-STATUS_OF_ACTION = {
-    "impose": "in_force",
-    "expand": "in_force",
-    "maintain": "in_force",
-    "extend": "in_force",
-    "suspend": "suspended",
-    "lift": "lifted",
-    "ease": "eased",
-    "threaten": "threatened",
-}
 
 
 @dataclass(frozen=True)
@@ -366,7 +353,16 @@ def save_annotation(session: Session, article_id: int, annotation: Annotation) -
         return []
     for table in (ElementMention, EntityMention, Quantity):
         session.execute(delete(table).where(table.article_id == article_id))
-    touched = set(session.scalars(select(Mention.event_id).where(Mention.article_id == article_id)))
+    earlier = session.execute(
+        select(Event.id, Event.actor, Event.action, Event.measure)
+        .join(Mention, Mention.event_id == Event.id)
+        .where(Mention.article_id == article_id)
+        .distinct()
+    ).all()
+    kinds = {Kind(row.actor, row.action, row.measure) for row in earlier}
+    kinds |= {Kind(record.actor, record.action, record.measure) for record in annotation.events}
+    lock_families(session, {kind.family for kind in kinds})
+    touched = {row.id for row in earlier}
     session.execute(delete(Mention).where(Mention.article_id == article_id))
     session.add_all(
         ElementMention(
@@ -406,30 +402,43 @@ def save_annotation(session: Session, article_id: int, annotation: Annotation) -
         )
         for tag in _first_per_start(annotation.quantities)
     )
-    written: set[tuple[int, int]] = set()
+    written: dict[tuple[Kind, int], tuple[int, set[str]]] = {}
     for record in annotation.events:
-        event_id = _find_or_create_event(session, record)
-        touched.add(event_id)
+        kind = Kind(record.actor, record.action, record.measure)
+        host = host_event(session, kind, record.actor_body)
+        touched.add(host)
         for mention in record.mentions:
-            if (event_id, mention.start) in written:
-                continue  # two records of one article may land on the same event
-            written.add((event_id, mention.start))
-            session.add(
-                Mention(
-                    event_id=event_id,
-                    article_id=article_id,
-                    sentence=mention.sentence,
-                    start_char=mention.start,
-                    end_char=mention.end,
-                    reported_label=mention.reported_label,
-                    modality=mention.modality,
-                    confidence=mention.confidence,
-                    announced_on=record.date_of("announced"),
-                    effective_on=record.date_of("effective"),
-                    expires_on=record.date_of("expires"),
+            if (kind, mention.start) in written:  # two records of one article state this sentence
+                mention_id, named = written[(kind, mention.start)]
+                session.add_all(
+                    MentionElement(mention_id=mention_id, element=name)
+                    for name in set(record.elements) - named
                 )
+                named.update(record.elements)
+                continue
+            row = Mention(
+                event_id=host,
+                article_id=article_id,
+                sentence=mention.sentence,
+                start_char=mention.start,
+                end_char=mention.end,
+                reported_label=mention.reported_label,
+                modality=mention.modality,
+                confidence=mention.confidence,
+                announced_on=record.date_of("announced"),
+                effective_on=record.date_of("effective"),
+                expires_on=record.date_of("expires"),
+                actor_body=record.actor_body,
+                target=record.target,
+                target_count=record.target_count,
+                target_unit=record.target_unit,
             )
-        _add_children(session, event_id, record)
+            session.add(row)
+            session.flush()
+            written[(kind, mention.start)] = (row.id, set(record.elements))
+            session.add_all(
+                MentionElement(mention_id=row.id, element=name) for name in set(record.elements)
+            )
     session.execute(
         update(Article)
         .where(Article.id == article_id)
@@ -442,9 +451,7 @@ def save_annotation(session: Session, article_id: int, annotation: Annotation) -
         )
     )
     session.flush()
-    for event_id in sorted(touched):
-        refresh_event(session, event_id)
-    return sorted(touched)
+    return sorted(consolidate(session, kinds, touched))
 
 
 def _first_per_start(tags: Iterable[Any]) -> list[Any]:
@@ -452,170 +459,3 @@ def _first_per_start(tags: Iterable[Any]) -> list[Any]:
     for tag in tags:
         seen.setdefault(tag.start, tag)
     return list(seen.values())
-
-
-def event_key(record: EventRecord) -> str:
-    """A stable identity for the event a record founds."""
-    parts = [
-        record.actor or "-",
-        record.action,
-        record.measure,
-        record.target or "-",
-        *sorted(record.elements),
-    ]
-    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()
-
-
-def _find_or_create_event(session: Session, record: EventRecord) -> int:
-    """Join the record to an event with the same actor, action and measure that it overlaps, or found one."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Serialise writers deciding about the same kind of event; SQLite writers are already serial.
-        lock = zlib.crc32(f"{record.actor}|{record.action}|{record.measure}".encode())
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
-    candidates = session.scalars(
-        select(Event)
-        .where(
-            Event.actor.is_(None) if record.actor is None else Event.actor == record.actor,
-            Event.action == record.action,
-            Event.measure == record.measure,
-        )
-        .order_by(Event.id)
-    ).all()
-    for event in candidates:
-        if _overlaps(session, event, record):
-            return event.id
-    key = event_key(record)
-    existing = session.scalar(select(Event.id).where(Event.event_key == key))
-    if existing is not None:
-        return existing
-    event = Event(
-        event_key=key,
-        actor=record.actor,
-        actor_body=record.actor_body,
-        action=record.action,
-        measure=record.measure,
-        status=STATUS_OF_ACTION.get(record.action, "reported"),
-    )
-    session.add(event)
-    session.flush()
-    return event.id
-
-
-def _overlaps(session: Session, event: Event, record: EventRecord) -> bool:
-    """Same event when targets agree, dates are compatible and elements overlap (or both name none)."""
-    elements = set(
-        session.scalars(select(EventElement.element).where(EventElement.event_id == event.id))
-    )
-    targets = set(
-        session.scalars(select(EventTarget.target).where(EventTarget.event_id == event.id))
-    )
-    if record.target and targets and record.target not in targets:
-        return False
-    if not _dates_compatible(event.announced_on or event.effective_on, _record_date(record)):
-        return False
-    if elements and record.elements:
-        return bool(elements.intersection(record.elements))
-    return not elements and not record.elements
-
-
-def _record_date(record: EventRecord) -> date | None:
-    return record.date_of("announced") or record.date_of("effective")
-
-
-def _dates_compatible(first: date | None, second: date | None) -> bool:
-    """Dates a month apart or more belong to different actions; an unknown date fits any."""
-    return first is None or second is None or abs((first - second).days) <= SAME_EVENT_DAYS
-
-
-def _add_children(session: Session, event_id: int, record: EventRecord) -> None:
-    vocabulary = load_vocabulary()
-    for name in record.elements:
-        element = vocabulary.element(name)
-        session.execute(
-            _insert(session, EventElement)
-            .values(
-                event_id=event_id, element=name, symbol=element.symbol, element_group=element.group
-            )
-            .on_conflict_do_nothing(index_elements=["event_id", "element"])
-        )
-    if record.target:
-        session.execute(
-            _insert(session, EventTarget)
-            .values(
-                event_id=event_id,
-                target=record.target,
-                kind="country",
-                count=record.target_count,
-                count_unit=record.target_unit,
-            )
-            .on_conflict_do_nothing(index_elements=["event_id", "target"])
-        )
-
-
-def refresh_event(session: Session, event_id: int) -> None:
-    """Recompute an event's counts, dates and first/last seen from its mentions."""
-    rows = session.execute(
-        select(
-            Mention.article_id,
-            Article.source_id,
-            func.coalesce(Article.published_at, Article.fetched_at),
-            Mention.announced_on,
-            Mention.effective_on,
-            Mention.expires_on,
-        )
-        .join(Article, Article.id == Mention.article_id)
-        .where(Mention.event_id == event_id)
-    ).all()
-    if not rows:
-        session.execute(delete(Event).where(Event.id == event_id))
-        return
-    seen = [_aware(row[2]) for row in rows if row[2] is not None]
-    session.execute(
-        update(Event)
-        .where(Event.id == event_id)
-        .values(
-            article_count=len({row[0] for row in rows}),
-            source_count=len({row[1] for row in rows if row[1] is not None}),
-            first_seen=min(seen) if seen else datetime.now(UTC),
-            last_seen=max(seen) if seen else datetime.now(UTC),
-            announced_on=_best([row[3] for row in rows]),
-            effective_on=_best([row[4] for row in rows]),
-            expires_on=_best([row[5] for row in rows]),
-        )
-    )
-    _refresh_summary(session, event_id)
-
-
-def _refresh_summary(session: Session, event_id: int) -> None:
-    event = session.execute(
-        select(Event.actor, Event.action, Event.measure).where(Event.id == event_id)
-    ).one()
-    elements = ", ".join(
-        session.scalars(
-            select(EventElement.element)
-            .where(EventElement.event_id == event_id)
-            .order_by(EventElement.element)
-        )
-    )
-    targets = ", ".join(
-        session.scalars(
-            select(EventTarget.target)
-            .where(EventTarget.event_id == event_id)
-            .order_by(EventTarget.target)
-        )
-    )
-    summary = f"{event.actor or '?'} {event.action} {event.measure.replace('_', ' ')} on {elements or 'unnamed items'}"
-    summary += f" (target {targets})" if targets else ""
-    session.execute(update(Event).where(Event.id == event_id).values(summary=summary))
-
-
-def _best(values: Sequence[date | None]) -> date | None:
-    """The most reported value; ties go to the earliest."""
-    counts = Counter(value for value in values if value is not None)
-    if not counts:
-        return None
-    return min(counts, key=lambda value: (-counts[value], value))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -14,12 +14,21 @@ from sqlalchemy.engine import make_url
 from models.vocabulary import load_vocabulary
 from pipeline.extract import Extractor
 from pipeline.nlp import load_pipeline
+from tests.stored import ENGINES
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROJECT = Path(__file__).parent.parent
 POSTGRES_URL = os.environ.get(
     "NEWSTRACK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines() -> Iterator[None]:
+    """Close every engine a test made, before its database is dropped."""
+    yield
+    while ENGINES:
+        ENGINES.pop().dispose()
 
 
 @pytest.fixture(scope="session")

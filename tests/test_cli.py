@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -236,7 +237,12 @@ def test_malformed_sources_file_names_the_line(tmp_path: Path) -> None:
 def test_every_command_has_help_and_is_in_the_readme() -> None:
     """Each subcommand answers --help and the README tells users about it."""
     readme = (PROJECT / "README.md").read_text(encoding="utf-8")
-    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    [subparsers] = [
+        action
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    ]
+    commands = subparsers._name_parser_map
     assert set(commands) >= {"init", "run", "fetch", "extract", "sql", "annotate"}
     for name in commands:
         result = _newstrack(name, "--help")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, inspect, select, text, update
+from sqlalchemy import inspect, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Article, Base, ElementMention, Event, EventElement, Mention
@@ -20,65 +18,23 @@ from pipeline.extract import ArticleText, Extractor
 from pipeline.jobs import unit_of_work
 from pipeline.sources import SourceConfig
 from storage import queries, writes
-from storage.engine import make_engine, make_session_factory
+from storage.engine import make_engine
 from storage.migrate import current_revision, downgrade, head_revision, upgrade
 from storage.readonly import run_readonly
-
-PUBLISHED = datetime(2025, 5, 14, 12, tzinfo=UTC)
-
-
-_ENGINES: list[Engine] = []
-
-
-@pytest.fixture(autouse=True)
-def _dispose_engines() -> Iterator[None]:
-    """Close every engine a test made, before its database is dropped."""
-    yield
-    while _ENGINES:
-        _ENGINES.pop().dispose()
-
-
-def _engine(database_url: str) -> Engine:
-    engine = make_engine(database_url)
-    _ENGINES.append(engine)
-    return engine
-
-
-def _ready(database_url: str) -> sessionmaker[Session]:
-    engine = _engine(database_url)
-    upgrade(engine)
-    return make_session_factory(engine)
-
-
-def _sources(session_factory: sessionmaker[Session]) -> dict[str, int]:
-    configs = [
-        SourceConfig(name="first", kind="rss", urls=("https://first.example/feed",)),
-        SourceConfig(name="second", kind="rss", urls=("https://second.example/feed",)),
-    ]
-    with unit_of_work(session_factory) as session:
-        return writes.sync_sources(session, configs)
-
-
-def _article(url: str, text: str, source_id: int | None) -> writes.NewArticle:
-    return writes.NewArticle(
-        url=url,
-        source_id=source_id,
-        title="title",
-        published_at=PUBLISHED,
-        text=text,
-        language="en",
-        extractor="feed",
-    )
-
-
-def _count(session_factory: sessionmaker[Session], model: type) -> int:
-    with unit_of_work(session_factory) as session:
-        return session.scalar(select(func.count()).select_from(model)) or 0
+from tests.stored import (
+    PUBLISHED,
+    count,
+    engine_for,
+    new_article,
+    ready,
+    store_and_annotate,
+    two_sources,
+)
 
 
 def test_migrations_create_schema_once(database_url: str) -> None:
     """The first upgrade creates every table and the view; the second finds nothing to do."""
-    engine = _engine(database_url)
+    engine = engine_for(database_url)
     assert current_revision(engine) is None
     assert upgrade(engine) is True
     assert upgrade(engine) is False
@@ -92,27 +48,27 @@ def test_migrations_create_schema_once(database_url: str) -> None:
 
 def test_sync_sources_is_idempotent(database_url: str) -> None:
     """Syncing the registry twice keeps one row per source and the same ids."""
-    session_factory = _ready(database_url)
-    first = _sources(session_factory)
-    second = _sources(session_factory)
+    session_factory = ready(database_url)
+    first = two_sources(session_factory)
+    second = two_sources(session_factory)
     assert first == second
     assert len(first) == 2
 
 
 def test_article_stored_once_by_url_and_by_text(database_url: str) -> None:
     """The same URL, or the same text under another URL of the same source, is not stored twice."""
-    session_factory = _ready(database_url)
-    ids = _sources(session_factory)
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
     with unit_of_work(session_factory) as session:
         first = writes.add_article(
-            session, _article("https://a.example/1", "Some text.", ids["first"])
+            session, new_article("https://a.example/1", "Some text.", ids["first"])
         )
     with unit_of_work(session_factory) as session:
         again = writes.add_article(
-            session, _article("https://a.example/1", "Other text.", ids["first"])
+            session, new_article("https://a.example/1", "Other text.", ids["first"])
         )
         moved = writes.add_article(
-            session, _article("https://a.example/moved", " Some   text. ", ids["first"])
+            session, new_article("https://a.example/moved", " Some   text. ", ids["first"])
         )
     assert first is not None
     assert again is None
@@ -146,7 +102,7 @@ def _syndicated(
         ids = writes.sync_sources(session, configs)
     for n, (url, body) in enumerate(texts.items()):
         with unit_of_work(session_factory) as session:
-            writes.add_article(session, _article(url, body, ids[f"outlet-{n}"]))
+            writes.add_article(session, new_article(url, body, ids[f"outlet-{n}"]))
     with unit_of_work(session_factory) as session:
         rows = session.scalars(select(Article)).all()
         session.expunge_all()
@@ -155,7 +111,7 @@ def _syndicated(
 
 def test_syndicated_copies_are_stored_and_linked_to_the_original(database_url: str) -> None:
     """Another outlet's copy of a wire story, exact or lightly edited, is kept and points back."""
-    session_factory = _ready(database_url)
+    session_factory = ready(database_url)
     rows = _syndicated(
         session_factory,
         {
@@ -184,7 +140,7 @@ def test_different_stories_on_the_same_topic_are_not_linked(database_url: str) -
         "licences, and prices of dysprosium oxide outside China have doubled since the spring. "
         "The ministry did not say when the review of the remaining measures would end."
     )
-    session_factory = _ready(database_url)
+    session_factory = ready(database_url)
     rows = _syndicated(
         session_factory,
         {
@@ -200,40 +156,24 @@ def test_different_stories_on_the_same_topic_are_not_linked(database_url: str) -
 
 def test_failed_unit_of_work_stores_nothing(database_url: str) -> None:
     """An error inside a unit of work rolls back every row written in it."""
-    session_factory = _ready(database_url)
-    ids = _sources(session_factory)
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
     with pytest.raises(RuntimeError), unit_of_work(session_factory) as session:
-        writes.add_article(session, _article("https://a.example/1", "Text one.", ids["first"]))
+        writes.add_article(session, new_article("https://a.example/1", "Text one.", ids["first"]))
         raise RuntimeError("crash between writes")
-    assert _count(session_factory, Article) == 0
-
-
-def _store_and_annotate(
-    session_factory: sessionmaker[Session],
-    extractor: Extractor,
-    url: str,
-    text: str,
-    source_id: int,
-) -> int:
-    with unit_of_work(session_factory) as session:
-        article_id = writes.add_article(session, _article(url, text, source_id))
-    assert article_id is not None
-    [annotation] = extractor.annotate([ArticleText(str(article_id), text, "", PUBLISHED)])
-    with unit_of_work(session_factory) as session:
-        writes.save_annotation(session, article_id, annotation)
-    return article_id
+    assert count(session_factory, Article) == 0
 
 
 def test_annotation_saved_twice_leaves_the_same_rows(
     database_url: str, extractor: Extractor, seed_text: str
 ) -> None:
     """Re-extracting an article replaces its rows instead of adding to them."""
-    session_factory = _ready(database_url)
-    ids = _sources(session_factory)
-    article_id = _store_and_annotate(
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    article_id = store_and_annotate(
         session_factory, extractor, "https://a.example/seed", seed_text, ids["first"]
     )
-    counts = [_count(session_factory, model) for model in (Event, Mention, ElementMention)]
+    counts = [count(session_factory, model) for model in (Event, Mention, ElementMention)]
     assert counts[0] >= 3
     with unit_of_work(session_factory) as session:
         session.execute(
@@ -242,13 +182,13 @@ def test_annotation_saved_twice_leaves_the_same_rows(
     [annotation] = extractor.annotate([ArticleText(str(article_id), seed_text, "", PUBLISHED)])
     with unit_of_work(session_factory) as session:
         writes.save_annotation(session, article_id, annotation)
-    assert [_count(session_factory, model) for model in (Event, Mention, ElementMention)] == counts
+    assert [count(session_factory, model) for model in (Event, Mention, ElementMention)] == counts
 
 
 def test_same_event_from_two_sources_is_one_event(database_url: str, extractor: Extractor) -> None:
     """Two outlets reporting the same measure give one event with two mentions and two sources."""
-    session_factory = _ready(database_url)
-    ids = _sources(session_factory)
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
     first = (
         "China's Commerce Ministry on Friday imposed export controls on gallium and germanium, "
         "citing national security."
@@ -257,8 +197,8 @@ def test_same_event_from_two_sources_is_one_event(database_url: str, extractor: 
         "Beijing imposed export controls on gallium on Friday, the ministry said. "
         "Analysts expect prices to rise."
     )
-    _store_and_annotate(session_factory, extractor, "https://a.example/1", first, ids["first"])
-    _store_and_annotate(session_factory, extractor, "https://b.example/2", second, ids["second"])
+    store_and_annotate(session_factory, extractor, "https://a.example/1", first, ids["first"])
+    store_and_annotate(session_factory, extractor, "https://b.example/2", second, ids["second"])
     with unit_of_work(session_factory) as session:
         events = session.scalars(
             select(Event).where(Event.measure == "export_control", Event.action == "impose")
@@ -278,16 +218,16 @@ def test_totals_count_articles_events_and_elements(
     database_url: str, extractor: Extractor, seed_text: str
 ) -> None:
     """The run summary counts what is stored and ranks elements by articles naming them."""
-    session_factory = _ready(database_url)
-    ids = _sources(session_factory)
-    _store_and_annotate(
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    store_and_annotate(
         session_factory, extractor, "https://a.example/seed", seed_text, ids["first"]
     )
     with unit_of_work(session_factory) as session:
         totals = queries.totals(session)
     assert totals.articles == 1
     assert totals.sources == 2
-    assert totals.events == _count(session_factory, Event)
+    assert totals.events == count(session_factory, Event)
     assert {name for name, _ in totals.top_elements} <= {
         "samarium", "gadolinium", "terbium", "dysprosium", "lutetium", "scandium", "yttrium"
     }  # fmt: skip
@@ -296,7 +236,7 @@ def test_totals_count_articles_events_and_elements(
 
 def test_readonly_sql_refuses_writes(database_url: str) -> None:
     """Whatever the query says, `sql` cannot change the database."""
-    _ready(database_url)
+    ready(database_url)
     with pytest.raises(QueryError):
         run_readonly(database_url, "DELETE FROM sources")
     with pytest.raises(QueryError):
@@ -308,8 +248,8 @@ def test_readonly_sql_refuses_writes(database_url: str) -> None:
 
 def test_readonly_sql_caps_rows_and_takes_parameters(database_url: str) -> None:
     """Named parameters bind; the row cap truncates and says so."""
-    session_factory = _ready(database_url)
-    _sources(session_factory)
+    session_factory = ready(database_url)
+    two_sources(session_factory)
     capped = run_readonly(database_url, "SELECT name FROM sources ORDER BY name", max_rows=1)
     assert capped.rows == [("first",)]
     assert capped.truncated
@@ -322,14 +262,14 @@ def test_readonly_sql_caps_rows_and_takes_parameters(database_url: str) -> None:
 
 def test_readonly_sql_reports_bad_queries(database_url: str) -> None:
     """Invalid SQL becomes a QueryError carrying the database's message."""
-    _ready(database_url)
+    ready(database_url)
     with pytest.raises(QueryError, match="nope"):
         run_readonly(database_url, "SELECT nope FROM sources")
 
 
 def test_readonly_sql_stops_at_the_time_limit(database_url: str) -> None:
     """A runaway query is interrupted instead of running forever."""
-    _ready(database_url)
+    ready(database_url)
     endless = (
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
     )
@@ -360,7 +300,7 @@ def test_unsupported_database_url() -> None:
 
 def test_upgrade_keeps_rows_written_under_the_first_schema(database_url: str) -> None:
     """Moving a 0001 database to the newest schema keeps its articles and adds the new columns."""
-    engine = _engine(database_url)
+    engine = engine_for(database_url)
     upgrade(engine, "0001")
     with engine.begin() as connection:
         connection.execute(
@@ -378,7 +318,7 @@ def test_upgrade_keeps_rows_written_under_the_first_schema(database_url: str) ->
 
 def test_migrations_match_the_models(database_url: str) -> None:
     """The migrated schema is exactly what the models declare: no table, column or index differs."""
-    engine = _engine(database_url)
+    engine = engine_for(database_url)
     upgrade(engine)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -388,10 +328,10 @@ def test_migrations_match_the_models(database_url: str) -> None:
 
 def test_downgrade_to_the_first_schema_and_back(database_url: str) -> None:
     """Every migration can be reverted and applied again on a database that holds rows."""
-    session_factory = _ready(database_url)
-    ids = _sources(session_factory)
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
     with unit_of_work(session_factory) as session:
-        writes.add_article(session, _article("https://a.example/1", "Kept text.", ids["first"]))
+        writes.add_article(session, new_article("https://a.example/1", "Kept text.", ids["first"]))
     engine = session_factory.kw["bind"]
     downgrade(engine, "0001")
     assert current_revision(engine) == "0001"
@@ -404,12 +344,12 @@ def test_downgrade_to_the_first_schema_and_back(database_url: str) -> None:
 
 def _two_reports_of_one_event(database_url: str, extractor: Extractor) -> tuple[str, str]:
     """Two sources reporting China's gallium and germanium controls; return their texts."""
-    session_factory = _ready(database_url)
-    ids = _sources(session_factory)
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
     first = "China's Commerce Ministry on Friday imposed export controls on gallium and germanium."
     second = "Beijing imposed export controls on gallium on Friday, the ministry said."
-    _store_and_annotate(session_factory, extractor, "https://a.example/1", first, ids["first"])
-    _store_and_annotate(session_factory, extractor, "https://b.example/2", second, ids["second"])
+    store_and_annotate(session_factory, extractor, "https://a.example/1", first, ids["first"])
+    store_and_annotate(session_factory, extractor, "https://b.example/2", second, ids["second"])
     return first, second
 
 
@@ -468,6 +408,7 @@ def test_canned_queries_answer_on_both_databases(
     assert [r["measure"] for r in rows("by-actor", "-p", "actor=CN")] == ["export_control"]
     assert [r["measure"] for r in rows("by-actor", "-p", "actor=US")] == []
     assert [r["measure"] for r in rows("in-force")] == ["export_control"]
+    assert rows("in-force", "-p", "day=2025-01-01") == []  # imposed in May 2025
     assert rows("recent-events") == []  # first reported in May 2025, not in the last 30 days
     assert [r["measure"] for r in rows("recent-events", "-p", "since=2025-05-01")] == [
         "export_control"
@@ -497,8 +438,8 @@ def test_no_statement_can_write_through_sql(
     database_url: str, statement: str, tmp_path: Path
 ) -> None:
     """Every way to write through `newstrack sql` fails with a clear message and changes nothing."""
-    session_factory = _ready(database_url)
-    _sources(session_factory)
+    session_factory = ready(database_url)
+    two_sources(session_factory)
     attached = tmp_path / "attached.db"
     with pytest.raises(QueryError) as caught:
         run_readonly(database_url, statement.format(attached=attached))

@@ -1,0 +1,516 @@
+"""Consolidation in the database: regroup the mentions of one kind of event, relink measures."""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from models import (
+    Article,
+    Event,
+    EventElement,
+    EventTarget,
+    MeasurePeriod,
+    Mention,
+    MentionElement,
+)
+from models.vocabulary import load_vocabulary
+from pipeline.consolidate import (
+    AFFIRMING,
+    Claim,
+    EventFacts,
+    best_supported,
+    disputed,
+    group_claims,
+    link_changes,
+    timeline,
+)
+
+STATUS_OF_ACTION = {
+    "impose": "in_force",
+    "expand": "in_force",
+    "maintain": "in_force",
+    "extend": "in_force",
+    "suspend": "suspended",
+    "lift": "lifted",
+    "ease": "eased",
+    "threaten": "threatened",
+}
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Events of one kind may be one event: same actor, action and measure."""
+
+    actor: str | None
+    action: str
+    measure: str
+
+    @property
+    def family(self) -> Family:
+        """The measures this kind of event founds or changes."""
+        return Family(self.actor, self.measure)
+
+
+@dataclass(frozen=True)
+class Family:
+    """Events of one actor and measure: the foundings and the changes linked to them."""
+
+    actor: str | None
+    measure: str
+
+
+def _actor_is(actor: str | None) -> ColumnElement[bool]:
+    return Event.actor.is_(None) if actor is None else Event.actor == actor
+
+
+def lock_families(session: Session, families: Iterable[Family]) -> None:
+    """On PostgreSQL, serialise writers consolidating the same families; SQLite writers are serial."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for family in sorted(set(families), key=_family_order):
+        key = zlib.crc32(f"{family.actor}|{family.measure}".encode())
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def host_event(session: Session, kind: Kind, actor_body: str | None) -> int:
+    """An event of this kind to hold new mentions until they are regrouped: the oldest, or a new one."""
+    existing = session.scalar(
+        select(func.min(Event.id)).where(
+            _actor_is(kind.actor), Event.action == kind.action, Event.measure == kind.measure
+        )
+    )
+    return existing if existing is not None else _new_event(session, kind, actor_body)
+
+
+def _new_event(session: Session, kind: Kind, actor_body: str | None) -> int:
+    event = Event(
+        event_key=uuid.uuid4().hex,
+        actor=kind.actor,
+        actor_body=actor_body,
+        action=kind.action,
+        measure=kind.measure,
+        status=STATUS_OF_ACTION.get(kind.action, "reported"),
+    )
+    session.add(event)
+    session.flush()
+    return event.id
+
+
+def _claims(session: Session, kind: Kind) -> tuple[list[Claim], dict[int, tuple[int, int, int]]]:
+    """The claims of one kind of event, and each one's event, article and sentence start."""
+    rows = session.execute(
+        select(
+            Mention.id,
+            Mention.event_id,
+            Mention.article_id,
+            Mention.start_char,
+            func.coalesce(Mention.announced_on, Mention.effective_on),
+            Mention.target,
+            func.coalesce(Article.published_at, Article.fetched_at),
+        )
+        .join(Event, Event.id == Mention.event_id)
+        .join(Article, Article.id == Mention.article_id)
+        .where(_actor_is(kind.actor), Event.action == kind.action, Event.measure == kind.measure)
+    ).all()
+    elements: dict[int, set[str]] = defaultdict(set)
+    for mention_id, element in session.execute(
+        select(MentionElement.mention_id, MentionElement.element)
+        .join(Mention, Mention.id == MentionElement.mention_id)
+        .join(Event, Event.id == Mention.event_id)
+        .where(_actor_is(kind.actor), Event.action == kind.action, Event.measure == kind.measure)
+    ):
+        elements[mention_id].add(element)
+    claims = [
+        Claim(
+            id=row[0],
+            elements=frozenset(elements[row[0]]),
+            target=row[5],
+            on=_as_date(row[4]),
+            published=_as_date(row[6]),
+        )
+        for row in rows
+    ]
+    return claims, {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
+def _as_date(value: date | datetime | str | None) -> date | None:
+    """A day from a date, a time or the text SQLite gives for a computed value."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(value[:10])
+
+
+def regroup(session: Session, kind: Kind) -> set[int]:
+    """Split one kind's mentions into events again; return the events whose mentions changed.
+
+    An event keeps its id when it keeps most of its mentions, so ids stay stable as articles
+    arrive; events left with no mention are deleted.
+    """
+    claims, where = _claims(session, kind)
+    groups = [_without_repeats(session, group, where) for group in group_claims(claims)]
+    assigned: dict[int, tuple[int, ...]] = {}
+    for group in sorted(groups, key=lambda group: (-len(group), group)):
+        held = Counter(where[mention_id][0] for mention_id in group)
+        free = [event_id for event_id in held if event_id not in assigned]
+        if free:
+            event_id = min(free, key=lambda event_id: (-held[event_id], event_id))
+        else:
+            body = session.scalar(
+                select(Mention.actor_body).where(
+                    Mention.id.in_(group[:CHUNK]), Mention.actor_body.is_not(None)
+                )
+            )
+            event_id = _new_event(session, kind, body)
+        assigned[event_id] = group
+    changed: set[int] = set()
+    for event_id, group in assigned.items():
+        moving = [mention_id for mention_id in group if where[mention_id][0] != event_id]
+        if moving:
+            changed.add(event_id)
+            changed.update(where[mention_id][0] for mention_id in moving)
+            _move(session, moving, event_id)
+    emptied = {event_id for event_id, _, _ in where.values()} - set(assigned)
+    if emptied:
+        session.execute(
+            update(Event).where(Event.changes_event_id.in_(emptied)).values(changes_event_id=None)
+        )
+        session.execute(delete(Event).where(Event.id.in_(emptied)))
+    return changed - emptied
+
+
+def _without_repeats(
+    session: Session, group: tuple[int, ...], where: dict[int, tuple[int, int, int]]
+) -> tuple[int, ...]:
+    """One mention per article sentence in an event: merge the elements of repeats into the first."""
+    first: dict[tuple[int, int], int] = {}
+    repeats: list[int] = []
+    for mention_id in group:
+        _, article_id, start = where[mention_id]
+        kept = first.setdefault((article_id, start), mention_id)
+        if kept == mention_id:
+            continue
+        repeats.append(mention_id)
+        names = [
+            select(MentionElement.element).where(MentionElement.mention_id == one)
+            for one in (kept, mention_id)
+        ]
+        have, more = (set(session.scalars(query)) for query in names)
+        session.add_all(MentionElement(mention_id=kept, element=name) for name in more - have)
+        session.flush()
+    if repeats:
+        session.execute(delete(Mention).where(Mention.id.in_(repeats)))
+    return tuple(mention_id for mention_id in group if mention_id not in repeats)
+
+
+def _move(session: Session, mention_ids: Sequence[int], event_id: int) -> None:
+    """Move mentions to an event without tripping the one-per-sentence key on the way."""
+    for start in range(0, len(mention_ids), CHUNK):
+        chunk = mention_ids[start : start + CHUNK]
+        # Negative starts cannot meet a mention still waiting to move out of the event.
+        session.execute(
+            update(Mention)
+            .where(Mention.id.in_(chunk))
+            .values(event_id=event_id, start_char=-Mention.start_char - 1)
+        )
+    for start in range(0, len(mention_ids), CHUNK):
+        chunk = mention_ids[start : start + CHUNK]
+        session.execute(
+            update(Mention).where(Mention.id.in_(chunk)).values(start_char=-Mention.start_char - 1)
+        )
+
+
+def refresh_event(session: Session, event_id: int) -> None:
+    """Recompute an event's elements, targets, dates, counts and conflicts from its mentions."""
+    rows = session.execute(
+        select(
+            Mention.id,
+            Mention.article_id,
+            Article.source_id,
+            func.coalesce(Article.published_at, Article.fetched_at),
+            Mention.announced_on,
+            Mention.effective_on,
+            Mention.expires_on,
+            Mention.modality,
+            Mention.actor_body,
+            Mention.target,
+            Mention.target_count,
+            Mention.target_unit,
+        )
+        .join(Article, Article.id == Mention.article_id)
+        .where(Mention.event_id == event_id)
+    ).all()
+    if not rows:
+        session.execute(delete(Event).where(Event.id == event_id))
+        return
+    elements = set(
+        session.scalars(
+            select(MentionElement.element)
+            .join(Mention, Mention.id == MentionElement.mention_id)
+            .where(Mention.event_id == event_id)
+        )
+    )
+    _replace_children(session, event_id, elements, rows)
+    seen = [_aware(row[3]) for row in rows if row[3] is not None]
+    polarity = [_polarity(row[7]) for row in rows]
+    conflicts = [
+        name
+        for name, values in (
+            ("announced_on", [row[4] for row in rows]),
+            ("effective_on", [row[5] for row in rows]),
+            ("expires_on", [row[6] for row in rows]),
+            ("modality", polarity),
+            ("target", [row[9] for row in rows]),
+        )
+        if disputed(values)
+    ]
+    session.execute(
+        update(Event)
+        .where(Event.id == event_id)
+        .values(
+            article_count=len({row[1] for row in rows}),
+            source_count=len({row[2] for row in rows if row[2] is not None}),
+            first_seen=min(seen) if seen else datetime.now(UTC),
+            last_seen=max(seen) if seen else datetime.now(UTC),
+            announced_on=best_supported(row[4] for row in rows),
+            effective_on=best_supported(row[5] for row in rows),
+            expires_on=best_supported(row[6] for row in rows),
+            modality=best_supported(row[7] for row in rows),
+            actor_body=best_supported(row[8] for row in rows),
+            conflicts=",".join(conflicts),
+        )
+    )
+    _refresh_summary(session, event_id)
+
+
+def _polarity(modality: str | None) -> str | None:
+    """Asserted and reported claims say the same thing; denials and suppositions differ."""
+    return "affirmed" if modality in AFFIRMING else modality
+
+
+def _replace_children(
+    session: Session, event_id: int, elements: set[str], rows: Sequence[Any]
+) -> None:
+    vocabulary = load_vocabulary()
+    session.execute(delete(EventElement).where(EventElement.event_id == event_id))
+    session.execute(delete(EventTarget).where(EventTarget.event_id == event_id))
+    if elements:
+        session.execute(
+            insert(EventElement),
+            [
+                {
+                    "event_id": event_id,
+                    "element": name,
+                    "symbol": vocabulary.element(name).symbol,
+                    "element_group": vocabulary.element(name).group,
+                }
+                for name in sorted(elements)
+            ],
+        )
+    targets = sorted({row[9] for row in rows if row[9]})
+    if targets:
+        session.execute(
+            insert(EventTarget),
+            [
+                {
+                    "event_id": event_id,
+                    "target": target,
+                    "kind": "country",
+                    "count": best_supported(row[10] for row in rows if row[9] == target),
+                    "count_unit": best_supported(row[11] for row in rows if row[9] == target),
+                }
+                for target in targets
+            ],
+        )
+
+
+def _refresh_summary(session: Session, event_id: int) -> None:
+    event = session.execute(
+        select(Event.actor, Event.action, Event.measure).where(Event.id == event_id)
+    ).one()
+    elements = ", ".join(
+        session.scalars(
+            select(EventElement.element)
+            .where(EventElement.event_id == event_id)
+            .order_by(EventElement.element)
+        )
+    )
+    targets = ", ".join(
+        session.scalars(
+            select(EventTarget.target)
+            .where(EventTarget.event_id == event_id)
+            .order_by(EventTarget.target)
+        )
+    )
+    summary = f"{event.actor or '?'} {event.action} {event.measure.replace('_', ' ')} on {elements or 'unnamed items'}"
+    summary += f" (target {targets})" if targets else ""
+    session.execute(update(Event).where(Event.id == event_id).values(summary=summary))
+
+
+def relink(session: Session, family: Family) -> None:
+    """Link a family's changes to the impositions they change, and rebuild their timelines."""
+    events = session.execute(
+        select(
+            Event.id,
+            Event.action,
+            func.coalesce(Event.effective_on, Event.announced_on),
+            Event.first_seen,
+            Event.expires_on,
+            Event.modality,
+        ).where(_actor_is(family.actor), Event.measure == family.measure)
+    ).all()
+    if not events:
+        return
+    ids = [row[0] for row in events]
+    elements: dict[int, set[str]] = defaultdict(set)
+    targets: dict[int, set[str]] = defaultdict(set)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        for event_id, element in session.execute(
+            select(EventElement.event_id, EventElement.element).where(
+                EventElement.event_id.in_(chunk)
+            )
+        ):
+            elements[event_id].add(element)
+        for event_id, target in session.execute(
+            select(EventTarget.event_id, EventTarget.target).where(EventTarget.event_id.in_(chunk))
+        ):
+            targets[event_id].add(target)
+    facts = [
+        EventFacts(
+            id=row[0],
+            action=row[1],
+            elements=frozenset(elements[row[0]]),
+            targets=frozenset(targets[row[0]]),
+            on=_as_date(row[2]) or _as_date(row[3]) or date.today(),
+            expires_on=row[4],
+            affirmed=row[5] is None or row[5] in AFFIRMING,
+        )
+        for row in events
+    ]
+    links = link_changes(facts)
+    for measure_id in {link for link in links.values()} | {None}:
+        chosen = [event_id for event_id, link in links.items() if link == measure_id]
+        for start in range(0, len(chosen), CHUNK):
+            session.execute(
+                update(Event)
+                .where(Event.id.in_(chosen[start : start + CHUNK]))
+                .values(changes_event_id=measure_id)
+            )
+    for start in range(0, len(ids), CHUNK):
+        session.execute(
+            delete(MeasurePeriod).where(MeasurePeriod.measure_id.in_(ids[start : start + CHUNK]))
+        )
+    by_id = {fact.id: fact for fact in facts}
+    periods = [
+        period
+        for fact in facts
+        if links[fact.id] is None
+        for period in timeline(
+            fact, [by_id[event_id] for event_id, link in links.items() if link == fact.id]
+        )
+    ]
+    if periods:
+        session.execute(
+            insert(MeasurePeriod),
+            [
+                {
+                    "measure_id": period.measure_id,
+                    "event_id": period.event_id,
+                    "state": period.state,
+                    "starts_on": period.starts_on,
+                    "ends_on": period.ends_on,
+                }
+                for period in periods
+            ],
+        )
+
+
+def consolidate(session: Session, kinds: Iterable[Kind], touched: Iterable[int] = ()) -> set[int]:
+    """Regroup these kinds of event and relink their families; return the events that changed.
+
+    `touched` names events whose mentions the caller added or removed.
+    """
+    kinds = sorted(set(kinds), key=lambda kind: (kind.actor or "", kind.action, kind.measure))
+    changed = set(touched)
+    for kind in kinds:
+        changed |= regroup(session, kind)
+    session.flush()
+    wanted = sorted(changed)
+    changed = {
+        event_id
+        for start in range(0, len(wanted), CHUNK)
+        for event_id in session.scalars(
+            select(Event.id).where(Event.id.in_(wanted[start : start + CHUNK]))
+        )
+    }
+    for event_id in sorted(changed):
+        refresh_event(session, event_id)
+    for family in sorted({kind.family for kind in kinds}, key=_family_order):
+        relink(session, family)
+    return changed
+
+
+def families(session: Session) -> list[Family]:
+    """Every actor and measure with events stored."""
+    rows = session.execute(select(Event.actor, Event.measure).distinct())
+    return sorted((Family(actor, measure) for actor, measure in rows), key=_family_order)
+
+
+def consolidate_family(session: Session, family: Family) -> int:
+    """Regroup every event of one actor and measure from its mentions; return how many changed."""
+    lock_families(session, [family])
+    rows = session.execute(
+        select(Event.id, Event.action).where(
+            _actor_is(family.actor), Event.measure == family.measure
+        )
+    ).all()
+    kinds = {Kind(family.actor, action, family.measure) for _, action in rows}
+    before = {
+        row[0]: row[1:]
+        for row in session.execute(_event_state().where(Event.id.in_([row[0] for row in rows])))
+    }
+    consolidate(session, kinds, touched=[row[0] for row in rows])
+    after = {
+        row[0]: row[1:]
+        for row in session.execute(
+            _event_state().where(_actor_is(family.actor), Event.measure == family.measure)
+        )
+    }
+    return sum(1 for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+
+
+def _event_state() -> Any:
+    """What a user sees change in an event when it is consolidated again."""
+    return select(
+        Event.id,
+        Event.article_count,
+        Event.source_count,
+        Event.announced_on,
+        Event.effective_on,
+        Event.expires_on,
+        Event.conflicts,
+        Event.changes_event_id,
+        Event.summary,
+    )
+
+
+def _family_order(family: Family) -> tuple[str, str]:
+    return (family.actor or "", family.measure)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,253 @@
+"""Consolidated events on SQLite and PostgreSQL: order, increments, conflicts, lifecycle, status."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.cli import main
+from pipeline.evaluate import load_devset
+from pipeline.extract import Annotation, ArticleText, Extractor
+from pipeline.jobs import consolidate_all, unit_of_work
+from tests.conftest import PROJECT
+from tests.stored import PUBLISHED, ready, store_and_annotate, store_annotated, two_sources
+
+LIFECYCLE = [
+    (
+        "https://a.example/imposed",
+        "2025-04-05",
+        "China's Ministry of Commerce on April 4 imposed export controls on seven rare earths, "
+        "including dysprosium, terbium and samarium, requiring licences for shipments to the "
+        "United States.",
+    ),
+    (
+        "https://b.example/suspended",
+        "2025-11-08",
+        "China's Ministry of Commerce said on November 7 it would suspend the export controls on "
+        "dysprosium, terbium and samarium announced in April for one year, until November 10, 2026.",
+    ),
+    (
+        "https://a.example/recalled",
+        "2025-06-02",
+        "Since China imposed export controls on dysprosium, prices outside China have tripled.",
+    ),
+    (
+        "https://b.example/lifted",
+        "2026-12-02",
+        "China lifted its export controls on dysprosium and terbium on December 1, 2026, "
+        "MOFCOM said.",
+    ),
+]
+
+
+def _event_rows(session: Session) -> list[tuple[Any, ...]]:
+    """Every event as content (no ids): what a user sees, its mentions, the measure it changes."""
+    rows = session.execute(
+        text(
+            """
+            SELECT e.id, e.actor, e.action, e.measure, e.status, e.modality, v.elements, v.targets,
+                   e.announced_on, e.effective_on, e.expires_on, e.article_count, e.source_count,
+                   e.conflicts, e.changes_event_id
+            FROM events AS e JOIN v_events AS v ON v.id = e.id
+            """
+        )
+    ).all()
+    mentions: dict[Any, list[str]] = {}
+    for event_id, url, start in session.execute(
+        text(
+            "SELECT m.event_id, a.url, m.start_char FROM mentions AS m "
+            "JOIN articles AS a ON a.id = m.article_id"
+        )
+    ):
+        mentions.setdefault(event_id, []).append(f"{url}@{start}")
+    content = {
+        row[0]: (*(str(value) for value in row[1:14]), tuple(sorted(mentions[row[0]])))
+        for row in rows
+    }
+    periods: dict[Any, list[str]] = {}
+    for measure_id, event_id, state, starts, ends in session.execute(
+        text("SELECT measure_id, event_id, state, starts_on, ends_on FROM measure_periods")
+    ):
+        periods.setdefault(measure_id, []).append(
+            f"{state} {starts}..{ends} by {content[event_id][:3]}"
+        )
+    return sorted(
+        (
+            *content[row[0]],
+            content[row[14]][:9] if row[14] is not None else None,
+            tuple(sorted(periods.get(row[0], []))),
+        )
+        for row in rows
+    )
+
+
+def _annotated_devset(extractor: Extractor) -> list[tuple[str, str, datetime, Annotation]]:
+    articles = [
+        article
+        for article in load_devset(PROJECT / "tests" / "devset" / "articles.yaml")
+        if article.events
+    ]
+    annotations = extractor.annotate(
+        [ArticleText(a.id, a.text, a.title, a.published or PUBLISHED) for a in articles]
+    )
+    return [
+        (f"https://devset.example/{a.id}", a.text, a.published or PUBLISHED, annotation)
+        for a, annotation in zip(articles, annotations, strict=True)
+    ]
+
+
+def _store_all(
+    session_factory: sessionmaker[Session],
+    ids: dict[str, int],
+    annotated: list[tuple[str, str, datetime, Annotation]],
+) -> None:
+    for index, (url, body, published, annotation) in enumerate(annotated):
+        source = ids["first"] if index % 2 else ids["second"]
+        store_annotated(session_factory, url, body, source, annotation, published)
+
+
+def test_the_same_articles_in_another_order_give_the_same_events(
+    database_url: str, extractor: Extractor
+) -> None:
+    """Events, their mentions, conflicts, links and timelines do not depend on arrival order."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    annotated = _annotated_devset(extractor)
+    _store_all(session_factory, ids, annotated)
+    with unit_of_work(session_factory) as session:
+        forward = _event_rows(session)
+    with unit_of_work(session_factory) as session:
+        session.execute(text("DELETE FROM events"))
+        session.execute(text("DELETE FROM articles"))
+    _store_all(session_factory, ids, annotated[::-1])
+    with unit_of_work(session_factory) as session:
+        backward = _event_rows(session)
+    assert len(forward) > 50
+    assert any(row[11] != "1" for row in forward)  # some event has more than one article
+    assert any(row[14] is not None for row in forward)  # some change is linked to a measure
+    assert backward == forward
+
+
+def test_consolidating_everything_again_changes_nothing_that_arrived_one_by_one(
+    database_url: str, extractor: Extractor
+) -> None:
+    """Incremental consolidation as articles arrive ends where a full consolidation does."""
+    session_factory = ready(database_url)
+    _store_all(session_factory, two_sources(session_factory), _annotated_devset(extractor)[:40])
+    with unit_of_work(session_factory) as session:
+        before = _event_rows(session)
+    summary = consolidate_all(session_factory)
+    with unit_of_work(session_factory) as session:
+        after = _event_rows(session)
+    assert summary.changed == 0
+    assert summary.events == len(before)
+    assert after == before
+
+
+def test_conflicting_reports_are_kept_and_marked(database_url: str, extractor: Extractor) -> None:
+    """Two outlets giving different dates for one event: both claims kept, the conflict marked."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    for url, day, source in (
+        ("https://a.example/1", "April 4", "first"),
+        ("https://b.example/2", "April 5", "second"),
+        ("https://b.example/3", "April 4", "second"),
+    ):
+        store_and_annotate(
+            session_factory,
+            extractor,
+            url,
+            f"China's Commerce Ministry on {day} imposed export controls on dysprosium.",
+            ids[source],
+        )
+    with unit_of_work(session_factory) as session:
+        events = session.execute(
+            text("SELECT id, announced_on, conflicts, article_count FROM events")
+        ).all()
+        assert len(events) == 1
+        event_id, announced_on, conflicts, articles = events[0]
+        assert str(announced_on) == "2025-04-04"  # two of three reports say so
+        assert (conflicts, articles) == ("announced_on", 3)
+        claims = session.execute(
+            text(
+                "SELECT value, mentions, sources FROM v_event_claims "
+                "WHERE event_id = :id AND field = 'announced_on' ORDER BY value"
+            ),
+            {"id": event_id},
+        ).all()
+        assert [tuple(row) for row in claims] == [("2025-04-04", 2, 2), ("2025-04-05", 1, 1)]
+
+
+def _status(database_url: str, capsys: pytest.CaptureFixture[str], *options: str) -> Any:
+    capsys.readouterr()
+    code = main(["--db", database_url, "status", "--format", "json", *options])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+def test_status_follows_a_measure_through_its_lifecycle(
+    database_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Imposed in April, suspended in November for a year, lifted the next December."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    for url, day, body in LIFECYCLE:
+        published = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
+        source = ids["first"] if "a.example" in url else ids["second"]
+        store_and_annotate(session_factory, extractor, url, body, source, published)
+
+    def state_on(day: str, *options: str) -> list[tuple[str, str, str, str | None, int]]:
+        rows = _status(database_url, capsys, "--on", day, *options)
+        return [
+            (row["measure"], row["state"], row["since"], row["until"], row["sources"])
+            for row in rows
+        ]
+
+    assert state_on("2025-03-01", "--element", "Dy") == []
+    assert state_on("2025-06-01", "--element", "dysprosium") == [
+        ("export_control", "in_force", "2025-04-04", "2025-11-07", 2)
+    ]
+    assert state_on("2025-12-01", "--element", "heavy rare earths", "--actor", "China") == [
+        ("export_control", "suspended", "2025-11-07", "2026-11-10", 2)
+    ]
+    assert state_on("2026-11-20", "--actor", "CN", "--target", "United States") == [
+        ("export_control", "in_force", "2026-11-10", "2026-12-01", 2)
+    ]
+    assert state_on("2027-01-01", "--element", "terbium", "--measure", "export_control") == [
+        ("export_control", "lifted", "2026-12-01", None, 2)
+    ]
+    assert state_on("2025-06-01", "--target", "JP") == []
+    assert state_on("2025-06-01", "--element", "gallium") == []
+    with unit_of_work(session_factory) as session:
+        recalled = session.execute(
+            text(
+                "SELECT e.action, e.article_count FROM mentions AS m "
+                "JOIN articles AS a ON a.id = m.article_id JOIN events AS e ON e.id = m.event_id "
+                "WHERE a.url = 'https://a.example/recalled'"
+            )
+        ).all()
+    assert [tuple(row) for row in recalled] == [("impose", 2)]  # the undated recall joined April
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--element", "kryptonite"], "--element 'kryptonite'"),
+        (["--actor", "Atlantis"], "--actor 'Atlantis'"),
+        (["--measure", "embargo"], "--measure 'embargo'"),
+    ],
+)
+def test_status_names_the_option_it_cannot_understand(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    """A filter newstrack does not know is a usage error naming it, not an empty answer."""
+    code = main(["--db", f"sqlite:///{tmp_path / 'x.db'}", "status", *options])
+    assert code == 2
+    assert message in capsys.readouterr().err
