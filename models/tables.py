@@ -226,6 +226,7 @@ class Mention(Base):
     target: Mapped[str | None] = mapped_column(String(200))
     target_count: Mapped[int | None] = mapped_column(Integer)
     target_unit: Mapped[str | None] = mapped_column(String(40))
+    recalls_on: Mapped[date | None] = mapped_column(Date)  # the date of the measure it changes
 
     __table_args__ = (UniqueConstraint("article_id", "event_id", "start_char"),)
 

@@ -389,6 +389,15 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
         f"{totals.events} events with {totals.mentions} mentions",
         "elements most mentioned: "
         + (", ".join(f"{name} ({count})" for name, count in totals.top_elements) or "none"),
+        "measures today: "
+        + (
+            ", ".join(
+                f"{count} {state.replace('_', ' ')}"
+                for state, count in totals.measures_today.items()
+            )
+            or "none"
+        )
+        + " (newstrack status --element NAME)",
         'query them with: newstrack sql "SELECT * FROM v_events ORDER BY source_count DESC LIMIT 20"',
     ]
     _print_summary(args, report, "\n".join(lines))

@@ -29,7 +29,10 @@ STATE_OF_ACTION = {
     "threaten": "threatened",
 }
 ORDER_OF_ACTION = {action: rank for rank, action in enumerate(STATE_OF_ACTION)}
-FOUNDING = frozenset({"impose", "threaten"})  # actions that start a measure rather than change one
+# Actions that start a measure rather than change one: a widening ("five more elements from
+# November 8") is its own set of rules, suspended or lifted apart from the measure it widens.
+FOUNDING = frozenset({"impose", "expand", "threaten"})
+IN_FORCE_FOUNDING = frozenset({"impose", "expand"})
 Value = TypeVar("Value", bound=Any)
 
 
@@ -55,6 +58,8 @@ class EventFacts:
     on: date  # when it took effect: effective, else announced, else first reported
     expires_on: date | None
     affirmed: bool  # False when its mentions mostly deny or only suppose it
+    recalls: date | None = None  # the date its reports give for the measure it changes
+    counted: bool = False  # its reports count whom it applies to ("28 U.S. companies")
 
 
 @dataclass(frozen=True)
@@ -136,21 +141,13 @@ def group_claims(claims: Sequence[Claim]) -> list[tuple[int, ...]]:
 
     Dated claims that agree on elements and target within a month of each other are one event
     (and so are chains of them). An undated claim joins the agreeing dated event it shares most
-    elements with, the latest one first; undated claims that fit none group among themselves.
+    elements with, the latest one first; undated claims that fit none group among themselves,
+    when their articles appeared within a month of each other.
     """
     claims = sorted(claims, key=lambda claim: claim.id)
-    dated = sorted((claim for claim in claims if claim.on), key=lambda claim: (claim.on, claim.id))
     partition = _Partition(claim.id for claim in claims)
-    for index, claim in enumerate(dated):
-        assert claim.on is not None
-        for earlier in reversed(dated[:index]):
-            assert earlier.on is not None
-            if (claim.on - earlier.on).days > SAME_EVENT_DAYS:
-                break
-            if _elements_agree(claim.elements, earlier.elements) and _targets_agree(
-                claim.target, earlier.target
-            ):
-                partition.union(claim.id, earlier.id)
+    dated = [(claim.on, claim) for claim in claims if claim.on is not None]
+    _link_recent(partition, dated, elementless_agrees=True)
     by_id = {claim.id: claim for claim in claims}
     anchors = [
         _Anchor(
@@ -171,22 +168,53 @@ def group_claims(claims: Sequence[Claim]) -> list[tuple[int, ...]]:
             partition.union(claim.id, min(fitting, key=lambda anchor: anchor.rank(claim)).ids[0])
         else:
             orphans.append(claim)
-    for index, claim in enumerate(orphans):
-        for other in orphans[:index]:
-            shared = bool(claim.elements & other.elements) or not (claim.elements or other.elements)
-            if shared and _targets_agree(claim.target, other.target):
-                partition.union(claim.id, other.id)
+    # Undated claims that fit no dated event: one event when they name an element in common (or
+    # both none) and their articles appeared within a month of each other. Claims whose article
+    # has no day group only among themselves.
+    _link_recent(partition, [(c.published, c) for c in orphans if c.published], False)
+    _link_recent(partition, [(date.min, c) for c in orphans if not c.published], False)
     return sorted(tuple(ids) for ids in partition.groups())
+
+
+def _link_recent(
+    partition: _Partition, claims: Sequence[tuple[date, Claim]], elementless_agrees: bool
+) -> None:
+    """Join claims that agree and lie within SAME_EVENT_DAYS of each other, chains included.
+
+    Claims agree when they name an element in common (or, with `elementless_agrees`, when one
+    names none; without it, when both name none) and their targets agree. Each claim is joined
+    only to the latest earlier claim of every element and target it agrees with: that one is
+    already joined to the earlier ones in reach, so the groups are those of comparing all pairs.
+    """
+    latest: dict[tuple[str, str | None], tuple[date, Claim]] = {}  # (element or "", target)
+    for day, claim in sorted(claims, key=lambda pair: (pair[0], pair[1].id)):
+        own = sorted(claim.elements) or [""]
+        if not elementless_agrees:
+            reach = set(own)
+        elif claim.elements:
+            reach = {*own, ""}
+        else:
+            reach = {element for element, _ in latest}
+        for (element, target), (other_day, other) in latest.items():
+            if (
+                element in reach
+                and _targets_agree(claim.target, target)
+                and (day - other_day).days <= SAME_EVENT_DAYS
+            ):
+                partition.union(claim.id, other.id)
+        for element in own:
+            latest[(element, claim.target)] = (day, claim)
 
 
 def link_changes(events: Sequence[EventFacts]) -> dict[int, int | None]:
     """For events of one actor and measure, the imposition each change applies to (None for a founding event).
 
-    A suspension, extension, lifting, easing, widening or confirmation changes the agreeing
-    imposition it shares most elements with, the latest one in force by its date; a change with
-    no such imposition stands as its own measure.
+    A suspension, extension, lifting, easing or confirmation changes the agreeing imposition or
+    widening dated as its reports recall ("the controls announced on Oct. 9"), else the one it
+    shares most elements with, the latest first; a change with no such imposition stands alone.
+    A change that counts companies and names no element does not change a measure on elements.
     """
-    impositions = [event for event in events if event.action == "impose"]
+    impositions = [event for event in events if event.action in IN_FORCE_FOUNDING]
     links: dict[int, int | None] = {}
     for event in events:
         if event.action in FOUNDING:
@@ -197,11 +225,13 @@ def link_changes(events: Sequence[EventFacts]) -> dict[int, int | None]:
             for imposition in impositions
             if imposition.on <= event.on
             and _elements_agree(imposition.elements, event.elements)
+            and not (event.counted and not event.elements and imposition.elements)
             and (not imposition.targets or not event.targets or imposition.targets & event.targets)
         ]
         best = min(
             fitting,
             key=lambda imposition: (
+                not _recalled(imposition, event),
                 -len(imposition.elements & event.elements),
                 -imposition.on.toordinal(),
                 tuple(sorted(imposition.elements)),
@@ -211,6 +241,11 @@ def link_changes(events: Sequence[EventFacts]) -> dict[int, int | None]:
         )
         links[event.id] = best.id if best else None
     return links
+
+
+def _recalled(imposition: EventFacts, change: EventFacts) -> bool:
+    """Whether a change's reports date the measure it changes on the imposition's day (give or take a few)."""
+    return change.recalls is not None and abs((imposition.on - change.recalls).days) <= 3
 
 
 def timeline(measure: EventFacts, changes: Sequence[EventFacts]) -> list[Period]:

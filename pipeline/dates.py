@@ -27,6 +27,13 @@ DAY_MONTH = re.compile(
 ISO = re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})\b")
 MONTH_YEAR = re.compile(MONTH + r",?\s+(?P<year>\d{4})\b", re.IGNORECASE)
 STALE_AFTER = timedelta(days=183)
+COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+          "nine": 9, "ten": 10, "twelve": 12}  # fmt: skip
+DURATION = re.compile(
+    r"^(?:for\s+)?(?:a\s+period\s+of\s+)?(?P<count>\d{1,3}|" + "|".join(COUNTS) + r")"
+    r"[\s-](?P<unit>day|week|month|year)s?$",
+    re.IGNORECASE,
+)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 WEEKDAY = re.compile(r"\b(?P<weekday>" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
 
@@ -73,3 +80,18 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
         return date(year, month, day)
     except ValueError:
         return None
+
+
+def add_duration(start: date, text: str) -> date | None:
+    """The day a span of time ("90 days", "one year", "six-month") ends, counted from `start`."""
+    match = DURATION.match(text.strip())
+    if match is None:
+        return None
+    count = match["count"].lower()
+    amount = int(count) if count.isdigit() else COUNTS[count]
+    unit = match["unit"].lower()
+    if unit in ("day", "week"):
+        return start + timedelta(days=amount * (7 if unit == "week" else 1))
+    months = start.month - 1 + amount * (12 if unit == "year" else 1)
+    year, month = start.year + months // 12, months % 12 + 1
+    return _safe_date(year, month, start.day) or _safe_date(year, month, 28)

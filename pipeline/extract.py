@@ -13,7 +13,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span, Token
 
 from models.vocabulary import Vocabulary
-from pipeline.dates import MONTHS, resolve_date
+from pipeline.dates import MONTHS, add_duration, resolve_date
 from pipeline.language import detect_language
 from pipeline.nlp import pipeline_version
 
@@ -66,6 +66,7 @@ MEASURE_REFERENCES = frozenset(
 CHANGES = frozenset(
     {"suspend", "lift", "extend", "maintain", "ease"}
 )  # done to an existing measure
+LASTING = frozenset({"suspend", "extend", "impose", "ease"})  # actions that may run for a time
 ADOPTED_MEASURES = frozenset({"state_support", "agreement", "investigation", "production_control"})
 APPROVALS = frozenset({"approve", "grant", "authorize", "authorise"})
 PROLONGED_DEPS = frozenset({"xcomp", "dobj", "pobj", "nsubjpass"})  # how a pause is prolonged
@@ -155,7 +156,7 @@ class DateTag:
     """A date resolved against the article's publication date, with its role for an event."""
 
     value: date
-    role: str  # announced | effective | expires
+    role: str  # announced | effective | expires | recalled (of the measure a change applies to)
     text: str
 
 
@@ -667,7 +668,7 @@ class Extractor:
                 candidate.quantities = [
                     q for q in quantities if sentence.start_char <= q.start < sentence.end_char
                 ]
-                candidate.dates = list(_dates(sentence, article.published))
+                candidate.dates = list(_dates(sentence, article.published, candidate))
                 candidates.append(candidate)
             if sentence_elements:
                 previous_elements = sentence_elements
@@ -1393,13 +1394,36 @@ def _quantities(doc: Doc) -> Iterator[QuantityTag]:
         yield QuantityTag(value, unit, qualifier, text, ent.start_char, ent.end_char)
 
 
-def _dates(sentence: Span, published: datetime | None) -> Iterator[DateTag]:
+def _dates(sentence: Span, published: datetime | None, candidate: _Candidate) -> list[DateTag]:
+    """The dates a sentence gives for its event; "for 90 days" gives an expiry from its start."""
+    tags = list(_stated_dates(sentence, published, candidate))
+    if candidate.action not in LASTING or any(tag.role == "expires" for tag in tags):
+        return tags
+    start = next(
+        (tag.value for role in ("effective", "announced") for tag in tags if tag.role == role),
+        published.date() if published else None,
+    )
+    for ent in sentence.ents:
+        before = sentence.doc[max(ent.start - 1, sentence.start) : ent.start].text.lower()
+        lasting = before == "for" or "-" in ent.text  # "for one year", "a 90-day reprieve"
+        if ent.label_ == "DATE" and lasting and start is not None:
+            end = add_duration(start, ent.text.lower().removeprefix("a ").removeprefix("the "))
+            if end is not None:
+                return [*tags, DateTag(end, "expires", ent.text)]
+    return tags
+
+
+def _stated_dates(
+    sentence: Span, published: datetime | None, candidate: _Candidate
+) -> Iterator[DateTag]:
     for ent in sentence.ents:
         if ent.label_ != "DATE":
             continue
         before = sentence.doc[max(ent.start - 2, sentence.start) : ent.start].text.lower()
         role = "announced"
-        if any(cue in before.split() or before.endswith(cue) for cue in EXPIRY_CUES):
+        if candidate.action in CHANGES and _dates_the_measure(ent.root, candidate):
+            role = "recalled"  # "suspend the controls announced on Oct. 9": not the suspension's
+        elif any(cue in before.split() or before.endswith(cue) for cue in EXPIRY_CUES):
             role = "expires"
         elif any(cue in before for cue in EFFECTIVE_CUES):
             role = "effective"
@@ -1408,6 +1432,20 @@ def _dates(sentence: Span, published: datetime | None) -> Iterator[DateTag]:
         )
         if value is not None:
             yield DateTag(value, role, ent.text)
+
+
+def _dates_the_measure(date_root: Token, candidate: _Candidate) -> bool:
+    """Whether a date sits inside the measure's own phrase ("its Oct. 9 package", "the rules
+    imposed April 4"), below the measure and not through the word of the action."""
+    measure = candidate.trigger.root
+    while measure.dep_ == "compound" and measure.head.pos_ in ("NOUN", "PROPN"):
+        measure = measure.head  # "export control package": the package is the measure's phrase
+    token = date_root
+    while token.i != measure.i:
+        if token.head.i == token.i or token == candidate.action_token:
+            return False
+        token = token.head
+    return True
 
 
 def _default_actor(candidates: list[_Candidate], entities: list[EntityTag]) -> EntityTag | None:

@@ -461,6 +461,9 @@ def extract_pending(
             summary.articles += 1
             progress.advance(article.title)
     progress.finish()
+    if summary.events and not dry_run:  # events merged into others later in the run are gone
+        with unit_of_work(session_factory) as session:
+            summary.events = queries.existing_events(session, summary.events)
     return summary
 
 

@@ -33,6 +33,7 @@ from pipeline.consolidate import (
     link_changes,
     timeline,
 )
+from storage.queries import existing_events
 
 STATUS_OF_ACTION = {
     "impose": "in_force",
@@ -106,7 +107,7 @@ def _new_event(session: Session, kind: Kind, actor_body: str | None) -> int:
     return event.id
 
 
-def _claims(session: Session, kind: Kind) -> tuple[list[Claim], dict[int, tuple[int, int, int]]]:
+def claims_of(session: Session, kind: Kind) -> tuple[list[Claim], dict[int, tuple[int, int, int]]]:
     """The claims of one kind of event, and each one's event, article and sentence start."""
     rows = session.execute(
         select(
@@ -160,7 +161,7 @@ def regroup(session: Session, kind: Kind) -> set[int]:
     An event keeps its id when it keeps most of its mentions, so ids stay stable as articles
     arrive; events left with no mention are deleted.
     """
-    claims, where = _claims(session, kind)
+    claims, where = claims_of(session, kind)
     groups = [_without_repeats(session, group, where) for group in group_claims(claims)]
     assigned: dict[int, tuple[int, ...]] = {}
     for group in sorted(groups, key=lambda group: (-len(group), group)):
@@ -237,13 +238,13 @@ def refresh_event(session: Session, event_id: int) -> None:
     """Recompute an event's elements, targets, dates, counts and conflicts from its mentions."""
     rows = session.execute(
         select(
-            Mention.id,
             Mention.article_id,
             Article.source_id,
-            func.coalesce(Article.published_at, Article.fetched_at),
+            func.coalesce(Article.published_at, Article.fetched_at).label("seen"),
             Mention.announced_on,
             Mention.effective_on,
             Mention.expires_on,
+            Mention.recalls_on,
             Mention.modality,
             Mention.actor_body,
             Mention.target,
@@ -264,33 +265,26 @@ def refresh_event(session: Session, event_id: int) -> None:
         )
     )
     _replace_children(session, event_id, elements, rows)
-    seen = [_aware(row[3]) for row in rows if row[3] is not None]
-    polarity = [_polarity(row[7]) for row in rows]
-    conflicts = [
-        name
-        for name, values in (
-            ("announced_on", [row[4] for row in rows]),
-            ("effective_on", [row[5] for row in rows]),
-            ("expires_on", [row[6] for row in rows]),
-            ("modality", polarity),
-            ("target", [row[9] for row in rows]),
-        )
-        if disputed(values)
-    ]
+    seen = [_aware(row.seen) for row in rows if row.seen is not None]
+    claimed = {
+        name: [getattr(row, name) for row in rows]
+        for name in ("announced_on", "effective_on", "expires_on", "recalls_on", "target")
+    }
+    claimed["modality"] = [_polarity(row.modality) for row in rows]
     session.execute(
         update(Event)
         .where(Event.id == event_id)
         .values(
-            article_count=len({row[1] for row in rows}),
-            source_count=len({row[2] for row in rows if row[2] is not None}),
+            article_count=len({row.article_id for row in rows}),
+            source_count=len({row.source_id for row in rows if row.source_id is not None}),
             first_seen=min(seen) if seen else datetime.now(UTC),
             last_seen=max(seen) if seen else datetime.now(UTC),
-            announced_on=best_supported(row[4] for row in rows),
-            effective_on=best_supported(row[5] for row in rows),
-            expires_on=best_supported(row[6] for row in rows),
-            modality=best_supported(row[7] for row in rows),
-            actor_body=best_supported(row[8] for row in rows),
-            conflicts=",".join(conflicts),
+            announced_on=best_supported(claimed["announced_on"]),
+            effective_on=best_supported(claimed["effective_on"]),
+            expires_on=best_supported(claimed["expires_on"]),
+            modality=best_supported(row.modality for row in rows),
+            actor_body=best_supported(row.actor_body for row in rows),
+            conflicts=",".join(name for name, values in claimed.items() if disputed(values)),
         )
     )
     _refresh_summary(session, event_id)
@@ -320,7 +314,7 @@ def _replace_children(
                 for name in sorted(elements)
             ],
         )
-    targets = sorted({row[9] for row in rows if row[9]})
+    targets = sorted({row.target for row in rows if row.target})
     if targets:
         session.execute(
             insert(EventTarget),
@@ -329,8 +323,8 @@ def _replace_children(
                     "event_id": event_id,
                     "target": target,
                     "kind": "country",
-                    "count": best_supported(row[10] for row in rows if row[9] == target),
-                    "count_unit": best_supported(row[11] for row in rows if row[9] == target),
+                    "count": best_supported(r.target_count for r in rows if r.target == target),
+                    "count_unit": best_supported(r.target_unit for r in rows if r.target == target),
                 }
                 for target in targets
             ],
@@ -377,18 +371,29 @@ def relink(session: Session, family: Family) -> None:
     ids = [row[0] for row in events]
     elements: dict[int, set[str]] = defaultdict(set)
     targets: dict[int, set[str]] = defaultdict(set)
+    counted: set[int] = set()
+    recalled: dict[int, list[date]] = defaultdict(list)
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
+        for event_id, day in session.execute(
+            select(Mention.event_id, Mention.recalls_on).where(Mention.event_id.in_(chunk))
+        ):
+            if day is not None:
+                recalled[event_id].append(day)
         for event_id, element in session.execute(
             select(EventElement.event_id, EventElement.element).where(
                 EventElement.event_id.in_(chunk)
             )
         ):
             elements[event_id].add(element)
-        for event_id, target in session.execute(
-            select(EventTarget.event_id, EventTarget.target).where(EventTarget.event_id.in_(chunk))
+        for event_id, target, target_count in session.execute(
+            select(EventTarget.event_id, EventTarget.target, EventTarget.count).where(
+                EventTarget.event_id.in_(chunk)
+            )
         ):
             targets[event_id].add(target)
+            if target_count is not None:
+                counted.add(event_id)
     facts = [
         EventFacts(
             id=row[0],
@@ -398,6 +403,8 @@ def relink(session: Session, family: Family) -> None:
             on=_as_date(row[2]) or _as_date(row[3]) or date.today(),
             expires_on=row[4],
             affirmed=row[5] is None or row[5] in AFFIRMING,
+            recalls=best_supported(recalled[row[0]]),
+            counted=row[0] in counted,
         )
         for row in events
     ]
@@ -449,14 +456,7 @@ def consolidate(session: Session, kinds: Iterable[Kind], touched: Iterable[int] 
     for kind in kinds:
         changed |= regroup(session, kind)
     session.flush()
-    wanted = sorted(changed)
-    changed = {
-        event_id
-        for start in range(0, len(wanted), CHUNK)
-        for event_id in session.scalars(
-            select(Event.id).where(Event.id.in_(wanted[start : start + CHUNK]))
-        )
-    }
+    changed = existing_events(session, changed)
     for event_id in sorted(changed):
         refresh_event(session, event_id)
     for family in sorted({kind.family for kind in kinds}, key=_family_order):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, distinct, func, or_, select
@@ -46,6 +46,7 @@ class DatabaseTotals:
     events: int
     mentions: int
     top_elements: list[tuple[str, int]]
+    measures_today: dict[str, int]  # measures by their state today (UTC)
 
 
 def pending_article_ids(
@@ -100,7 +101,21 @@ def totals(session: Session, top: int = 5) -> DatabaseTotals:
         events=session.scalar(select(func.count()).select_from(Event)) or 0,
         mentions=session.scalar(select(func.count()).select_from(Mention)) or 0,
         top_elements=[(name, count) for name, count in top_elements],
+        measures_today=_measures_by_state(session, datetime.now(UTC).date()),
     )
+
+
+def _measures_by_state(session: Session, on: date) -> dict[str, int]:
+    rows = session.execute(
+        select(MeasurePeriod.state, func.count(distinct(MeasurePeriod.measure_id)))
+        .where(
+            MeasurePeriod.starts_on <= on,
+            or_(MeasurePeriod.ends_on.is_(None), MeasurePeriod.ends_on > on),
+        )
+        .group_by(MeasurePeriod.state)
+    ).all()
+    counts = {state: number for state, number in rows}
+    return {state: counts[state] for state in STATE_ORDER if state in counts}
 
 
 @dataclass(frozen=True)
@@ -400,3 +415,15 @@ def resting_sources(session: Session, now: datetime) -> dict[str, datetime]:
 def measure_count(session: Session) -> int:
     """How many measures have a timeline."""
     return session.scalar(select(func.count(distinct(MeasurePeriod.measure_id)))) or 0
+
+
+def existing_events(session: Session, event_ids: set[int]) -> set[int]:
+    """The events among these ids still stored."""
+    wanted = sorted(event_ids)
+    return {
+        event_id
+        for start in range(0, len(wanted), 500)
+        for event_id in session.scalars(
+            select(Event.id).where(Event.id.in_(wanted[start : start + 500]))
+        )
+    }

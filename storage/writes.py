@@ -432,6 +432,7 @@ def save_annotation(session: Session, article_id: int, annotation: Annotation) -
                 target=record.target,
                 target_count=record.target_count,
                 target_unit=record.target_unit,
+                recalls_on=record.date_of("recalled"),
             )
             session.add(row)
             session.flush()

@@ -148,7 +148,8 @@ def test_two_runs_at_once_store_what_one_run_stores(tmp_path: Path) -> None:
     for process in both:
         _, errors = process.communicate(timeout=600)
         assert process.returncode in (0, 3), errors.decode()
-    for table in ("articles", "events", "mentions", "element_mentions", "event_elements"):
+    tables = ("articles", "events", "mentions", "mention_elements", "event_elements")
+    for table in (*tables, "element_mentions", "measure_periods"):
         query = f"SELECT count(*) FROM {table}"
         one = _newstrack("--db", alone, "sql", query, "--format", "csv").stdout
         two = _newstrack("--db", shared, "sql", query, "--format", "csv").stdout

@@ -87,6 +87,17 @@ def test_undated_claims_with_no_event_group_among_themselves() -> None:
     assert group_claims(claims) == [(1, 2), (3,), (4, 5)]
 
 
+def test_undated_claims_from_months_apart_are_different_events() -> None:
+    """Two undated reports of an entity listing, in February and in April, are two listings."""
+    claims = [
+        _claim(1, "", "US", None, published=date(2025, 2, 4)),
+        _claim(2, "", None, None, published=date(2025, 2, 20)),
+        _claim(3, "", "US", None, published=date(2025, 4, 4)),
+        _claim(4, "", None, None, published=date(2025, 4, 5)),
+    ]
+    assert group_claims(claims) == [(1, 2), (3, 4)]
+
+
 def test_a_claim_cannot_recall_an_event_long_after_its_article() -> None:
     """An article from January does not report an action taken in October."""
     claims = [
@@ -143,6 +154,79 @@ def test_the_same_claims_in_any_order_give_the_same_events(
     assert events(order) == events(shuffled)
 
 
+def _pairwise(claims: list[Claim]) -> list[tuple[int, ...]]:
+    """The grouping rules applied the slow way, comparing every pair of claims."""
+    dated = [claim for claim in claims if claim.on]
+    groups = {claim.id: {claim.id} for claim in claims}
+
+    def join(first: int, second: int) -> None:
+        merged = groups[first] | groups[second]
+        for claim_id in merged:
+            groups[claim_id] = merged
+
+    def near(first: date | None, second: date | None) -> bool:
+        if first is None or second is None:
+            return first is second
+        return abs((first - second).days) <= 31
+
+    def targets(first: Claim, second: Claim) -> bool:
+        return None in (first.target, second.target) or first.target == second.target
+
+    for first in dated:
+        for second in dated:
+            elements = not first.elements or not second.elements or first.elements & second.elements
+            if near(first.on, second.on) and elements and targets(first, second):
+                join(first.id, second.id)
+    by_id = {claim.id: claim for claim in claims}
+    anchors = {frozenset(groups[claim.id]) for claim in dated}
+    orphans = []
+    for claim in claims:
+        if claim.on:
+            continue
+        fitting = []
+        for anchor in anchors:
+            members = [by_id[i] for i in anchor]
+            names = frozenset().union(*(m.elements for m in members))
+            aimed = {m.target for m in members if m.target}
+            first_on = min(m.on for m in members if m.on)
+            if names and claim.elements and not names & claim.elements:
+                continue
+            if claim.target and aimed and claim.target not in aimed:
+                continue
+            if claim.published and first_on > claim.published + timedelta(days=31):
+                continue
+            rank = (
+                -len(names & claim.elements),
+                -first_on.toordinal(),
+                sorted(names),
+                sorted(aimed),
+            )
+            fitting.append((rank, min(anchor)))
+        if fitting:
+            join(claim.id, min(fitting)[1])
+        else:
+            orphans.append(claim)
+    for first in orphans:
+        for second in orphans:
+            shared = first.elements & second.elements or not (first.elements or second.elements)
+            if near(first.published, second.published) and shared and targets(first, second):
+                join(first.id, second.id)
+    return sorted({tuple(sorted(group)) for group in groups.values()})
+
+
+@settings(max_examples=300, deadline=None)
+@given(claims_strategy)
+def test_grouping_equals_comparing_every_pair(
+    contents: list[tuple[frozenset[str], str | None, int | None, int | None]],
+) -> None:
+    """Joining each claim to the latest agreeing one finds the groups that every pair would."""
+    claims = [
+        Claim(claim_id, elements, target, _day(on), _day(published))
+        for claim_id, (elements, target, on, published) in enumerate(contents)
+    ]
+    assert group_claims(claims) == _pairwise(claims)
+
+
 def _facts(
     event_id: int,
     action: str,
@@ -164,8 +248,40 @@ def test_changes_link_to_the_latest_imposition_they_share_elements_with() -> Non
         _facts(3, "suspend", date(2025, 11, 10), "dysprosium"),
         _facts(4, "lift", date(2025, 11, 10), "tungsten"),
         _facts(5, "threaten", date(2025, 3, 1)),
+        _facts(6, "maintain", date(2025, 11, 10), ""),
     ]
-    assert link_changes(events) == {1: None, 2: None, 3: 1, 4: None, 5: None}
+    assert link_changes(events) == {1: None, 2: None, 3: 1, 4: None, 5: None, 6: 2}
+
+
+def test_a_change_links_to_the_measure_its_reports_date() -> None:
+    """ "Suspends the controls announced on Oct. 9" changes October's widening, not April's rules."""
+    suspension = EventFacts(
+        3, "suspend", frozenset(), frozenset(), date(2025, 11, 7), None, True, date(2025, 10, 9)
+    )
+    events = [
+        _facts(1, "impose", APRIL_4),
+        _facts(2, "expand", date(2025, 10, 9), "holmium dysprosium"),
+        suspension,
+    ]
+    assert link_changes(events) == {1: None, 2: None, 3: 2}
+    undated = EventFacts(
+        3, "suspend", frozenset({"terbium"}), frozenset(), date(2025, 11, 7), None, True
+    )
+    assert link_changes([*events[:2], undated]) == {1: None, 2: None, 3: 1}
+
+
+def test_a_change_for_counted_companies_leaves_measures_on_elements_alone() -> None:
+    """Suspending controls on "28 U.S. companies" does not suspend the controls on rare earths."""
+    companies = EventFacts(
+        2, "suspend", frozenset(), frozenset(), date(2025, 5, 14), None, True, APRIL_4, True
+    )
+    listing = EventFacts(3, "impose", frozenset(), frozenset(), APRIL_4, None, True, None, True)
+    assert link_changes([_facts(1, "impose", APRIL_4), companies]) == {1: None, 2: None}
+    assert link_changes([_facts(1, "impose", APRIL_4), companies, listing]) == {
+        1: None,
+        2: 3,
+        3: None,
+    }
 
 
 def test_a_suspension_that_expires_gives_the_measure_back_in_force() -> None:

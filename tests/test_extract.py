@@ -9,6 +9,7 @@ import pytest
 from spacy.tokens import Doc
 
 from models.vocabulary import load_vocabulary
+from pipeline.dates import add_duration
 from pipeline.errors import ModelNotFoundError
 from pipeline.extract import MAX_READ_CHARS, Annotation, ArticleText, EventRecord, Extractor
 from pipeline.nlp import load_pipeline
@@ -36,7 +37,9 @@ def test_seed_article_maintained_export_ban(extractor: Extractor, seed_text: str
     assert set(ban.elements) == SEVEN
     assert ban.actor == "CN"
     assert ban.target == "US"
-    assert ban.date_of("announced") == date(2025, 4, 4)  # "imposed April 4", in a later sentence
+    # "imposed April 4", in a later sentence, dates the ban the article says stays, not its keeping.
+    assert ban.date_of("recalled") == date(2025, 4, 4)
+    assert ban.date_of("announced") is None
     assert not [
         e
         for e in annotation.events
@@ -372,3 +375,60 @@ def test_paragraphs_without_a_measure_are_not_parsed_but_keep_their_tags(
         assert text[tag.start : tag.end] == tag.text
     assert text[ban.evidence.start : ban.evidence.end] == ban.evidence.sentence
     assert all(text[q.start : q.end] == q.text for q in annotation.quantities)
+
+
+@pytest.mark.parametrize(
+    ("text", "recalled", "expires"),
+    [
+        (
+            "China's Commerce Ministry said it will suspend the export control measures it "
+            "announced on Oct. 9 for one year.",
+            date(2025, 10, 9),
+            date(2026, 11, 3),
+        ),
+        (
+            "China will suspend its Oct. 9 rare earth export control package for one year.",
+            date(2025, 10, 9),
+            date(2026, 11, 3),
+        ),
+        (
+            "China on Wednesday suspended export restrictions on 28 U.S. companies for 90 days.",
+            None,
+            date(2026, 1, 27),
+        ),
+    ],
+)
+def test_a_change_dates_the_measure_it_changes_and_how_long_it_lasts(
+    extractor: Extractor, text: str, recalled: date | None, expires: date
+) -> None:
+    """The date inside the measure's phrase is the measure's; "for one year" ends a suspension."""
+    published = datetime(2025, 11, 3, 9, tzinfo=UTC)
+    suspension = _find(_one(extractor, text, published), "suspend", "export_control")
+    assert suspension.date_of("recalled") == recalled
+    assert suspension.date_of("expires") == expires
+    assert suspension.date_of("announced") != recalled
+
+
+def test_an_imposition_keeps_its_own_date(extractor: Extractor) -> None:
+    """For an imposition, the date in its phrase is when it was announced."""
+    imposed = _find(
+        _one(
+            extractor,
+            "China's Ministry of Commerce on April 4 imposed export controls on seven rare earths.",
+        ),
+        "impose",
+        "export_control",
+    )
+    assert imposed.date_of("announced") == date(2025, 4, 4)
+    assert imposed.date_of("recalled") is None
+
+
+def test_durations_end_on_the_right_day() -> None:
+    """Spans of days, weeks, months and years count from their start; a month-end stays in its month."""
+    assert add_duration(date(2025, 5, 14), "90 days") == date(2025, 8, 12)
+    assert add_duration(date(2025, 5, 14), "90-day") == date(2025, 8, 12)
+    assert add_duration(date(2025, 5, 14), "two weeks") == date(2025, 5, 28)
+    assert add_duration(date(2025, 1, 31), "one month") == date(2025, 2, 28)
+    assert add_duration(date(2025, 11, 10), "six months") == date(2026, 5, 10)
+    assert add_duration(date(2024, 2, 29), "a year") == date(2025, 2, 28)
+    assert add_duration(date(2025, 5, 14), "the coming months") is None

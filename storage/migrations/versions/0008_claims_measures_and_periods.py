@@ -45,7 +45,14 @@ def _views(postgresql: bool) -> dict[str, str]:
         WHERE m.{field} IS NOT NULL
         GROUP BY m.event_id, m.{field}
         """
-        for field in ("announced_on", "effective_on", "expires_on", "modality", "target")
+        for field in (
+            "announced_on",
+            "effective_on",
+            "expires_on",
+            "recalls_on",
+            "modality",
+            "target",
+        )
     )
     # The measure's own event and the events that change it, each found through an index.
     chain = (
@@ -77,7 +84,7 @@ def _views(postgresql: bool) -> dict[str, str]:
                    m.confidence, m.announced_on, m.effective_on, m.expires_on,
                    (SELECT {joined("element")} FROM (SELECT element FROM mention_elements
                         WHERE mention_id = m.id ORDER BY element) AS x) AS elements,
-                   m.target, m.target_count, m.target_unit
+                   m.target, m.target_count, m.target_unit, m.recalls_on
             FROM mentions AS m
             JOIN events AS e ON e.id = m.event_id
             JOIN articles AS a ON a.id = m.article_id
@@ -127,6 +134,7 @@ def upgrade() -> None:
             sa.Column("target", sa.String(length=200), nullable=True),
             sa.Column("target_count", sa.Integer(), nullable=True),
             sa.Column("target_unit", sa.String(length=40), nullable=True),
+            sa.Column("recalls_on", sa.Date(), nullable=True),
         ),
         "events": (
             sa.Column("modality", sa.String(length=20), nullable=True),
@@ -205,7 +213,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_events_changes_event_id"), table_name="events")
     dropped = {
         "events": ("changes_event_id", "conflicts", "modality"),
-        "mentions": ("target_unit", "target_count", "target", "actor_body"),
+        "mentions": ("recalls_on", "target_unit", "target_count", "target", "actor_body"),
     }
     for table, names in dropped.items():
         for name in names:  # ALTER TABLE ... DROP COLUMN: SQLite 3.35 and later need no rebuild
