@@ -2,8 +2,8 @@
 
 Usage: python bench/consolidation.py [--db URL] [--sizes 1000,5000,20000]
 For each size, fills a fresh database (SQLite file by default) with that many mentions of one kind
-of event (CN impose export_control: 60% dated over two years, elements and targets drawn from a
-few), consolidates them, then times what storing one more article costs: grouping the claims
+of event (CN impose export_control: reports of 60 actions over two years, 60% of them dated,
+naming some of the action's elements, half naming its target), consolidates them, then times what storing one more article costs: grouping the claims
 (pure Python) and the whole regroup with its reads and writes. It also prints the time of grouping
 the same claims by comparing every pair, the cost the linking by recency avoids.
 """
@@ -14,6 +14,7 @@ import argparse
 import random
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +31,26 @@ ELEMENTS = ["dysprosium", "terbium", "gallium", "germanium", "antimony", "graphi
 TARGETS = [None, None, "US", "JP", "NL"]
 KIND = Kind("CN", "impose", "export_control")
 START = date(2024, 1, 1)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One real action the synthetic articles report."""
+
+    on: date
+    elements: list[str]
+    target: str | None
+
+
+_actions = random.Random(7)
+ACTIONS = [
+    Action(
+        START + timedelta(days=_actions.randrange(730)),
+        _actions.sample(ELEMENTS, _actions.randrange(1, 4)),
+        _actions.choice(TARGETS),
+    )
+    for _ in range(60)
+]  # about one a fortnight over two years, as one kind of event goes
 
 
 def fill(url: str, size: int, rng: random.Random) -> None:
@@ -65,10 +86,11 @@ def fill(url: str, size: int, rng: random.Random) -> None:
                 }
             ],
         )
-        mentions = []
+        mentions, names = [], []
         for n in range(size):
-            dated = rng.random() < 0.6
-            on = START + timedelta(days=rng.randrange(730)) if dated else None
+            action = ACTIONS[rng.randrange(len(ACTIONS))]
+            on = action.on + timedelta(days=rng.randrange(3)) if rng.random() < 0.6 else None
+            names.append(rng.sample(action.elements, rng.randrange(len(action.elements) + 1)))
             mentions.append(
                 {
                     "event_id": 1,
@@ -80,7 +102,7 @@ def fill(url: str, size: int, rng: random.Random) -> None:
                     "modality": "asserted",
                     "confidence": 0.8,
                     "announced_on": on,
-                    "target": rng.choice(TARGETS),
+                    "target": action.target if rng.random() < 0.5 else None,
                 }
             )
         connection.execute(insert(Mention), mentions)
@@ -89,7 +111,7 @@ def fill(url: str, size: int, rng: random.Random) -> None:
             [
                 {"mention_id": n + 1, "element": element}
                 for n in range(size)
-                for element in rng.sample(ELEMENTS, rng.randrange(0, 3))
+                for element in names[n]
             ],
         )
     with Session(engine) as session, session.begin():
@@ -155,17 +177,10 @@ def main() -> int:
             url = args.db or f"sqlite:///{Path(folder) / 'consolidation.db'}"
             fill(url, size, random.Random(size))
             grouping, whole, events = one_more(url)
-            rng = random.Random(size)
-            claims = [
-                Claim(
-                    n,
-                    frozenset(rng.sample(ELEMENTS, rng.randrange(0, 3))),
-                    rng.choice(TARGETS),
-                    START + timedelta(days=rng.randrange(730)) if rng.random() < 0.6 else None,
-                    START + timedelta(days=n * 730 // size),
-                )
-                for n in range(size)
-            ]
+            engine = make_engine(url)
+            with Session(engine) as session:
+                claims, _ = claims_of(session, KIND)
+            engine.dispose()
             pairwise = pairwise_seconds(claims) if size <= 5000 else float("nan")
             print(
                 f"{size:>9,} {events:>7,} {grouping * 1000:>8.1f}ms {whole * 1000:>8.1f}ms "

@@ -7,7 +7,7 @@ into events, and events of one actor and measure are linked into measures with a
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -88,8 +88,9 @@ class _Partition:
         return root
 
     def union(self, first: int, second: int) -> None:
-        roots = sorted((self.find(first), self.find(second)))
-        self.parent[roots[1]] = roots[0]
+        first, second = self.find(first), self.find(second)
+        if first != second:
+            self.parent[max(first, second)] = min(first, second)
 
     def groups(self) -> list[list[int]]:
         found: dict[int, list[int]] = {}
@@ -160,12 +161,17 @@ def group_claims(claims: Sequence[Claim]) -> list[tuple[int, ...]]:
         if by_id[ids[0]].on is not None
     ]
     orphans: list[Claim] = []
+    chosen: dict[tuple[frozenset[str], str | None, date | None], _Anchor | None] = {}
     for claim in claims:
         if claim.on is not None:
             continue
-        fitting = [anchor for anchor in anchors if anchor.accepts(claim)]
-        if fitting:
-            partition.union(claim.id, min(fitting, key=lambda anchor: anchor.rank(claim)).ids[0])
+        key = (claim.elements, claim.target, claim.published)  # many claims read alike
+        if key not in chosen:
+            fitting = [anchor for anchor in anchors if anchor.accepts(claim)]
+            chosen[key] = min(fitting, key=lambda anchor: anchor.rank(claim), default=None)
+        anchor = chosen[key]
+        if anchor is not None:
+            partition.union(claim.id, anchor.ids[0])
         else:
             orphans.append(claim)
     # Undated claims that fit no dated event: one event when they name an element in common (or
@@ -186,24 +192,23 @@ def _link_recent(
     only to the latest earlier claim of every element and target it agrees with: that one is
     already joined to the earlier ones in reach, so the groups are those of comparing all pairs.
     """
-    latest: dict[tuple[str, str | None], tuple[date, Claim]] = {}  # (element or "", target)
+    # The latest claim of each element ("" for none) and target.
+    latest: dict[str, dict[str | None, tuple[date, int]]] = defaultdict(dict)
+    window = timedelta(days=SAME_EVENT_DAYS)
     for day, claim in sorted(claims, key=lambda pair: (pair[0], pair[1].id)):
         own = sorted(claim.elements) or [""]
         if not elementless_agrees:
-            reach = set(own)
+            reach: Iterable[str] = own
         elif claim.elements:
-            reach = {*own, ""}
+            reach = [*own, ""]
         else:
-            reach = {element for element, _ in latest}
-        for (element, target), (other_day, other) in latest.items():
-            if (
-                element in reach
-                and _targets_agree(claim.target, target)
-                and (day - other_day).days <= SAME_EVENT_DAYS
-            ):
-                partition.union(claim.id, other.id)
+            reach = list(latest)
+        for element in reach:
+            for target, (other_day, other) in latest[element].items():
+                if day - other_day <= window and _targets_agree(claim.target, target):
+                    partition.union(claim.id, other)
         for element in own:
-            latest[(element, claim.target)] = (day, claim)
+            latest[element][claim.target] = (day, claim.id)
 
 
 def link_changes(events: Sequence[EventFacts]) -> dict[int, int | None]:
