@@ -94,6 +94,8 @@ def build(url: str, events: int, per_event: int) -> None:
                             "ends_on": (start + timedelta(minutes=3 * n, days=90)).date()
                             if n % 3 == 0
                             else None,
+                            "source_count": min(per_event, 50),
+                            "article_count": per_event,
                         }
                         for n in measures
                     ]
@@ -104,6 +106,8 @@ def build(url: str, events: int, per_event: int) -> None:
                             "state": "suspended",
                             "starts_on": (start + timedelta(minutes=3 * n, days=90)).date(),
                             "ends_on": None,
+                            "source_count": min(per_event, 50),
+                            "article_count": per_event,
                         }
                         for n in measures
                         if n % 3 == 0

@@ -253,6 +253,8 @@ class MeasurePeriod(Base):
     state: Mapped[str] = mapped_column(String(20), index=True)
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
+    source_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    article_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ElementMention(Base):

@@ -25,6 +25,7 @@ from models import (
 from models.vocabulary import load_vocabulary
 from pipeline.consolidate import (
     AFFIRMING,
+    STATE_OF_ACTION,
     Claim,
     EventFacts,
     best_supported,
@@ -35,16 +36,6 @@ from pipeline.consolidate import (
 )
 from storage.queries import existing_events
 
-STATUS_OF_ACTION = {
-    "impose": "in_force",
-    "expand": "in_force",
-    "maintain": "in_force",
-    "extend": "in_force",
-    "suspend": "suspended",
-    "lift": "lifted",
-    "ease": "eased",
-    "threaten": "threatened",
-}
 CHUNK = 500
 
 
@@ -74,6 +65,10 @@ def _actor_is(actor: str | None) -> ColumnElement[bool]:
     return Event.actor.is_(None) if actor is None else Event.actor == actor
 
 
+def _of_kind(kind: Kind) -> tuple[ColumnElement[bool], ...]:
+    return (_actor_is(kind.actor), Event.action == kind.action, Event.measure == kind.measure)
+
+
 def lock_families(session: Session, families: Iterable[Family]) -> None:
     """On PostgreSQL, serialise writers consolidating the same families; SQLite writers are serial."""
     if session.get_bind().dialect.name != "postgresql":
@@ -85,11 +80,7 @@ def lock_families(session: Session, families: Iterable[Family]) -> None:
 
 def host_event(session: Session, kind: Kind, actor_body: str | None) -> int:
     """An event of this kind to hold new mentions until they are regrouped: the oldest, or a new one."""
-    existing = session.scalar(
-        select(func.min(Event.id)).where(
-            _actor_is(kind.actor), Event.action == kind.action, Event.measure == kind.measure
-        )
-    )
+    existing = session.scalar(select(func.min(Event.id)).where(*_of_kind(kind)))
     return existing if existing is not None else _new_event(session, kind, actor_body)
 
 
@@ -100,7 +91,7 @@ def _new_event(session: Session, kind: Kind, actor_body: str | None) -> int:
         actor_body=actor_body,
         action=kind.action,
         measure=kind.measure,
-        status=STATUS_OF_ACTION.get(kind.action, "reported"),
+        status=STATE_OF_ACTION[kind.action],
     )
     session.add(event)
     session.flush()
@@ -121,14 +112,14 @@ def claims_of(session: Session, kind: Kind) -> tuple[list[Claim], dict[int, tupl
         )
         .join(Event, Event.id == Mention.event_id)
         .join(Article, Article.id == Mention.article_id)
-        .where(_actor_is(kind.actor), Event.action == kind.action, Event.measure == kind.measure)
+        .where(*_of_kind(kind))
     ).all()
     elements: dict[int, set[str]] = defaultdict(set)
     for mention_id, element in session.execute(
         select(MentionElement.mention_id, MentionElement.element)
         .join(Mention, Mention.id == MentionElement.mention_id)
         .join(Event, Event.id == Mention.event_id)
-        .where(_actor_is(kind.actor), Event.action == kind.action, Event.measure == kind.measure)
+        .where(*_of_kind(kind))
     ):
         elements[mention_id].add(element)
     claims = [
@@ -422,6 +413,18 @@ def relink(session: Session, family: Family) -> None:
             delete(MeasurePeriod).where(MeasurePeriod.measure_id.in_(ids[start : start + CHUNK]))
         )
     by_id = {fact.id: fact for fact in facts}
+    measure_of = {event_id: link or event_id for event_id, link in links.items()}
+    reports: dict[int, tuple[set[int], set[int]]] = defaultdict(lambda: (set(), set()))
+    for start in range(0, len(ids), CHUNK):
+        for event_id, article_id, source_id in session.execute(
+            select(Mention.event_id, Mention.article_id, Article.source_id)
+            .join(Article, Article.id == Mention.article_id)
+            .where(Mention.event_id.in_(ids[start : start + CHUNK]))
+        ):
+            articles, sources = reports[measure_of[event_id]]
+            articles.add(article_id)
+            if source_id is not None:
+                sources.add(source_id)
     periods = [
         period
         for fact in facts
@@ -440,6 +443,8 @@ def relink(session: Session, family: Family) -> None:
                     "state": period.state,
                     "starts_on": period.starts_on,
                     "ends_on": period.ends_on,
+                    "source_count": len(reports[period.measure_id][1]),
+                    "article_count": len(reports[period.measure_id][0]),
                 }
                 for period in periods
             ],

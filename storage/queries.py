@@ -221,27 +221,29 @@ def measure_states(
             setting.action,
             MeasurePeriod.event_id,
             founding.summary,
+            MeasurePeriod.source_count,
+            MeasurePeriod.article_count,
         )
         .join(founding, founding.id == MeasurePeriod.measure_id)
         .join(setting, setting.id == MeasurePeriod.event_id)
         .where(*conditions)
     ).all()
-    support = _measure_support(session, [row[0] for row in rows])
+    lists = _measure_lists(session, [row.measure_id for row in rows])
     states = [
         MeasureState(
-            measure_id=row[0],
-            actor=row[1],
-            measure=row[2],
-            state=row[3],
-            since=row[4],
-            until=row[5],
-            action=row[6],
-            event_id=row[7],
-            elements=support[row[0]][0],
-            targets=support[row[0]][1],
-            sources=support[row[0]][2],
-            articles=support[row[0]][3],
-            summary=row[8],
+            measure_id=row.measure_id,
+            actor=row.actor,
+            measure=row.measure,
+            state=row.state,
+            since=row.starts_on,
+            until=row.ends_on,
+            action=row.action,
+            event_id=row.event_id,
+            elements=lists[row.measure_id][0],
+            targets=lists[row.measure_id][1],
+            sources=row.source_count,
+            articles=row.article_count,
+            summary=row.summary,
         )
         for row in rows
     ]
@@ -260,10 +262,10 @@ def _measures_of(event_id: Any, condition: ColumnElement[bool]) -> Any:
     )
 
 
-def _measure_support(
+def _measure_lists(
     session: Session, measure_ids: Sequence[int]
-) -> dict[int, tuple[tuple[str, ...], tuple[str, ...], int, int]]:
-    """Elements, targets, number of sources and of articles of each measure's events together."""
+) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Elements and targets of each measure's events together."""
     members: dict[int, int] = {}
     for start in range(0, len(measure_ids), 500):
         chunk = list(measure_ids[start : start + 500])
@@ -275,8 +277,6 @@ def _measure_support(
             members[event_id] = founding_id
     elements: dict[int, set[str]] = defaultdict(set)
     targets: dict[int, set[str]] = defaultdict(set)
-    sources: dict[int, set[int]] = defaultdict(set)
-    articles: dict[int, set[int]] = defaultdict(set)
     event_ids = sorted(members)
     for start in range(0, len(event_ids), 500):
         chunk = event_ids[start : start + 500]
@@ -290,21 +290,8 @@ def _measure_support(
             select(EventTarget.event_id, EventTarget.target).where(EventTarget.event_id.in_(chunk))
         ):
             targets[members[event_id]].add(target_name)
-        for event_id, article_id, source_id in session.execute(
-            select(Mention.event_id, Mention.article_id, Article.source_id)
-            .join(Article, Article.id == Mention.article_id)
-            .where(Mention.event_id.in_(chunk))
-        ):
-            articles[members[event_id]].add(article_id)
-            if source_id is not None:
-                sources[members[event_id]].add(source_id)
     return {
-        measure_id: (
-            tuple(sorted(elements[measure_id])),
-            tuple(sorted(targets[measure_id])),
-            len(sources[measure_id]),
-            len(articles[measure_id]),
-        )
+        measure_id: (tuple(sorted(elements[measure_id])), tuple(sorted(targets[measure_id])))
         for measure_id in measure_ids
     }
 

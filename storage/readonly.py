@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from pipeline.errors import DatabaseError, QueryError
 from storage.engine import describe, parse_database_url
 
+CURSOR_QUERY = re.compile(r"^(\s|--[^\n]*\n|/\*.*?\*/)*(select|with|values|table)\b", re.I | re.S)
 READ_ONLY_REFUSALS = re.compile(r"not authorized|readonly|read-only|query_only", re.IGNORECASE)
 READING_PRAGMAS = frozenset(
     {"table_info", "table_xinfo", "table_list", "index_list", "index_info", "foreign_key_list"}
@@ -47,13 +48,20 @@ def run_readonly(
         with engine.connect() as connection:
             connection.exec_driver_sql("SET TRANSACTION READ ONLY")
             connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(time_limit * 1000)}")
-            result = connection.execute(text(query), dict(parameters or {}))
-            if not result.returns_rows:
-                return QueryResult([], [], False)
-            rows = result.fetchmany(max_rows + 1)
-            return QueryResult(
-                list(result.keys()), [tuple(r) for r in rows[:max_rows]], len(rows) > max_rows
+            # A server-side cursor: PostgreSQL computes only the rows fetched, as SQLite does,
+            # instead of the whole result before the row cap cuts it. EXPLAIN and SHOW cannot
+            # run in one, and need not.
+            streamed = bool(CURSOR_QUERY.match(query))
+            result = connection.execution_options(stream_results=streamed).execute(
+                text(query), dict(parameters or {})
             )
+            with result:  # the cursor closes before the connection does
+                if not result.returns_rows:
+                    return QueryResult([], [], False)
+                rows = result.fetchmany(max_rows + 1)
+                return QueryResult(
+                    list(result.keys()), [tuple(r) for r in rows[:max_rows]], len(rows) > max_rows
+                )
     except DBAPIError as error:
         if error.connection_invalidated or "connection" in str(error.orig).lower()[:60]:
             raise DatabaseError(

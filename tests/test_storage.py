@@ -258,6 +258,11 @@ def test_readonly_sql_caps_rows_and_takes_parameters(database_url: str) -> None:
     )
     assert bound.rows == [("rss",)]
     assert not bound.truncated
+    commented = run_readonly(
+        database_url, "-- the names\nSELECT name FROM sources ORDER BY name", max_rows=5
+    )
+    assert commented.rows == [("first",), ("second",)]
+    assert run_readonly(database_url, "EXPLAIN SELECT name FROM sources").rows  # not in a cursor
 
 
 def test_readonly_sql_reports_bad_queries(database_url: str) -> None:

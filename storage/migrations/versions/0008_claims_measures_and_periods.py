@@ -108,10 +108,7 @@ def _views(postgresql: bool) -> dict[str, str]:
                    (SELECT {joined("target")} FROM (SELECT DISTINCT target
                         FROM event_targets WHERE event_id IN ({chain})
                         ORDER BY target) AS y) AS targets,
-                   (SELECT count(DISTINCT a.source_id) FROM mentions AS m
-                        JOIN articles AS a ON a.id = m.article_id
-                        WHERE m.event_id IN ({chain})) AS source_count,
-                   e.summary
+                   p.source_count, p.article_count, e.summary
             FROM measure_periods AS p
             JOIN events AS f ON f.id = p.measure_id
             JOIN events AS e ON e.id = p.event_id
@@ -167,6 +164,8 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("starts_on", sa.Date(), nullable=False),
         sa.Column("ends_on", sa.Date(), nullable=True),
+        sa.Column("source_count", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("article_count", sa.Integer(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["measure_id"],
             ["events.id"],
