@@ -128,7 +128,9 @@ class Vocabulary:
         """The code a user means by a country code, name or adjective, or a body; None if none."""
         folded = word.strip().casefold()
         for country in self.countries:
-            if folded in (n.casefold() for n in (country.code, *country.names, *country.adjectives)):
+            if folded in (
+                n.casefold() for n in (country.code, *country.names, *country.adjectives)
+            ):
                 return country.code
         for body in self.bodies:
             if folded in (n.casefold() for n in (body.name, body.full_name, *body.aliases)):
