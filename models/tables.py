@@ -308,3 +308,26 @@ class Quantity(Base):
     end_char: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (UniqueConstraint("article_id", "start_char"),)
+
+
+class JobRun(Base):
+    """One run of a scheduled job: unique per job and scheduled time, so a double fire runs once."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(100))
+    scheduled_for: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    host: Mapped[str | None] = mapped_column(String(200))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    articles: Mapped[int | None] = mapped_column(Integer)
+    events: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("job", "scheduled_for"),)

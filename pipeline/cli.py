@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import io
 import json
 import logging
 import os
@@ -12,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -25,6 +27,8 @@ from pipeline.settings import Settings
 if TYPE_CHECKING:
     from pipeline.extract import Annotation, ArticleText, Extractor, QuantityTag
     from pipeline.jobs import FetchSummary
+    from pipeline.schedule import CronFile
+    from pipeline.scheduler import Scheduler
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 CANNED_NAME = re.compile(r"^[a-z][a-z0-9-]*$")  # a one-word query is a canned query's name
@@ -201,6 +205,62 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--format", choices=("table", "csv", "json", "jsonl"), default="table")
     status.set_defaults(handler=command_status)
+
+    prune = commands.add_parser(
+        "prune", parents=[common], help="delete fetch attempts and job runs older than N days"
+    )
+    prune.add_argument(
+        "--older-than", type=_positive_int, default=90, metavar="DAYS", help="default 90"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    prune.set_defaults(handler=command_prune)
+
+    cron = commands.add_parser(
+        "cron", help="check cron.yaml, run its jobs when due, or render it for cron or Kubernetes"
+    )
+    cron_commands = cron.add_subparsers(dest="cron_command", metavar="ACTION", required=True)
+    cron_file = argparse.ArgumentParser(add_help=False)
+    cron_file.add_argument(
+        "--file", type=Path, default=Path("cron.yaml"), metavar="PATH", help="default: cron.yaml"
+    )
+    check = cron_commands.add_parser(
+        "check",
+        parents=[common, cron_file],
+        help="validate cron.yaml, list next fire times, warn about daylight saving",
+    )
+    check.add_argument(
+        "--count", type=_positive_int, default=3, metavar="N", help="fire times per job"
+    )
+    check.set_defaults(handler=command_cron_check)
+    tick = cron_commands.add_parser(
+        "tick",
+        parents=[common, cron_file],
+        help="run whatever is due since the last tick, then exit (for the system crontab)",
+    )
+    tick.add_argument("--job", action="append", default=[], metavar="NAME", help="only this job")
+    tick.set_defaults(handler=command_cron_tick)
+    scheduler = cron_commands.add_parser(
+        "run", parents=[common, cron_file], help="the scheduler, in the foreground until SIGTERM"
+    )
+    scheduler.set_defaults(handler=command_cron_run)
+    render = cron_commands.add_parser(
+        "render",
+        parents=[common, cron_file],
+        help="print the crontab line for `cron tick`, or Kubernetes CronJobs",
+    )
+    target = render.add_mutually_exclusive_group(required=True)
+    target.add_argument("--crontab", action="store_true", help="the system crontab line")
+    target.add_argument("--k8s", action="store_true", help="one Kubernetes CronJob per job")
+    render.add_argument(
+        "--image", default="newstrack:latest", metavar="IMAGE", help="container image (--k8s)"
+    )
+    render.add_argument(
+        "--secret",
+        default="newstrack",
+        metavar="NAME",
+        help="Kubernetes secret whose `database-url` key is NEWSTRACK_DB (--k8s)",
+    )
+    render.set_defaults(handler=command_cron_render)
 
     sql = commands.add_parser(
         "sql", parents=[common], help="run a read-only SQL query, or a canned query by name"
@@ -603,6 +663,128 @@ def _jurisdiction(vocabulary: Any, option: str, value: str | None) -> str | None
     if code is None:
         raise UsageError(f"{option} {value!r}: not a country code, country or body newstrack knows")
     return code
+
+
+def command_prune(args: argparse.Namespace, settings: Settings) -> int:
+    """Delete the fetch log and job history older than some days; articles and events stay."""
+    from pipeline.jobs import unit_of_work
+    from storage.engine import make_session_factory, open_engine
+    from storage.migrate import upgrade
+    from storage.runs import prune
+
+    before = datetime.now(UTC) - timedelta(days=args.older_than)
+    with open_engine(settings.database_url) as engine:
+        upgrade(engine)
+        with unit_of_work(make_session_factory(engine), args.dry_run) as session:
+            fetches, job_runs = prune(session, before)
+    verb = "would delete" if args.dry_run else "deleted"
+    report = {"before": before, "fetches": fetches, "job_runs": job_runs}
+    text = (
+        f"{verb} {fetches} fetch attempt(s) and {job_runs} job run(s) from before {before:%Y-%m-%d}"
+    )
+    _print_summary(args, report, text)
+    return EXIT_OK
+
+
+def check_newstrack_command(words: list[str]) -> str | None:
+    """Why a newstrack command line (without "newstrack") would not parse, or None."""
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            build_parser().parse_args(words)
+    except SystemExit as error:
+        if error.code == 0:
+            return None
+        message = errors.getvalue().strip().splitlines()
+        return message[-1].split("error: ", 1)[-1] if message else "invalid command"
+    return None
+
+
+def _load_cron(path: Path) -> CronFile:
+    from pipeline.schedule import load_cron
+
+    return load_cron(path, check_newstrack_command)
+
+
+def command_cron_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Validate cron.yaml and show when each job fires next."""
+    from pipeline.schedule import daylight_saving_warnings
+
+    cron = _load_cron(args.file)
+    now = datetime.now(UTC)
+    report: dict[str, Any] = {"file": str(args.file), "jobs": [], "warnings": []}
+    lines = [f"{args.file}: {len(cron.jobs)} job(s), valid"]
+    for job in cron.jobs:
+        times = []
+        for moment in job.times(now):
+            times.append(moment + job.delay)
+            if len(times) == args.count:
+                break
+        local = ", ".join(t.astimezone(job.zone).strftime("%Y-%m-%d %H:%M:%S %Z") for t in times)
+        lines.append(f"  {job.name}: {job.schedule} ({job.timezone}) next: {local}")
+        report["jobs"].append({"name": job.name, "next": [t.isoformat() for t in times]})
+        for warning in daylight_saving_warnings(job, now):
+            report["warnings"].append(warning)
+            print(f"newstrack: warning: {warning}", file=sys.stderr)
+    _print_summary(args, report, "\n".join(lines))
+    return EXIT_OK
+
+
+def _scheduler(args: argparse.Namespace, settings: Settings, engine: Any) -> Scheduler:
+    from pipeline.scheduler import Scheduler
+    from storage.engine import make_session_factory
+
+    cron = _load_cron(args.file)
+    if getattr(args, "job", None):
+        cron = replace(cron, jobs=tuple(cron.job(name) for name in args.job))
+    return Scheduler(cron, make_session_factory(engine), settings)
+
+
+def command_cron_tick(args: argparse.Namespace, settings: Settings) -> int:
+    """Run every job due since the last tick, wait for them, report what happened."""
+    from storage.engine import open_engine
+    from storage.migrate import upgrade
+
+    with open_engine(settings.database_url) as engine:
+        upgrade(engine)
+        scheduler = _scheduler(args, settings, engine)
+        summary = scheduler.tick()
+        scheduler.wait()
+        failed = scheduler.failed_runs()
+    report = {**asdict(summary), "failed": failed}
+    text = (
+        f"started {len(summary.started)} run(s){': ' + ', '.join(summary.started) if summary.started else ''}; "
+        f"{len(summary.missed)} missed, {len(summary.skipped)} skipped (previous run still running), "
+        f"{len(summary.taken_elsewhere)} run by another scheduler, {len(failed)} failed"
+    )
+    _print_summary(args, report, text)
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def command_cron_run(args: argparse.Namespace, settings: Settings) -> int:
+    """The scheduler in the foreground: runs jobs when due until SIGTERM or Ctrl-C."""
+    from pipeline.scheduler import stop_on_signals
+    from storage.engine import open_engine
+    from storage.migrate import upgrade
+
+    with open_engine(settings.database_url) as engine:
+        upgrade(engine)
+        scheduler = _scheduler(args, settings, engine)
+        stop_on_signals(scheduler)
+        scheduler.run_forever()
+    return EXIT_OK
+
+
+def command_cron_render(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the crontab line for `cron tick`, or one Kubernetes CronJob per job."""
+    from pipeline.schedule import crontab_line, kubernetes_cronjobs
+
+    cron = _load_cron(args.file)
+    if args.crontab:
+        print(crontab_line(cron, Path(sys.executable).with_name("newstrack"), Path.cwd()))
+    else:
+        print(kubernetes_cronjobs(cron, args.image, args.secret), end="")
+    return EXIT_OK
 
 
 def command_sql(args: argparse.Namespace, settings: Settings) -> int:

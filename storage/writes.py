@@ -77,7 +77,7 @@ def decompress_page(stored: bytes) -> bytes:
     return zlib.decompress(stored)
 
 
-def _insert(session: Session, model: type[Base]) -> Any:
+def dialect_insert(session: Session, model: type[Base]) -> Any:
     """An INSERT that understands ON CONFLICT on both SQLite and PostgreSQL."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(model)
@@ -86,7 +86,7 @@ def _insert(session: Session, model: type[Base]) -> Any:
 def sync_sources(session: Session, sources: Sequence[SourceConfig]) -> dict[str, int]:
     """Insert or update one row per configured source; return their ids by name."""
     for source in sources:
-        statement = _insert(session, Source).values(
+        statement = dialect_insert(session, Source).values(
             name=source.name, kind=source.kind, url=source.urls[0]
         )
         session.execute(
@@ -151,7 +151,7 @@ def save_validators(
         )
     if body_hash is not None:
         values["body_hash"] = body_hash
-    statement = _insert(session, HttpValidator).values(url=url, **values)
+    statement = dialect_insert(session, HttpValidator).values(url=url, **values)
     session.execute(statement.on_conflict_do_update(index_elements=["url"], set_=values))
 
 
@@ -238,7 +238,7 @@ def add_article(session: Session, article: NewArticle) -> int | None:
     else:
         original = _near_duplicate_of(session, signature, article.url) if signature else None
     statement = (
-        _insert(session, Article)
+        dialect_insert(session, Article)
         .values(
             url=article.url,
             source_id=article.source_id,

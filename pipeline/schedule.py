@@ -1,0 +1,327 @@
+"""cron.yaml: what runs when. Loading with errors that name the job and field, and fire times."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from cronsim import CronSim, CronSimError
+
+from pipeline.config import load_yaml, where
+from pipeline.errors import ConfigError
+
+VERSION = 1
+CONCURRENCY = ("forbid", "allow", "replace")
+MISFIRE = ("skip", "run_once", "run_all")
+JOB_KEYS = frozenset(
+    {
+        "name", "description", "schedule", "command", "timezone", "concurrency", "misfire",
+        "starting_deadline", "jitter", "timeout", "retry",
+    }
+)  # fmt: skip
+DEFAULT_KEYS = JOB_KEYS - {"name", "description", "schedule", "command"}
+LOOKAHEAD = timedelta(days=366 * 2)  # how far daylight-saving checks look
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How often a failed run is tried again, and how long to wait before the first retry."""
+
+    limit: int = 0
+    backoff: int = 60  # seconds, doubling on each retry
+
+    def delay(self, attempt: int) -> timedelta:
+        """The wait before retry number `attempt` (1 for the first)."""
+        return timedelta(seconds=self.backoff * (1 << max(attempt - 1, 0)))
+
+
+@dataclass(frozen=True)
+class CronJob:
+    """One scheduled newstrack command."""
+
+    name: str
+    schedule: str
+    command: tuple[str, ...]  # the newstrack arguments, without "newstrack"
+    description: str = ""
+    timezone: str = "UTC"
+    concurrency: str = "forbid"
+    misfire: str = "run_once"
+    starting_deadline: int | None = None  # seconds after its time a run may still start
+    jitter: int = 0  # at most this many seconds late, the same for every run of the job
+    timeout: int = 3600
+    retry: Retry = field(default_factory=Retry)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The job's time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def delay(self) -> timedelta:
+        """The job's own offset within its jitter, derived from its name."""
+        return timedelta(seconds=zlib.crc32(self.name.encode()) % (self.jitter + 1))
+
+    def times(self, after: datetime) -> Iterator[datetime]:
+        """The job's scheduled times (UTC) strictly after a moment, in order."""
+        for moment in CronSim(self.schedule, after.astimezone(self.zone)):
+            yield moment.astimezone(UTC)
+
+    def times_between(self, start: datetime, end: datetime) -> list[datetime]:
+        """Scheduled times after `start`, up to and including `end`."""
+        found = []
+        for moment in self.times(start):
+            if moment > end:
+                break
+            found.append(moment)
+        return found
+
+
+@dataclass(frozen=True)
+class CronFile:
+    """A validated cron.yaml."""
+
+    path: Path
+    jobs: tuple[CronJob, ...]
+
+    def job(self, name: str) -> CronJob:
+        """The job of a name; an unknown name lists the known ones."""
+        for job in self.jobs:
+            if job.name == name:
+                return job
+        raise ConfigError(f"{self.path}: no job {name!r}; known: {', '.join(self.names)}")
+
+    @property
+    def names(self) -> list[str]:
+        """Every job's name, in file order."""
+        return [job.name for job in self.jobs]
+
+
+CommandCheck = Callable[[list[str]], str | None]  # a newstrack command line -> why it is invalid
+
+
+def load_cron(path: Path, check_command: CommandCheck | None = None) -> CronFile:
+    """Read and validate a cron.yaml; every error names the file, line, job and field."""
+    document = load_yaml(path)
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping with `version` and `jobs`")
+    if document.get("version") != VERSION:
+        raise ConfigError(f"{where(path, document)}: `version` must be {VERSION}")
+    unknown = sorted(set(document) - {"version", "defaults", "jobs", "__line__"})
+    if unknown:
+        raise ConfigError(f"{where(path, document)}: unknown key(s) {', '.join(unknown)}")
+    defaults = document.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{where(path, document)}: `defaults` must be a mapping")
+    bad = sorted(set(defaults) - DEFAULT_KEYS - {"__line__"})
+    if bad:
+        raise ConfigError(f"{where(path, defaults)}: defaults: unknown key(s) {', '.join(bad)}")
+    items = document.get("jobs")
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"{where(path, document)}: `jobs` must be a non-empty list")
+    jobs: list[CronJob] = []
+    for item in items:
+        job = _job(path, item, defaults, check_command)
+        if job.name in (known.name for known in jobs):
+            raise ConfigError(f"{where(path, item)}: job {job.name!r}: duplicate name")
+        jobs.append(job)
+    return CronFile(path, tuple(jobs))
+
+
+def _job(
+    path: Path, item: Any, defaults: dict[str, Any], check_command: CommandCheck | None
+) -> CronJob:
+    if not isinstance(item, dict):
+        raise ConfigError(f"{path}: every job must be a mapping")
+    name = item.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{where(path, item)}: a job needs a `name`")
+
+    def fail(key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{where(path, item)}: job {name!r}: {key}: {problem}")
+
+    unknown = sorted(set(item) - JOB_KEYS - {"__line__"})
+    if unknown:
+        raise fail(unknown[0], f"unknown key; known: {', '.join(sorted(JOB_KEYS))}")
+    merged = {**defaults, **item}
+    schedule = merged.get("schedule")
+    if not isinstance(schedule, str) or len(schedule.split()) != 5:
+        raise fail("schedule", f"{schedule!r} is not a 5-field cron expression")
+    try:
+        CronSim(schedule, datetime(2026, 1, 1))
+    except CronSimError as error:
+        raise fail("schedule", f"{schedule!r}: {error}") from None
+    timezone = merged.get("timezone", "UTC")
+    try:
+        ZoneInfo(str(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise fail("timezone", f"{timezone!r} is not an IANA time zone") from None
+    command = merged.get("command")
+    try:
+        words = shlex.split(command) if isinstance(command, str) else []
+    except ValueError as error:
+        raise fail("command", str(error)) from None
+    if not words or words[0] != "newstrack" or len(words) < 2:
+        raise fail("command", f"{command!r} is not a newstrack command")
+    if check_command is not None and (problem := check_command(words[1:])):
+        raise fail("command", f"{command!r}: {problem}")
+    for key, allowed in (("concurrency", CONCURRENCY), ("misfire", MISFIRE)):
+        if key in merged and merged[key] not in allowed:
+            raise fail(key, f"{merged[key]!r}; one of {', '.join(allowed)}")
+    numbers: dict[str, int] = {}
+    for key in ("starting_deadline", "jitter", "timeout"):
+        if merged.get(key) is not None:
+            numbers[key] = _seconds(merged[key], partial(fail, key))
+    return CronJob(
+        name=name,
+        schedule=schedule,
+        command=tuple(words[1:]),
+        description=str(merged.get("description") or ""),
+        timezone=str(timezone),
+        concurrency=merged.get("concurrency", "forbid"),
+        misfire=merged.get("misfire", "run_once"),
+        starting_deadline=numbers.get("starting_deadline"),
+        jitter=numbers.get("jitter", 0),
+        timeout=numbers.get("timeout", 3600),
+        retry=_retry(merged.get("retry"), partial(fail, "retry")),
+    )
+
+
+def _seconds(value: Any, fail: Callable[[str], ConfigError]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise fail(f"{value!r} is not a whole number of seconds")
+    return int(value)
+
+
+def _retry(value: Any, fail: Callable[[str], ConfigError]) -> Retry:
+    if value is None:
+        return Retry()
+    if not isinstance(value, dict) or set(value) - {"limit", "backoff", "__line__"}:
+        raise fail("expected a mapping with `limit` and `backoff` (seconds)")
+    return Retry(
+        limit=_seconds(value.get("limit", 0), fail),
+        backoff=_seconds(value.get("backoff", 60), fail),
+    )
+
+
+def daylight_saving_warnings(job: CronJob, start: datetime) -> list[str]:
+    """Local times of the job that daylight saving skips or repeats in the next two years."""
+    zone = job.zone
+    warnings: list[str] = []
+    moment = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    end = moment + LOOKAHEAD
+    offset = moment.astimezone(zone).utcoffset()
+    while moment < end:
+        following = moment + timedelta(hours=1)
+        shift = following.astimezone(zone).utcoffset()
+        if shift != offset and shift is not None and offset is not None:
+            after = following.astimezone(zone).replace(tzinfo=None)
+            gap = shift - offset  # positive: clocks go forward and skip; negative: they repeat
+            first = after - gap if gap > timedelta(0) else after
+            changed = _local_hits(job, first, abs(gap))
+            if changed:
+                verb = "skips" if gap > timedelta(0) else "repeats"
+                warnings.append(
+                    f"job {job.name!r}: on {first.date()} daylight saving {verb} "
+                    f"{', '.join(changed)} in {job.timezone}"
+                )
+        offset = shift
+        moment = following
+    return warnings
+
+
+def _local_hits(job: CronJob, first: datetime, gap: timedelta) -> list[str]:
+    """The job's local wall-clock times from `first` for `gap`: a skipped or repeated stretch."""
+    hits = []
+    for moment in CronSim(job.schedule, first - timedelta(minutes=1)):
+        if moment >= first + gap:
+            break
+        hits.append(moment.strftime("%H:%M"))
+    return hits
+
+
+CONCURRENCY_POLICY = {"forbid": "Forbid", "allow": "Allow", "replace": "Replace"}
+
+
+def crontab_line(cron: CronFile, newstrack: Path, folder: Path) -> str:
+    """The system crontab line that ticks every minute: cron.yaml decides what runs."""
+    return (
+        f"* * * * * cd {shlex.quote(str(folder))} && {shlex.quote(str(newstrack))} -q cron tick "
+        f"--file {shlex.quote(str(cron.path.resolve()))} >> newstrack-cron.log 2>&1"
+    )
+
+
+def kubernetes_cronjobs(cron: CronFile, image: str, secret: str) -> str:
+    """One batch/v1 CronJob per job, as a multi-document YAML stream."""
+    documents = []
+    for job in cron.jobs:
+        spec: dict[str, Any] = {
+            "schedule": job.schedule,
+            "timeZone": job.timezone,
+            "concurrencyPolicy": CONCURRENCY_POLICY[job.concurrency],
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "spec": {
+                    # Retries are newstrack's (job_runs): a pod retried by Kubernetes would find
+                    # its run already claimed and do nothing.
+                    "backoffLimit": 0,
+                    "activeDeadlineSeconds": job.timeout,
+                    "template": {
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "containers": [
+                                {
+                                    "name": "newstrack",
+                                    "image": image,
+                                    # Through job_runs: a Kubernetes retry of a run that already
+                                    # happened does nothing.
+                                    "command": ["newstrack", "-q", "cron", "tick"],
+                                    "args": ["--file", "/app/cron.yaml", "--job", job.name],
+                                    "env": [
+                                        {
+                                            "name": "NEWSTRACK_DB",
+                                            "valueFrom": {
+                                                "secretKeyRef": {
+                                                    "name": secret,
+                                                    "key": "database-url",
+                                                }
+                                            },
+                                        }
+                                    ],
+                                }
+                            ],
+                        }
+                    },
+                }
+            },
+        }
+        if job.starting_deadline is not None:
+            spec["startingDeadlineSeconds"] = job.starting_deadline
+        documents.append(
+            {
+                "apiVersion": "batch/v1",
+                "kind": "CronJob",
+                "metadata": {
+                    "name": kubernetes_name(job.name),
+                    "labels": {"app.kubernetes.io/name": "newstrack", "newstrack/job": job.name},
+                    "annotations": {"newstrack/description": job.description},
+                },
+                "spec": spec,
+            }
+        )
+    return yaml.safe_dump_all(documents, sort_keys=False)
+
+
+def kubernetes_name(name: str) -> str:
+    """A CronJob name from a job name: lower-case DNS label, at most 52 characters."""
+    label = re.sub(r"[^a-z0-9-]+", "-", f"newstrack-{name}".lower()).strip("-")
+    return label[:52].rstrip("-")
