@@ -331,3 +331,26 @@ class JobRun(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (UniqueConstraint("job", "scheduled_for"),)
+
+
+class DigestDelivery(Base):
+    """One digest for one recipient of a watchlist and period: sent once, or pending until it is."""
+
+    __tablename__ = "digest_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    watchlist: Mapped[str] = mapped_column(String(100))
+    recipient: Mapped[str] = mapped_column(String(320))
+    period: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    events: Mapped[int | None] = mapped_column(Integer)
+    updates: Mapped[int | None] = mapped_column(Integer)
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("watchlist", "recipient", "period"),)

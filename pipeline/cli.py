@@ -27,8 +27,10 @@ from pipeline.settings import Settings
 if TYPE_CHECKING:
     from pipeline.extract import Annotation, ArticleText, Extractor, QuantityTag
     from pipeline.jobs import FetchSummary
+    from pipeline.mail import SmtpSettings
     from pipeline.schedule import CronFile
     from pipeline.scheduler import Scheduler
+    from pipeline.watchlists import Watchlist
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 CANNED_NAME = re.compile(r"^[a-z][a-z0-9-]*$")  # a one-word query is a canned query's name
@@ -214,6 +216,73 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     prune.set_defaults(handler=command_prune)
+
+    watchlists_file = argparse.ArgumentParser(add_help=False)
+    watchlists_file.add_argument(
+        "--file",
+        type=Path,
+        default=Path(os.environ.get("NEWSTRACK_WATCHLISTS", "watchlists.yaml")),
+        metavar="PATH",
+        help="default: NEWSTRACK_WATCHLISTS or watchlists.yaml",
+    )
+    watchlist = commands.add_parser("watchlist", help="list, add or remove watchlists")
+    watchlist_commands = watchlist.add_subparsers(
+        dest="watchlist_command", metavar="ACTION", required=True
+    )
+    listing = watchlist_commands.add_parser(
+        "list", parents=[common, watchlists_file], help="the watchlists and their filters"
+    )
+    listing.set_defaults(handler=command_watchlist_list)
+    adding = watchlist_commands.add_parser(
+        "add", parents=[common, watchlists_file], help="add a watchlist to the file"
+    )
+    adding.add_argument("name", help="a name for the watchlist")
+    adding.add_argument(
+        "--recipient", action="append", required=True, metavar="ADDRESS", help="repeatable"
+    )
+    for option in ("element", "group", "measure", "action", "actor", "target", "modality"):
+        adding.add_argument(
+            f"--{option}", action="append", default=[], metavar="NAME", help="filter (repeatable)"
+        )
+    adding.add_argument("--min-sources", type=_positive_int, default=1, metavar="N")
+    adding.add_argument("--schedule", default="digest-daily", metavar="JOB", help="a cron.yaml job")
+    adding.add_argument("--timezone", default="UTC", metavar="ZONE")
+    adding.add_argument("--group-by", choices=("element", "measure"), default="element")
+    adding.set_defaults(handler=command_watchlist_add)
+    removing = watchlist_commands.add_parser(
+        "remove", parents=[common, watchlists_file], help="remove a watchlist from the file"
+    )
+    removing.add_argument("name")
+    removing.set_defaults(handler=command_watchlist_remove)
+
+    digest = commands.add_parser("digest", help="send the due digest e-mails, or preview one")
+    digest_commands = digest.add_subparsers(dest="digest_command", metavar="ACTION", required=True)
+    digest_options = argparse.ArgumentParser(add_help=False)
+    digest_options.add_argument(
+        "--cron", type=Path, default=Path("cron.yaml"), metavar="PATH", help="default: cron.yaml"
+    )
+    sending = digest_commands.add_parser(
+        "send",
+        parents=[common, watchlists_file, digest_options],
+        help="send every due digest once (all watchlists, or --watchlist)",
+    )
+    sending.add_argument("--watchlist", action="append", default=[], metavar="NAME")
+    sending.add_argument("--dry-run", action="store_true", help="build the digests, send nothing")
+    sending.set_defaults(handler=command_digest_send)
+    previewing = digest_commands.add_parser(
+        "preview",
+        parents=[common, watchlists_file, digest_options],
+        help="write the digest a watchlist would send now as .eml and .html",
+    )
+    previewing.add_argument("--watchlist", required=True, metavar="NAME")
+    previewing.add_argument(
+        "--out",
+        type=Path,
+        default=Path("digest-preview"),
+        metavar="DIR",
+        help="default: digest-preview",
+    )
+    previewing.set_defaults(handler=command_digest_preview)
 
     cron = commands.add_parser(
         "cron", help="check cron.yaml, run its jobs when due, or render it for cron or Kubernetes"
@@ -683,6 +752,154 @@ def command_prune(args: argparse.Namespace, settings: Settings) -> int:
         f"{verb} {fetches} fetch attempt(s) and {job_runs} job run(s) from before {before:%Y-%m-%d}"
     )
     _print_summary(args, report, text)
+    return EXIT_OK
+
+
+def command_watchlist_list(args: argparse.Namespace, settings: Settings) -> int:
+    """Print every watchlist with its recipients, schedule and filters."""
+    from models.vocabulary import load_vocabulary
+    from pipeline.watchlists import load_watchlists
+
+    watchlists = load_watchlists(args.file, load_vocabulary())
+    rows = []
+    for item in watchlists:
+        filters = item.filters
+        described = "; ".join(
+            f"{name} {', '.join(sorted(values))}"
+            for name, values in (
+                ("elements", filters.elements),
+                ("measures", filters.measures),
+                ("actions", filters.actions),
+                ("actors", filters.actors),
+                ("targets", filters.targets),
+                ("modality", filters.modality),
+            )
+            if values
+        )
+        if filters.min_sources > 1:
+            described += f"; at least {filters.min_sources} sources"
+        rows.append(
+            (item.name, ", ".join(item.recipients), item.schedule, item.timezone, described)
+        )
+    columns = ["name", "recipients", "schedule", "timezone", "filters"]
+    _write_rows(sys.stdout, "json" if args.json else "table", columns, rows)
+    return EXIT_OK
+
+
+def command_watchlist_add(args: argparse.Namespace, settings: Settings) -> int:
+    """Add a watchlist, checked as the loader checks it."""
+    from models.vocabulary import load_vocabulary
+    from pipeline.watchlists import add_watchlist
+
+    filters: dict[str, Any] = {
+        key: values
+        for key, values in (
+            ("elements", args.element),
+            ("groups", args.group),
+            ("measures", args.measure),
+            ("actions", args.action),
+            ("actors", args.actor),
+            ("targets", args.target),
+            ("modality", args.modality),
+        )
+        if values
+    }
+    if args.min_sources > 1:
+        filters["min_sources"] = args.min_sources
+    entry = {
+        "name": args.name,
+        "recipients": args.recipient,
+        "filters": filters,
+        "schedule": args.schedule,
+        "timezone": args.timezone,
+        "group_by": args.group_by,
+    }
+    add_watchlist(args.file, entry, load_vocabulary())
+    print(f"added watchlist {args.name!r} to {args.file}")
+    return EXIT_OK
+
+
+def command_watchlist_remove(args: argparse.Namespace, settings: Settings) -> int:
+    """Remove a watchlist by name."""
+    from pipeline.watchlists import remove_watchlist
+
+    remove_watchlist(args.file, args.name)
+    print(f"removed watchlist {args.name!r} from {args.file}")
+    return EXIT_OK
+
+
+def _digest_setup(args: argparse.Namespace) -> tuple[list[Watchlist], CronFile, SmtpSettings]:
+    from models.vocabulary import load_vocabulary
+    from pipeline.mail import SmtpSettings
+    from pipeline.watchlists import load_watchlists
+
+    watchlists = load_watchlists(args.file, load_vocabulary())
+    cron = _load_cron(args.cron)
+    for item in watchlists:
+        cron.job(item.schedule)  # a schedule that is not a cron.yaml job is an error now
+    chosen = getattr(args, "watchlist", None)
+    if chosen:
+        names = [chosen] if isinstance(chosen, str) else chosen
+        unknown = [name for name in names if name not in {w.name for w in watchlists}]
+        if unknown:
+            known = ", ".join(w.name for w in watchlists)
+            raise UsageError(f"no watchlist {unknown[0]!r} in {args.file}; known: {known}")
+        watchlists = [w for w in watchlists if w.name in names]
+    return watchlists, cron, SmtpSettings.from_environment(os.environ)
+
+
+def command_digest_send(args: argparse.Namespace, settings: Settings) -> int:
+    """Send every due digest once; a failed one stays pending for the next run."""
+    from pipeline.jobs import send_digests
+    from storage.engine import make_session_factory, open_engine
+    from storage.migrate import upgrade
+
+    watchlists, cron, smtp = _digest_setup(args)
+    with open_engine(settings.database_url) as engine:
+        upgrade(engine)
+        summary = send_digests(
+            make_session_factory(engine),
+            watchlists,
+            cron,
+            smtp,
+            datetime.now(UTC),
+            args.dry_run,
+            os.environ.get("NEWSTRACK_UNSUBSCRIBE_URL") or None,
+        )
+    verb = "would send" if args.dry_run else "sent"
+    lines = [f"{verb} {len(summary.sent)} digest(s), {len(summary.failed)} failed (kept pending)"]
+    lines += [f"  {verb}: {label}" for label in summary.sent]
+    lines += [f"  failed: {label}" for label in summary.failed]
+    _print_summary(args, asdict(summary), "\n".join(lines))
+    if summary.failed:
+        return EXIT_PARTIAL if summary.sent else EXIT_FAILURE
+    return EXIT_OK
+
+
+def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the digest a watchlist would send now, as .eml and .html, and print their paths."""
+    from pipeline.jobs import preview_digest
+    from storage.engine import make_session_factory, open_engine
+    from storage.migrate import upgrade
+
+    [watchlist], cron, smtp = _digest_setup(args)
+    with open_engine(settings.database_url) as engine:
+        upgrade(engine)
+        message = preview_digest(
+            make_session_factory(engine),
+            watchlist,
+            cron,
+            smtp,
+            datetime.now(UTC),
+            os.environ.get("NEWSTRACK_UNSUBSCRIBE_URL") or None,
+        )
+    args.out.mkdir(parents=True, exist_ok=True)
+    eml = args.out / f"{watchlist.name}.eml"
+    eml.write_bytes(bytes(message))
+    html = args.out / f"{watchlist.name}.html"
+    body = message.get_body(preferencelist=("html",))
+    html.write_text(body.get_content() if body is not None else "", encoding="utf-8")
+    print(f"{eml}\n{html}")
     return EXIT_OK
 
 

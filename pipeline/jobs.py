@@ -8,16 +8,20 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline import wordpress
+from pipeline.digest import Digest, compose
 from pipeline.errors import NewstrackError
 from pipeline.extract import ArticleText, Extractor
 from pipeline.fetch import FetchResult, HostPacer, Outcome, fetch
 from pipeline.language import detect_language
+from pipeline.mail import MailError, SmtpSettings
+from pipeline.mail import send as send_mail
 from pipeline.parse import (
     FeedEntry,
     ParseError,
@@ -30,12 +34,19 @@ from pipeline.parse import (
 )
 from pipeline.progress import Progress
 from pipeline.robots import RobotsPolicy
+from pipeline.schedule import CronFile
 from pipeline.settings import Settings
 from pipeline.sources import ArticleSelectors, SourceConfig
 from pipeline.urls import canonicalize_url
+from pipeline.watchlists import Watchlist
 from storage import consolidation, queries, writes
+from storage import digests as digests_store
 
 log = logging.getLogger("newstrack")
+FIRST_DIGEST_SPAN = timedelta(days=1)  # what a recipient's first digest covers
+# A digest covers events extracted until this long before it is sent: an article's extraction
+# commits within it, so nothing extracted just before a digest is left out of the next one.
+DIGEST_SETTLE = timedelta(seconds=10)
 MAX_CRAWL_DELAY = 60.0  # seconds: a larger Crawl-delay would stall a run on that host
 ROBOTS_AGENT = "newstrack"  # the product token robots.txt groups are matched against
 FEED_CONTENT_TYPE = "text/html; charset=utf-8"  # a feed entry's content, kept as its raw page
@@ -590,3 +601,123 @@ def consolidate_all(
         counts = queries.totals(session)
         measures = queries.measure_count(session)
     return ConsolidationSummary(len(families), changed, counts.events, measures)
+
+
+@dataclass
+class DigestSummary:
+    """What sending digests did: sent, failed (still pending), previews written."""
+
+    sent: list[str] = field(default_factory=list)  # "watchlist -> recipient (period)"
+    failed: list[str] = field(default_factory=list)
+    events: int = 0
+
+
+def send_digests(
+    session_factory: sessionmaker[Session],
+    watchlists: Sequence[Watchlist],
+    cron: CronFile,
+    smtp: SmtpSettings,
+    now: datetime,
+    dry_run: bool = False,
+    unsubscribe_url: str | None = None,
+) -> DigestSummary:
+    """Send every watchlist's due digest once per recipient and period; failures stay pending.
+
+    A delivery row is locked while its mail is sent and marked sent in the same transaction, so a
+    second run at once waits and then finds it sent. A failed send leaves it pending for the next run.
+    """
+    summary = DigestSummary()
+    for watchlist in watchlists:
+        period = cron.job(watchlist.schedule).latest(now)
+        with unit_of_work(session_factory, dry_run) as session:
+            digests_store.open_deliveries(
+                session, watchlist.name, watchlist.recipients, period, period - FIRST_DIGEST_SPAN
+            )
+            waiting = digests_store.pending(session, watchlist.name)
+            if dry_run:  # compose in this rolled-back transaction, send nothing
+                for delivery in waiting:
+                    message, digest = _digest_message(
+                        session, watchlist, delivery, smtp, now, unsubscribe_url
+                    )
+                    summary.sent.append(f"{_label(delivery)} (dry run: {message['Subject']})")
+                    summary.events += len(digest.events)
+                continue
+        for delivery in waiting:
+            try:
+                with unit_of_work(session_factory) as session:
+                    taken = digests_store.take(session, delivery.id)
+                    if taken is None:
+                        continue  # another run sent it meanwhile
+                    message, digest = _digest_message(
+                        session, watchlist, taken, smtp, now, unsubscribe_url
+                    )
+                    send_mail(smtp, message, taken.recipient)
+                    digests_store.mark_sent(
+                        session,
+                        taken.id,
+                        digest.until,
+                        str(message["Message-ID"]),
+                        digest.new_count,
+                        digest.update_count,
+                    )
+                summary.sent.append(_label(delivery))
+                summary.events += len(digest.events)
+            except MailError as error:
+                log.warning("digest %s: %s", _label(delivery), error)
+                summary.failed.append(f"{_label(delivery)}: {error}")
+                with unit_of_work(session_factory) as session:
+                    digests_store.mark_failed(session, delivery.id, str(error))
+    return summary
+
+
+def preview_digest(
+    session_factory: sessionmaker[Session],
+    watchlist: Watchlist,
+    cron: CronFile,
+    smtp: SmtpSettings,
+    now: datetime,
+    unsubscribe_url: str | None = None,
+) -> EmailMessage:
+    """The digest the first recipient would get now, built without recording anything."""
+    period = cron.job(watchlist.schedule).latest(now)
+    with unit_of_work(session_factory, dry_run=True) as session:
+        digests_store.open_deliveries(
+            session, watchlist.name, watchlist.recipients[:1], period, period - FIRST_DIGEST_SPAN
+        )
+        waiting = [d for d in digests_store.pending(session, watchlist.name) if d.period == period]
+        delivery = (
+            waiting[0]
+            if waiting
+            else digests_store.Delivery(
+                0, watchlist.name, watchlist.recipients[0], period, period - FIRST_DIGEST_SPAN, 0
+            )
+        )
+        message, _ = _digest_message(session, watchlist, delivery, smtp, now, unsubscribe_url)
+    return message
+
+
+def _digest_message(
+    session: Session,
+    watchlist: Watchlist,
+    delivery: digests_store.Delivery,
+    smtp: SmtpSettings,
+    now: datetime,
+    unsubscribe_url: str | None,
+) -> tuple[EmailMessage, Digest]:
+    until = now - DIGEST_SETTLE  # everything stored up to a moment ago, all of it committed
+    digest = Digest(
+        watchlist=watchlist.name,
+        recipient=delivery.recipient,
+        period=delivery.period,
+        since=delivery.since,
+        until=until,
+        zone=watchlist.zone,
+        events=digests_store.digest_events(session, watchlist.filters, delivery.since, until),
+        chart=digests_store.element_counts(session, watchlist.filters, until),
+        group_by=watchlist.group_by,
+    )
+    return compose(digest, smtp.sender, now, unsubscribe_url), digest
+
+
+def _label(delivery: digests_store.Delivery) -> str:
+    return f"{delivery.watchlist} -> {delivery.recipient} ({delivery.period:%Y-%m-%d %H:%M} UTC)"

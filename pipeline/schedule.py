@@ -75,6 +75,13 @@ class CronJob:
         for moment in CronSim(self.schedule, after.astimezone(self.zone)):
             yield moment.astimezone(UTC)
 
+    def latest(self, at: datetime) -> datetime:
+        """The job's latest scheduled time (UTC) at or before a moment."""
+        local = at.astimezone(self.zone)
+        if at == next(self.times(at - timedelta(minutes=1)), None):
+            return at.astimezone(UTC)
+        return next(iter(CronSim(self.schedule, local, reverse=True))).astimezone(UTC)
+
     def times_between(self, start: datetime, end: datetime) -> list[datetime]:
         """Scheduled times after `start`, up to and including `end`."""
         found = []

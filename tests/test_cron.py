@@ -35,10 +35,10 @@ def test_every_shipped_job_names_a_real_command_with_valid_options(job: CronJob)
     assert check_newstrack_command(list(job.command)) is None
 
 
-def test_shipped_jobs_cover_fetching_extraction_consolidation_and_clean_up() -> None:
-    """Fetching each source group, extraction, consolidation and a weekly clean-up are scheduled."""
+def test_shipped_jobs_cover_fetching_extraction_consolidation_digests_and_clean_up() -> None:
+    """Fetching each source group, extraction, consolidation, digests and a clean-up are scheduled."""
     commands = {job.command[0] for job in _shipped()}
-    assert {"fetch", "extract", "consolidate", "prune"} <= commands
+    assert {"fetch", "extract", "consolidate", "digest", "prune"} <= commands
     sources = load_sources(PROJECT / "sources.yaml")
     for job in _shipped():
         args = build_parser().parse_args(list(job.command))
@@ -170,7 +170,7 @@ def test_the_shipped_cron_file_checks_clean() -> None:
     """`newstrack cron check` with no --file reads the project's cron.yaml."""
     result = _newstrack("cron", "check")
     assert result.returncode == 0, result.stderr
-    assert "6 job(s), valid" in result.stdout
+    assert "7 job(s), valid" in result.stdout
 
 
 def test_render_k8s_writes_one_valid_cronjob_per_job() -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import email
 from dataclasses import dataclass
+from datetime import timedelta
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +14,13 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from models import Article, Event, Mention, MentionElement
+from models import Article, Event, EventElement, Mention, MentionElement
+from models.vocabulary import load_vocabulary
 from pipeline.cli import main
 from pipeline.evaluate import Scores, found_in_database, load_expected, score
 from pipeline.jobs import unit_of_work
 from pipeline.urls import canonicalize_url
+from pipeline.watchlists import load_watchlists
 from storage.engine import make_session_factory, open_engine
 
 from .conftest import FIXTURES, PROJECT
@@ -162,3 +168,57 @@ def test_an_action_several_articles_report_is_one_event_counted_right(
     if "apart_from" in group:
         other, _ = _events_of(_together()[group["apart_from"]], mentions)
         assert event_id not in other, f"{name} merged with {group['apart_from']}"
+
+
+def test_the_snapshot_digest_renders_every_matching_event(
+    snapshot_database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`digest preview` on the demo database writes a digest holding each matching event once."""
+    monkeypatch.setenv("NEWSTRACK_DIGEST_TO", "analyst@example.com")
+    monkeypatch.setattr("pipeline.jobs.DIGEST_SETTLE", timedelta(0))  # the run ended just now
+    capsys.readouterr()
+    code = main(
+        [
+            "--db", snapshot_database, "digest", "preview", "--watchlist", "critical-minerals",
+            "--file", str(PROJECT / "watchlists.yaml"), "--cron", str(PROJECT / "cron.yaml"),
+            "--out", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    eml, html_path = (Path(line) for line in capsys.readouterr().out.split())
+    message = email.message_from_bytes(eml.read_bytes(), _class=EmailMessage, policy=policy.default)
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    html = html_path.read_text(encoding="utf-8")
+    watched = {"export_ban", "export_control", "export_quota", "export_tax", "entity_listing"}
+    with (
+        open_engine(snapshot_database) as engine,
+        unit_of_work(make_session_factory(engine)) as session,
+    ):
+        minerals = load_watchlists(
+            PROJECT / "watchlists.yaml", load_vocabulary(), {"NEWSTRACK_DIGEST_TO": "a@b.example"}
+        )[0].filters.elements
+        expected = {
+            event_id
+            for event_id, measure, element in session.execute(
+                select(Event.id, Event.measure, EventElement.element).join(
+                    EventElement, EventElement.event_id == Event.id
+                )
+            )
+            if measure in watched and element in minerals
+        }
+    assert f"{len(expected)} new event(s), 0 known event(s)" in text
+    assert text.count("* [NEW] ") == len(expected)
+    assert "== dysprosium ==" in text
+    assert "MOFCOM imposes export control on dysprosium, gadolinium, lutetium" in text
+    assert html.count('class="event new"') == html.count("NEW</span>") == len(expected)
+    assert 'style="' in html and "<style>" not in html
+    assert (
+        "https://rareearthexchanges.com/news/what-chinas-seven-element-rare-earth-controls-mean-for-magnet-makers"
+        in html
+    )
+    assert message["Subject"].startswith(
+        f"newstrack critical-minerals: {len(expected)} new, 0 updated"
+    )

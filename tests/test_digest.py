@@ -1,0 +1,444 @@
+"""Digest e-mails sent to a real SMTP server on 127.0.0.1 (aiosmtpd), from real databases."""
+
+from __future__ import annotations
+
+import email
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+
+from models import Article, DigestDelivery
+from models.vocabulary import load_vocabulary
+from pipeline.cli import check_newstrack_command, main
+from pipeline.extract import Extractor
+from pipeline.jobs import send_digests, unit_of_work
+from pipeline.mail import SmtpSettings
+from pipeline.schedule import CronFile, CronJob
+from pipeline.watchlists import Filters, Watchlist, load_watchlists
+from tests.conftest import PROJECT
+from tests.stored import ready, store_and_annotate, two_sources
+
+CRON = CronFile(Path("cron.yaml"), (CronJob("digest-daily", "0 7 * * *", ("digest", "send")),))
+HOSTILE_TITLE = '<script>alert("x")</script>\r\nBcc: victim@example.com\r\nSubject: free'
+IMPOSED = (
+    "China's Ministry of Commerce on April 4 imposed export controls on dysprosium and terbium, "
+    "requiring licences for shipments to the United States."
+)
+GALLIUM = "Beijing banned exports of gallium to the United States on Dec. 3, the ministry said."
+
+
+@dataclass
+class Inbox:
+    """What the SMTP server received, and how it misbehaves."""
+
+    messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)
+    accept_only: int | None = None  # after this many messages, answer 451 to every DATA
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        """Refuse the addresses the test names."""
+        if address in self.refuse:
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Keep the message, unless the server is to fail by now."""
+        if self.accept_only is not None and len(self.messages) >= self.accept_only:
+            return "451 4.3.0 try again later"
+        content = envelope.original_content or b""
+        self.messages.append((envelope.mail_from or "", list(envelope.rcpt_tos), content))
+        return "250 Message accepted"
+
+    def parsed(self) -> list[EmailMessage]:
+        """The received messages, parsed."""
+        return [
+            email.message_from_bytes(raw, _class=EmailMessage, policy=email.policy.default)
+            for *_, raw in self.messages
+        ]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    """A plain SMTP server on 127.0.0.1."""
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        yield handler, controller.port
+    finally:
+        controller.stop()
+
+
+def _smtp(port: int, **options: Any) -> SmtpSettings:
+    return SmtpSettings(
+        host="127.0.0.1", port=port, sender="digest@newstrack.example", timeout=5, **options
+    )
+
+
+def _watchlist(*recipients: str, **filters: Any) -> Watchlist:
+    return Watchlist(
+        name="minerals",
+        recipients=recipients or ("analyst@example.com",),
+        filters=Filters(**filters),
+        schedule="digest-daily",
+    )
+
+
+def _stored(database_url: str, extractor: Extractor) -> sessionmaker[DbSession]:
+    """Two reports of one imposition and one of a gallium ban, one with a hostile title."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    store_and_annotate(session_factory, extractor, "https://a.example/1", IMPOSED, ids["first"])
+    store_and_annotate(session_factory, extractor, "https://b.example/2", IMPOSED, ids["second"])
+    store_and_annotate(session_factory, extractor, "https://a.example/3", GALLIUM, ids["first"])
+    with unit_of_work(session_factory) as session:
+        session.execute(
+            update(Article).where(Article.url == "https://b.example/2").values(title=HOSTILE_TITLE)
+        )
+    return session_factory
+
+
+def _send(
+    session_factory: sessionmaker[DbSession],
+    watchlist: Watchlist,
+    smtp: SmtpSettings,
+    **options: Any,
+) -> Any:
+    return send_digests(
+        session_factory,
+        [watchlist],
+        CRON,
+        smtp,
+        options.pop("now", datetime.now(UTC) + timedelta(minutes=1)),
+        unsubscribe_url="https://newstrack.example/u?l={watchlist}&r={recipient}",
+        **options,
+    )
+
+
+def _deliveries(session_factory: sessionmaker[DbSession]) -> list[tuple[str, str, int]]:
+    with unit_of_work(session_factory) as session:
+        rows = session.execute(
+            select(
+                DigestDelivery.recipient, DigestDelivery.state, DigestDelivery.attempts
+            ).order_by(DigestDelivery.recipient)
+        ).all()
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def test_a_digest_has_both_parts_the_chart_and_proper_headers(
+    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """Text and HTML parts tell each event with its evidence and sources; the chart is a CID image."""
+    handler, port = inbox
+    session_factory = _stored(sqlite_url, extractor)
+    summary = _send(session_factory, _watchlist(), _smtp(port))
+    assert summary.failed == [] and len(summary.sent) == 1
+    [(sender, recipients, _)] = handler.messages
+    assert (sender, recipients) == ("digest@newstrack.example", ["analyst@example.com"])
+    [message] = handler.parsed()
+    assert message.get_content_type() == "multipart/alternative"
+    assert message["Subject"] == f"newstrack minerals: 2 new, 0 updated event(s), {_today()}"
+    assert message["Message-ID"].startswith("<digest.") and message["Date"]
+    assert message["From"] == "digest@newstrack.example" and message["To"] == "analyst@example.com"
+    assert message["List-Unsubscribe"] == (
+        "<https://newstrack.example/u?l=minerals&r=analyst%40example.com>, "
+        "<mailto:digest@newstrack.example?subject=unsubscribe%20minerals>"
+    )
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["Bcc"] is None  # a title with CR/LF cannot make headers
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    for body in (text, html):
+        assert "dysprosium" in body and "gallium" in body
+        assert "https://a.example/1" in body and "https://b.example/2" in body
+    assert "[NEW] MOFCOM imposes export control on dysprosium, terbium against US" in text
+    assert "sources: 2" in text
+    assert IMPOSED in text  # the evidence sentence
+    assert "<script>" not in html and '&lt;script&gt;alert("x")&lt;/script&gt; Bcc:' in html
+    assert 'style="' in html and "<style>" not in html  # CSS inlined for mail clients
+    [image] = [part for part in message.walk() if part.get_content_type() == "image/png"]
+    cid = image["Content-ID"].strip("<>")
+    assert f'src="cid:{cid}"' in html
+    assert image.get_content()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _today() -> str:
+    now = datetime.now(UTC)
+    return CRON.job("digest-daily").latest(now).strftime("%Y-%m-%d")
+
+
+def test_filters_choose_the_events(
+    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """A gallium watchlist gets the gallium ban only; two sources at least gets the imposition only."""
+    handler, port = inbox
+    session_factory = _stored(sqlite_url, extractor)
+    gallium = Watchlist("gallium", ("g@example.com",), Filters(elements=frozenset({"gallium"})))
+    widely = Watchlist("widely", ("w@example.com",), Filters(min_sources=2))
+    summary = send_digests(
+        session_factory,
+        [gallium, widely],
+        CRON,
+        _smtp(port),
+        datetime.now(UTC) + timedelta(minutes=1),
+    )
+    assert len(summary.sent) == 2
+    texts = {m["To"]: m.get_body(preferencelist=("plain",)).get_content() for m in handler.parsed()}  # type: ignore[union-attr]
+    assert "export ban on gallium" in texts["g@example.com"]
+    assert "dysprosium" not in texts["g@example.com"]
+    assert "dysprosium" in texts["w@example.com"] and "gallium" not in texts["w@example.com"]
+
+
+def test_known_events_with_new_reports_are_updates_in_the_next_digest(
+    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """The next day's digest tells a new report of a known event as an update, and nothing else."""
+    handler, port = inbox
+    session_factory = _stored(sqlite_url, extractor)
+    first = datetime.now(UTC) + timedelta(seconds=10)  # its period ends now
+    _send(session_factory, _watchlist(), _smtp(port), now=first)
+    later = "On April 4, China's Ministry of Commerce imposed export controls on dysprosium and terbium."
+    store_and_annotate(session_factory, extractor, "https://c.example/4", later, 2)
+    next_day = first + timedelta(days=1)
+    assert len(_send(session_factory, _watchlist(), _smtp(port), now=next_day).sent) == 1
+    text = handler.parsed()[1].get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "0 new event(s), 1 known event(s) with new reports" in text
+    assert (
+        "[UPDATE]" in text and "https://c.example/4" in text and "https://a.example/1" not in text
+    )
+
+
+def test_sending_twice_or_twice_at_once_sends_once(
+    database_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """On SQLite and PostgreSQL, two sends at once and a third after deliver one message."""
+    handler, port = inbox
+    session_factory = _stored(database_url, extractor)
+    other = ready(database_url)
+    now = datetime.now(UTC) + timedelta(minutes=1)
+    barrier = threading.Barrier(2)
+
+    def send(factory: sessionmaker[DbSession]) -> None:
+        barrier.wait()
+        _send(factory, _watchlist(), _smtp(port), now=now)
+
+    threads = [threading.Thread(target=send, args=(f,)) for f in (session_factory, other)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    _send(session_factory, _watchlist(), _smtp(port), now=now + timedelta(minutes=5))
+    assert len(handler.messages) == 1
+    assert _deliveries(session_factory) == [("analyst@example.com", "sent", 1)]
+
+
+def test_a_server_failing_mid_batch_loses_nothing_and_sends_nothing_twice(
+    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """The first digest goes out, the server then fails; the next run sends the rest, once."""
+    handler, port = inbox
+    session_factory = _stored(sqlite_url, extractor)
+    watchlist = _watchlist("a@example.com", "b@example.com", "c@example.com")
+    handler.accept_only = 1
+    summary = _send(session_factory, watchlist, _smtp(port))
+    assert (len(summary.sent), len(summary.failed)) == (1, 2)
+    assert "451" in summary.failed[0]
+    assert [state for _, state, _ in _deliveries(session_factory)] == ["sent", "pending", "pending"]
+    handler.accept_only = None
+    summary = _send(session_factory, watchlist, _smtp(port))
+    assert (len(summary.sent), len(summary.failed)) == (2, 0)
+    assert sorted(to for _, [to], _ in handler.messages) == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
+    assert _deliveries(session_factory) == [
+        ("a@example.com", "sent", 1), ("b@example.com", "sent", 2), ("c@example.com", "sent", 2)
+    ]  # fmt: skip
+
+
+def test_a_refused_recipient_stays_pending_and_the_others_are_sent(
+    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """One address refused by the server does not stop the others; it is tried again next run."""
+    handler, port = inbox
+    session_factory = _stored(sqlite_url, extractor)
+    handler.refuse = {"gone@example.com"}
+    summary = _send(
+        session_factory, _watchlist("gone@example.com", "here@example.com"), _smtp(port)
+    )
+    assert len(summary.sent) == 1
+    assert "refused gone@example.com: 550" in summary.failed[0]
+    assert _deliveries(session_factory) == [
+        ("gone@example.com", "pending", 1),
+        ("here@example.com", "sent", 1),
+    ]
+
+
+def test_an_unreachable_server_keeps_every_digest_pending(
+    sqlite_url: str, extractor: Extractor
+) -> None:
+    """Nothing listening: every delivery stays pending with the reason."""
+    session_factory = _stored(sqlite_url, extractor)
+    summary = _send(session_factory, _watchlist(), _smtp(_free_port()))
+    assert summary.sent == [] and "cannot send through 127.0.0.1" in summary.failed[0]
+    assert _deliveries(session_factory) == [("analyst@example.com", "pending", 1)]
+
+
+@pytest.fixture
+def tls_inbox(tmp_path: Path) -> Iterator[tuple[Inbox, int, Path]]:
+    """An SMTP server that requires STARTTLS and a login (user `newstrack`, password `s3cret!`)."""
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+
+    def authenticator(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"newstrack",
+            b"s3cret!",
+        )
+        return AuthResult(success=ok, handled=False)
+
+    handler = Inbox()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=_free_port(),
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_require_tls=True,
+        auth_required=True,
+    )
+    controller.start()
+    try:
+        yield handler, controller.port, ca_file
+    finally:
+        controller.stop()
+
+
+def test_starttls_and_login_and_a_password_that_never_shows(
+    sqlite_url: str, extractor: Extractor, tls_inbox: tuple[Inbox, int, Path]
+) -> None:
+    """STARTTLS with a login sends; a wrong password fails without showing it, and stays pending."""
+    handler, port, ca_file = tls_inbox
+    session_factory = _stored(sqlite_url, extractor)
+    wrong = _smtp(
+        port, security="starttls", user="newstrack", password="hunter2", ca_file=str(ca_file)
+    )
+    summary = _send(session_factory, _watchlist(), wrong)
+    assert "refused the login of 'newstrack'" in summary.failed[0]
+    assert "hunter2" not in repr(summary) and "hunter2" not in repr(wrong)
+    right = _smtp(
+        port, security="starttls", user="newstrack", password="s3cret!", ca_file=str(ca_file)
+    )
+    assert len(_send(session_factory, _watchlist(), right).sent) == 1
+    assert len(handler.messages) == 1
+    with unit_of_work(session_factory) as session:
+        error = session.scalar(select(DigestDelivery.error))
+    assert error is None  # cleared once sent
+
+
+def test_watchlists_file_errors_name_the_watchlist_and_field(tmp_path: Path) -> None:
+    """An unset variable, a bad address, an unknown element or filter: each named."""
+    vocabulary = load_vocabulary()
+    cases = {
+        "recipients: ['${NOPE}']": "watchlist 'w': recipients: ${NOPE} is not set in the environment",
+        "recipients: [not-an-address]": "watchlist 'w': recipients: 'not-an-address' is not an e-mail address",
+        "recipients: [a@example.com]\n    filters: {elements: [kryptonite]}": "filters.elements: 'kryptonite' is not an element",
+        "recipients: [a@example.com]\n    filters: {colour: red}": "filters.colour: unknown filter",
+        "recipients: [a@example.com]\n    timezone: Mars/Olympus": "timezone: 'Mars/Olympus' is not an IANA time zone",
+        "recipients: [a@example.com]\n    filters: {measures: [embargo]}": "filters.measures: 'embargo'",
+    }
+    for body, message in cases.items():
+        path = tmp_path / "w.yaml"
+        path.write_text(f"version: 1\nwatchlists:\n  - name: w\n    {body}\n", encoding="utf-8")
+        with pytest.raises(Exception) as error:
+            load_watchlists(path, vocabulary, {})
+        assert message in str(error.value) and "line 3" in str(error.value), str(error.value)
+
+
+def test_the_example_watchlist_reads_its_recipient_from_the_environment() -> None:
+    """The shipped watchlists.yaml loads with NEWSTRACK_DIGEST_TO set and names a cron.yaml job."""
+    [watchlist] = load_watchlists(
+        PROJECT / "watchlists.yaml", load_vocabulary(), {"NEWSTRACK_DIGEST_TO": "me@example.com"}
+    )
+    assert watchlist.recipients == ("me@example.com",)
+    assert "dysprosium" in watchlist.filters.elements and "gallium" in watchlist.filters.elements
+    from pipeline.schedule import load_cron
+
+    cron = load_cron(PROJECT / "cron.yaml", check_newstrack_command)
+    assert cron.job(watchlist.schedule).command == ("digest", "send")
+
+
+def test_watchlist_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`watchlist add` checks and writes, `list` shows, `remove` takes it out."""
+    path = tmp_path / "watchlists.yaml"
+    base = ["watchlist"]
+    assert (
+        main(
+            [
+                *base,
+                "add",
+                "gallium",
+                "--file",
+                str(path),
+                "--recipient",
+                "g@example.com",
+                "--element",
+                "Ga",
+                "--measure",
+                "export_ban",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                *base,
+                "add",
+                "bad",
+                "--file",
+                str(path),
+                "--recipient",
+                "x@example.com",
+                "--element",
+                "kryptonite",
+            ]
+        )
+        == 2
+    )
+    assert main([*base, "list", "--file", str(path), "--json"]) == 0
+    listed = capsys.readouterr().out
+    assert '"name": "gallium"' in listed and "export_ban" in listed and "kryptonite" not in listed
+    assert main([*base, "remove", "gallium", "--file", str(path)]) == 0
+    assert main([*base, "remove", "gallium", "--file", str(path)]) == 2
