@@ -442,3 +442,55 @@ def test_watchlist_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture
     assert '"name": "gallium"' in listed and "export_ban" in listed and "kryptonite" not in listed
     assert main([*base, "remove", "gallium", "--file", str(path)]) == 0
     assert main([*base, "remove", "gallium", "--file", str(path)]) == 2
+
+
+def test_digests_group_by_measure_when_asked(
+    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """`group_by: measure` puts each event under its measure."""
+    handler, port = inbox
+    session_factory = _stored(sqlite_url, extractor)
+    watchlist = Watchlist("by-measure", ("m@example.com",), group_by="measure")
+    _send(session_factory, watchlist, _smtp(port))
+    text = handler.parsed()[0].get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "== export control ==" in text and "== export ban ==" in text
+
+
+def test_a_dry_run_sends_and_records_nothing(
+    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """`--dry-run` builds the digest and says what it would send; no mail, no delivery row."""
+    handler, port = inbox
+    session_factory = _stored(sqlite_url, extractor)
+    summary = _send(session_factory, _watchlist(), _smtp(port), dry_run=True)
+    assert "dry run" in summary.sent[0] and summary.events == 2
+    assert handler.messages == [] and _deliveries(session_factory) == []
+
+
+def test_digest_send_exit_codes_say_what_happened(
+    tmp_path: Path,
+    extractor: Extractor,
+    inbox: tuple[Inbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """0 when sent, 0 with nothing new to send, 1 when the server is down, 2 without a recipient."""
+    handler, port = inbox
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    _stored(database, extractor)
+    monkeypatch.setattr("pipeline.jobs.DIGEST_SETTLE", timedelta(0))
+    arguments = [
+        "--db", database, "digest", "send",
+        "--file", str(PROJECT / "watchlists.yaml"), "--cron", str(PROJECT / "cron.yaml"),
+    ]  # fmt: skip
+    monkeypatch.delenv("NEWSTRACK_DIGEST_TO", raising=False)
+    assert main(arguments) == 2
+    assert "${NEWSTRACK_DIGEST_TO} is not set" in capsys.readouterr().err
+    monkeypatch.setenv("NEWSTRACK_DIGEST_TO", "analyst@example.com")
+    monkeypatch.setenv("NEWSTRACK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("NEWSTRACK_SMTP_PORT", str(_free_port()))
+    assert main(arguments) == 1
+    monkeypatch.setenv("NEWSTRACK_SMTP_PORT", str(port))
+    assert main(arguments) == 0
+    assert main(arguments) == 0
+    assert len(handler.messages) == 1
