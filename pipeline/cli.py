@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import __version__
 from pipeline.errors import InputError, NewstrackError, UsageError
@@ -54,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NewstrackError as error:
         print(f"newstrack: error: {error}", file=sys.stderr)
         return error.exit_code
+    except SQLAlchemyError as error:  # a database that changed under newstrack, or broke
+        cause = getattr(error, "orig", None) or error
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        print(f"newstrack: error: database: {reason}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("newstrack: interrupted", file=sys.stderr)
         return 130

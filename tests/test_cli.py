@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -469,3 +470,14 @@ def test_extract_in_two_processes_stores_what_one_process_stores(
         results.append(_counts(database, capsys))
     assert results[0] == results[1]
     assert results[0]["events"] > 0
+
+
+def test_a_broken_database_is_a_one_line_error(tmp_path: Path) -> None:
+    """A table dropped by hand gives a clear message and exit 1, not a traceback."""
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    assert _newstrack("--db", database, "init").returncode == 0
+    with sqlite3.connect(tmp_path / "x.db") as connection:
+        connection.execute("DROP TABLE measure_periods")
+    result = _newstrack("--db", database, "status")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "newstrack: error: database: no such table: measure_periods"
