@@ -290,6 +290,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     previewing.set_defaults(handler=command_digest_preview)
 
+    worker = commands.add_parser(
+        "worker",
+        parents=[common],
+        help="run jobs from the PostgreSQL queue (distributed mode), on any host",
+    )
+    worker.add_argument(
+        "--queue",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="fetch, extract or jobs (repeatable; default all)",
+    )
+    worker.add_argument("--concurrency", type=_positive_int, default=1, metavar="N")
+    worker.add_argument("--once", action="store_true", help="stop when the queues are empty")
+    worker.set_defaults(handler=command_worker)
+    jobs = commands.add_parser(
+        "jobs",
+        parents=[common],
+        help="list the queued, running and failed jobs, queue or retry some",
+    )
+    jobs.add_argument(
+        "--status", metavar="STATUS", help="todo, doing, succeeded, failed, cancelled, aborted"
+    )
+    action = jobs.add_mutually_exclusive_group()
+    action.add_argument("--retry", type=int, metavar="ID", help="queue a failed job again")
+    action.add_argument(
+        "--fetch", action="store_true", help="queue a fetch of each source (or --source)"
+    )
+    action.add_argument(
+        "--extract", action="store_true", help="queue the extraction of waiting articles"
+    )
+    jobs.add_argument("--source", action="append", default=[], metavar="NAME", help="with --fetch")
+    jobs.set_defaults(handler=command_jobs)
+
     cron = commands.add_parser(
         "cron", help="check cron.yaml, run its jobs when due, or render it for cron or Kubernetes"
     )
@@ -909,6 +943,67 @@ def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def command_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run jobs from the queue until stopped (or, with --once, until the queues are empty)."""
+    from pipeline.workers import QUEUES, make_app
+    from storage.engine import open_engine
+    from storage.migrate import upgrade
+
+    unknown = [queue for queue in args.queue if queue not in QUEUES]
+    if unknown:
+        raise UsageError(f"--queue {unknown[0]!r}: one of {', '.join(QUEUES)}")
+    with open_engine(settings.database_url) as engine:
+        upgrade(engine)
+    app = make_app(settings.database_url)
+    os.environ.setdefault("NEWSTRACK_DB", settings.database_url)  # for the jobs this worker runs
+    os.environ.setdefault("NEWSTRACK_SOURCES", str(settings.sources_path))
+    with app.open():
+        app.run_worker(
+            queues=args.queue or None,
+            concurrency=args.concurrency,
+            wait=not args.once,
+            install_signal_handlers=True,
+        )
+    return EXIT_OK
+
+
+def command_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    """List the queue's jobs, or queue fetches, extraction, or a failed job again."""
+    from pipeline.sources import load_sources, select_sources
+    from pipeline.workers import defer_fetches, extract_articles, make_app
+
+    app = make_app(settings.database_url)
+    with app.open():
+        if args.fetch:
+            sources = select_sources(load_sources(settings.sources_path), args.source)
+            queued = defer_fetches(app, [source.name for source in sources])
+            print(f"queued {len(queued)} fetch(es): {', '.join(queued) or 'each already queued'}")
+            return EXIT_OK
+        if args.extract:
+            job_id = extract_articles.configure(queueing_lock="extract-pending").defer()
+            print(f"queued extraction of the waiting articles (job {job_id})")
+            return EXIT_OK
+        if args.retry is not None:
+            app.job_manager.retry_job_by_id(args.retry, datetime.now(UTC))
+            print(f"job {args.retry} queued again")
+            return EXIT_OK
+        found = app.job_manager.list_jobs(status=args.status)
+        rows = [
+            (
+                job.id,
+                job.queue,
+                job.task_name,
+                job.status,
+                job.attempts,
+                json.dumps(job.task_kwargs),
+            )
+            for job in found
+        ]
+    columns = ["id", "queue", "task", "status", "attempts", "arguments"]
+    _write_rows(sys.stdout, "json" if args.json else "table", columns, rows)
+    return EXIT_OK
+
+
 def check_newstrack_command(words: list[str]) -> str | None:
     """Why a newstrack command line (without "newstrack") would not parse, or None."""
     errors = io.StringIO()
@@ -960,6 +1055,12 @@ def _scheduler(args: argparse.Namespace, settings: Settings, engine: Any) -> Sch
     cron = _load_cron(args.file)
     if getattr(args, "job", None):
         cron = replace(cron, jobs=tuple(cron.job(name) for name in args.job))
+    if settings.distributed:  # runs go to the workers' queue; job_runs still counts each once
+        from pipeline.workers import deferring_runner, make_app
+
+        app = make_app(settings.database_url)
+        app.open()
+        return Scheduler(cron, make_session_factory(engine), settings, runner=deferring_runner(app))
     return Scheduler(cron, make_session_factory(engine), settings)
 
 

@@ -65,6 +65,7 @@ class SourceReport:
     updated: int = 0
     due_again: str | None = None
     errors: list[str] = field(default_factory=list)
+    article_ids: list[int] = field(default_factory=list)  # the articles stored, for extraction
 
 
 @dataclass
@@ -77,6 +78,11 @@ class FetchSummary:
     def stored(self) -> int:
         """Articles stored in this run."""
         return sum(report.stored for report in self.sources)
+
+    @property
+    def article_ids(self) -> list[int]:
+        """The articles stored in this run."""
+        return [article_id for report in self.sources for article_id in report.article_ids]
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -424,6 +430,7 @@ def _store_item(
         report.duplicates += 1
     else:
         report.stored += 1
+        report.article_ids.append(stored)
     return False
 
 
@@ -435,6 +442,7 @@ def extract_pending(
     dry_run: bool = False,
     outdated: bool = False,
     processes: int = 1,
+    ids: Sequence[int] | None = None,
 ) -> ExtractSummary:
     """Annotate articles waiting for extraction and store their events, one article per transaction.
 
@@ -444,7 +452,7 @@ def extract_pending(
     summary = ExtractSummary()
     with unit_of_work(session_factory) as session:
         waiting = queries.pending_article_ids(
-            session, limit, extractor.version if outdated else None
+            session, limit, extractor.version if outdated else None, among=ids
         )
     progress = Progress("extract", total=len(waiting))
     for start in range(0, len(waiting), batch_size):

@@ -42,6 +42,7 @@ class Settings:
     sources_path: Path = Path("sources.yaml")
     http: HttpSettings = field(default_factory=HttpSettings)
     max_articles_per_source: int = 50
+    distributed: bool = False  # the scheduler queues jobs for workers instead of running them
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +69,7 @@ class Settings:
             sources_path=Path(env.get("NEWSTRACK_SOURCES", "sources.yaml")),
             http=http,
             max_articles_per_source=int(_number(env, "NEWSTRACK_MAX_ARTICLES", 50)),
+            distributed=_switch(env, "NEWSTRACK_DISTRIBUTED", False),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

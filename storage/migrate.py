@@ -50,3 +50,8 @@ def downgrade(engine: Engine, revision: str) -> None:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
         connection.commit()
+
+
+def newstrack_owns(name: str | None, kind: str, parent: object) -> bool:
+    """Whether a database object is newstrack's: the job queue's `procrastinate_*` are not."""
+    return not (name or "").startswith("procrastinate")

@@ -50,11 +50,15 @@ class DatabaseTotals:
 
 
 def pending_article_ids(
-    session: Session, limit: int | None = None, outdated_for: str | None = None
+    session: Session,
+    limit: int | None = None,
+    outdated_for: str | None = None,
+    among: Sequence[int] | None = None,
 ) -> list[int]:
     """Articles waiting for extraction, oldest publication first, so any run consolidates alike.
 
-    With `outdated_for` (an extractor version), articles another version extracted wait too.
+    With `outdated_for` (an extractor version), articles another version extracted wait too;
+    with `among`, only those articles are considered.
     """
     waiting = Article.extraction_status == "pending"
     if outdated_for is not None:
@@ -65,6 +69,8 @@ def pending_article_ids(
                 or_(Article.extractor_version.is_(None), Article.extractor_version != outdated_for),
             ),
         )
+    if among is not None:
+        waiting = and_(waiting, Article.id.in_(list(among)))
     query = (
         select(Article.id)
         .where(waiting)

@@ -7,7 +7,7 @@ import re
 from sqlalchemy import inspect
 
 from storage.engine import make_engine
-from storage.migrate import upgrade
+from storage.migrate import newstrack_owns, upgrade
 
 from .conftest import PROJECT
 
@@ -36,7 +36,7 @@ def test_every_column_is_documented(database_url: str) -> None:
         actual = {
             name: sorted(column["name"] for column in inspector.get_columns(name))
             for name in [*inspector.get_table_names(), *inspector.get_view_names()]
-            if name != "alembic_version"
+            if name != "alembic_version" and newstrack_owns(name, "table", {})
         }
     finally:
         engine.dispose()

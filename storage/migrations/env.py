@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection, text
 
 from models import Base
+from storage.migrate import newstrack_owns
 
 # Any fixed number: every newstrack process that migrates PostgreSQL takes this advisory lock.
 MIGRATION_LOCK_ID = 7_311_977_101
@@ -17,6 +18,7 @@ def run_migrations(connection: Connection) -> None:
         connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_name=newstrack_owns,
         transactional_ddl=True,
     )
     with context.begin_transaction():

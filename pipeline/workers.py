@@ -1,0 +1,182 @@
+"""Distributed mode: procrastinate jobs kept in the PostgreSQL that holds the data, run by workers.
+
+A fetch job per source (one queued and one running at a time, by its queueing lock and lock)
+stores new articles and defers their extraction; extraction jobs read batches of articles with
+the trained pipeline loaded once per worker process. Every job is safe to run again: the unique
+keys of the store make a repeated fetch or extraction change nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import procrastinate
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.errors import UsageError
+from pipeline.fetch import build_client
+from pipeline.schedule import CronJob
+from pipeline.scheduler import Runner
+from pipeline.settings import Settings
+from storage.engine import make_engine, make_session_factory, parse_database_url
+from storage.runs import Outcome
+
+log = logging.getLogger("newstrack")
+QUEUES = ("fetch", "extract", "jobs")
+EXTRACT_BATCH = 32  # articles per extraction job
+STALLED_AFTER = 60  # seconds without a heartbeat before a worker's jobs are retried
+
+
+def conninfo(database_url: str) -> str:
+    """The libpq connection string of a PostgreSQL URL; other databases have no workers."""
+    url = parse_database_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        raise UsageError(
+            "distributed mode needs PostgreSQL (--db postgresql+psycopg://...); "
+            "SQLite runs jobs with `newstrack cron run` on one machine"
+        )
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def make_app(database_url: str) -> procrastinate.App:
+    """The procrastinate app on newstrack's database, with its tasks."""
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=conninfo(database_url)),
+        import_paths=[],
+    )
+    app.add_tasks_from(tasks, namespace="newstrack")
+    return app
+
+
+tasks = procrastinate.Blueprint()
+
+
+@cache
+def _session_factory(database_url: str) -> sessionmaker[Session]:
+    """One engine per worker process and database."""
+    return make_session_factory(make_engine(database_url))
+
+
+@cache
+def _extractor() -> Any:
+    """The trained pipeline, loaded once per worker process."""
+    from models.vocabulary import load_vocabulary
+    from pipeline.extract import Extractor
+    from pipeline.nlp import load_pipeline
+
+    return Extractor(load_pipeline(), load_vocabulary())
+
+
+def _settings() -> Settings:
+    return Settings.from_environment()
+
+
+@tasks.task(name="fetch_source", queue="fetch", pass_context=True)
+def fetch_source(context: procrastinate.JobContext, source: str) -> dict[str, Any]:
+    """Fetch one source, store its new articles and defer their extraction."""
+    from pipeline.jobs import fetch_sources
+    from pipeline.sources import load_sources, select_sources
+
+    settings = _settings()
+    chosen = select_sources(load_sources(settings.sources_path), [source])
+    with build_client(settings.http) as client:
+        summary = fetch_sources(_session_factory(settings.database_url), client, chosen, settings)
+    ids = summary.article_ids
+    for start in range(0, len(ids), EXTRACT_BATCH):
+        extract_articles.defer(ids=ids[start : start + EXTRACT_BATCH])
+    log.info("fetch %s: %d stored, extraction deferred", source, len(ids))
+    return {"source": source, "stored": len(ids)}
+
+
+@tasks.task(name="extract_articles", queue="extract")
+def extract_articles(ids: list[int] | None = None) -> dict[str, Any]:
+    """Extract events from the given articles (or every pending one) still waiting for it."""
+    from pipeline.jobs import extract_pending
+
+    settings = _settings()
+    summary = extract_pending(
+        _session_factory(settings.database_url), _extractor(), ids=ids, batch_size=EXTRACT_BATCH
+    )
+    return {"articles": summary.articles, "failed": summary.failed, "events": len(summary.events)}
+
+
+@tasks.task(name="run_command", queue="jobs")
+def run_command(argv: list[str]) -> dict[str, Any]:
+    """Run any other newstrack command, as the command line would, on the worker's host."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ),
+    )
+    if result.returncode not in (0, 3):
+        raise RuntimeError(
+            f"newstrack {shlex.join(argv)}: exit {result.returncode}: {result.stderr[-500:]}"
+        )
+    return {"exit_code": result.returncode}
+
+
+@tasks.periodic(cron="* * * * *", periodic_id="retry-stalled")
+@tasks.task(
+    name="retry_stalled_jobs", queue="jobs", queueing_lock="retry_stalled_jobs", pass_context=True
+)
+async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Give the jobs of workers that stopped beating back to the queue."""
+    manager = context.app.job_manager
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER):
+        log.warning("job %s of a stopped worker goes back to the queue", job.id)
+        await manager.retry_job(job)
+
+
+def defer_fetches(app: procrastinate.App, sources: Sequence[str]) -> list[str]:
+    """Queue one fetch per source; a source already queued is not queued twice."""
+    queued = []
+    for source in sources:
+        try:
+            fetch_source.configure(lock=f"fetch:{source}", queueing_lock=f"fetch:{source}").defer(
+                source=source
+            )
+            queued.append(source)
+        except procrastinate.exceptions.AlreadyEnqueued:
+            log.info("fetch %s: already queued", source)
+    return queued
+
+
+def defer_job(app: procrastinate.App, settings: Settings, job: CronJob) -> str:
+    """Queue what a cron.yaml job does: a fetch per source, an extraction, or its command."""
+    from pipeline.cli import build_parser
+    from pipeline.sources import load_sources, select_sources
+
+    args = build_parser().parse_args(list(job.command))
+    if job.command[0] == "fetch":
+        sources = select_sources(load_sources(settings.sources_path), args.source)
+        queued = defer_fetches(app, [source.name for source in sources])
+        return f"queued fetch of {', '.join(queued) or 'nothing new (all already queued)'}"
+    if job.command[0] == "extract":
+        try:
+            extract_articles.configure(queueing_lock="extract-pending").defer()
+        except procrastinate.exceptions.AlreadyEnqueued:
+            return "extraction already queued"
+        return "queued extraction of the waiting articles"
+    run_command.configure(queueing_lock=f"command:{job.name}").defer(argv=list(job.command))
+    return f"queued {shlex.join(job.command)}"
+
+
+def deferring_runner(app: procrastinate.App) -> Runner:
+    """A scheduler runner that queues each run for the workers instead of running it here."""
+
+    def runner(job: CronJob, settings: Settings, started: Any) -> Outcome:
+        try:
+            return Outcome("succeeded", 0, note=defer_job(app, settings, job))
+        except procrastinate.exceptions.AlreadyEnqueued:
+            return Outcome("succeeded", 0, note="already queued")
+
+    return runner

@@ -1,0 +1,194 @@
+"""Distributed mode on the real PostgreSQL: procrastinate workers fetch and extract, each once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from models import JobRun
+from pipeline.jobs import unit_of_work
+from pipeline.schedule import CronFile, CronJob
+from pipeline.scheduler import Scheduler
+from pipeline.settings import Settings
+from pipeline.workers import deferring_runner, make_app
+from tests.conftest import PROJECT
+from tests.servers import respond, serve
+from tests.stored import engine_for, ready
+from tests.test_scheduler import FakeClock
+
+PAGE = """<!DOCTYPE html><html lang="en"><head><title>{title}</title></head><body>
+<article><h1>{title}</h1>
+<p>China's Commerce Ministry imposed export controls on {element} on Sept. {day}, it said.</p>
+<p>The measure covers {element} metal and compounds, the ministry said in a statement.</p>
+</article></body></html>"""
+
+
+def _feed(prefix: str, count: int) -> bytes:
+    items = "".join(
+        f"<item><title>{prefix} {n}</title><link>/{prefix}/{n}</link>"
+        f"<pubDate>Mon, 0{n} Sep 2025 10:00:00 +0000</pubDate></item>"
+        for n in range(1, count + 1)
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
+def _newstrack(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+
+
+@pytest.mark.postgres
+def test_two_workers_fetch_and_extract_every_article_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Two worker processes share the queue: each page is fetched once and extracted once."""
+    routes = {
+        "/gallium/feed": respond(200, _feed("gallium", 6), content_type="application/rss+xml")
+    }
+    routes["/germanium/feed"] = respond(
+        200, _feed("germanium", 6), content_type="application/rss+xml"
+    )
+    for element in ("gallium", "germanium"):
+        for n in range(1, 7):
+            body = PAGE.format(title=f"{element} {n}", element=element, day=n).encode()
+            routes[f"/{element}/{n}"] = respond(200, body, content_type="text/html; charset=utf-8")
+    with serve(routes, max_requests=200) as server:
+        sources = tmp_path / "sources.yaml"
+        sources.write_text(
+            "sources:\n"
+            + "".join(
+                f"  - name: {element}\n    kind: rss\n    urls: [{server.url(f'/{element}/feed')}]\n"
+                for element in ("gallium", "germanium")
+            ),
+            encoding="utf-8",
+        )
+        env = {**os.environ, "NEWSTRACK_DB": postgres_url, "NEWSTRACK_SOURCES": str(sources)}
+        assert _newstrack("init", env=env).returncode == 0
+        queued = _newstrack("jobs", "--fetch", env=env)
+        assert queued.returncode == 0, queued.stderr
+        assert "queued 2 fetch(es)" in queued.stdout
+        again = _newstrack("jobs", "--fetch", env=env)
+        assert "each already queued" in again.stdout  # the queueing lock: no pile-up
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "pipeline.cli", "worker", "--once"],
+                cwd=PROJECT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        for worker in workers:
+            _, errors = worker.communicate(timeout=300)
+            assert worker.returncode == 0, errors.decode()
+        pages = Counter(
+            path for path in server.paths() if not path.endswith(("feed", "robots.txt"))
+        )
+    assert len(pages) == 12 and set(pages.values()) == {1}  # every page fetched once
+    engine = engine_for(postgres_url)
+    with engine.connect() as connection:
+        statuses = Counter(
+            status
+            for (status,) in connection.execute(text("SELECT extraction_status FROM articles"))
+        )
+        jobs = connection.execute(
+            text("SELECT task_name, status, args FROM procrastinate_jobs ORDER BY id")
+        ).all()
+        events = connection.execute(
+            text("SELECT count(*), sum(article_count) FROM events WHERE measure = 'export_control'")
+        ).one()
+    assert statuses == {"done": 12}
+    assert {status for _, status, _ in jobs} == {"succeeded"}
+    extracted = [
+        article_id
+        for task, _, args in jobs
+        if task.endswith("extract_articles")
+        for article_id in (args if isinstance(args, dict) else json.loads(args))["ids"]
+    ]
+    assert sorted(extracted) == sorted(set(extracted)) and len(extracted) == 12  # each once
+    assert tuple(events) == (2, 12)  # gallium's and germanium's controls, six reports each
+    listing = _newstrack("jobs", "--json", env=env)
+    assert len(json.loads(listing.stdout)) == len(jobs)
+
+
+def test_distributed_mode_needs_postgresql(tmp_path: Path) -> None:
+    """On SQLite the worker command says what to do instead."""
+    env = {**os.environ, "NEWSTRACK_DB": f"sqlite:///{tmp_path / 'x.db'}"}
+    result = _newstrack("worker", "--once", env=env)
+    assert result.returncode == 2
+    assert "distributed mode needs PostgreSQL" in result.stderr
+
+
+@pytest.mark.postgres
+def test_two_distributed_schedulers_queue_each_run_once(postgres_url: str, tmp_path: Path) -> None:
+    """With NEWSTRACK_DISTRIBUTED, schedulers queue fetches per source, extraction and commands, once."""
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "sources:\n"
+        "  - {name: one, kind: rss, urls: ['https://one.example/feed']}\n"
+        "  - {name: two, kind: rss, urls: ['https://two.example/feed']}\n",
+        encoding="utf-8",
+    )
+    cron = CronFile(
+        Path("cron.yaml"),
+        (
+            CronJob("fetch-all", "0 * * * *", ("fetch",)),
+            CronJob("extract", "0 * * * *", ("extract",)),
+            CronJob("consolidate", "0 * * * *", ("consolidate",)),
+        ),
+    )
+    settings = Settings(database_url=postgres_url, sources_path=sources, distributed=True)
+    session_factory = ready(postgres_url)
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, 30, tzinfo=UTC))
+    app = make_app(postgres_url)
+    with app.open():
+        schedulers = [
+            Scheduler(cron, session_factory, settings, clock, deferring_runner(app))
+            for _ in range(2)
+        ]
+        barrier = threading.Barrier(2)
+
+        def tick(scheduler: Scheduler) -> None:
+            barrier.wait()
+            scheduler.tick()
+            scheduler.wait()
+
+        threads = [threading.Thread(target=tick, args=(s,)) for s in schedulers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        queued = sorted(
+            (job.task_name.split(":")[-1], json.dumps(job.task_kwargs, sort_keys=True))
+            for job in app.job_manager.list_jobs()
+        )
+    assert queued == [
+        ("extract_articles", "{}"),
+        ("fetch_source", '{"source": "one"}'),
+        ("fetch_source", '{"source": "two"}'),
+        ("run_command", '{"argv": ["consolidate"]}'),
+    ]
+    with unit_of_work(session_factory) as session:
+        notes = sorted(session.scalars(select(JobRun.note)))
+    assert notes == [
+        "queued consolidate",
+        "queued extraction of the waiting articles",
+        "queued fetch of one, two",
+    ]
