@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,6 +18,7 @@ from storage import writes
 from storage.engine import make_engine, make_session_factory
 from storage.migrate import upgrade
 
+PROJECT = Path(__file__).parent.parent
 PUBLISHED = datetime(2025, 5, 14, 12, tzinfo=UTC)
 ENGINES: list[Engine] = []  # closed after each test, before its database is dropped
 
@@ -91,3 +96,23 @@ def count(session_factory: sessionmaker[Session], model: type) -> int:
     """Rows of a table."""
     with unit_of_work(session_factory) as session:
         return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def newstrack(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = PROJECT,
+    stdin: str | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """Run the command line in a child process, as a user would (on no database unless told)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+        env=env if env is not None else {**os.environ, "NEWSTRACK_DB": "sqlite:///never-used.db"},
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from sqlalchemy import text
 
 from pipeline.cli import build_parser, main
 from storage.engine import open_engine
+from tests.stored import newstrack
 
 from .conftest import FIXTURES, PROJECT
 from .servers import Behaviour, Handler, serve
@@ -31,21 +31,6 @@ COUNTED_TABLES = (
     "entity_mentions",
     "quantities",
 )
-
-
-def _newstrack(
-    *args: str, stdin: str | None = None, cwd: Path = PROJECT
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed console script in a child process, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-        env={**os.environ, "NEWSTRACK_DB": "sqlite:///never-used.db"},
-    )
 
 
 def _counts(database_url: str, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
@@ -152,8 +137,8 @@ def test_two_runs_at_once_store_what_one_run_stores(tmp_path: Path) -> None:
     tables = ("articles", "events", "mentions", "mention_elements", "event_elements")
     for table in (*tables, "element_mentions", "measure_periods"):
         query = f"SELECT count(*) FROM {table}"
-        one = _newstrack("--db", alone, "sql", query, "--format", "csv").stdout
-        two = _newstrack("--db", shared, "sql", query, "--format", "csv").stdout
+        one = newstrack("--db", alone, "sql", query, "--format", "csv").stdout
+        two = newstrack("--db", shared, "sql", query, "--format", "csv").stdout
         assert one == two, table
 
 
@@ -163,7 +148,7 @@ def test_annotate_follows_the_contract(seed_text: str) -> None:
         json.dumps({"id": "seed", "text": seed_text, "published": "2025-05-14T09:00:00Z"}),
         json.dumps({"id": "empty", "title": "Nothing", "text": "Markets were quiet."}),
     ]
-    result = _newstrack("annotate", stdin="\n".join(lines) + "\n")
+    result = newstrack("annotate", stdin="\n".join(lines) + "\n")
     assert result.returncode == 0, result.stderr
     outputs = [json.loads(line) for line in result.stdout.splitlines()]
     assert [item["id"] for item in outputs] == ["seed", "empty"]
@@ -180,7 +165,7 @@ def test_annotate_follows_the_contract(seed_text: str) -> None:
 def test_annotate_reports_a_bad_line_and_goes_on() -> None:
     """A non-JSON line is named by number; the good lines are still annotated; exit 3."""
     stdin = '{"id": "a", "text": "China banned gallium exports."}\nnot json at all\n{"id": "b"}\n'
-    result = _newstrack("annotate", stdin=stdin)
+    result = newstrack("annotate", stdin=stdin)
     assert result.returncode == 3
     assert "line 2: not JSON" in result.stderr
     assert 'line 3: expected an object with a "text" string' in result.stderr
@@ -207,8 +192,8 @@ def test_bad_input_is_a_clear_error(
     """Bad input prints one clear line, no traceback, and the documented exit code."""
     database = ["--db", f"sqlite:///{tmp_path / 'x.db'}"] if "--db" not in arguments else []
     if arguments[0] == "sql":
-        _newstrack(*database, "init")
-    result = _newstrack(*database, *arguments)
+        newstrack(*database, "init")
+    result = newstrack(*database, *arguments)
     assert result.returncode == code
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -220,7 +205,7 @@ def test_malformed_sources_file_names_the_line(tmp_path: Path) -> None:
     broken.write_text(
         "version: 1\nsources:\n  - name: ok\n    kind: rss\n    urls: [https://a.example/feed\n"
     )
-    result = _newstrack("--db", f"sqlite:///{tmp_path / 'x.db'}", "--sources", str(broken), "fetch")
+    result = newstrack("--db", f"sqlite:///{tmp_path / 'x.db'}", "--sources", str(broken), "fetch")
     assert result.returncode == 2
     assert f"{broken}: line" in result.stderr
     assert "Traceback" not in result.stderr
@@ -228,7 +213,7 @@ def test_malformed_sources_file_names_the_line(tmp_path: Path) -> None:
     unknown_kind.write_text(
         "sources:\n  - name: odd\n    kind: carrier-pigeon\n    urls: [https://a.example/]\n"
     )
-    result = _newstrack(
+    result = newstrack(
         "--db", f"sqlite:///{tmp_path / 'x.db'}", "--sources", str(unknown_kind), "fetch"
     )
     assert result.returncode == 2
@@ -247,7 +232,7 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
     commands = subparsers._name_parser_map
     assert set(commands) >= {"init", "run", "fetch", "extract", "sql", "annotate"}
     for name in commands:
-        result = _newstrack(name, "--help")
+        result = newstrack(name, "--help")
         assert result.returncode == 0
         assert "usage: newstrack" in result.stdout
         assert f"newstrack {name}" in readme, name
@@ -278,17 +263,17 @@ def test_article_shows_what_a_saved_page_reads_as() -> None:
     """`article --json` gives title, date, text, language and extractor; --url picks selectors."""
     page = SNAPSHOT / "www.cnbc.com" / "2025-10-10-trump-threatens-100percent-tariffs-on-china.html"
     url = "https://www.cnbc.com/2025/10/10/trump-threatens-100percent-tariffs-on-china.html"
-    chosen = _newstrack("article", str(page), "--url", url, "--json")
+    chosen = newstrack("article", str(page), "--url", url, "--json")
     assert chosen.returncode == 0, chosen.stderr
     report = json.loads(chosen.stdout)
     assert set(report) == {"title", "published", "text", "language", "extractor"}
     assert report["extractor"] == "selectors"
     assert report["published"].startswith("2025-10-10")
     assert "100%" in report["text"]
-    generic = json.loads(_newstrack("article", str(page), "--json").stdout)
+    generic = json.loads(newstrack("article", str(page), "--json").stdout)
     assert generic["extractor"] == "trafilatura"
     assert generic["title"] == report["title"]
-    missing = _newstrack("article", "no-such-page.html")
+    missing = newstrack("article", "no-such-page.html")
     assert missing.returncode == 1
     assert "cannot read no-such-page.html" in missing.stderr
 
@@ -399,7 +384,7 @@ def test_backfill_loads_history_and_catches_edited_posts(
 
 def test_backfill_refuses_a_group(tmp_path: Path) -> None:
     """`backfill` takes one source: a group name is a usage error."""
-    result = _newstrack(
+    result = newstrack(
         "--db",
         f"sqlite:///{tmp_path / 'x.db'}",
         "backfill",
@@ -475,9 +460,9 @@ def test_extract_in_two_processes_stores_what_one_process_stores(
 def test_a_broken_database_is_a_one_line_error(tmp_path: Path) -> None:
     """A table dropped by hand gives a clear message and exit 1, not a traceback."""
     database = f"sqlite:///{tmp_path / 'x.db'}"
-    assert _newstrack("--db", database, "init").returncode == 0
+    assert newstrack("--db", database, "init").returncode == 0
     with sqlite3.connect(tmp_path / "x.db") as connection:
         connection.execute("DROP TABLE measure_periods")
-    result = _newstrack("--db", database, "status")
+    result = newstrack("--db", database, "status")
     assert result.returncode == 1
     assert result.stderr.strip() == "newstrack: error: database: no such table: measure_periods"

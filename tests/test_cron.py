@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from pipeline.cli import build_parser, check_newstrack_command
 from pipeline.errors import ConfigError
 from pipeline.schedule import CronJob, daylight_saving_warnings, kubernetes_name, load_cron
 from pipeline.sources import load_sources, select_sources
+from tests.stored import newstrack
 
 from .conftest import PROJECT
 
@@ -132,17 +132,6 @@ def test_daylight_saving_warnings_name_skipped_and_repeated_times() -> None:
     assert all("skips 02:15" in warning for warning in daylight_saving_warnings(hourly_even, start))
 
 
-def _newstrack(*args: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
 def test_cron_check_lists_next_times_and_warns_about_daylight_saving(tmp_path: Path) -> None:
     """`cron check` validates, lists each job's next fire times and warns on standard error."""
     path = _write(
@@ -150,7 +139,7 @@ def test_cron_check_lists_next_times_and_warns_about_daylight_saving(tmp_path: P
         "version: 1\njobs:\n  - {name: nightly, schedule: '30 2 * * *', timezone: Europe/Berlin, "
         "command: newstrack consolidate}\n",
     )
-    result = _newstrack("cron", "check", "--file", str(path), "--count", "2", "--json")
+    result = newstrack("cron", "check", "--file", str(path), "--count", "2", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     [job] = report["jobs"]
@@ -161,21 +150,21 @@ def test_cron_check_lists_next_times_and_warns_about_daylight_saving(tmp_path: P
         tmp_path,
         "version: 1\njobs:\n  - {name: x, schedule: '* * *', command: newstrack extract}\n",
     )
-    failed = _newstrack("cron", "check", "--file", str(broken))
+    failed = newstrack("cron", "check", "--file", str(broken))
     assert failed.returncode == 2
     assert "job 'x': schedule" in failed.stderr
 
 
 def test_the_shipped_cron_file_checks_clean() -> None:
     """`newstrack cron check` with no --file reads the project's cron.yaml."""
-    result = _newstrack("cron", "check")
+    result = newstrack("cron", "check")
     assert result.returncode == 0, result.stderr
     assert "7 job(s), valid" in result.stdout
 
 
 def test_render_k8s_writes_one_valid_cronjob_per_job() -> None:
     """Each job becomes a batch/v1 CronJob with its schedule, zone, policy and command."""
-    result = _newstrack("cron", "render", "--k8s", "--image", "registry.example/newstrack:1.0")
+    result = newstrack("cron", "render", "--k8s", "--image", "registry.example/newstrack:1.0")
     assert result.returncode == 0, result.stderr
     documents = list(yaml.safe_load_all(result.stdout))
     jobs = _shipped()
@@ -225,7 +214,7 @@ def _assert_cronjob(document: dict[str, Any]) -> None:
 
 def test_render_crontab_prints_the_tick_line(tmp_path: Path) -> None:
     """The crontab line ticks every minute with this installation's newstrack and cron.yaml."""
-    result = _newstrack("cron", "render", "--crontab")
+    result = newstrack("cron", "render", "--crontab")
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip()
     assert line.startswith("* * * * * cd ")
@@ -241,15 +230,15 @@ def test_cron_tick_runs_what_is_due_once_and_records_its_figures(tmp_path: Path)
         "version: 1\njobs:\n  - name: fetch-all\n    schedule: '* * * * *'\n"
         f"    command: newstrack fetch --replay {SNAPSHOT}\n",
     )
-    first = _newstrack("--db", database, "cron", "tick", "--file", str(path), "--json")
+    first = newstrack("--db", database, "cron", "tick", "--file", str(path), "--json")
     assert first.returncode == 0, first.stderr
     [label] = json.loads(first.stdout)["started"]
-    again = _newstrack("--db", database, "cron", "tick", "--file", str(path), "--json")
+    again = newstrack("--db", database, "cron", "tick", "--file", str(path), "--json")
     assert label not in json.loads(again.stdout)["started"]  # that time has run: never again
     query = (
         "SELECT job, state, attempt, exit_code, articles, note FROM job_runs ORDER BY scheduled_for"
     )
-    rows = json.loads(_newstrack("--db", database, "sql", query, "--json").stdout)
+    rows = json.loads(newstrack("--db", database, "sql", query, "--json").stdout)
     assert rows[0] == {
         "job": "fetch-all",
         "state": "succeeded",

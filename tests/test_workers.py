@@ -22,7 +22,7 @@ from pipeline.settings import Settings
 from pipeline.workers import deferring_runner, make_app
 from tests.conftest import PROJECT
 from tests.servers import respond, serve
-from tests.stored import engine_for, ready
+from tests.stored import engine_for, newstrack, ready
 from tests.test_scheduler import FakeClock
 
 PAGE = """<!DOCTYPE html><html lang="en"><head><title>{title}</title></head><body>
@@ -39,18 +39,6 @@ def _feed(prefix: str, count: int) -> bytes:
         for n in range(1, count + 1)
     )
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
-
-
-def _newstrack(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=env,
-    )
 
 
 @pytest.mark.postgres
@@ -79,11 +67,11 @@ def test_two_workers_fetch_and_extract_every_article_once(
             encoding="utf-8",
         )
         env = {**os.environ, "NEWSTRACK_DB": postgres_url, "NEWSTRACK_SOURCES": str(sources)}
-        assert _newstrack("init", env=env).returncode == 0
-        queued = _newstrack("jobs", "--fetch", env=env)
+        assert newstrack("init", env=env).returncode == 0
+        queued = newstrack("jobs", "--fetch", env=env)
         assert queued.returncode == 0, queued.stderr
         assert "queued 2 fetch(es)" in queued.stdout
-        again = _newstrack("jobs", "--fetch", env=env)
+        again = newstrack("jobs", "--fetch", env=env)
         assert "each already queued" in again.stdout  # the queueing lock: no pile-up
         workers = [
             subprocess.Popen(
@@ -124,14 +112,14 @@ def test_two_workers_fetch_and_extract_every_article_once(
     ]
     assert sorted(extracted) == sorted(set(extracted)) and len(extracted) == 12  # each once
     assert tuple(events) == (2, 12)  # gallium's and germanium's controls, six reports each
-    listing = _newstrack("jobs", "--json", env=env)
+    listing = newstrack("jobs", "--json", env=env)
     assert len(json.loads(listing.stdout)) == len(jobs)
 
 
 def test_distributed_mode_needs_postgresql(tmp_path: Path) -> None:
     """On SQLite the worker command says what to do instead."""
     env = {**os.environ, "NEWSTRACK_DB": f"sqlite:///{tmp_path / 'x.db'}"}
-    result = _newstrack("worker", "--once", env=env)
+    result = newstrack("worker", "--once", env=env)
     assert result.returncode == 2
     assert "distributed mode needs PostgreSQL" in result.stderr
 
