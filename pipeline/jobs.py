@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -43,6 +43,7 @@ from storage import consolidation, queries, writes
 from storage import digests as digests_store
 
 log = logging.getLogger("newstrack")
+StoredHook = Callable[[Session, int], None]  # runs in the transaction that stores an article
 FIRST_DIGEST_SPAN = timedelta(days=1)  # what a recipient's first digest covers
 # A digest covers events extracted until this long before it is sent: an article's extraction
 # commits within it, so nothing extracted just before a digest is left out of the next one.
@@ -143,6 +144,7 @@ class _FetchRun:
     robots: RobotsPolicy
     progress: Progress
     dry_run: bool
+    on_stored: StoredHook | None = None
 
     @classmethod
     def start(
@@ -151,6 +153,7 @@ class _FetchRun:
         client: httpx.Client,
         settings: Settings,
         dry_run: bool,
+        on_stored: StoredHook | None = None,
     ) -> _FetchRun:
         """A run's shared pacer, robots policy and progress."""
         http = settings.http
@@ -160,7 +163,9 @@ class _FetchRun:
             ROBOTS_AGENT,
             enabled=http.obey_robots,
         )
-        return cls(session_factory, client, settings, pacer, robots, Progress("fetch"), dry_run)
+        return cls(
+            session_factory, client, settings, pacer, robots, Progress("fetch"), dry_run, on_stored
+        )
 
     def refused(self, source: SourceConfig, url: str) -> str | None:
         """Why robots.txt forbids a page, or None when it may be fetched."""
@@ -223,10 +228,12 @@ def fetch_sources(
     settings: Settings,
     dry_run: bool = False,
     force: bool = False,
+    on_stored: StoredHook | None = None,
 ) -> FetchSummary:
     """Fetch every source, several hosts at once; one failing source or item never stops the others.
 
     Sources backing off after failures are skipped until they are due, unless `force`.
+    `on_stored` runs in the transaction that stores each new article (to queue its extraction).
     """
     source_ids: dict[str, int] = {}
     resting: dict[str, datetime] = {}
@@ -235,7 +242,7 @@ def fetch_sources(
             source_ids = writes.sync_sources(session, sources)
         if not force:
             resting = queries.resting_sources(session, datetime.now(UTC))
-    run = _FetchRun.start(session_factory, client, settings, dry_run)
+    run = _FetchRun.start(session_factory, client, settings, dry_run, on_stored)
 
     def fetch_one(source: SourceConfig) -> SourceReport:
         report = SourceReport(source.name)
@@ -426,6 +433,8 @@ def _store_item(
         )
     with unit_of_work(run.session_factory, run.dry_run) as session:
         stored = writes.add_article(session, article)
+        if stored is not None and run.on_stored is not None:
+            run.on_stored(session, stored)
     if stored is None:
         report.duplicates += 1
     else:

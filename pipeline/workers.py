@@ -8,6 +8,7 @@ keys of the store make a repeated fetch or extraction change nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
@@ -18,6 +19,7 @@ from functools import cache
 from typing import Any
 
 import procrastinate
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.errors import UsageError
@@ -30,7 +32,8 @@ from storage.runs import Outcome
 
 log = logging.getLogger("newstrack")
 QUEUES = ("fetch", "extract", "jobs")
-EXTRACT_BATCH = 32  # articles per extraction job
+EXTRACT_BATCH = 32  # articles the trained pipeline reads at a time
+EXTRACT_TASK = "newstrack:extract_articles"  # its name in the queue (the blueprint's namespace)
 STALLED_AFTER = 60  # seconds without a heartbeat before a worker's jobs are retried
 
 
@@ -80,19 +83,37 @@ def _settings() -> Settings:
 
 @tasks.task(name="fetch_source", queue="fetch", pass_context=True)
 def fetch_source(context: procrastinate.JobContext, source: str) -> dict[str, Any]:
-    """Fetch one source, store its new articles and defer their extraction."""
+    """Fetch one source; each new article is stored with its extraction queued, in one transaction."""
     from pipeline.jobs import fetch_sources
     from pipeline.sources import load_sources, select_sources
 
     settings = _settings()
     chosen = select_sources(load_sources(settings.sources_path), [source])
     with build_client(settings.http) as client:
-        summary = fetch_sources(_session_factory(settings.database_url), client, chosen, settings)
-    ids = summary.article_ids
-    for start in range(0, len(ids), EXTRACT_BATCH):
-        extract_articles.defer(ids=ids[start : start + EXTRACT_BATCH])
-    log.info("fetch %s: %d stored, extraction deferred", source, len(ids))
-    return {"source": source, "stored": len(ids)}
+        summary = fetch_sources(
+            _session_factory(settings.database_url),
+            client,
+            chosen,
+            settings,
+            on_stored=queue_extraction,
+        )
+    log.info("fetch %s: %d stored, each with its extraction queued", source, summary.stored)
+    return {"source": source, "stored": summary.stored}
+
+
+def queue_extraction(session: Session, article_id: int) -> None:
+    """Queue an article's extraction in the transaction that stores it: both happen, or neither."""
+    session.execute(
+        text(
+            "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, "
+            "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1])"
+        ),
+        {
+            "queue": "extract",
+            "task": EXTRACT_TASK,
+            "args": json.dumps({"ids": [article_id]}),
+        },
+    )
 
 
 @tasks.task(name="extract_articles", queue="extract")

@@ -180,3 +180,39 @@ def test_two_distributed_schedulers_queue_each_run_once(postgres_url: str, tmp_p
         "queued extraction of the waiting articles",
         "queued fetch of one, two",
     ]
+
+
+@pytest.mark.postgres
+def test_an_article_and_its_extraction_job_are_stored_together_or_not_at_all(
+    postgres_url: str,
+) -> None:
+    """The extraction job is queued in the article's own transaction: a rollback takes both."""
+    from pipeline.workers import queue_extraction
+    from storage import writes
+    from tests.stored import new_article
+
+    session_factory = ready(postgres_url)
+
+    def jobs() -> int:
+        with unit_of_work(session_factory) as session:
+            return session.scalar(text("SELECT count(*) FROM procrastinate_jobs")) or 0
+
+    with pytest.raises(RuntimeError), unit_of_work(session_factory) as session:
+        article_id = writes.add_article(
+            session, new_article("https://a.example/1", "Text one.", None)
+        )
+        assert article_id is not None
+        queue_extraction(session, article_id)
+        raise RuntimeError("the worker dies before the commit")
+    assert jobs() == 0
+    with unit_of_work(session_factory) as session:
+        article_id = writes.add_article(
+            session, new_article("https://a.example/1", "Text one.", None)
+        )
+        assert article_id is not None
+        queue_extraction(session, article_id)
+    with unit_of_work(session_factory) as session:
+        queued = session.execute(
+            text("SELECT task_name, queue_name, args FROM procrastinate_jobs")
+        ).one()
+    assert tuple(queued) == ("newstrack:extract_articles", "extract", {"ids": [article_id]})
