@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import csv
 import io
@@ -945,7 +946,7 @@ def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Run jobs from the queue until stopped (or, with --once, until the queues are empty)."""
-    from pipeline.workers import QUEUES, make_app
+    from pipeline.workers import QUEUES, make_app, run_worker
     from storage.engine import open_engine
     from storage.migrate import upgrade
 
@@ -957,13 +958,7 @@ def command_worker(args: argparse.Namespace, settings: Settings) -> int:
     app = make_app(settings.database_url)
     os.environ.setdefault("NEWSTRACK_DB", settings.database_url)  # for the jobs this worker runs
     os.environ.setdefault("NEWSTRACK_SOURCES", str(settings.sources_path))
-    with app.open():
-        app.run_worker(
-            queues=args.queue or None,
-            concurrency=args.concurrency,
-            wait=not args.once,
-            install_signal_handlers=True,
-        )
+    asyncio.run(run_worker(app, args.queue, args.concurrency, args.once))
     return EXIT_OK
 
 

@@ -34,7 +34,8 @@ log = logging.getLogger("newstrack")
 QUEUES = ("fetch", "extract", "jobs")
 EXTRACT_BATCH = 32  # articles the trained pipeline reads at a time
 EXTRACT_TASK = "newstrack:extract_articles"  # its name in the queue (the blueprint's namespace)
-STALLED_AFTER = 60  # seconds without a heartbeat before a worker's jobs are retried
+STALLED_AFTER = 60.0  # seconds without a heartbeat before a worker's jobs are retried
+HEARTBEAT = 10.0  # seconds between a worker's heartbeats
 
 
 def conninfo(database_url: str) -> str:
@@ -145,16 +146,28 @@ def run_command(argv: list[str]) -> dict[str, Any]:
     return {"exit_code": result.returncode}
 
 
+def stalled_after() -> float:
+    """Seconds of silence after which a worker counts as dead (NEWSTRACK_STALLED_AFTER)."""
+    return float(os.environ.get("NEWSTRACK_STALLED_AFTER", STALLED_AFTER))
+
+
+async def retry_stalled(app: procrastinate.App) -> int:
+    """Queue again the jobs of workers that stopped beating; return how many."""
+    manager = app.job_manager
+    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after()))
+    for job in stalled:
+        log.warning("job %s (%s) of a stopped worker goes back to the queue", job.id, job.task_name)
+        await manager.retry_job(job)
+    return len(stalled)
+
+
 @tasks.periodic(cron="* * * * *", periodic_id="retry-stalled")
 @tasks.task(
     name="retry_stalled_jobs", queue="jobs", queueing_lock="retry_stalled_jobs", pass_context=True
 )
 async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
-    """Give the jobs of workers that stopped beating back to the queue."""
-    manager = context.app.job_manager
-    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER):
-        log.warning("job %s of a stopped worker goes back to the queue", job.id)
-        await manager.retry_job(job)
+    """Give the jobs of workers that stopped beating back to the queue, every minute."""
+    await retry_stalled(context.app)
 
 
 def defer_fetches(app: procrastinate.App, sources: Sequence[str]) -> list[str]:
@@ -201,3 +214,22 @@ def deferring_runner(app: procrastinate.App) -> Runner:
             return Outcome("succeeded", 0, note="already queued")
 
     return runner
+
+
+async def run_worker(
+    app: procrastinate.App, queues: Sequence[str] | None, concurrency: int, once: bool
+) -> None:
+    """Take back the jobs of dead workers, then work the queues."""
+    async with app.open_async():
+        await retry_stalled(app)
+        heartbeat = min(HEARTBEAT, stalled_after() / 3)
+        options: Any = {  # no queue named: every queue
+            "concurrency": concurrency,
+            "wait": not once,
+            "install_signal_handlers": True,
+            "update_heartbeat_interval": heartbeat,
+            "stalled_worker_timeout": stalled_after(),
+        }
+        if queues:
+            options["queues"] = list(queues)
+        await app.run_worker_async(**options)

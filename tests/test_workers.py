@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -21,7 +22,7 @@ from pipeline.scheduler import Scheduler
 from pipeline.settings import Settings
 from pipeline.workers import deferring_runner, make_app
 from tests.conftest import PROJECT
-from tests.servers import respond, serve
+from tests.servers import respond, serve, slow
 from tests.stored import engine_for, newstrack, ready
 from tests.test_scheduler import FakeClock
 
@@ -216,3 +217,72 @@ def test_an_article_and_its_extraction_job_are_stored_together_or_not_at_all(
             text("SELECT task_name, queue_name, args FROM procrastinate_jobs")
         ).one()
     assert tuple(queued) == ("newstrack:extract_articles", "extract", {"ids": [article_id]})
+
+
+@pytest.mark.postgres
+def test_a_worker_killed_mid_fetch_loses_nothing_and_duplicates_nothing(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """SIGKILL during a fetch: the next worker takes the job back and the store ends complete, once."""
+    routes = {"/slow/feed": respond(200, _feed("slow", 6), content_type="application/rss+xml")}
+    for n in range(1, 7):
+        body = PAGE.format(title=f"slow {n}", element="antimony", day=n).encode()
+        page = respond(200, body, content_type="text/html; charset=utf-8")
+        routes[f"/slow/{n}"] = slow(1.5, page) if n > 2 else page
+    with serve(routes, max_requests=200) as server:
+        sources = tmp_path / "sources.yaml"
+        sources.write_text(
+            f"sources:\n  - name: slow\n    kind: rss\n    urls: [{server.url('/slow/feed')}]\n",
+            encoding="utf-8",
+        )
+        env = {
+            **os.environ,
+            "NEWSTRACK_DB": postgres_url,
+            "NEWSTRACK_SOURCES": str(sources),
+            "NEWSTRACK_STALLED_AFTER": "3",
+        }
+        assert newstrack("init", env=env).returncode == 0
+        assert "queued 1 fetch" in newstrack("jobs", "--fetch", env=env).stdout
+        first = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "worker", "--queue", "fetch"],
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        engine = engine_for(postgres_url)
+        try:
+            for _ in range(600):  # until the fetch has stored something and is still going
+                with engine.connect() as connection:
+                    stored = connection.execute(text("SELECT count(*) FROM articles")).scalar()
+                if stored:
+                    break
+                threading.Event().wait(0.05)
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=30)
+            with engine.connect() as connection:
+                cut_at = connection.execute(text("SELECT count(*) FROM articles")).scalar()
+                doing = connection.execute(
+                    text("SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'")
+                ).scalar()
+            assert 0 < (cut_at or 0) < 6 and doing == 1  # killed in the middle of the fetch
+            threading.Event().wait(4)  # the dead worker's heartbeat grows old
+            second = newstrack("worker", "--once", env=env, timeout=300)
+            assert second.returncode == 0, second.stderr
+        finally:
+            first.kill()
+        pages = Counter(
+            path for path in server.paths() if path.startswith("/slow/") and path[-1].isdigit()
+        )
+    with engine.connect() as connection:
+        articles = connection.execute(text("SELECT url FROM articles")).scalars().all()
+        statuses = Counter(
+            connection.execute(text("SELECT status FROM procrastinate_jobs")).scalars().all()
+        )
+        done = connection.execute(
+            text("SELECT count(*) FROM articles WHERE extraction_status = 'done'")
+        ).scalar()
+    assert len(articles) == len(set(articles)) == 6  # nothing lost, nothing twice
+    assert done == 6
+    assert set(statuses) == {"succeeded"}
+    assert set(pages) == {f"/slow/{n}" for n in range(1, 7)}
