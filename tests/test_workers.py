@@ -286,3 +286,33 @@ def test_a_worker_killed_mid_fetch_loses_nothing_and_duplicates_nothing(
     assert done == 6
     assert set(statuses) == {"succeeded"}
     assert set(pages) == {f"/slow/{n}" for n in range(1, 7)}
+
+
+def test_deployment_examples_run_real_commands() -> None:
+    """The Kubernetes and systemd examples start newstrack commands that parse."""
+    import configparser
+    import shlex
+
+    import yaml
+
+    from pipeline.cli import check_newstrack_command
+
+    commands = []
+    for document in yaml.safe_load_all((PROJECT / "deploy/kubernetes/workers.yaml").read_text()):
+        assert document["apiVersion"] == "apps/v1" and document["kind"] == "Deployment"
+        [container] = document["spec"]["template"]["spec"]["containers"]
+        assert container["env"][0]["name"] == "NEWSTRACK_DB"
+        commands.append(container["command"])
+    for unit in ("newstrack-worker@.service", "newstrack-scheduler.service"):
+        parser = configparser.ConfigParser(strict=True, interpolation=None)
+        parser.read(PROJECT / "deploy/systemd" / unit)
+        words = shlex.split(parser["Service"]["ExecStart"])
+        assert words[0].endswith("/newstrack")
+        commands.append(["newstrack", *words[1:]])
+    assert {tuple(command[:2]) for command in commands} == {
+        ("newstrack", "worker"),
+        ("newstrack", "cron"),
+    }
+    for command in commands:
+        assert command[0] == "newstrack"
+        assert check_newstrack_command(command[1:]) is None, command
