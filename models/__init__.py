@@ -17,6 +17,7 @@ from models.tables import (
     Mention,
     MentionElement,
     Quantity,
+    QueueError,
     Source,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "Mention",
     "MentionElement",
     "Quantity",
+    "QueueError",
     "Source",
 ]

@@ -354,3 +354,16 @@ class DigestDelivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (UniqueConstraint("watchlist", "recipient", "period"),)
+
+
+class QueueError(Base):
+    """Why a job of the distributed queue failed: procrastinate keeps its state, newstrack the error."""
+
+    __tablename__ = "queue_errors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    task: Mapped[str] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -298,10 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument(
         "--queue",
+        "--queues",
+        dest="queue",
         action="append",
         default=[],
-        metavar="NAME",
-        help="fetch, extract or jobs (repeatable; default all)",
+        metavar="NAMES",
+        help="fetch, extract or jobs (repeatable or comma-separated; default all)",
     )
     worker.add_argument("--concurrency", type=_positive_int, default=1, metavar="N")
     worker.add_argument("--once", action="store_true", help="stop when the queues are empty")
@@ -950,6 +952,7 @@ def command_worker(args: argparse.Namespace, settings: Settings) -> int:
     from storage.engine import open_engine
     from storage.migrate import upgrade
 
+    args.queue = [name for given in args.queue for name in given.split(",") if name]
     unknown = [queue for queue in args.queue if queue not in QUEUES]
     if unknown:
         raise UsageError(f"--queue {unknown[0]!r}: one of {', '.join(QUEUES)}")
@@ -983,20 +986,39 @@ def command_jobs(args: argparse.Namespace, settings: Settings) -> int:
             print(f"job {args.retry} queued again")
             return EXIT_OK
         found = app.job_manager.list_jobs(status=args.status)
-        rows = [
-            (
-                job.id,
-                job.queue,
-                job.task_name,
-                job.status,
-                job.attempts,
-                json.dumps(job.task_kwargs),
-            )
-            for job in found
-        ]
-    columns = ["id", "queue", "task", "status", "attempts", "arguments"]
+    errors = _queue_errors(settings.database_url)
+    rows = [
+        (
+            job.id,
+            job.queue,
+            job.task_name,
+            job.status,
+            job.attempts,
+            json.dumps(job.task_kwargs),
+            errors.get(job.id or 0),
+        )
+        for job in found
+    ]
+    columns = ["id", "queue", "task", "status", "attempts", "arguments", "error"]
     _write_rows(sys.stdout, "json" if args.json else "table", columns, rows)
     return EXIT_OK
+
+
+def _queue_errors(database_url: str) -> dict[int, str]:
+    """The latest recorded error of each failed job of the queue."""
+    from sqlalchemy import select
+
+    from models import QueueError
+    from pipeline.jobs import unit_of_work
+    from storage.engine import make_session_factory, open_engine
+
+    with open_engine(database_url) as engine, unit_of_work(make_session_factory(engine)) as session:
+        rows = session.execute(
+            select(QueueError.job_id, QueueError.error).order_by(
+                QueueError.failed_at, QueueError.id
+            )
+        )
+        return {job_id: error for job_id, error in rows}
 
 
 def check_newstrack_command(words: list[str]) -> str | None:

@@ -14,7 +14,8 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -50,15 +51,24 @@ def conninfo(database_url: str) -> str:
 
 
 def make_app(database_url: str) -> procrastinate.App:
-    """The procrastinate app on newstrack's database, with its tasks."""
-    app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=conninfo(database_url)),
-        import_paths=[],
-    )
-    app.add_tasks_from(tasks, namespace="newstrack")
+    """The process's procrastinate app, connected to a database, with newstrack's tasks.
+
+    One app per process: the tasks join it once (joining another app would rename them and bind
+    them to it); a different database swaps the app's connector.
+    """
+    connector = procrastinate.PsycopgConnector(conninfo=conninfo(database_url))
+    app = _APPS.get("app")
+    if app is None:
+        app = procrastinate.App(connector=connector, import_paths=[])
+        app.add_tasks_from(tasks, namespace="newstrack")
+        _APPS["app"] = app
+    else:
+        app.connector = connector
+        app.job_manager.connector = connector
     return app
 
 
+_APPS: dict[str, procrastinate.App] = {}
 tasks = procrastinate.Blueprint()
 
 
@@ -90,7 +100,7 @@ def fetch_source(context: procrastinate.JobContext, source: str) -> dict[str, An
 
     settings = _settings()
     chosen = select_sources(load_sources(settings.sources_path), [source])
-    with build_client(settings.http) as client:
+    with recorded(context), build_client(settings.http) as client:
         summary = fetch_sources(
             _session_factory(settings.database_url),
             client,
@@ -100,6 +110,31 @@ def fetch_source(context: procrastinate.JobContext, source: str) -> dict[str, An
         )
     log.info("fetch %s: %d stored, each with its extraction queued", source, summary.stored)
     return {"source": source, "stored": summary.stored}
+
+
+@contextmanager
+def recorded(context: procrastinate.JobContext) -> Iterator[None]:
+    """Keep why a job failed in queue_errors, for `newstrack jobs`, then let it fail."""
+    try:
+        yield
+    except Exception as error:
+        from models import QueueError
+        from pipeline.jobs import unit_of_work
+
+        job = context.job
+        try:
+            with unit_of_work(_session_factory(_settings().database_url)) as session:
+                session.add(
+                    QueueError(
+                        job_id=job.id,
+                        task=job.task_name,
+                        attempt=job.attempts + 1,
+                        error=f"{type(error).__name__}: {error}"[:4000],
+                    )
+                )
+        except Exception:  # the job's own error matters more than its record
+            log.exception("could not record why job %s failed", job.id)
+        raise
 
 
 def queue_extraction(session: Session, article_id: int) -> None:
@@ -117,21 +152,29 @@ def queue_extraction(session: Session, article_id: int) -> None:
     )
 
 
-@tasks.task(name="extract_articles", queue="extract")
-def extract_articles(ids: list[int] | None = None) -> dict[str, Any]:
+@tasks.task(name="extract_articles", queue="extract", pass_context=True)
+def extract_articles(
+    context: procrastinate.JobContext, ids: list[int] | None = None
+) -> dict[str, Any]:
     """Extract events from the given articles (or every pending one) still waiting for it."""
     from pipeline.jobs import extract_pending
 
     settings = _settings()
-    summary = extract_pending(
-        _session_factory(settings.database_url), _extractor(), ids=ids, batch_size=EXTRACT_BATCH
-    )
+    with recorded(context):
+        summary = extract_pending(
+            _session_factory(settings.database_url), _extractor(), ids=ids, batch_size=EXTRACT_BATCH
+        )
     return {"articles": summary.articles, "failed": summary.failed, "events": len(summary.events)}
 
 
-@tasks.task(name="run_command", queue="jobs")
-def run_command(argv: list[str]) -> dict[str, Any]:
+@tasks.task(name="run_command", queue="jobs", pass_context=True)
+def run_command(context: procrastinate.JobContext, argv: list[str]) -> dict[str, Any]:
     """Run any other newstrack command, as the command line would, on the worker's host."""
+    with recorded(context):
+        return _run_command(argv)
+
+
+def _run_command(argv: list[str]) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *argv],
         capture_output=True,

@@ -316,3 +316,27 @@ def test_deployment_examples_run_real_commands() -> None:
     for command in commands:
         assert command[0] == "newstrack"
         assert check_newstrack_command(command[1:]) is None, command
+
+
+@pytest.mark.postgres
+def test_failed_jobs_are_listed_with_their_error_and_can_be_retried(postgres_url: str) -> None:
+    """A job that fails shows in `newstrack jobs` with why; `--retry` queues it again."""
+    from pipeline.workers import run_command
+
+    env = {**os.environ, "NEWSTRACK_DB": postgres_url}
+    assert newstrack("init", env=env).returncode == 0
+    app = make_app(postgres_url)
+    with app.open():
+        job_id = run_command.defer(argv=["sql", "SELECT * FROM no_such_table"])
+    worker = newstrack("worker", "--queues", "jobs,extract", "--once", env=env)
+    assert worker.returncode == 0, worker.stderr
+    [failed] = json.loads(newstrack("jobs", "--status", "failed", "--json", env=env).stdout)
+    assert (failed["id"], failed["task"], failed["attempts"]) == (
+        job_id,
+        "newstrack:run_command",
+        1,
+    )
+    assert "no_such_table" in failed["error"]
+    assert newstrack("jobs", "--retry", str(job_id), env=env).returncode == 0
+    [queued] = json.loads(newstrack("jobs", "--status", "todo", "--json", env=env).stdout)
+    assert queued["id"] == job_id
