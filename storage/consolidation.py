@@ -34,6 +34,7 @@ from pipeline.consolidate import (
     link_changes,
     timeline,
 )
+from storage.engine import as_utc
 from storage.queries import existing_events
 
 CHUNK = 500
@@ -256,7 +257,7 @@ def refresh_event(session: Session, event_id: int) -> None:
         )
     )
     _replace_children(session, event_id, elements, rows)
-    seen = [_aware(row.seen) for row in rows if row.seen is not None]
+    seen = [as_utc(row.seen) for row in rows if row.seen is not None]
     claimed = {
         name: [getattr(row, name) for row in rows]
         for name in ("announced_on", "effective_on", "expires_on", "recalls_on", "target")
@@ -515,7 +516,3 @@ def _event_state() -> Any:
 
 def _family_order(family: Family) -> tuple[str, str]:
     return (family.actor or "", family.measure)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from models import Article, DigestDelivery, Event, EventElement, EventTarget, Mention, Source
 from pipeline.watchlists import Filters
+from storage.engine import as_utc
 from storage.writes import dialect_insert
 
 CHUNK = 500
@@ -198,9 +199,9 @@ def open_deliveries(
         since = first_since
         if rows:
             last_period, last_until, last_state = rows[0]
-            if last_state == "pending" or _aware(last_period) >= period:
+            if last_state == "pending" or as_utc(last_period) >= period:
                 continue
-            since = _aware(last_until or last_period)
+            since = as_utc(last_until or last_period)
         session.execute(
             dialect_insert(session, DigestDelivery)
             .values(
@@ -282,9 +283,5 @@ def mark_failed(session: Session, delivery_id: int, error: str) -> None:
 
 def _delivery(row: DigestDelivery) -> Delivery:
     return Delivery(
-        row.id, row.watchlist, row.recipient, _aware(row.period), _aware(row.since), row.attempts
+        row.id, row.watchlist, row.recipient, as_utc(row.period), as_utc(row.since), row.attempts
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from models import Fetch, JobRun
+from storage.engine import as_utc
 from storage.writes import dialect_insert
 
 
@@ -38,7 +39,7 @@ class ActiveRun:
 def last_scheduled(session: Session, job: str) -> datetime | None:
     """The latest scheduled time a job has a row for, whatever became of it."""
     moment = session.scalar(select(func.max(JobRun.scheduled_for)).where(JobRun.job == job))
-    return _aware(moment) if moment is not None else None
+    return as_utc(moment) if moment is not None else None
 
 
 def claim(
@@ -79,7 +80,7 @@ def running(session: Session, job: str) -> list[ActiveRun]:
         ).where(JobRun.job == job, JobRun.state == "running")
     ).all()
     return [
-        ActiveRun(row.id, row.job, _aware(row.scheduled_for), row.started_at, row.host, row.pid)
+        ActiveRun(row.id, row.job, as_utc(row.scheduled_for), row.started_at, row.host, row.pid)
         for row in rows
     ]
 
@@ -110,7 +111,7 @@ def due_retries(session: Session, now: datetime) -> list[tuple[int, str, datetim
         .where(JobRun.state == "retrying", JobRun.retry_at <= now)
         .order_by(JobRun.retry_at, JobRun.id)
     ).all()
-    return [(row.id, row.job, _aware(row.scheduled_for), row.attempt) for row in rows]
+    return [(row.id, row.job, as_utc(row.scheduled_for), row.attempt) for row in rows]
 
 
 def claim_retry(session: Session, run_id: int, host: str) -> bool:
@@ -134,10 +135,6 @@ def claim_retry(session: Session, run_id: int, host: str) -> bool:
 def set_pid(session: Session, run_id: int, pid: int) -> None:
     """Record the child process that runs a claimed run, so a replacing run can stop it."""
     session.execute(update(JobRun).where(JobRun.id == run_id).values(pid=pid))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def prune(session: Session, before: datetime) -> tuple[int, int]:
