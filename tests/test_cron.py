@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -144,7 +145,11 @@ def test_cron_check_lists_next_times_and_warns_about_daylight_saving(tmp_path: P
     report = json.loads(result.stdout)
     [job] = report["jobs"]
     assert job["name"] == "nightly" and len(job["next"]) == 2
-    assert all(datetime.fromisoformat(t).astimezone().tzinfo for t in job["next"])
+    first, second = (datetime.fromisoformat(t) for t in job["next"])
+    assert datetime.now(UTC) < first < second  # upcoming times, with their zone, in order
+    local = {t.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") for t in (first, second)}
+    assert local <= {"02:30", "03:00"}  # 03:00 on the night 02:30 does not exist
+    assert second - first <= timedelta(days=1, hours=1)
     assert "daylight saving skips 02:30 in Europe/Berlin" in result.stderr
     broken = _write(
         tmp_path,
