@@ -1065,30 +1065,32 @@ def command_cron_check(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _scheduler(args: argparse.Namespace, settings: Settings, engine: Any) -> Scheduler:
-    from pipeline.scheduler import Scheduler
-    from storage.engine import make_session_factory
+@contextmanager
+def _scheduler(args: argparse.Namespace, settings: Settings) -> Iterator[Scheduler]:
+    """The scheduler of cron.yaml (or --job) on a migrated database, closed afterwards."""
+    from pipeline.scheduler import Runner, Scheduler, run_command
+    from storage.engine import make_session_factory, open_engine
+    from storage.migrate import upgrade
 
     cron = _load_cron(args.file)
     if getattr(args, "job", None):
         cron = replace(cron, jobs=tuple(cron.job(name) for name in args.job))
-    if settings.distributed:  # runs go to the workers' queue; job_runs still counts each once
-        from pipeline.workers import deferring_runner, make_app
+    with ExitStack() as stack:
+        engine = stack.enter_context(open_engine(settings.database_url))
+        upgrade(engine)
+        runner: Runner = run_command
+        if settings.distributed:  # runs go to the workers' queue; job_runs still counts each once
+            from pipeline.workers import deferring_runner, make_app
 
-        app = make_app(settings.database_url)
-        app.open()
-        return Scheduler(cron, make_session_factory(engine), settings, runner=deferring_runner(app))
-    return Scheduler(cron, make_session_factory(engine), settings)
+            app = make_app(settings.database_url)
+            stack.enter_context(app.open())
+            runner = deferring_runner(app)
+        yield Scheduler(cron, make_session_factory(engine), settings, runner=runner)
 
 
 def command_cron_tick(args: argparse.Namespace, settings: Settings) -> int:
     """Run every job due since the last tick, wait for them, report what happened."""
-    from storage.engine import open_engine
-    from storage.migrate import upgrade
-
-    with open_engine(settings.database_url) as engine:
-        upgrade(engine)
-        scheduler = _scheduler(args, settings, engine)
+    with _scheduler(args, settings) as scheduler:
         summary = scheduler.tick()
         scheduler.wait()
         failed = scheduler.failed_runs()
@@ -1105,12 +1107,8 @@ def command_cron_tick(args: argparse.Namespace, settings: Settings) -> int:
 def command_cron_run(args: argparse.Namespace, settings: Settings) -> int:
     """The scheduler in the foreground: runs jobs when due until SIGTERM or Ctrl-C."""
     from pipeline.scheduler import stop_on_signals
-    from storage.engine import open_engine
-    from storage.migrate import upgrade
 
-    with open_engine(settings.database_url) as engine:
-        upgrade(engine)
-        scheduler = _scheduler(args, settings, engine)
+    with _scheduler(args, settings) as scheduler:
         stop_on_signals(scheduler)
         scheduler.run_forever()
     return EXIT_OK

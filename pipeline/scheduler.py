@@ -161,7 +161,7 @@ class Scheduler:
         self.host = socket.gethostname()
         self.stop = threading.Event()
         self.active: dict[int, _Running] = {}
-        self.outcomes: dict[str, str] = {}  # "job@time" -> how its latest attempt ended
+        self.outcomes: dict[str, str] = {}  # "job@time" -> how it ended, for this tick's runs
         self.lock = threading.Lock()
 
     def due(self, job: CronJob, now: datetime) -> list[datetime]:
@@ -179,6 +179,8 @@ class Scheduler:
         """Start every run that is due now, each after its job's jitter, and every due retry."""
         now = self.clock.now()
         summary = TickSummary()
+        with self.lock:
+            self.outcomes.clear()  # a long-running scheduler keeps one tick's outcomes, not all
         starts: list[tuple[datetime, str, CronJob, datetime]] = []
         caught_up: set[str] = set()  # jobs this tick has started a run of
         for job in self.cron.jobs:
