@@ -161,10 +161,11 @@ def _filters(raw: Any, vocabulary: Vocabulary, fail: Any) -> Filters:
         ("actions", actions),
         ("modality", set(MODALITIES)),
     ):
-        bad = [word for word in words(key) if word not in allowed]
+        given = set(words(key))
+        bad = sorted(given - allowed)
         if bad:
             raise fail(f"filters.{key}", f"{bad[0]!r}; one of {', '.join(sorted(allowed))}")
-        chosen[key] = set(words(key))
+        chosen[key] = given
     for key in ("actors", "targets"):
         codes = set()
         for word in words(key):
