@@ -465,34 +465,80 @@ def extract_pending(
         )
     progress = Progress("extract", total=len(waiting))
     for start in range(0, len(waiting), batch_size):
-        with unit_of_work(session_factory) as session:
-            batch = queries.articles_by_id(session, waiting[start : start + batch_size])
-        texts = [ArticleText(str(a.id), a.text, a.title, a.published_at, a.language) for a in batch]
-        for article, annotation in zip(
-            batch, extractor.annotate_each(texts, processes), strict=True
-        ):
-            try:
-                if isinstance(annotation, Exception):
-                    raise annotation
-                with unit_of_work(session_factory, dry_run) as session:
-                    summary.events.update(writes.save_annotation(session, article.id, annotation))
-            except Exception as error:  # one bad article must not stop the batch
-                log.warning("article %d: extraction failed: %s", article.id, error)
-                summary.failed += 1
-                with unit_of_work(session_factory, dry_run) as session:
-                    writes.mark_extraction_failed(
-                        session, article.id, f"{type(error).__name__}: {error}"
-                    )
-            else:
-                summary.screened += annotation.status == "screened"
-                summary.skipped += annotation.status == "skipped"
-            summary.articles += 1
-            progress.advance(article.title)
+        _extract_batch(
+            session_factory,
+            extractor,
+            waiting[start : start + batch_size],
+            summary,
+            progress,
+            dry_run,
+            processes,
+        )
     progress.finish()
     if summary.events and not dry_run:  # events merged into others later in the run are gone
         with unit_of_work(session_factory) as session:
             summary.events = queries.existing_events(session, summary.events)
     return summary
+
+
+def extract_claimed(
+    session_factory: sessionmaker[Session],
+    extractor: Extractor,
+    prefer: Sequence[int] = (),
+    batch_size: int = 32,
+    until_none_left: bool = False,
+) -> ExtractSummary:
+    """On PostgreSQL, extract batches of waiting articles no other worker holds, `prefer` first.
+
+    Each batch is claimed for as long as it is read and stored, so workers running at once share
+    the waiting articles without reading one twice. Without `until_none_left`, one batch is read.
+    """
+    summary = ExtractSummary()
+    progress = Progress("extract")
+    while True:
+        with session_factory() as claim, claim.begin():
+            claimed = queries.claim_pending_articles(claim, prefer, batch_size)
+            if not claimed:
+                break
+            log.info("extract: claimed articles %s", ",".join(map(str, claimed)))
+            _extract_batch(session_factory, extractor, claimed, summary, progress)
+        if not until_none_left:
+            break
+    progress.finish()
+    return summary
+
+
+def _extract_batch(
+    session_factory: sessionmaker[Session],
+    extractor: Extractor,
+    ids: Sequence[int],
+    summary: ExtractSummary,
+    progress: Progress,
+    dry_run: bool = False,
+    processes: int = 1,
+) -> None:
+    """Annotate some articles in one pass of the pipeline and store each in its own transaction."""
+    with unit_of_work(session_factory) as session:
+        batch = queries.articles_by_id(session, list(ids))
+    texts = [ArticleText(str(a.id), a.text, a.title, a.published_at, a.language) for a in batch]
+    for article, annotation in zip(batch, extractor.annotate_each(texts, processes), strict=True):
+        try:
+            if isinstance(annotation, Exception):
+                raise annotation
+            with unit_of_work(session_factory, dry_run) as session:
+                summary.events.update(writes.save_annotation(session, article.id, annotation))
+        except Exception as error:  # one bad article must not stop the batch
+            log.warning("article %d: extraction failed: %s", article.id, error)
+            summary.failed += 1
+            with unit_of_work(session_factory, dry_run) as session:
+                writes.mark_extraction_failed(
+                    session, article.id, f"{type(error).__name__}: {error}"
+                )
+        else:
+            summary.screened += annotation.status == "screened"
+            summary.skipped += annotation.status == "skipped"
+        summary.articles += 1
+        progress.advance(article.title)
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Distributed mode: procrastinate jobs kept in the PostgreSQL that holds the data, run by workers.
 
 A fetch job per source (one queued and one running at a time, by its queueing lock and lock)
-stores new articles and defers their extraction; extraction jobs read batches of articles with
-the trained pipeline loaded once per worker process. Every job is safe to run again: the unique
+stores new articles and defers their extraction; an extraction job claims a batch of waiting
+articles (its own first) and reads them in one pass of the trained pipeline, loaded once per
+worker process. Every job is safe to run again: the unique
 keys of the store make a repeated fetch or extraction change nothing.
 """
 
@@ -156,13 +157,21 @@ def queue_extraction(session: Session, article_id: int) -> None:
 def extract_articles(
     context: procrastinate.JobContext, ids: list[int] | None = None
 ) -> dict[str, Any]:
-    """Extract events from the given articles (or every pending one) still waiting for it."""
-    from pipeline.jobs import extract_pending
+    """Extract a batch of waiting articles, the given ones first; without ids, every waiting one.
+
+    The batch is claimed, so each article is read once even with many workers; an article another
+    worker holds is read there.
+    """
+    from pipeline.jobs import extract_claimed
 
     settings = _settings()
     with recorded(context):
-        summary = extract_pending(
-            _session_factory(settings.database_url), _extractor(), ids=ids, batch_size=EXTRACT_BATCH
+        summary = extract_claimed(
+            _session_factory(settings.database_url),
+            _extractor(),
+            prefer=ids or (),
+            batch_size=EXTRACT_BATCH,
+            until_none_left=ids is None,
         )
     return {"articles": summary.articles, "failed": summary.failed, "events": len(summary.events)}
 

@@ -80,6 +80,34 @@ def pending_article_ids(
     return list(session.scalars(query))
 
 
+CLAIM_LOCK = 0x6E657773  # advisory-lock namespace of articles claimed for extraction ("news")
+CLAIM_WINDOW = 512  # waiting articles looked at per claim; the rest wait for the next one
+
+
+def claim_pending_articles(session: Session, prefer: Sequence[int], size: int) -> list[int]:
+    """On PostgreSQL, lock up to `size` waiting articles no other worker holds, `prefer` first.
+
+    The locks are advisory and last as long as `session`'s transaction, so the articles can be
+    written in other transactions meanwhile, and a worker that dies gives its claim back.
+    """
+    order = [Article.published_at.is_(None), Article.published_at, Article.url]
+    if prefer:
+        order.insert(0, Article.id.in_(list(prefer)).desc())
+    waiting = (
+        select(Article.id)
+        .where(Article.extraction_status == "pending")
+        .order_by(*order)
+        .limit(CLAIM_WINDOW)
+        .subquery()
+    )
+    claimed = (
+        select(waiting.c.id)
+        .where(func.pg_try_advisory_xact_lock(CLAIM_LOCK, waiting.c.id))
+        .limit(size)
+    )
+    return list(session.scalars(claimed))
+
+
 def articles_by_id(session: Session, ids: list[int]) -> list[PendingArticle]:
     """Articles to annotate, in the order of `ids`."""
     rows = session.execute(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from models import JobRun
 from pipeline.jobs import unit_of_work
@@ -21,9 +22,10 @@ from pipeline.schedule import CronFile, CronJob
 from pipeline.scheduler import Scheduler
 from pipeline.settings import Settings
 from pipeline.workers import deferring_runner, make_app
+from storage import queries
 from tests.conftest import PROJECT
 from tests.servers import respond, serve, slow
-from tests.stored import engine_for, newstrack, ready
+from tests.stored import engine_for, new_article, newstrack, ready
 from tests.test_scheduler import FakeClock
 
 PAGE = """<!DOCTYPE html><html lang="en"><head><title>{title}</title></head><body>
@@ -84,9 +86,11 @@ def test_two_workers_fetch_and_extract_every_article_once(
             )
             for _ in range(2)
         ]
+        claims = []
         for worker in workers:
             _, errors = worker.communicate(timeout=300)
             assert worker.returncode == 0, errors.decode()
+            claims += _claims(errors.decode())
         pages = Counter(
             path for path in server.paths() if not path.endswith(("feed", "robots.txt"))
         )
@@ -105,16 +109,144 @@ def test_two_workers_fetch_and_extract_every_article_once(
         ).one()
     assert statuses == {"done": 12}
     assert {status for _, status, _ in jobs} == {"succeeded"}
-    extracted = [
+    queued = [
         article_id
         for task, _, args in jobs
         if task.endswith("extract_articles")
         for article_id in (args if isinstance(args, dict) else json.loads(args))["ids"]
     ]
-    assert sorted(extracted) == sorted(set(extracted)) and len(extracted) == 12  # each once
+    assert sorted(queued) == sorted(set(queued)) and len(queued) == 12  # one job per article
+    extracted = [article_id for claim in claims for article_id in claim]
+    assert sorted(extracted) == sorted(queued)  # each read once, by one worker
     assert tuple(events) == (2, 12)  # gallium's and germanium's controls, six reports each
     listing = newstrack("jobs", "--json", env=env)
     assert len(json.loads(listing.stdout)) == len(jobs)
+
+
+def _claims(log: str) -> list[list[int]]:
+    """The batches of articles a worker claimed for extraction, from its log."""
+    marker = "extract: claimed articles "
+    return [
+        [int(article_id) for article_id in line.split(marker, 1)[1].split(",")]
+        for line in log.splitlines()
+        if marker in line
+    ]
+
+
+def _queue_articles(session_factory: sessionmaker[Session], count: int) -> list[int]:
+    """Store articles about export controls, each with its extraction job, as a fetch would."""
+    from pipeline.workers import queue_extraction
+    from storage import writes
+
+    ids = []
+    for n in range(1, count + 1):
+        with unit_of_work(session_factory) as session:
+            text_ = PAGE.format(title=f"n{n}", element="gallium", day=n % 28 + 1)
+            article_id = writes.add_article(
+                session, new_article(f"https://a.example/{n}", text_, None)
+            )
+            assert article_id is not None
+            queue_extraction(session, article_id)
+            ids.append(article_id)
+    return ids
+
+
+@pytest.mark.postgres
+def test_claims_of_workers_at_once_do_not_overlap(postgres_url: str) -> None:
+    """Two open claims take different waiting articles; a claim ended gives its articles back."""
+    session_factory = ready(postgres_url)
+    ids = _queue_articles(session_factory, 5)
+    with session_factory() as first, first.begin():
+        mine = queries.claim_pending_articles(first, prefer=[ids[3]], size=2)
+        with session_factory() as second, second.begin():
+            theirs = queries.claim_pending_articles(second, prefer=[ids[3]], size=10)
+        assert mine[0] == ids[3] and len(mine) == 2  # the job's own article first
+        assert sorted(mine + theirs) == ids  # together every article, none twice
+        with unit_of_work(session_factory) as session:  # a claimed article can still be written
+            session.execute(
+                text("UPDATE articles SET extraction_status = 'done' WHERE id = :id"),
+                {"id": mine[1]},
+            )
+    with session_factory() as third, third.begin():
+        again = queries.claim_pending_articles(third, prefer=[], size=10)
+    assert sorted(again) == sorted(set(ids) - {mine[1]})  # the ended claim's pending one is back
+
+
+@pytest.mark.postgres
+def test_extraction_jobs_read_waiting_articles_in_batches(postgres_url: str) -> None:
+    """40 queued articles are read in two passes of the pipeline (32 and 8), each article once."""
+    session_factory = ready(postgres_url)
+    ids = _queue_articles(session_factory, 40)
+    env = {**os.environ, "NEWSTRACK_DB": postgres_url}
+    worker = newstrack("worker", "--queue", "extract", "--once", env=env)
+    assert worker.returncode == 0, worker.stderr
+    claims = _claims(worker.stderr)
+    assert [len(claim) for claim in claims] == [32, 8]
+    assert claims[0][0] == ids[0]  # the first job's own article leads its batch
+    assert sorted(article_id for claim in claims for article_id in claim) == ids
+    with unit_of_work(session_factory) as session:
+        statuses = Counter(
+            session.scalars(
+                text("SELECT status FROM procrastinate_jobs WHERE queue_name = 'extract'")
+            )
+        )
+        done = session.scalar(
+            text("SELECT count(*) FROM articles WHERE extraction_status = 'done'")
+        )
+        reports = session.scalar(text("SELECT count(*) FROM mentions"))
+    assert statuses == {"succeeded": 40} and done == 40
+    assert reports == 40  # one report of the control in each article, none twice
+
+
+@pytest.mark.postgres
+def test_a_worker_killed_mid_extraction_loses_nothing_and_duplicates_nothing(
+    postgres_url: str,
+) -> None:
+    """SIGKILL while a claimed batch is being stored: its claim ends, the next worker finishes it."""
+    session_factory = ready(postgres_url)
+    _queue_articles(session_factory, 40)
+    env = {**os.environ, "NEWSTRACK_DB": postgres_url, "NEWSTRACK_STALLED_AFTER": "3"}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "worker", "--queue", "extract"],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def done() -> int:
+        with unit_of_work(session_factory) as session:
+            return (
+                session.scalar(
+                    text("SELECT count(*) FROM articles WHERE extraction_status = 'done'")
+                )
+                or 0
+            )
+
+    try:
+        for _ in range(2400):  # until the first batch is partly stored
+            if done():
+                break
+            threading.Event().wait(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    finally:
+        first.kill()
+    assert 0 < done() < 32  # killed in the middle of its first batch
+    threading.Event().wait(4)  # the dead worker's heartbeat grows old
+    second = newstrack("worker", "--queue", "extract", "--once", env=env)
+    assert second.returncode == 0, second.stderr
+    with unit_of_work(session_factory) as session:
+        statuses = Counter(
+            session.scalars(
+                text("SELECT status FROM procrastinate_jobs WHERE queue_name = 'extract'")
+            )
+        )
+        reports = session.execute(
+            text("SELECT count(*), count(DISTINCT article_id) FROM mentions")
+        ).one()
+    assert done() == 40 and statuses == {"succeeded": 40}
+    assert tuple(reports) == (40, 40)  # every article's report stored, none twice
 
 
 def test_distributed_mode_needs_postgresql(tmp_path: Path) -> None:
