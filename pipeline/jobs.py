@@ -318,6 +318,9 @@ def _fetch_source(
         known = writes.known_urls(session, by_url)
         guids = [item.guid for item in by_url.values() if item.guid]
         known_guids = writes.known_guids(session, source_id, guids)
+    if known and source_id is not None and not run.dry_run:
+        with unit_of_work(run.session_factory) as session:
+            writes.adopt_articles(session, source_id, known)
     known |= {url for url, item in by_url.items() if item.guid and item.guid in known_guids}
     report.known = len(known)
     fresh = [(url, item) for url, item in by_url.items() if url not in known]
@@ -435,6 +438,8 @@ def _store_item(
         stored = writes.add_article(session, article)
         if stored is not None and run.on_stored is not None:
             run.on_stored(session, stored)
+        if stored is None and source_id is not None:  # stored meanwhile, by another source?
+            writes.adopt_articles(session, source_id, [url])
     if stored is None:
         report.duplicates += 1
     else:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import delete, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -213,6 +213,38 @@ def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
         chunk = wanted[start : start + 500]
         found.update(session.scalars(select(Article.url).where(Article.url.in_(chunk))))
     return found
+
+
+def adopt_articles(session: Session, source_id: int, urls: Iterable[str]) -> list[int]:
+    """Give stored articles a source that lists them too and was configured earlier; return them.
+
+    An article in two feeds belongs to the first configured source (the lowest id), whichever
+    fetch stored it first, so runs in any order, at once or after a crash, count sources alike.
+    The events the moved articles report are consolidated again: their source counts changed.
+    """
+    wanted = sorted(set(urls))
+    moved: list[int] = []
+    for start in range(0, len(wanted), 500):
+        moved += session.scalars(
+            update(Article)
+            .where(
+                Article.url.in_(wanted[start : start + 500]),
+                or_(Article.source_id.is_(None), Article.source_id > source_id),
+            )
+            .values(source_id=source_id)
+            .returning(Article.id)
+        ).all()
+    if moved:
+        reported = session.execute(
+            select(Event.id, Event.actor, Event.action, Event.measure)
+            .join(Mention, Mention.event_id == Event.id)
+            .where(Mention.article_id.in_(moved))
+            .distinct()
+        ).all()
+        kinds = {Kind(row.actor, row.action, row.measure) for row in reported}
+        lock_families(session, {kind.family for kind in kinds})
+        consolidate(session, kinds, {row.id for row in reported})
+    return sorted(moved)
 
 
 def add_article(session: Session, article: NewArticle) -> int | None:

@@ -219,6 +219,37 @@ def test_same_event_from_two_sources_is_one_event(database_url: str, extractor: 
         assert event.announced_on is not None
 
 
+def test_an_article_in_two_feeds_belongs_to_the_first_configured_source(
+    database_url: str, extractor: Extractor
+) -> None:
+    """Whichever source stored it first, the earlier configured one takes it; counts follow."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    texts = (
+        "China banned exports of gallium to the United States on Dec. 3, MOFCOM said.",
+        "On Dec. 3, China banned gallium exports to the United States, the ministry said.",
+    )
+    for n, text_ in enumerate(texts):
+        store_and_annotate(
+            session_factory, extractor, f"https://a.example/{n}", text_, ids["second"]
+        )
+
+    def sources_of_event() -> tuple[list[int | None], int]:
+        with unit_of_work(session_factory) as session:
+            owners = list(session.scalars(select(Article.source_id).order_by(Article.url)))
+            [count_] = session.scalars(select(Event.source_count))
+        return owners, count_
+
+    assert sources_of_event() == ([ids["second"], ids["second"]], 1)
+    with unit_of_work(session_factory) as session:
+        moved = writes.adopt_articles(session, ids["first"], ["https://a.example/0"])
+    assert len(moved) == 1
+    assert sources_of_event() == ([ids["first"], ids["second"]], 2)  # the event's count follows
+    with unit_of_work(session_factory) as session:  # a later source never takes it back
+        assert writes.adopt_articles(session, ids["second"], ["https://a.example/0"]) == []
+        assert writes.adopt_articles(session, ids["first"], ["https://a.example/0"]) == []
+
+
 def test_totals_count_articles_events_and_elements(
     database_url: str, extractor: Extractor, seed_text: str
 ) -> None:
