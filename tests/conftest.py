@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -48,9 +49,8 @@ def _admin_dsn() -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A new, empty database on the real PostgreSQL server, dropped afterwards."""
+@contextmanager
+def _new_postgres_database() -> Iterator[str]:
     name = f"newstrack_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -59,6 +59,20 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty database on the real PostgreSQL server, dropped afterwards."""
+    with _new_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def another_postgres_url() -> Iterator[str]:
+    """A second new, empty database, for tests that compare two."""
+    with _new_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

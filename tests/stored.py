@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.extract import Annotation, ArticleText, Extractor
@@ -16,7 +18,7 @@ from pipeline.jobs import unit_of_work
 from pipeline.sources import SourceConfig
 from storage import writes
 from storage.engine import make_engine, make_session_factory
-from storage.migrate import upgrade
+from storage.migrate import newstrack_owns, upgrade
 
 PROJECT = Path(__file__).parent.parent
 PUBLISHED = datetime(2025, 5, 14, 12, tzinfo=UTC)
@@ -116,3 +118,80 @@ def newstrack(
         check=False,
         env=env if env is not None else {**os.environ, "NEWSTRACK_DB": "sqlite:///never-used.db"},
     )
+
+
+def event_rows(session: Session) -> list[tuple[Any, ...]]:
+    """Every event as content (no ids): what a user sees, its mentions, the measure it changes."""
+    rows = session.execute(
+        text(
+            """
+            SELECT e.id, e.actor, e.action, e.measure, e.status, e.modality, v.elements, v.targets,
+                   e.announced_on, e.effective_on, e.expires_on, e.article_count, e.source_count,
+                   e.conflicts, e.changes_event_id
+            FROM events AS e JOIN v_events AS v ON v.id = e.id
+            """
+        )
+    ).all()
+    mentions: dict[Any, list[str]] = {}
+    for event_id, url, start in session.execute(
+        text(
+            "SELECT m.event_id, a.url, m.start_char FROM mentions AS m "
+            "JOIN articles AS a ON a.id = m.article_id"
+        )
+    ):
+        mentions.setdefault(event_id, []).append(f"{url}@{start}")
+    content = {
+        row[0]: (*(str(value) for value in row[1:14]), tuple(sorted(mentions[row[0]])))
+        for row in rows
+    }
+    periods: dict[Any, list[str]] = {}
+    for measure_id, event_id, state, starts, ends in session.execute(
+        text("SELECT measure_id, event_id, state, starts_on, ends_on FROM measure_periods")
+    ):
+        periods.setdefault(measure_id, []).append(
+            f"{state} {starts}..{ends} by {content[event_id][:3]}"
+        )
+    return sorted(
+        (
+            *content[row[0]],
+            content[row[14]][:9] if row[14] is not None else None,
+            tuple(sorted(periods.get(row[0], []))),
+        )
+        for row in rows
+    )
+
+
+# Tables and columns that record how the work went (attempts, times, row ids), not what was found.
+RUN_RECORD_TABLES = {"fetches", "job_runs", "queue_errors", "alembic_version"}
+RUN_RECORD_COLUMNS = {"id", "event_key", "duplicate_of", "consecutive_failures", "last_error"}
+RUN_RECORD_COLUMNS |= {"attempts", "until", "error"}
+
+
+def end_state(session: Session) -> dict[str, Any]:
+    """What a database holds, without ids and times: equal after equal work, however it was split.
+
+    Every table's rows as a multiset of their content columns (a row stored twice counts twice),
+    the events with their mentions and links, and which article duplicates which.
+    """
+    state: dict[str, Any] = {"events": event_rows(session)}
+    inspector = inspect(session.connection())
+    for table in sorted(inspector.get_table_names()):
+        if table in RUN_RECORD_TABLES or not newstrack_owns(table, "table", None):
+            continue
+        columns = [
+            column["name"]
+            for column in inspector.get_columns(table)
+            if column["name"] not in RUN_RECORD_COLUMNS
+            and not column["name"].endswith("_id")
+            and not (column["name"].endswith("_at") and column["name"] != "published_at")
+        ]
+        rows = session.execute(text(f"SELECT {', '.join(columns)} FROM {table}"))
+        state[table] = Counter(tuple(str(value) for value in row) for row in rows)
+    state["duplicates"] = sorted(
+        session.execute(
+            text(
+                "SELECT a.url, b.url FROM articles AS a JOIN articles AS b ON b.id = a.duplicate_of"
+            )
+        ).all()
+    )
+    return state

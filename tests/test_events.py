@@ -16,7 +16,14 @@ from pipeline.evaluate import load_devset
 from pipeline.extract import Annotation, ArticleText, Extractor
 from pipeline.jobs import consolidate_all, unit_of_work
 from tests.conftest import PROJECT
-from tests.stored import PUBLISHED, ready, store_and_annotate, store_annotated, two_sources
+from tests.stored import (
+    PUBLISHED,
+    event_rows,
+    ready,
+    store_and_annotate,
+    store_annotated,
+    two_sources,
+)
 
 LIFECYCLE = [
     (
@@ -44,47 +51,6 @@ LIFECYCLE = [
         "MOFCOM said.",
     ),
 ]
-
-
-def _event_rows(session: Session) -> list[tuple[Any, ...]]:
-    """Every event as content (no ids): what a user sees, its mentions, the measure it changes."""
-    rows = session.execute(
-        text(
-            """
-            SELECT e.id, e.actor, e.action, e.measure, e.status, e.modality, v.elements, v.targets,
-                   e.announced_on, e.effective_on, e.expires_on, e.article_count, e.source_count,
-                   e.conflicts, e.changes_event_id
-            FROM events AS e JOIN v_events AS v ON v.id = e.id
-            """
-        )
-    ).all()
-    mentions: dict[Any, list[str]] = {}
-    for event_id, url, start in session.execute(
-        text(
-            "SELECT m.event_id, a.url, m.start_char FROM mentions AS m "
-            "JOIN articles AS a ON a.id = m.article_id"
-        )
-    ):
-        mentions.setdefault(event_id, []).append(f"{url}@{start}")
-    content = {
-        row[0]: (*(str(value) for value in row[1:14]), tuple(sorted(mentions[row[0]])))
-        for row in rows
-    }
-    periods: dict[Any, list[str]] = {}
-    for measure_id, event_id, state, starts, ends in session.execute(
-        text("SELECT measure_id, event_id, state, starts_on, ends_on FROM measure_periods")
-    ):
-        periods.setdefault(measure_id, []).append(
-            f"{state} {starts}..{ends} by {content[event_id][:3]}"
-        )
-    return sorted(
-        (
-            *content[row[0]],
-            content[row[14]][:9] if row[14] is not None else None,
-            tuple(sorted(periods.get(row[0], []))),
-        )
-        for row in rows
-    )
 
 
 def _annotated_devset(extractor: Extractor) -> list[tuple[str, str, datetime, Annotation]]:
@@ -121,13 +87,13 @@ def test_the_same_articles_in_another_order_give_the_same_events(
     annotated = _annotated_devset(extractor)
     _store_all(session_factory, ids, annotated)
     with unit_of_work(session_factory) as session:
-        forward = _event_rows(session)
+        forward = event_rows(session)
     with unit_of_work(session_factory) as session:
         session.execute(text("DELETE FROM events"))
         session.execute(text("DELETE FROM articles"))
     _store_all(session_factory, ids, annotated[::-1])
     with unit_of_work(session_factory) as session:
-        backward = _event_rows(session)
+        backward = event_rows(session)
     assert len(forward) > 50
     assert any(row[11] != "1" for row in forward)  # some event has more than one article
     assert any(row[14] is not None for row in forward)  # some change is linked to a measure
@@ -141,10 +107,10 @@ def test_consolidating_everything_again_changes_nothing_that_arrived_one_by_one(
     session_factory = ready(database_url)
     _store_all(session_factory, two_sources(session_factory), _annotated_devset(extractor)[:40])
     with unit_of_work(session_factory) as session:
-        before = _event_rows(session)
+        before = event_rows(session)
     summary = consolidate_all(session_factory)
     with unit_of_work(session_factory) as session:
-        after = _event_rows(session)
+        after = event_rows(session)
     assert summary.changed == 0
     assert summary.events == len(before)
     assert after == before
