@@ -275,6 +275,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sending.add_argument("--watchlist", action="append", default=[], metavar="NAME")
     sending.add_argument("--dry-run", action="store_true", help="build the digests, send nothing")
+    settle = sending.add_mutually_exclusive_group()
+    settle.add_argument(
+        "--resend-unconfirmed",
+        dest="unconfirmed",
+        action="store_const",
+        const="resend",
+        help="the digests listed as unconfirmed did not arrive: send them again (same Message-ID)",
+    )
+    settle.add_argument(
+        "--dismiss-unconfirmed",
+        dest="unconfirmed",
+        action="store_const",
+        const="dismiss",
+        help="the digests listed as unconfirmed did arrive: mark them sent",
+    )
     sending.set_defaults(handler=command_digest_send)
     previewing = digest_commands.add_parser(
         "preview",
@@ -908,15 +923,22 @@ def command_digest_send(args: argparse.Namespace, settings: Settings) -> int:
             datetime.now(UTC),
             args.dry_run,
             os.environ.get("NEWSTRACK_UNSUBSCRIBE_URL") or None,
+            args.unconfirmed,
         )
     verb = "would send" if args.dry_run else "sent"
     lines = [f"{verb} {len(summary.sent)} digest(s), {len(summary.failed)} failed (kept pending)"]
     lines += [f"  {verb}: {label}" for label in summary.sent]
     lines += [f"  failed: {label}" for label in summary.failed]
+    lines += [f"  unconfirmed: {label}" for label in summary.unconfirmed]
+    if summary.unconfirmed:
+        lines.append(
+            "  an unconfirmed digest may or may not have arrived: ask its recipient, then run "
+            "`newstrack digest send --resend-unconfirmed` (it did not) or --dismiss-unconfirmed"
+        )
     _print_summary(args, asdict(summary), "\n".join(lines))
     if summary.failed:
         return EXIT_PARTIAL if summary.sent else EXIT_FAILURE
-    return EXIT_OK
+    return EXIT_PARTIAL if summary.unconfirmed else EXIT_OK
 
 
 def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:

@@ -48,6 +48,7 @@ FIRST_DIGEST_SPAN = timedelta(days=1)  # what a recipient's first digest covers
 # A digest covers events extracted until this long before it is sent: an article's extraction
 # commits within it, so nothing extracted just before a digest is left out of the next one.
 DIGEST_SETTLE = timedelta(seconds=10)
+SENDING_GRACE = timedelta(minutes=15)  # longer than any SMTP exchange: a sending older is stuck
 MAX_CRAWL_DELAY = 60.0  # seconds: a larger Crawl-delay would stall a run on that host
 ROBOTS_AGENT = "newstrack"  # the product token robots.txt groups are matched against
 FEED_CONTENT_TYPE = "text/html; charset=utf-8"  # a feed entry's content, kept as its raw page
@@ -677,6 +678,7 @@ class DigestSummary:
 
     sent: list[str] = field(default_factory=list)  # "watchlist -> recipient (period)"
     failed: list[str] = field(default_factory=list)
+    unconfirmed: list[str] = field(default_factory=list)  # sending began, never confirmed
     events: int = 0
 
 
@@ -688,15 +690,28 @@ def send_digests(
     now: datetime,
     dry_run: bool = False,
     unsubscribe_url: str | None = None,
+    unconfirmed: str | None = None,
 ) -> DigestSummary:
-    """Send every watchlist's due digest once per recipient and period; failures stay pending.
+    """Send every watchlist's due digest at most once per recipient and period.
 
-    A delivery row is locked while its mail is sent and marked sent in the same transaction, so a
-    second run at once waits and then finds it sent. A failed send leaves it pending for the next run.
+    A failure the server never took leaves the digest pending for the next run. A digest whose
+    sending began but was never confirmed (the run was killed, or the link broke while handing it
+    over) is listed as unconfirmed until the user says whether it arrived: `unconfirmed` is
+    "resend" (it did not: send it again, with the same Message-ID) or "dismiss" (it did).
     """
     summary = DigestSummary()
     for watchlist in watchlists:
         period = cron.job(watchlist.schedule).latest(now)
+        if unconfirmed and not dry_run:
+            with unit_of_work(session_factory) as session:
+                digests_store.settle_unconfirmed(
+                    session, watchlist.name, now, arrived=unconfirmed == "dismiss"
+                )
+        with unit_of_work(session_factory) as session:
+            stuck = digests_store.unconfirmed(session, watchlist.name, now - SENDING_GRACE)
+        summary.unconfirmed += [
+            f"{_label(delivery)}: sending never confirmed" for delivery in stuck
+        ]
         with unit_of_work(session_factory, dry_run) as session:
             digests_store.open_deliveries(
                 session, watchlist.name, watchlist.recipients, period, period - FIRST_DIGEST_SPAN
@@ -711,31 +726,54 @@ def send_digests(
                     summary.events += len(digest.events)
                 continue
         for delivery in waiting:
-            try:
-                with unit_of_work(session_factory) as session:
-                    taken = digests_store.take(session, delivery.id)
-                    if taken is None:
-                        continue  # another run sent it meanwhile
-                    message, digest = _digest_message(
-                        session, watchlist, taken, smtp, now, unsubscribe_url
-                    )
-                    send_mail(smtp, message, taken.recipient)
-                    digests_store.mark_sent(
-                        session,
-                        taken.id,
-                        digest.until,
-                        str(message["Message-ID"]),
-                        digest.new_count,
-                        digest.update_count,
-                    )
+            sent = _send_one(session_factory, watchlist, delivery, smtp, now, unsubscribe_url)
+            if isinstance(sent, str):
+                summary.failed.append(f"{_label(delivery)}: {sent}")
+            elif sent is not None:
                 summary.sent.append(_label(delivery))
-                summary.events += len(digest.events)
-            except MailError as error:
-                log.warning("digest %s: %s", _label(delivery), error)
-                summary.failed.append(f"{_label(delivery)}: {error}")
-                with unit_of_work(session_factory) as session:
-                    digests_store.mark_failed(session, delivery.id, str(error))
+                summary.events += sent
     return summary
+
+
+def _send_one(
+    session_factory: sessionmaker[Session],
+    watchlist: Watchlist,
+    delivery: digests_store.Delivery,
+    smtp: SmtpSettings,
+    now: datetime,
+    unsubscribe_url: str | None,
+) -> int | str | None:
+    """Send one pending digest: its event count, why it failed, or None when another run took it.
+
+    The delivery is marked sending, and committed, before the server sees the message, so no
+    run stopped at any point sends it twice; a failure the server never took puts it back.
+    """
+    with unit_of_work(session_factory) as session:
+        taken = digests_store.take(session, delivery.id)
+        if taken is None:
+            return None  # another run sent it meanwhile
+        message, digest = _digest_message(session, watchlist, taken, smtp, now, unsubscribe_url)
+        digests_store.mark_sending(
+            session,
+            taken.id,
+            digest.until,
+            str(message["Message-ID"]),
+            digest.new_count,
+            digest.update_count,
+        )
+    try:
+        send_mail(smtp, message, taken.recipient)
+    except MailError as error:
+        log.warning("digest %s: %s", _label(delivery), error)
+        with unit_of_work(session_factory) as session:
+            if error.maybe_delivered:
+                digests_store.mark_unconfirmed(session, taken.id, str(error))
+            else:
+                digests_store.mark_failed(session, taken.id, str(error))
+        return str(error)
+    with unit_of_work(session_factory) as session:
+        digests_store.mark_sent(session, taken.id)
+    return len(digest.events)
 
 
 def preview_digest(

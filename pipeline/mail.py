@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import email.generator
+import io
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -16,6 +19,10 @@ DEFAULT_PORT = {"starttls": 587, "ssl": 465, "none": 25}
 
 class MailError(NewstrackError):
     """The SMTP server could not be reached or would not take a message."""
+
+    def __init__(self, message: str, maybe_delivered: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered  # the link broke after the message was handed over
 
 
 class RecipientRefused(MailError):
@@ -61,8 +68,14 @@ class SmtpSettings:
 
 
 def send(settings: SmtpSettings, message: EmailMessage, recipient: str) -> None:
-    """Send one message to one recipient; errors say what failed without the password."""
+    """Send one message to one recipient; errors say what failed without the password.
+
+    Until the message itself is handed over, any failure means it was not sent. A link broken
+    while it is being handed over is a MailError with `maybe_delivered`: the server may have it.
+    A failure to say goodbye after the server took it is no failure.
+    """
     context = ssl.create_default_context(cafile=settings.ca_file)
+    handing_over = False
     try:
         if settings.security == "ssl":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -70,12 +83,26 @@ def send(settings: SmtpSettings, message: EmailMessage, recipient: str) -> None:
             )
         else:
             client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
-        with client:
+        try:
             if settings.security == "starttls":
                 client.starttls(context=context)
             if settings.user:
                 client.login(settings.user, settings.password or "")
-            client.send_message(message, from_addr=settings.sender, to_addrs=[recipient])
+            client.ehlo_or_helo_if_needed()
+            code, reply = client.mail(settings.sender)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, reply, settings.sender)
+            code, reply = client.rcpt(recipient)
+            if code not in (250, 251):
+                raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+            handing_over = True
+            code, reply = client.data(_wire_bytes(message))
+            if code != 250:
+                raise smtplib.SMTPDataError(code, reply)
+        finally:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                client.quit()
+            client.close()
     except smtplib.SMTPRecipientsRefused as error:
         code, reason = error.recipients.get(recipient, (0, b""))
         raise RecipientRefused(
@@ -92,8 +119,16 @@ def send(settings: SmtpSettings, message: EmailMessage, recipient: str) -> None:
         ) from None
     except (smtplib.SMTPException, OSError) as error:
         raise MailError(
-            f"cannot send through {settings.where}: {_scrub(str(error), settings)}"
+            f"cannot send through {settings.where}: {_scrub(str(error), settings)}",
+            maybe_delivered=handing_over,
         ) from None
+
+
+def _wire_bytes(message: EmailMessage) -> bytes:
+    """The message as SMTP carries it: CRLF line ends (smtplib dot-stuffs it)."""
+    buffer = io.BytesIO()
+    email.generator.BytesGenerator(buffer).flatten(message, linesep="\r\n")
+    return buffer.getvalue()
 
 
 def _text(value: bytes | str) -> str:

@@ -247,7 +247,7 @@ def take(session: Session, delivery_id: int) -> Delivery | None:
     return _delivery(row) if row is not None else None
 
 
-def mark_sent(
+def mark_sending(
     session: Session,
     delivery_id: int,
     until: datetime,
@@ -255,29 +255,79 @@ def mark_sent(
     events: int,
     updates: int,
 ) -> None:
-    """Record a digest as sent, covering up to `until`: it will never be sent again."""
+    """Record that a digest covering up to `until` is being handed to the server: never again.
+
+    Committed before the server sees the message, so a run stopped at any point after this sends
+    it at most once; if it stops before the server says yes, the digest shows as unconfirmed.
+    """
     session.execute(
         update(DigestDelivery)
         .where(DigestDelivery.id == delivery_id)
         .values(
-            state="sent",
+            state="sending",
             until=until,
             message_id=message_id,
             events=events,
             updates=updates,
-            sent_at=datetime.now(UTC),
+            sent_at=datetime.now(UTC),  # when sending began, until it is confirmed
             attempts=DigestDelivery.attempts + 1,
             error=None,
         )
     )
 
 
-def mark_failed(session: Session, delivery_id: int, error: str) -> None:
-    """Record a failed attempt; the delivery stays pending for the next run."""
+def mark_sent(session: Session, delivery_id: int) -> None:
+    """Record that the server took a digest."""
     session.execute(
         update(DigestDelivery)
         .where(DigestDelivery.id == delivery_id)
-        .values(attempts=DigestDelivery.attempts + 1, error=error[:2000])
+        .values(state="sent", sent_at=datetime.now(UTC))
+    )
+
+
+def mark_unconfirmed(session: Session, delivery_id: int, error: str) -> None:
+    """Keep a digest whose handing-over broke off as sending: the server may have it."""
+    session.execute(
+        update(DigestDelivery).where(DigestDelivery.id == delivery_id).values(error=error[:2000])
+    )
+
+
+def unconfirmed(session: Session, watchlist: str, begun_before: datetime) -> list[Delivery]:
+    """A watchlist's digests whose sending began before `begun_before` and was never confirmed."""
+    rows = session.execute(
+        select(DigestDelivery)
+        .where(
+            DigestDelivery.watchlist == watchlist,
+            DigestDelivery.state == "sending",
+            DigestDelivery.sent_at < begun_before,
+        )
+        .order_by(DigestDelivery.period, DigestDelivery.recipient)
+    ).scalars()
+    return [_delivery(row) for row in rows]
+
+
+def settle_unconfirmed(
+    session: Session, watchlist: str, begun_before: datetime, arrived: bool
+) -> int:
+    """At the user's word, mark a watchlist's unconfirmed digests sent, or queue them again."""
+    result = session.execute(
+        update(DigestDelivery)
+        .where(
+            DigestDelivery.watchlist == watchlist,
+            DigestDelivery.state == "sending",
+            DigestDelivery.sent_at < begun_before,
+        )
+        .values(state="sent" if arrived else "pending")
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def mark_failed(session: Session, delivery_id: int, error: str) -> None:
+    """Record a failed attempt the server never took; the delivery waits for the next run."""
+    session.execute(
+        update(DigestDelivery)
+        .where(DigestDelivery.id == delivery_id)
+        .values(state="pending", sent_at=None, error=error[:2000])
     )
 
 

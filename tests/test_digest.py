@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import email
+import json
+import os
+import signal
 import socket
 import ssl
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,7 +34,7 @@ from pipeline.mail import SmtpSettings
 from pipeline.schedule import CronFile, CronJob
 from pipeline.watchlists import Filters, Watchlist, load_watchlists
 from tests.conftest import PROJECT
-from tests.stored import ready, store_and_annotate, two_sources
+from tests.stored import newstrack, ready, store_and_annotate, two_sources
 
 CRON = CronFile(Path("cron.yaml"), (CronJob("digest-daily", "0 7 * * *", ("digest", "send")),))
 HOSTILE_TITLE = '<script>alert("x")</script>\r\nBcc: victim@example.com\r\nSubject: free'
@@ -48,6 +52,7 @@ class Inbox:
     messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
     accept_only: int | None = None  # after this many messages, answer 451 to every DATA
+    hang_up_after_data: bool = False  # keep the message, then drop the link without a reply
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -64,6 +69,8 @@ class Inbox:
             return "451 4.3.0 try again later"
         content = envelope.original_content or b""
         self.messages.append((envelope.mail_from or "", list(envelope.rcpt_tos), content))
+        if self.hang_up_after_data:
+            server.transport.close()
         return "250 Message accepted"
 
     def parsed(self) -> list[EmailMessage]:
@@ -281,6 +288,26 @@ def test_a_server_failing_mid_batch_loses_nothing_and_sends_nothing_twice(
     ]  # fmt: skip
 
 
+def test_a_link_broken_while_handing_over_a_digest_leaves_it_unconfirmed_not_resent(
+    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """The server may have it: the digest is neither sent again nor forgotten, but listed."""
+    handler, port = inbox
+    session_factory = _stored(sqlite_url, extractor)
+    handler.hang_up_after_data = True
+    now = datetime.now(UTC) + timedelta(minutes=1)
+    summary = _send(session_factory, _watchlist(), _smtp(port), now=now)
+    assert summary.sent == [] and "cannot send" in summary.failed[0]
+    handler.hang_up_after_data = False
+    summary = _send(session_factory, _watchlist(), _smtp(port), now=now + timedelta(minutes=1))
+    assert summary.sent == [] and summary.failed == [] and summary.unconfirmed == []
+    assert len(handler.messages) == 1 and _deliveries(session_factory) == [
+        ("analyst@example.com", "sending", 1)
+    ]
+    summary = _send(session_factory, _watchlist(), _smtp(port), now=now + timedelta(minutes=30))
+    assert len(summary.unconfirmed) == 1 and len(handler.messages) == 1
+
+
 def test_a_refused_recipient_stays_pending_and_the_others_are_sent(
     sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
 ) -> None:
@@ -494,3 +521,81 @@ def test_digest_send_exit_codes_say_what_happened(
     assert main(arguments) == 0
     assert main(arguments) == 0
     assert len(handler.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("kill_at", "unsent", "in_doubt"),
+    [
+        ("pipeline.jobs:_digest_message:2", set(), set()),  # composing the second: rerun sends it
+        ("pipeline.mail:send:2", {"b@example.com"}, {"b@example.com"}),  # never handed over
+        ("pipeline.mail:send:2:after", set(), {"b@example.com"}),  # taken, never marked sent
+    ],
+)
+def test_a_digest_send_killed_anywhere_never_sends_a_digest_twice(
+    kill_at: str,
+    unsent: set[str],
+    in_doubt: set[str],
+    tmp_path: Path,
+    extractor: Extractor,
+    inbox: tuple[Inbox, int],
+) -> None:
+    """SIGKILL mid-send, then reruns: each digest at most once; one in doubt is listed, not resent."""
+    handler, port = inbox
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    session_factory = _stored(database, extractor)
+    with unit_of_work(session_factory) as session:  # extracted a while ago: past DIGEST_SETTLE
+        session.execute(update(Article).values(extracted_at=datetime.now(UTC) - timedelta(hours=1)))
+    recipients = ["a@example.com", "b@example.com", "c@example.com"]
+    watchlists = tmp_path / "watchlists.yaml"
+    watchlists.write_text(
+        "version: 1\nwatchlists:\n  - name: minerals\n"
+        f"    recipients: {json.dumps(recipients)}\n"
+        "    filters: {elements: [gallium, germanium]}\n    schedule: digest-daily\n",
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "NEWSTRACK_DB": database,
+        "NEWSTRACK_SMTP_HOST": "127.0.0.1",
+        "NEWSTRACK_SMTP_PORT": str(port),
+    }
+    send = ["digest", "send", "--file", str(watchlists), "--cron", str(PROJECT / "cron.yaml")]
+    crashing = {
+        **env,
+        "NEWSTRACK_KILL_AT": kill_at,
+        "PYTHONPATH": str(PROJECT / "tests" / "crashpoints"),
+    }
+    assert newstrack(*send, env=crashing).returncode == -signal.SIGKILL
+
+    def received() -> Counter[str]:
+        return Counter(to for _, [to], _ in handler.messages)
+
+    for _ in range(2):  # a rerun, and another: nothing in doubt is sent again
+        rerun = newstrack(*send, env=env)
+        assert rerun.returncode == 0, rerun.stderr
+        assert received() == Counter({to: 1 for to in recipients if to not in unsent})
+
+    def doubted() -> list[str]:
+        later = send_digests(
+            session_factory,
+            load_watchlists(watchlists, load_vocabulary(), env),
+            CRON,
+            _smtp(port),
+            datetime.now(UTC) + timedelta(minutes=20),  # past the grace of a send in progress
+            dry_run=True,
+        )
+        return [label.split(" -> ")[1].split(" ")[0] for label in later.unconfirmed]
+
+    assert doubted() == sorted(in_doubt)
+    # The user asks the recipient: a digest that never arrived is sent again, one that did is not.
+    if in_doubt:
+        decision = "--resend-unconfirmed" if unsent else "--dismiss-unconfirmed"
+        done = newstrack(*send, decision, env=env)
+        assert done.returncode == 0, done.stderr
+    assert doubted() == []
+    assert received() == Counter({to: 1 for to in recipients})
+    with unit_of_work(session_factory) as session:
+        rows = session.execute(select(DigestDelivery.state, DigestDelivery.message_id)).all()
+    assert {state for state, _ in rows} == {"sent"}
+    sent_ids = {str(message["Message-ID"]) for message in handler.parsed()}
+    assert sent_ids == {message_id for _, message_id in rows}  # a resend keeps its Message-ID
