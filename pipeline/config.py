@@ -9,9 +9,47 @@ import yaml
 
 from pipeline.errors import ConfigError
 
+MAX_EXPANDED = 100_000  # nodes that aliases may repeat; more is an alias bomb ("billion laughs")
+
 
 class _LineLoader(yaml.SafeLoader):
     """Safe loader that remembers the line of every mapping as the key `__line__`."""
+
+    expanded = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Count the nodes each alias repeats; refuse self-containing aliases and alias bombs."""
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            node = self.anchors.get(event.anchor)
+            if node is not None:
+                self.expanded += _size(node, {}, event.start_mark)
+                if self.expanded > MAX_EXPANDED:
+                    raise yaml.composer.ComposerError(
+                        None,
+                        None,
+                        f"aliases repeat more than {MAX_EXPANDED} nodes",
+                        event.start_mark,
+                    )
+        return super().compose_node(parent, index)
+
+
+def _size(node: yaml.Node, sizes: dict[int, int | None], mark: yaml.Mark) -> int:
+    """How many nodes a node stands for once its aliases are expanded."""
+    if id(node) in sizes:
+        known = sizes[id(node)]
+        if known is None:
+            raise yaml.composer.ComposerError(None, None, "an alias contains itself", mark)
+        return known
+    sizes[id(node)] = None  # being counted: meeting it again means a cycle
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    total = 1 + sum(_size(child, sizes, mark) for child in children)
+    sizes[id(node)] = total
+    return total
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
@@ -42,6 +80,8 @@ def load_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: {where}: {error.problem or error}{context}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read") from None
 
 
 def where(path: Path, item: Any) -> str:

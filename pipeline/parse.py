@@ -91,7 +91,10 @@ class Page:
 
 def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> list[FeedEntry]:
     """Parse RSS/Atom bytes (feedparser never does HTTP here); entries without a link are skipped."""
-    parsed: Any = feedparser.parse(body, response_headers=dict(headers or {}))
+    try:
+        parsed: Any = feedparser.parse(body, response_headers=dict(headers or {}))
+    except Exception as error:  # feedparser trips on some hostile input ("&#xD800;")
+        raise ParseError(f"{url}: not a readable feed: {type(error).__name__}: {error}") from None
     if (parsed.get("bozo") or not parsed.get("version")) and not parsed.get("entries"):
         problem = parsed.get("bozo_exception") or "no RSS or Atom document"
         raise ParseError(f"{url}: not a readable feed: {problem}")
@@ -108,7 +111,9 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
             FeedEntry(
                 url=link,
                 title=_clean(_feed_title(raw)),
-                published=_feed_time(raw.get("published_parsed") or raw.get("updated_parsed")),
+                published=_feed_time(
+                    dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed")
+                ),  # plain dict reads: feedparser's own map "updated" to "published" with a warning
                 summary=raw.get("summary", ""),
                 content_html=content_html,
                 guid=str(raw.get("id") or "")[:500],
