@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pipeline import wordpress
 from pipeline.digest import Digest, compose
 from pipeline.errors import NewstrackError
-from pipeline.extract import ArticleText, Extractor
+from pipeline.extract import Annotation, ArticleText, Extractor
 from pipeline.fetch import FetchResult, HostPacer, Outcome, fetch
 from pipeline.language import detect_language
 from pipeline.mail import MailError, SmtpSettings
@@ -459,7 +459,7 @@ def extract_pending(
     processes: int = 1,
     ids: Sequence[int] | None = None,
 ) -> ExtractSummary:
-    """Annotate articles waiting for extraction and store their events, one article per transaction.
+    """Annotate articles waiting for extraction and store their events, a batch per transaction.
 
     With `outdated`, articles extracted by another extractor version are annotated again; their
     tags and mentions are replaced, and articles already at this version are left untouched.
@@ -523,28 +523,46 @@ def _extract_batch(
     dry_run: bool = False,
     processes: int = 1,
 ) -> None:
-    """Annotate some articles in one pass of the pipeline and store each in its own transaction."""
+    """Annotate some articles in one pass of the pipeline and store them in one transaction.
+
+    Each article is stored in its own savepoint, so one that fails is marked failed and the others
+    go on; their events are consolidated once for the whole batch, and a batch is stored whole or
+    not at all.
+    """
     with unit_of_work(session_factory) as session:
         batch = queries.articles_by_id(session, list(ids))
     texts = [ArticleText(str(a.id), a.text, a.title, a.published_at, a.language) for a in batch]
-    for article, annotation in zip(batch, extractor.annotate_each(texts, processes), strict=True):
-        try:
-            if isinstance(annotation, Exception):
-                raise annotation
-            with unit_of_work(session_factory, dry_run) as session:
-                summary.events.update(writes.save_annotation(session, article.id, annotation))
-        except Exception as error:  # one bad article must not stop the batch
-            log.warning("article %d: extraction failed: %s", article.id, error)
-            summary.failed += 1
-            with unit_of_work(session_factory, dry_run) as session:
+    annotated = list(zip(batch, extractor.annotate_each(texts, processes), strict=True))
+    with unit_of_work(session_factory, dry_run) as session:
+        writes.lock_for_annotations(
+            session,
+            [(article.id, found) for article, found in annotated if isinstance(found, Annotation)],
+        )
+        kinds: set[consolidation.Kind] = set()
+        touched: set[int] = set()
+        for article, annotation in annotated:
+            try:
+                if isinstance(annotation, Exception):
+                    raise annotation
+                with session.begin_nested():
+                    found_kinds, found_events = writes.store_annotation(
+                        session, article.id, annotation
+                    )
+            except Exception as error:  # one bad article must not stop the batch
+                log.warning("article %d: extraction failed: %s", article.id, error)
+                summary.failed += 1
                 writes.mark_extraction_failed(
                     session, article.id, f"{type(error).__name__}: {error}"
                 )
-        else:
-            summary.screened += annotation.status == "screened"
-            summary.skipped += annotation.status == "skipped"
-        summary.articles += 1
-        progress.advance(article.title)
+            else:
+                kinds |= found_kinds
+                touched |= found_events
+                summary.screened += annotation.status == "screened"
+                summary.skipped += annotation.status == "skipped"
+            summary.articles += 1
+            progress.advance(article.title)
+        if kinds or touched:
+            summary.events.update(consolidation.consolidate(session, kinds, touched))
 
 
 @dataclass

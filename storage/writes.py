@@ -28,7 +28,7 @@ from models import (
     Source,
 )
 from pipeline.similar import NEAR_DUPLICATE, Fingerprint, fingerprint
-from storage.consolidation import Kind, consolidate, host_event, lock_families
+from storage.consolidation import Family, Kind, consolidate, host_event, lock_families
 
 if TYPE_CHECKING:
     from pipeline.extract import Annotation
@@ -368,10 +368,43 @@ def mark_extraction_failed(session: Session, article_id: int, error: str) -> Non
 
 
 def save_annotation(session: Session, article_id: int, annotation: Annotation) -> list[int]:
-    """Replace an article's tags and mentions with a new annotation; return the events it touched.
+    """Replace an article's tags and mentions with a new annotation and consolidate its events.
 
-    The article row is locked first, so a second worker annotating the same article waits, then
-    sees it done by the same extractor version and leaves it alone.
+    Returns the events it touched. The article row is locked first, so a second worker annotating
+    the same article waits, then sees it done by the same extractor version and leaves it alone.
+    """
+    kinds, touched = store_annotation(session, article_id, annotation)
+    return sorted(consolidate(session, kinds, touched)) if kinds or touched else []
+
+
+def lock_for_annotations(session: Session, annotations: Sequence[tuple[int, Annotation]]) -> None:
+    """Take every family lock a batch of annotations will need, at once and in one order.
+
+    Two workers storing batches then never wait on each other in a circle.
+    """
+    ids = [article_id for article_id, _ in annotations]
+    earlier = session.execute(
+        select(Event.actor, Event.measure)
+        .join(Mention, Mention.event_id == Event.id)
+        .where(Mention.article_id.in_(ids))
+        .distinct()
+    ).all()
+    families = {Family(row.actor, row.measure) for row in earlier}
+    families |= {
+        Family(record.actor, record.measure)
+        for _, annotation in annotations
+        for record in annotation.events
+    }
+    lock_families(session, families)
+
+
+def store_annotation(
+    session: Session, article_id: int, annotation: Annotation
+) -> tuple[set[Kind], set[int]]:
+    """Replace an article's tags and mentions; return the kinds and events to consolidate.
+
+    The new mentions wait in a host event of their kind until the caller consolidates, in the
+    same transaction.
     """
     current = session.execute(
         select(Article.extraction_status, Article.extractor_version)
@@ -382,7 +415,7 @@ def save_annotation(session: Session, article_id: int, annotation: Annotation) -
         current.extraction_status in EXTRACTED
         and current.extractor_version == annotation.extractor_version
     ):
-        return []
+        return set(), set()
     for table in (ElementMention, EntityMention, Quantity):
         session.execute(delete(table).where(table.article_id == article_id))
     earlier = session.execute(
@@ -484,7 +517,7 @@ def save_annotation(session: Session, article_id: int, annotation: Annotation) -
         )
     )
     session.flush()
-    return sorted(consolidate(session, kinds, touched))
+    return kinds, touched
 
 
 def _first_per_start(tags: Iterable[Any]) -> list[Any]:

@@ -29,7 +29,7 @@ KILL_POINTS = [
     "storage.writes:add_article:5",  # fetching: some articles stored
     "storage.writes:add_article:30:after",  # an article written, its transaction not committed
     "pipeline.jobs:_extract_batch:1",  # every article stored, no event yet
-    "storage.writes:save_annotation:12:after",  # mentions written, consolidation not committed
+    "storage.writes:store_annotation:12:after",  # mentions written, the batch not committed
     "storage.consolidation:refresh_event:40",  # consolidating: events half refreshed
     "storage.consolidation:relink:9:after",  # a family regrouped, its links not committed
 ]
