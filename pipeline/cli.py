@@ -907,7 +907,7 @@ def _digest_setup(args: argparse.Namespace) -> tuple[list[Watchlist], CronFile, 
 
 
 def command_digest_send(args: argparse.Namespace, settings: Settings) -> int:
-    """Send every due digest once; a failed one stays pending for the next run."""
+    """Send every due digest at most once; a failed one stays pending for the next run."""
     from pipeline.jobs import send_digests
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade

@@ -67,7 +67,6 @@ class SourceReport:
     updated: int = 0
     due_again: str | None = None
     errors: list[str] = field(default_factory=list)
-    article_ids: list[int] = field(default_factory=list)  # the articles stored, for extraction
 
 
 @dataclass
@@ -80,11 +79,6 @@ class FetchSummary:
     def stored(self) -> int:
         """Articles stored in this run."""
         return sum(report.stored for report in self.sources)
-
-    @property
-    def article_ids(self) -> list[int]:
-        """The articles stored in this run."""
-        return [article_id for report in self.sources for article_id in report.article_ids]
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -445,7 +439,6 @@ def _store_item(
         report.duplicates += 1
     else:
         report.stored += 1
-        report.article_ids.append(stored)
     return False
 
 
