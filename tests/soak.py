@@ -122,10 +122,8 @@ def routes(sources: int, cycle: Callable[[], int]) -> dict[str, Behaviour]:
         if kind in GOOD:  # "charset" sends Latin-1 bytes under a UTF-8 label
             encoding = "latin-1" if kind == "charset" else "utf-8"
             served[feed] = _feed(source, cycle, kind == "pages", encoding)
-            for number in range(64 * PER_CYCLE):
-                path, text = _item(source, number)
-                page = f"<html><body><article><h1>Report</h1><p>{text}</p></article></body></html>"
-                served[path] = respond(200, page.encode(), content_type="text/html; charset=utf-8")
+            if kind == "pages":  # only feeds of links send the client to article pages
+                served |= {_item(source, n)[0]: _page(source, n) for n in range(64 * PER_CYCLE)}
         elif kind == "slow":
             served[feed] = slow(3.0, respond(200, b"<rss/>"))
         elif kind == "error":
@@ -141,6 +139,17 @@ def routes(sources: int, cycle: Callable[[], int]) -> dict[str, Behaviour]:
         else:
             served[feed] = hang_up()
     return served
+
+
+def _page(source: int, number: int) -> Behaviour:
+    """An article page, made when it is asked for."""
+
+    def behave(handler: Handler) -> None:
+        _, text = _item(source, number)
+        page = f"<html><body><article><h1>Report</h1><p>{text}</p></article></body></html>"
+        respond(200, page.encode(), content_type="text/html; charset=utf-8")(handler)
+
+    return behave
 
 
 def expected_good(sources: int, cycle: int) -> int:

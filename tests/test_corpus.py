@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.fetch import Outcome, build_client, fetch
+from pipeline.fetch import build_client, fetch
 from pipeline.parse import ParseError, extract_page, parse_feed
 from pipeline.settings import HttpSettings
 from pipeline.sources import ArticleSelectors
@@ -114,7 +114,7 @@ def _each(
             with _watchdog():
                 result = fetch(client, server.url(path), SETTINGS)
                 if not result.ok:
-                    assert result.outcome in set(Outcome) and result.error, path
+                    assert result.error, path  # a classified failure says why
                     outcomes[f"fetch {result.outcome}"] += 1
                     continue
                 try:
