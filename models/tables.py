@@ -367,3 +367,16 @@ class QueueError(Base):
     attempt: Mapped[int] = mapped_column(Integer)
     error: Mapped[str] = mapped_column(Text)
     failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PendingConsolidation(Base):
+    """A kind of event whose mentions changed since it was last grouped, and an event it touched."""
+
+    __tablename__ = "pending_consolidation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str | None] = mapped_column(String(8))
+    action: Mapped[str] = mapped_column(String(20))
+    measure: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[int | None] = mapped_column(Integer)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -456,6 +457,7 @@ def extract_pending(
 
     With `outdated`, articles extracted by another extractor version are annotated again; their
     tags and mentions are replaced, and articles already at this version are left untouched.
+    Stored mentions are grouped into events as they are paced, and once more at the end.
     """
     summary = ExtractSummary()
     with unit_of_work(session_factory) as session:
@@ -463,17 +465,24 @@ def extract_pending(
             session, limit, extractor.version if outdated else None, among=ids
         )
     progress = Progress("extract", total=len(waiting))
+    pace = ConsolidationPace()
     for start in range(0, len(waiting), batch_size):
-        _extract_batch(
-            session_factory,
-            extractor,
-            waiting[start : start + batch_size],
-            summary,
-            progress,
-            dry_run,
-            processes,
-        )
+        with pace.extracting():
+            _extract_batch(
+                session_factory,
+                extractor,
+                waiting[start : start + batch_size],
+                summary,
+                progress,
+                dry_run,
+                processes,
+            )
+        if pace.due() and not dry_run:
+            with pace.consolidating():
+                consolidate_pending(session_factory, summary)
     progress.finish()
+    if not dry_run:
+        consolidate_pending(session_factory, summary)
     if summary.events and not dry_run:  # events merged into others later in the run are gone
         with unit_of_work(session_factory) as session:
             summary.events = queries.existing_events(session, summary.events)
@@ -486,25 +495,80 @@ def extract_claimed(
     prefer: Sequence[int] = (),
     batch_size: int = 32,
     until_none_left: bool = False,
+    pace: ConsolidationPace | None = None,
 ) -> ExtractSummary:
     """On PostgreSQL, extract batches of waiting articles no other worker holds, `prefer` first.
 
     Each batch is claimed for as long as it is read and stored, so workers running at once share
     the waiting articles without reading one twice. Without `until_none_left`, one batch is read.
+    The stored mentions are grouped into events when `pace` says it is due, and whenever no
+    article is left waiting, so the last worker to finish groups them.
     """
     summary = ExtractSummary()
     progress = Progress("extract")
+    pace = pace or ConsolidationPace()
     while True:
         with session_factory() as claim, claim.begin():
             claimed = queries.claim_pending_articles(claim, prefer, batch_size)
             if not claimed:
                 break
             log.info("extract: claimed articles %s", ",".join(map(str, claimed)))
-            _extract_batch(session_factory, extractor, claimed, summary, progress)
+            with pace.extracting():
+                _extract_batch(session_factory, extractor, claimed, summary, progress)
+        if pace.due():
+            with pace.consolidating():
+                consolidate_pending(session_factory, summary)
         if not until_none_left:
             break
     progress.finish()
+    with unit_of_work(session_factory) as session:
+        left = queries.pending_article_ids(session, limit=1)
+    if not left:
+        consolidate_pending(session_factory, summary)
     return summary
+
+
+@dataclass
+class ConsolidationPace:
+    """When to group stored mentions into events during a long extraction.
+
+    Grouping rereads every claim of the kinds it touches, so it is run when the extraction since
+    the last one took `times` as long as that one did: it stays a bounded share of the work
+    however large the store grows, and events are never older than a few groupings.
+    """
+
+    times: float = 10.0
+    extracted: float = 0.0  # seconds of extraction since the last grouping
+    last: float = 0.0  # seconds the last grouping took
+
+    def due(self) -> bool:
+        """Whether enough extraction has passed since the last grouping."""
+        return self.extracted > 0 and self.extracted >= self.times * self.last
+
+    @contextmanager
+    def extracting(self) -> Iterator[None]:
+        """Count the time of an extraction batch."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.extracted += time.perf_counter() - started
+
+    @contextmanager
+    def consolidating(self) -> Iterator[None]:
+        """Count the time of a grouping, and start counting extraction again."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.last = time.perf_counter() - started
+            self.extracted = 0.0
+
+
+def consolidate_pending(session_factory: sessionmaker[Session], summary: ExtractSummary) -> None:
+    """Group the mentions stored since the last grouping into events, in one transaction."""
+    with unit_of_work(session_factory) as session:
+        summary.events |= consolidation.consolidate_pending(session)
 
 
 def _extract_batch(
@@ -554,8 +618,10 @@ def _extract_batch(
                 summary.skipped += annotation.status == "skipped"
             summary.articles += 1
             progress.advance(article.title)
-        if kinds or touched:
+        if dry_run and (kinds or touched):  # a rolled-back batch shows its events now
             summary.events.update(consolidation.consolidate(session, kinds, touched))
+        else:
+            consolidation.queue_consolidation(session, kinds, touched)
 
 
 @dataclass
@@ -711,6 +777,9 @@ def send_digests(
     "resend" (it did not: send it again, with the same Message-ID) or "dismiss" (it did).
     """
     summary = DigestSummary()
+    if not dry_run:  # mentions stored but not yet grouped must reach the events digests read
+        with unit_of_work(session_factory) as session:
+            consolidation.consolidate_pending(session)
     for watchlist in watchlists:
         period = cron.job(watchlist.schedule).latest(now)
         if unconfirmed and not dry_run:
@@ -729,6 +798,7 @@ def send_digests(
             )
             waiting = digests_store.pending(session, watchlist.name)
             if dry_run:  # compose in this rolled-back transaction, send nothing
+                consolidation.consolidate_pending(session)
                 for delivery in waiting:
                     message, digest = _digest_message(
                         session, watchlist, delivery, smtp, now, unsubscribe_url

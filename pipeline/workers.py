@@ -89,6 +89,14 @@ def _extractor() -> Any:
     return Extractor(load_pipeline(), load_vocabulary())
 
 
+@cache
+def _pace() -> Any:
+    """When this worker process groups stored mentions into events, across its jobs."""
+    from pipeline.jobs import ConsolidationPace
+
+    return ConsolidationPace()
+
+
 def _settings() -> Settings:
     return Settings.from_environment()
 
@@ -172,6 +180,7 @@ def extract_articles(
             prefer=ids or (),
             batch_size=EXTRACT_BATCH,
             until_none_left=ids is None,
+            pace=_pace(),
         )
     return {"articles": summary.articles, "failed": summary.failed, "events": len(summary.events)}
 

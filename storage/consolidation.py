@@ -21,6 +21,7 @@ from models import (
     MeasurePeriod,
     Mention,
     MentionElement,
+    PendingConsolidation,
 )
 from models.vocabulary import load_vocabulary
 from pipeline.consolidate import (
@@ -470,6 +471,66 @@ def consolidate(session: Session, kinds: Iterable[Kind], touched: Iterable[int] 
     return changed
 
 
+def queue_consolidation(session: Session, kinds: Iterable[Kind], touched: Iterable[int]) -> None:
+    """Mark kinds of event, and events whose mentions changed, to be consolidated later."""
+    rows = [
+        {"actor": kind.actor, "action": kind.action, "measure": kind.measure, "event_id": None}
+        for kind in set(kinds)
+    ]
+    touched = sorted(set(touched))
+    for start in range(0, len(touched), CHUNK):
+        rows += [
+            {"actor": row.actor, "action": row.action, "measure": row.measure, "event_id": row.id}
+            for row in session.execute(
+                select(Event.id, Event.actor, Event.action, Event.measure).where(
+                    Event.id.in_(touched[start : start + CHUNK])
+                )
+            )
+        ]
+    if rows:
+        session.execute(insert(PendingConsolidation), rows)
+
+
+def consolidate_pending(session: Session) -> set[int]:
+    """Consolidate every kind queued by earlier transactions; return the events that changed.
+
+    Another writer consolidating at the same time skips the queue rows this one holds.
+    """
+    rows = session.execute(
+        select(
+            PendingConsolidation.id,
+            PendingConsolidation.actor,
+            PendingConsolidation.action,
+            PendingConsolidation.measure,
+            PendingConsolidation.event_id,
+        )
+        .order_by(PendingConsolidation.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        return set()
+    kinds = {Kind(row.actor, row.action, row.measure) for row in rows}
+    lock_families(session, {kind.family for kind in kinds})
+    touched = {row.event_id for row in rows if row.event_id is not None}
+    changed = consolidate(session, kinds, existing_events(session, touched))
+    ids = [row.id for row in rows]
+    for start in range(0, len(ids), CHUNK):
+        session.execute(
+            delete(PendingConsolidation).where(
+                PendingConsolidation.id.in_(ids[start : start + CHUNK])
+            )
+        )
+    return changed
+
+
+def pending_count(session: Session) -> int:
+    """How many kinds of event wait to be consolidated."""
+    kinds = select(
+        PendingConsolidation.actor, PendingConsolidation.action, PendingConsolidation.measure
+    ).distinct()
+    return session.scalar(select(func.count()).select_from(kinds.subquery())) or 0
+
+
 def families(session: Session) -> list[Family]:
     """Every actor and measure with events stored."""
     rows = session.execute(select(Event.actor, Event.measure).distinct())
@@ -490,6 +551,7 @@ def consolidate_family(session: Session, family: Family) -> int:
         for row in session.execute(_event_state().where(Event.id.in_([row[0] for row in rows])))
     }
     consolidate(session, kinds, touched=[row[0] for row in rows])
+    _forget_pending(session, family)
     after = {
         row[0]: row[1:]
         for row in session.execute(
@@ -497,6 +559,21 @@ def consolidate_family(session: Session, family: Family) -> int:
         )
     }
     return sum(1 for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+
+
+def _forget_pending(session: Session, family: Family) -> None:
+    """Drop a family's queued consolidations, except those another writer holds."""
+    held = (
+        select(PendingConsolidation.id)
+        .where(
+            PendingConsolidation.actor.is_(None)
+            if family.actor is None
+            else PendingConsolidation.actor == family.actor,
+            PendingConsolidation.measure == family.measure,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(delete(PendingConsolidation).where(PendingConsolidation.id.in_(held)))
 
 
 def _event_state() -> Any:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pipeline.extract import Annotation, ArticleText, Extractor
 from pipeline.jobs import unit_of_work
 from pipeline.sources import SourceConfig
-from storage import writes
+from storage import consolidation, writes
 from storage.engine import make_engine, make_session_factory
 from storage.migrate import newstrack_owns, upgrade
 
@@ -92,6 +92,23 @@ def store_and_annotate(
     """Store an article, annotate it with the real extractor and save what it found."""
     [annotation] = extractor.annotate([ArticleText(url, text, "", published)])
     return store_annotated(session_factory, url, text, source_id, annotation, published)
+
+
+def store_queued(
+    session_factory: sessionmaker[Session],
+    extractor: Extractor,
+    url: str,
+    text: str,
+    source_id: int,
+) -> int:
+    """Store and annotate an article as an extraction batch does: its events wait to be grouped."""
+    [annotation] = extractor.annotate([ArticleText(url, text, "", PUBLISHED)])
+    with unit_of_work(session_factory) as session:
+        article_id = writes.add_article(session, new_article(url, text, source_id))
+        assert article_id is not None
+        kinds, touched = writes.store_annotation(session, article_id, annotation)
+        consolidation.queue_consolidation(session, kinds, touched)
+    return article_id
 
 
 def count(session_factory: sessionmaker[Session], model: type) -> int:

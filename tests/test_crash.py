@@ -30,6 +30,8 @@ KILL_POINTS = [
     "storage.writes:add_article:30:after",  # an article written, its transaction not committed
     "pipeline.jobs:_extract_batch:1",  # every article stored, no event yet
     "storage.writes:store_annotation:12:after",  # mentions written, the batch not committed
+    "pipeline.jobs:consolidate_pending:1",  # a batch stored, its events not yet grouped
+    "storage.consolidation:consolidate_pending:1:after",  # grouped, not committed
     "storage.consolidation:refresh_event:40",  # consolidating: events half refreshed
     "storage.consolidation:relink:9:after",  # a family regrouped, its links not committed
 ]
@@ -101,7 +103,7 @@ def test_two_runs_at_once_end_as_one_run_on_postgresql(
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("kill_at", [KILL_POINTS[2], KILL_POINTS[4]])
+@pytest.mark.parametrize("kill_at", [KILL_POINTS[2], KILL_POINTS[4], KILL_POINTS[5]])
 def test_a_run_killed_on_postgresql_and_run_again_ends_as_one_run(
     kill_at: str, postgres_url: str, another_postgres_url: str
 ) -> None:

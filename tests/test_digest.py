@@ -21,11 +21,11 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
-from models import Article, DigestDelivery
+from models import Article, DigestDelivery, PendingConsolidation
 from models.vocabulary import load_vocabulary
 from pipeline.cli import check_newstrack_command, main
 from pipeline.extract import Extractor
@@ -34,7 +34,7 @@ from pipeline.mail import SmtpSettings
 from pipeline.schedule import CronFile, CronJob
 from pipeline.watchlists import Filters, Watchlist, load_watchlists
 from tests.conftest import PROJECT
-from tests.stored import newstrack, ready, store_and_annotate, two_sources
+from tests.stored import newstrack, ready, store_and_annotate, store_queued, two_sources
 
 CRON = CronFile(Path("cron.yaml"), (CronJob("digest-daily", "0 7 * * *", ("digest", "send")),))
 HOSTILE_TITLE = '<script>alert("x")</script>\r\nBcc: victim@example.com\r\nSubject: free'
@@ -237,6 +237,27 @@ def test_known_events_with_new_reports_are_updates_in_the_next_digest(
     assert (
         "[UPDATE]" in text and "https://c.example/4" in text and "https://a.example/1" not in text
     )
+
+
+def test_mentions_waiting_to_be_grouped_reach_the_digest_as_their_own_event(
+    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """A report stored by an extraction batch, not yet grouped, is grouped before the digest reads events."""
+    handler, port = inbox
+    session_factory = _stored(sqlite_url, extractor)
+    october = (
+        "China's Ministry of Commerce on October 9 imposed export controls on holmium and erbium."
+    )
+    store_queued(session_factory, extractor, "https://c.example/5", october, 1)
+    with unit_of_work(session_factory) as session:  # it waits in April's event until grouped
+        assert session.scalar(select(func.count()).select_from(PendingConsolidation)) > 0
+    holmium = Watchlist("holmium", ("h@example.com",), Filters(elements=frozenset({"holmium"})))
+    assert len(_send(session_factory, holmium, _smtp(port)).sent) == 1
+    text = handler.parsed()[0].get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "holmium" in text and "https://c.example/5" in text
+    assert "dysprosium" not in text and "https://a.example/1" not in text
+    with unit_of_work(session_factory) as session:
+        assert session.scalar(select(func.count()).select_from(PendingConsolidation)) == 0
 
 
 def test_sending_twice_or_twice_at_once_sends_once(

@@ -8,17 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from models import PendingConsolidation
 from pipeline.cli import main
 from pipeline.evaluate import load_devset
 from pipeline.extract import Annotation, ArticleText, Extractor
 from pipeline.jobs import consolidate_all, unit_of_work
+from storage import consolidation, writes
 from tests.conftest import PROJECT
 from tests.stored import (
     PUBLISHED,
     event_rows,
+    new_article,
     ready,
     store_and_annotate,
     store_annotated,
@@ -114,6 +117,100 @@ def test_consolidating_everything_again_changes_nothing_that_arrived_one_by_one(
     assert summary.changed == 0
     assert summary.events == len(before)
     assert after == before
+
+
+def _store_queued(
+    session_factory: sessionmaker[Session],
+    ids: dict[str, int],
+    annotated: list[tuple[str, str, datetime, Annotation]],
+    group_every: int | None,
+) -> None:
+    """Store articles as extraction batches do, grouping what waits after every few and at the end.
+
+    With `group_every` None, nothing is grouped: the mentions wait, as after a killed run.
+    """
+    for index, (url, body, published, annotation) in enumerate(annotated):
+        source = ids["first"] if index % 2 else ids["second"]
+        with unit_of_work(session_factory) as session:
+            article_id = writes.add_article(session, new_article(url, body, source, published))
+            assert article_id is not None
+            consolidation.queue_consolidation(
+                session, *writes.store_annotation(session, article_id, annotation)
+            )
+        if group_every and index % group_every == group_every - 1:
+            with unit_of_work(session_factory) as session:
+                consolidation.consolidate_pending(session)
+    if group_every:
+        with unit_of_work(session_factory) as session:
+            consolidation.consolidate_pending(session)
+
+
+def _waiting(session_factory: sessionmaker[Session]) -> int:
+    with unit_of_work(session_factory) as session:
+        return session.scalar(select(func.count()).select_from(PendingConsolidation)) or 0
+
+
+def _start_over(session_factory: sessionmaker[Session]) -> None:
+    with unit_of_work(session_factory) as session:
+        session.execute(text("DELETE FROM events"))
+        session.execute(text("DELETE FROM articles"))
+
+
+def test_grouping_what_waits_now_and_then_gives_the_events_of_one_by_one(
+    database_url: str, extractor: Extractor
+) -> None:
+    """Mentions grouped after every 7 articles, or after all, end as when each article is grouped."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    annotated = _annotated_devset(extractor)
+    _store_all(session_factory, ids, annotated)
+    with unit_of_work(session_factory) as session:
+        one_by_one = event_rows(session)
+    for group_every in (7, len(annotated)):
+        _start_over(session_factory)
+        _store_queued(session_factory, ids, annotated, group_every)
+        with unit_of_work(session_factory) as session:
+            assert event_rows(session) == one_by_one
+        assert _waiting(session_factory) == 0
+
+
+def test_consolidate_groups_what_a_killed_run_left_waiting(
+    database_url: str, extractor: Extractor
+) -> None:
+    """`newstrack consolidate` groups mentions left waiting, and empties the queue."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    annotated = _annotated_devset(extractor)[:20]
+    _store_all(session_factory, ids, annotated)
+    with unit_of_work(session_factory) as session:
+        one_by_one = event_rows(session)
+    _start_over(session_factory)
+    _store_queued(session_factory, ids, annotated, group_every=None)
+    with unit_of_work(session_factory) as session:
+        assert event_rows(session) != one_by_one  # held by a host event of each kind
+    assert _waiting(session_factory) > 0
+    consolidate_all(session_factory)
+    with unit_of_work(session_factory) as session:
+        assert event_rows(session) == one_by_one
+    assert _waiting(session_factory) == 0
+
+
+@pytest.mark.postgres
+def test_a_grouping_under_way_is_skipped_by_another_not_waited_for(
+    postgres_url: str, extractor: Extractor
+) -> None:
+    """Two writers grouping at once: the second skips the queue rows the first holds."""
+    session_factory = ready(postgres_url)
+    _store_queued(
+        session_factory, two_sources(session_factory), _annotated_devset(extractor)[:8], None
+    )
+    with session_factory() as first, first.begin():
+        assert consolidation.consolidate_pending(first)  # some events changed
+        with session_factory() as second, second.begin():
+            second.execute(text("SET LOCAL lock_timeout = '2s'"))
+            assert consolidation.consolidate_pending(second) == set()
+        assert _waiting(session_factory) > 0  # the first has not committed
+    assert _waiting(session_factory) == 0
 
 
 def test_conflicting_reports_are_kept_and_marked(database_url: str, extractor: Extractor) -> None:

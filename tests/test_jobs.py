@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Article, Fetch, HttpValidator, Source
 from pipeline.fetch import build_client
-from pipeline.jobs import fetch_sources, unit_of_work
+from pipeline.jobs import ConsolidationPace, fetch_sources, unit_of_work
 from pipeline.settings import HttpSettings, Settings
 from pipeline.sources import ArticleSelectors, SourceConfig
 from storage.engine import make_session_factory, open_engine
@@ -611,3 +611,18 @@ def test_validators_are_kept_only_after_the_items_are_stored(
     assert seen_while_storing == [0]
     with unit_of_work(session_factory) as session:
         assert session.scalar(select(HttpValidator.etag)) == '"v1"'
+
+
+def test_grouping_is_paced_by_how_long_the_last_one_took() -> None:
+    """Mentions are grouped when the extraction since the last grouping took ten times as long."""
+    pace = ConsolidationPace()
+    assert not pace.due()  # nothing extracted yet
+    pace.extracted = 0.001
+    assert pace.due()  # the first batch is grouped at once
+    with pace.consolidating():
+        pass
+    assert pace.extracted == 0.0 and not pace.due()
+    pace.last, pace.extracted = 2.0, 19.9
+    assert not pace.due()
+    pace.extracted = 20.0
+    assert pace.due()

@@ -195,31 +195,41 @@ def test_extraction_jobs_read_waiting_articles_in_batches(postgres_url: str) -> 
             text("SELECT count(*) FROM articles WHERE extraction_status = 'done'")
         )
         reports = session.scalar(text("SELECT count(*) FROM mentions"))
+        grouped = session.execute(text("SELECT count(*), sum(article_count) FROM events")).one()
+        waiting = session.scalar(text("SELECT count(*) FROM pending_consolidation"))
     assert statuses == {"succeeded": 40} and done == 40
     assert reports == 40  # one report of the control in each article, none twice
+    assert tuple(grouped) == (1, 40) and waiting == 0  # grouped when no article was left
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("kill_at", "stored"),
+    [
+        ("storage.writes:store_annotation:10:after", 0),  # storing the tenth article of a batch
+        ("storage.consolidation:consolidate_pending:1", 32),  # a batch stored, not yet grouped
+    ],
+)
 def test_a_worker_killed_mid_extraction_loses_nothing_and_duplicates_nothing(
-    postgres_url: str,
+    postgres_url: str, kill_at: str, stored: int
 ) -> None:
-    """SIGKILL while a claimed batch is being stored: nothing of it stays, the next worker does it."""
+    """SIGKILL while a claimed batch is stored or grouped: the batch stays whole or not at all, the next worker ends it."""
     session_factory = ready(postgres_url)
     _queue_articles(session_factory, 40)
     env = {**os.environ, "NEWSTRACK_DB": postgres_url, "NEWSTRACK_STALLED_AFTER": "3"}
     crashing = {
         **env,
-        "NEWSTRACK_KILL_AT": "storage.writes:store_annotation:10:after",
+        "NEWSTRACK_KILL_AT": kill_at,
         "PYTHONPATH": str(PROJECT / "tests" / "crashpoints"),
     }
     first = newstrack("worker", "--queue", "extract", env=crashing)
-    assert first.returncode == -signal.SIGKILL  # died storing the tenth article of its batch
+    assert first.returncode == -signal.SIGKILL
 
     def count(query: str) -> Any:
         with unit_of_work(session_factory) as session:
             return session.execute(text(query)).one()
 
-    assert tuple(count("SELECT count(*) FROM mentions")) == (0,)  # the batch went whole or not
+    assert tuple(count("SELECT count(*) FROM mentions")) == (stored,)  # whole or not at all
     assert tuple(count("SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'")) == (1,)
     threading.Event().wait(4)  # the dead worker's heartbeat grows old
     second = newstrack("worker", "--queue", "extract", "--once", env=env)
@@ -232,6 +242,8 @@ def test_a_worker_killed_mid_extraction_loses_nothing_and_duplicates_nothing(
     assert tuple(count("SELECT count(*) FROM articles WHERE extraction_status = 'done'")) == (40,)
     reports = count("SELECT count(*), count(DISTINCT article_id) FROM mentions")
     assert tuple(reports) == (40, 40)  # every article's report stored, none twice
+    assert tuple(count("SELECT count(*), sum(article_count) FROM events")) == (1, 40)
+    assert tuple(count("SELECT count(*) FROM pending_consolidation")) == (0,)
 
 
 def test_distributed_mode_needs_postgresql(tmp_path: Path) -> None:
