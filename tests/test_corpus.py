@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import re
 import sys
 import zlib
 from collections import Counter
@@ -36,6 +37,9 @@ SETTINGS = HttpSettings(
     max_body_bytes=8_000_000,
     retries=0,
 )
+NEWS = CORPUS / "newspaper4k-0.9.6" / "tests" / "data"  # real news pages and their article text
+LANGUAGES = {"arabic": "ar", "burmese": "my", "chinese": "zh", "japanese": "ja", "latvian": "lv"}
+LANGUAGES |= {"spanish": "es", "thai": "th"}
 HANG_LIMIT = 120  # seconds one file may take before the run is stopped with every thread's stack
 
 
@@ -177,3 +181,52 @@ def test_every_corpus_page_is_read_or_refused_with_a_reason() -> None:
     huge = next(text for url, text in texts.items() if url.endswith("/hostile/huge"))
     assert huge.count("gallium") == 50_000  # a 3.6 MB page is read whole, not cut
     assert outcomes["fetch hard"] >= 1  # the gzip bomb inflates past the size cap: refused
+
+
+def test_real_news_pages_give_their_article_text() -> None:
+    """30 saved news pages (CNN, Time, Wired, Arabic, Burmese, Chinese, Thai ...): the article's text, whole."""
+    if not (NEWS / "html").is_dir():
+        pytest.fail(f"{NEWS} is missing: run `make corpus` (tests/corpus/requirements.txt)")
+    pages = sorted((NEWS / "html").glob("*.html"))
+    routes = {
+        f"/news/{path.name}": respond(200, path.read_bytes(), content_type="text/html")
+        for path in pages
+    }
+    read_pages: dict[str, tuple[str, str | None]] = {}
+
+    def read(body: bytes, url: str, headers: dict[str, str]) -> object:
+        page = extract_page(body, url, ArticleSelectors(), headers)
+        read_pages[url.rsplit("/", 1)[1]] = (page.text, page.language)
+        return page
+
+    outcomes, crashes = _each(routes, read)
+    assert not crashes, crashes
+    assert (
+        len(pages) == 30 and outcomes["read"] == 28
+    )  # a redirect stub and an RSS sample are refused
+    recalls = {}
+    for name, (text, language) in read_pages.items():
+        expected = NEWS / "txt" / name.replace(".html", ".txt")
+        if expected.is_file():
+            recalls[name] = _recall(expected.read_text(encoding="utf-8"), text)
+        kind = name.split("_")[0]
+        if kind in LANGUAGES:
+            assert language == LANGUAGES[kind], name
+    assert len(recalls) == 23
+    assert all(words >= 0.85 and paragraphs >= 0.7 for words, paragraphs in recalls.values()), (
+        recalls
+    )
+
+
+def _recall(expected: str, text: str) -> tuple[float, float]:
+    """Of the expected article text: the share of its words read, and of its paragraphs found whole."""
+    words = re.findall(r"\w+", expected.lower())
+    read_words = set(re.findall(r"\w+", text.lower()))
+    paragraphs = [
+        " ".join(line.split()) for line in expected.splitlines() if len(line.strip()) > 40
+    ]
+    flat = " ".join(text.split())
+    return (
+        sum(word in read_words for word in words) / len(words),
+        sum(paragraph[:60] in flat for paragraph in paragraphs) / max(1, len(paragraphs)),
+    )
