@@ -6,7 +6,8 @@ FROM v_events AS v
 JOIN (
     SELECT event_id, count(DISTINCT source) AS sources, count(*) AS mentions
     FROM v_mentions
-    WHERE published_at >= :since
+    -- Through the articles' date index: the window's mentions only, not every mention.
+    WHERE article_id IN (SELECT id FROM articles WHERE published_at >= :since)
     GROUP BY event_id
 ) AS recent ON recent.event_id = v.id
 ORDER BY recent.sources DESC, recent.mentions DESC, v.id
