@@ -81,19 +81,30 @@ def _store_all(
         store_annotated(session_factory, url, body, source, annotation, published)
 
 
+def _start_over(session_factory: sessionmaker[Session]) -> None:
+    with unit_of_work(session_factory) as session:
+        session.execute(text("DELETE FROM events"))
+        session.execute(text("DELETE FROM articles"))
+
+
+def _one_by_one(
+    database_url: str, extractor: Extractor, articles: int | None = None
+) -> tuple[sessionmaker[Session], dict[str, int], list[tuple[str, str, datetime, Annotation]], Any]:
+    """Development-set articles stored and grouped one by one: the store, sources, articles, events."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    annotated = _annotated_devset(extractor)[:articles]
+    _store_all(session_factory, ids, annotated)
+    with unit_of_work(session_factory) as session:
+        return session_factory, ids, annotated, event_rows(session)
+
+
 def test_the_same_articles_in_another_order_give_the_same_events(
     database_url: str, extractor: Extractor
 ) -> None:
     """Events, their mentions, conflicts, links and timelines do not depend on arrival order."""
-    session_factory = ready(database_url)
-    ids = two_sources(session_factory)
-    annotated = _annotated_devset(extractor)
-    _store_all(session_factory, ids, annotated)
-    with unit_of_work(session_factory) as session:
-        forward = event_rows(session)
-    with unit_of_work(session_factory) as session:
-        session.execute(text("DELETE FROM events"))
-        session.execute(text("DELETE FROM articles"))
+    session_factory, ids, annotated, forward = _one_by_one(database_url, extractor)
+    _start_over(session_factory)
     _store_all(session_factory, ids, annotated[::-1])
     with unit_of_work(session_factory) as session:
         backward = event_rows(session)
@@ -150,22 +161,11 @@ def _waiting(session_factory: sessionmaker[Session]) -> int:
         return session.scalar(select(func.count()).select_from(PendingConsolidation)) or 0
 
 
-def _start_over(session_factory: sessionmaker[Session]) -> None:
-    with unit_of_work(session_factory) as session:
-        session.execute(text("DELETE FROM events"))
-        session.execute(text("DELETE FROM articles"))
-
-
 def test_grouping_what_waits_now_and_then_gives_the_events_of_one_by_one(
     database_url: str, extractor: Extractor
 ) -> None:
     """Mentions grouped after every 7 articles, or after all, end as when each article is grouped."""
-    session_factory = ready(database_url)
-    ids = two_sources(session_factory)
-    annotated = _annotated_devset(extractor)
-    _store_all(session_factory, ids, annotated)
-    with unit_of_work(session_factory) as session:
-        one_by_one = event_rows(session)
+    session_factory, ids, annotated, one_by_one = _one_by_one(database_url, extractor)
     for group_every in (7, len(annotated)):
         _start_over(session_factory)
         _store_queued(session_factory, ids, annotated, group_every)
@@ -178,12 +178,7 @@ def test_consolidate_groups_what_a_killed_run_left_waiting(
     database_url: str, extractor: Extractor
 ) -> None:
     """`newstrack consolidate` groups mentions left waiting, and empties the queue."""
-    session_factory = ready(database_url)
-    ids = two_sources(session_factory)
-    annotated = _annotated_devset(extractor)[:20]
-    _store_all(session_factory, ids, annotated)
-    with unit_of_work(session_factory) as session:
-        one_by_one = event_rows(session)
+    session_factory, ids, annotated, one_by_one = _one_by_one(database_url, extractor, 20)
     _start_over(session_factory)
     _store_queued(session_factory, ids, annotated, group_every=None)
     with unit_of_work(session_factory) as session:
