@@ -6,7 +6,10 @@ new SQLite file (fetch, extraction, consolidation), then runs it again unchanged
 canned queries and `status`. Each run is a child process; its peak memory is the kernel's count.
 It also times the extractor against the trained pipeline's own `nlp.pipe` on the same 1,000 texts.
 It writes REPORT.md (tables, and whether each cost grows linearly or better) and one chart per
-figure into --out, and prints the tables.
+figure into --out, and prints the tables. Then it runs the benchmarks of bench/ one by one (fetch,
+extractor, screening, quality, pages, consolidation, queries, workers on PostgreSQL, soak), each as
+a child process, and adds what each printed, its time and its exit code, to REPORT.md;
+--skip-earlier leaves them out.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +36,53 @@ PROJECT = Path(__file__).resolve().parent.parent
 LINEAR_SLACK = (
     1.25  # cost per article at the largest size over the smallest: at most this is linear
 )
+
+
+EARLIER = (
+    ("Fetching: a cold run, then conditional GETs", ("fetch.py",)),
+    ("Extractor throughput on the snapshot's articles", ("throughput.py",)),
+    ("Screening on a realistic feed mix", ("screening.py",)),
+    ("Extraction quality on the development set", ("devset.py",)),
+    ("Extraction quality on the snapshot", ("quality.py",)),
+    ("Page text without selectors", ("pages.py",)),
+    ("One more article into a kind of event with many mentions", ("consolidation.py",)),
+    ("Canned queries on 100,000 events and 1 million mentions", ("queries.py",)),
+    ("One and two workers on PostgreSQL", ("workers.py",)),
+    ("Soak: 2,000 sources, one in three misbehaving", ("soak.py",)),
+)
+
+
+@dataclass(frozen=True)
+class EarlierResult:
+    """What one earlier benchmark printed, how long it took and how it ended."""
+
+    title: str
+    command: str
+    seconds: float
+    exit_code: int
+    output: str
+
+
+def run_earlier(title: str, arguments: tuple[str, ...]) -> EarlierResult:
+    """Run one benchmark of bench/ as a child process and keep what it printed."""
+    command = ["bench/" + arguments[0], *arguments[1:]]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, *command],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    output = done.stdout if done.returncode == 0 else done.stdout + done.stderr[-3000:]
+    return EarlierResult(
+        title,
+        "python " + " ".join(command),
+        time.perf_counter() - started,
+        done.returncode,
+        output.rstrip(),
+    )
 
 
 @dataclass
@@ -148,14 +199,21 @@ def extractor_ratio(texts: int = 1000) -> tuple[float, float, float]:
 
 def growth(results: list[SizeResult], cost: str) -> tuple[float, str]:
     """Cost per article at the largest size over the smallest, and what that says."""
-    small, large = results[0], results[-1]
-    per = {
+    per = _cost_per_article(cost)
+    ratio = per(results[-1]) / per(results[0])
+    return ratio, "linear or better" if ratio <= LINEAR_SLACK else "grows faster than linear"
+
+
+def _cost_per_article(cost: str) -> Callable[[SizeResult], float]:
+    """A run's cost per article: "first run", "re-run", "peak memory" or "query: NAME"."""
+    if cost.startswith("query: "):
+        name = cost.removeprefix("query: ")
+        return lambda r: r.queries_ms[name] / r.articles
+    return {
         "first run": lambda r: r.first_seconds / r.articles,
         "re-run": lambda r: r.rerun_seconds / r.articles,
         "peak memory": lambda r: r.peak_mb / r.articles,
     }[cost]
-    ratio = per(large) / per(small)
-    return ratio, "linear or better" if ratio <= LINEAR_SLACK else "faster than linear"
 
 
 def line_chart(
@@ -201,7 +259,12 @@ def line_chart(
     image.save(path)
 
 
-def write_report(out: Path, results: list[SizeResult], ratio: tuple[float, float, float]) -> str:
+def write_report(
+    out: Path,
+    results: list[SizeResult],
+    ratio: tuple[float, float, float],
+    earlier: list[EarlierResult],
+) -> str:
     """REPORT.md and its charts; returns the Markdown."""
     out.mkdir(parents=True, exist_ok=True)
     sizes = [r.articles for r in results]
@@ -241,7 +304,7 @@ def write_report(out: Path, results: list[SizeResult], ratio: tuple[float, float
     lines += ["", "![throughput](throughput.png) ![time](time.png) ![memory](memory.png)", ""]
     lines += ["## Growth from the smallest to the largest size", ""]
     lines += ["| cost per article | largest / smallest | verdict |", "|---|---|---|"]
-    for cost in ("first run", "re-run", "peak memory"):
+    for cost in ("first run", "re-run", "peak memory", *(f"query: {n}" for n in names)):
         value, verdict = growth(results, cost)
         lines.append(f"| {cost} | {value:.2f} | {verdict} |")
     lines += ["", f"Linear or better means at most {LINEAR_SLACK:.2f}.", ""]
@@ -258,6 +321,13 @@ def write_report(out: Path, results: list[SizeResult], ratio: tuple[float, float
         "pass lets it skip texts that name no mineral or no measure).",
         "",
     ]
+    if earlier:
+        lines += ["## The other benchmarks of bench/", ""]
+        lines += ["Each run as a child process after the sizes above; what it printed.", ""]
+    for result in earlier:
+        ended = "" if result.exit_code == 0 else f", **exit {result.exit_code}**"
+        lines += [f"### {result.title}", "", f"`{result.command}`: {result.seconds:.0f} s{ended}"]
+        lines += ["", "```", result.output, "```", ""]
     markdown = "\n".join(lines)
     (out / "REPORT.md").write_text(markdown, encoding="utf-8")
     return markdown
@@ -269,6 +339,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="1000,2000,5000,10000")
     parser.add_argument("--feeds", type=int, default=50)
     parser.add_argument("--out", type=Path, default=PROJECT / "docs" / "performance")
+    parser.add_argument("--skip-earlier", action="store_true", help="only the sizes")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as folder:
@@ -281,7 +352,12 @@ def main() -> int:
                 flush=True,
             )
             results.append(result)
-    print(write_report(args.out, results, extractor_ratio()))
+    ratio = extractor_ratio()
+    earlier = []
+    for title, arguments in () if args.skip_earlier else EARLIER:
+        earlier.append(run_earlier(title, arguments))
+        print(f"  {earlier[-1].command}: {earlier[-1].seconds:.0f} s", flush=True)
+    print(write_report(args.out, results, ratio, earlier))
     return 0
 
 
