@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -59,29 +60,24 @@ class EarlierResult:
     title: str
     command: str
     seconds: float
+    peak_mb: float
     exit_code: int
     output: str
 
 
-def run_earlier(title: str, arguments: tuple[str, ...]) -> EarlierResult:
+def run_earlier(title: str, arguments: tuple[str, ...], folder: Path) -> EarlierResult:
     """Run one benchmark of bench/ as a child process and keep what it printed."""
     command = ["bench/" + arguments[0], *arguments[1:]]
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, *command],
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
-    output = done.stdout if done.returncode == 0 else done.stdout + done.stderr[-3000:]
+    output, errors = folder / "stdout.txt", folder / "stderr.txt"
+    with output.open("w", encoding="utf-8") as stdout, errors.open("w", encoding="utf-8") as stderr:
+        seconds, peak_mb, code = measured(
+            [sys.executable, *command], folder, stdout=stdout, stderr=stderr, timeout=3600
+        )
+    printed = output.read_text(encoding="utf-8")
+    if code != 0:
+        printed += errors.read_text(encoding="utf-8")[-3000:]
     return EarlierResult(
-        title,
-        "python " + " ".join(command),
-        time.perf_counter() - started,
-        done.returncode,
-        output.rstrip(),
+        title, "python " + " ".join(command), seconds, peak_mb, code, printed.rstrip()
     )
 
 
@@ -110,26 +106,36 @@ class SizeResult:
         return self.rerun_seconds / self.first_seconds if self.first_seconds else 0.0
 
 
+def measured(command: list[str], folder: Path, **options: Any) -> tuple[float, float, int]:
+    """Run a command through bench/measured.py: seconds, its own peak memory in MB, exit code."""
+    peak = folder / "peak.txt"
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, str(PROJECT / "bench" / "measured.py"), str(peak), *command],
+        cwd=PROJECT,
+        check=False,
+        **options,
+    )
+    elapsed = time.perf_counter() - started
+    return elapsed, float(peak.read_text(encoding="utf-8")), done.returncode
+
+
 def timed_newstrack(
     arguments: list[str], env: dict[str, str], folder: Path
 ) -> tuple[float, float, str]:
     """Run newstrack as a child: seconds, its peak resident memory in MB, and what it printed."""
     output = folder / "stdout.txt"
     with output.open("wb") as stdout:
-        started = time.perf_counter()
-        process = subprocess.Popen(
+        elapsed, peak_mb, code = measured(
             [sys.executable, "-m", "pipeline.cli", *arguments],
-            cwd=PROJECT,
+            folder,
             env={**os.environ, **env},
             stdout=stdout,
             stderr=subprocess.DEVNULL,
         )
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode not in (0, 3):
-        raise RuntimeError(f"newstrack {' '.join(arguments)}: exit {process.returncode}")
-    return elapsed, usage.ru_maxrss / 1024, output.read_text(encoding="utf-8")
+    if code not in (0, 3):
+        raise RuntimeError(f"newstrack {' '.join(arguments)}: exit {code}")
+    return elapsed, peak_mb, output.read_text(encoding="utf-8")
 
 
 def query_times(database_url: str) -> dict[str, float]:
@@ -323,10 +329,17 @@ def write_report(
     ]
     if earlier:
         lines += ["## The other benchmarks of bench/", ""]
-        lines += ["Each run as a child process after the sizes above; what it printed.", ""]
+        lines += [
+            "Each run as a child process after the sizes above: what it printed (and the end of "
+            "its errors if it failed), its time and its peak memory.",
+            "",
+        ]
     for result in earlier:
         ended = "" if result.exit_code == 0 else f", **exit {result.exit_code}**"
-        lines += [f"### {result.title}", "", f"`{result.command}`: {result.seconds:.0f} s{ended}"]
+        lines += [f"### {result.title}", ""]
+        lines += [
+            f"`{result.command}`: {result.seconds:.0f} s, peak {result.peak_mb:.0f} MB{ended}"
+        ]
         lines += ["", "```", result.output, "```", ""]
     markdown = "\n".join(lines)
     (out / "REPORT.md").write_text(markdown, encoding="utf-8")
@@ -355,7 +368,8 @@ def main() -> int:
     ratio = extractor_ratio()
     earlier = []
     for title, arguments in () if args.skip_earlier else EARLIER:
-        earlier.append(run_earlier(title, arguments))
+        with tempfile.TemporaryDirectory() as folder:
+            earlier.append(run_earlier(title, arguments, Path(folder)))
         print(f"  {earlier[-1].command}: {earlier[-1].seconds:.0f} s", flush=True)
     print(write_report(args.out, results, ratio, earlier))
     return 0
