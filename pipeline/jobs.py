@@ -479,10 +479,10 @@ def extract_pending(
             )
         if pace.due() and not dry_run:
             with pace.consolidating():
-                consolidate_pending(session_factory, summary)
+                summary.events |= consolidate_pending(session_factory)
     progress.finish()
     if not dry_run:
-        consolidate_pending(session_factory, summary)
+        summary.events |= consolidate_pending(session_factory)
     if summary.events and not dry_run:  # events merged into others later in the run are gone
         with unit_of_work(session_factory) as session:
             summary.events = queries.existing_events(session, summary.events)
@@ -517,14 +517,14 @@ def extract_claimed(
                 _extract_batch(session_factory, extractor, claimed, summary, progress)
         if pace.due():
             with pace.consolidating():
-                consolidate_pending(session_factory, summary)
+                summary.events |= consolidate_pending(session_factory)
         if not until_none_left:
             break
     progress.finish()
     with unit_of_work(session_factory) as session:
         left = queries.pending_article_ids(session, limit=1)
     if not left:
-        consolidate_pending(session_factory, summary)
+        summary.events |= consolidate_pending(session_factory)
     return summary
 
 
@@ -565,10 +565,10 @@ class ConsolidationPace:
             self.extracted = 0.0
 
 
-def consolidate_pending(session_factory: sessionmaker[Session], summary: ExtractSummary) -> None:
+def consolidate_pending(session_factory: sessionmaker[Session]) -> set[int]:
     """Group the mentions stored since the last grouping into events, in one transaction."""
     with unit_of_work(session_factory) as session:
-        summary.events |= consolidation.consolidate_pending(session)
+        return consolidation.consolidate_pending(session)
 
 
 def _extract_batch(
@@ -778,8 +778,7 @@ def send_digests(
     """
     summary = DigestSummary()
     if not dry_run:  # mentions stored but not yet grouped must reach the events digests read
-        with unit_of_work(session_factory) as session:
-            consolidation.consolidate_pending(session)
+        consolidate_pending(session_factory)
     for watchlist in watchlists:
         period = cron.job(watchlist.schedule).latest(now)
         if unconfirmed and not dry_run:

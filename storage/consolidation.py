@@ -512,7 +512,7 @@ def consolidate_pending(session: Session) -> set[int]:
     kinds = {Kind(row.actor, row.action, row.measure) for row in rows}
     lock_families(session, {kind.family for kind in kinds})
     touched = {row.event_id for row in rows if row.event_id is not None}
-    changed = consolidate(session, kinds, existing_events(session, touched))
+    changed = consolidate(session, kinds, touched)  # it drops events since deleted
     ids = [row.id for row in rows]
     for start in range(0, len(ids), CHUNK):
         session.execute(
@@ -521,14 +521,6 @@ def consolidate_pending(session: Session) -> set[int]:
             )
         )
     return changed
-
-
-def pending_count(session: Session) -> int:
-    """How many kinds of event wait to be consolidated."""
-    kinds = select(
-        PendingConsolidation.actor, PendingConsolidation.action, PendingConsolidation.measure
-    ).distinct()
-    return session.scalar(select(func.count()).select_from(kinds.subquery())) or 0
 
 
 def families(session: Session) -> list[Family]:
