@@ -96,15 +96,15 @@ def store_and_annotate(
 
 def store_queued(
     session_factory: sessionmaker[Session],
-    extractor: Extractor,
     url: str,
     text: str,
     source_id: int,
+    annotation: Annotation,
+    published: datetime = PUBLISHED,
 ) -> int:
-    """Store and annotate an article as an extraction batch does: its events wait to be grouped."""
-    [annotation] = extractor.annotate([ArticleText(url, text, "", PUBLISHED)])
+    """Store an article and its annotation as an extraction batch does: its events wait to be grouped."""
     with unit_of_work(session_factory) as session:
-        article_id = writes.add_article(session, new_article(url, text, source_id))
+        article_id = writes.add_article(session, new_article(url, text, source_id, published))
         assert article_id is not None
         kinds, touched = writes.store_annotation(session, article_id, annotation)
         consolidation.queue_consolidation(session, kinds, touched)

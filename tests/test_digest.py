@@ -28,13 +28,20 @@ from sqlalchemy.orm import sessionmaker
 from models import Article, DigestDelivery, PendingConsolidation
 from models.vocabulary import load_vocabulary
 from pipeline.cli import check_newstrack_command, main
-from pipeline.extract import Extractor
+from pipeline.extract import ArticleText, Extractor
 from pipeline.jobs import send_digests, unit_of_work
 from pipeline.mail import SmtpSettings
 from pipeline.schedule import CronFile, CronJob
 from pipeline.watchlists import Filters, Watchlist, load_watchlists
 from tests.conftest import PROJECT
-from tests.stored import newstrack, ready, store_and_annotate, store_queued, two_sources
+from tests.stored import (
+    PUBLISHED,
+    newstrack,
+    ready,
+    store_and_annotate,
+    store_queued,
+    two_sources,
+)
 
 CRON = CronFile(Path("cron.yaml"), (CronJob("digest-daily", "0 7 * * *", ("digest", "send")),))
 HOSTILE_TITLE = '<script>alert("x")</script>\r\nBcc: victim@example.com\r\nSubject: free'
@@ -248,7 +255,8 @@ def test_mentions_waiting_to_be_grouped_reach_the_digest_as_their_own_event(
     october = (
         "China's Ministry of Commerce on October 9 imposed export controls on holmium and erbium."
     )
-    store_queued(session_factory, extractor, "https://c.example/5", october, 1)
+    [annotation] = extractor.annotate([ArticleText("https://c.example/5", october, "", PUBLISHED)])
+    store_queued(session_factory, "https://c.example/5", october, 1, annotation)
     with unit_of_work(session_factory) as session:  # it waits in April's event until grouped
         assert session.scalar(select(func.count()).select_from(PendingConsolidation)) > 0
     holmium = Watchlist("holmium", ("h@example.com",), Filters(elements=frozenset({"holmium"})))

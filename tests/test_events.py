@@ -16,15 +16,15 @@ from pipeline.cli import main
 from pipeline.evaluate import load_devset
 from pipeline.extract import Annotation, ArticleText, Extractor
 from pipeline.jobs import consolidate_all, unit_of_work
-from storage import consolidation, writes
+from storage import consolidation
 from tests.conftest import PROJECT
 from tests.stored import (
     PUBLISHED,
     event_rows,
-    new_article,
     ready,
     store_and_annotate,
     store_annotated,
+    store_queued,
     two_sources,
 )
 
@@ -142,12 +142,7 @@ def _store_queued(
     """
     for index, (url, body, published, annotation) in enumerate(annotated):
         source = ids["first"] if index % 2 else ids["second"]
-        with unit_of_work(session_factory) as session:
-            article_id = writes.add_article(session, new_article(url, body, source, published))
-            assert article_id is not None
-            consolidation.queue_consolidation(
-                session, *writes.store_annotation(session, article_id, annotation)
-            )
+        store_queued(session_factory, url, body, source, annotation, published)
         if group_every and index % group_every == group_every - 1:
             with unit_of_work(session_factory) as session:
                 consolidation.consolidate_pending(session)
