@@ -8,7 +8,7 @@ It also times the extractor against the trained pipeline's own `nlp.pipe` on the
 It writes REPORT.md (tables, and whether each cost grows linearly or better) and one chart per
 figure into --out, and prints the tables. Then it runs the benchmarks of bench/ one by one (fetch,
 extractor, screening, quality, pages, consolidation, queries, workers on PostgreSQL, soak), each as
-a child process, and adds what each printed, its time and its exit code, to REPORT.md;
+a child process, and adds what each printed, its time, peak memory and exit code to REPORT.md;
 --skip-earlier leaves them out.
 """
 
