@@ -8,13 +8,13 @@ CORPUS_STAMP := $(CORPUS)/.unpacked-stamp
 
 .PHONY: install corpus demo test lint lock clean
 
-$(STAMP): pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+LOCKS := requirements-installer.lock requirements.lock requirements-dev.lock
+
+$(STAMP): pyproject.toml $(LOCKS) deploy/install-venv
+	PYTHON=$(PYTHON) deploy/install-venv $(VENV) requirements-dev.lock --editable
 	touch $@
 
-## install: create .venv with the locked dependencies and newstrack itself
+## install: create .venv with the locked dependencies (the test tools too) and newstrack itself
 install: $(STAMP)
 
 ## corpus: download and unpack the real-world feeds the corpus tests serve (tests/corpus/requirements.txt)
@@ -40,10 +40,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## lock: re-resolve requirements.lock from pyproject.toml (needs uv)
+## lock: re-resolve requirements.lock (what runs) and requirements-dev.lock (plus the test tools) from pyproject.toml (needs uv)
+UV_COMPILE := uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-unknown-linux-gnu
 lock:
-	uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 \
-		--python-platform x86_64-unknown-linux-gnu -o requirements.lock
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra test -c requirements.lock -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) newstrack.db newstrack.db-wal newstrack.db-shm

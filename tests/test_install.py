@@ -1,0 +1,90 @@
+"""The locks install exactly what they list, whatever the registry publishes later."""
+
+from __future__ import annotations
+
+import re
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+PROJECT = Path(__file__).parent.parent
+LOCKS = ["requirements-installer.lock", "requirements.lock", "requirements-dev.lock"]
+PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>\S+) \\$")
+
+
+def _pins(lock: str) -> dict[str, str]:
+    """Each package the lock file pins, by canonical name, with its version."""
+    pins: dict[str, str] = {}
+    lines = (PROJECT / lock).read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line or line[0] in "# ":
+            continue
+        match = PIN.match(line)
+        assert match, f"{lock}:{number}: not a pin with hashes: {line!r}"
+        assert lines[number].strip().startswith("--hash=sha256:"), f"{lock}:{number}: no hash"
+        pins[canonicalize_name(match["name"])] = match["version"]
+    return pins
+
+
+@pytest.mark.parametrize("lock", LOCKS)
+def test_every_lock_line_is_an_exact_pin_with_hashes(lock: str) -> None:
+    """No range, extra, URL or editable line: pip has nothing to resolve."""
+    assert _pins(lock)
+
+
+def test_the_dev_lock_pins_what_the_runtime_lock_pins() -> None:
+    """The image (runtime lock) and the tests (dev lock) run the same versions."""
+    runtime, dev = _pins("requirements.lock"), _pins("requirements-dev.lock")
+    assert {name: dev.get(name) for name in runtime} == runtime
+
+
+def _needed(requirement: Requirement, extras: set[str]) -> bool:
+    """Whether a requirement applies on this platform for the extras asked of its package."""
+    if requirement.marker is None:
+        return True
+    environment: dict[str, str] = dict(default_environment())
+    return any(
+        requirement.marker.evaluate({**environment, "extra": extra}) for extra in extras | {""}
+    )
+
+
+def test_the_runtime_lock_holds_everything_newstrack_needs() -> None:
+    """Installing requirements.lock with --no-deps (as the image does) misses nothing."""
+    pins = _pins("requirements.lock")
+    wanted: list[tuple[str, set[str]]] = [("newstrack", set())]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while wanted:
+        name, extras = wanted.pop()
+        if (name, frozenset(extras)) in seen:
+            continue
+        seen.add((name, frozenset(extras)))
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if not _needed(requirement, extras):
+                continue
+            needed = canonicalize_name(requirement.name)
+            assert needed in pins, f"{name} needs {requirement}, which requirements.lock lacks"
+            assert requirement.specifier.contains(pins[needed], prereleases=True), (
+                f"{name} needs {requirement}, requirements.lock pins {pins[needed]}"
+            )
+            wanted.append((needed, set(requirement.extras)))
+
+
+def test_the_environment_was_installed_by_the_pinned_installer() -> None:
+    """The venv's pip is the one requirements-installer.lock pins, not the interpreter's own."""
+    assert metadata.version("pip") == _pins("requirements-installer.lock")["pip"]
+    assert sys.prefix != sys.base_prefix
+
+
+def test_make_installs_through_the_one_install_script() -> None:
+    """make and the image install the same way, through deploy/install-venv."""
+    makefile = (PROJECT / "Makefile").read_text(encoding="utf-8")
+    assert "deploy/install-venv $(VENV) requirements-dev.lock --editable" in makefile
+    script = (PROJECT / "deploy" / "install-venv").read_text(encoding="utf-8")
+    assert "--require-hashes --no-deps -r requirements-installer.lock" in script
+    assert '--require-hashes --no-deps -r "$lock"' in script
