@@ -106,6 +106,7 @@ class Vocabulary:
     action_lemmas: dict[str, str]
     action_lemmas_by_part: dict[str, dict[str, str]] = field(default_factory=dict)
     modality_cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    preambles: tuple[str, ...] = ()  # openings of sentences that state grounds, not acts
 
     def element(self, name: str) -> Element:
         """The element of a canonical name."""
@@ -145,13 +146,14 @@ def default_folder() -> Path:
 
 @cache
 def load_vocabulary(folder: Path | None = None) -> Vocabulary:
-    """Read the five vocabulary files of a folder (the shipped one by default)."""
+    """Read the six vocabulary files of a folder (the shipped one by default)."""
     folder = folder or default_folder()
     elements_doc = _read(folder / "elements.yaml")
     countries_doc = _read(folder / "countries.yaml")
     bodies_doc = _read(folder / "bodies.yaml")
     measures_doc = _read(folder / "measures.yaml")
     actions_doc = _read(folder / "actions.yaml")
+    evidence_doc = _read(folder / "evidence.yaml")
     return Vocabulary(
         elements=tuple(_element(item) for item in elements_doc.get("elements", [])),
         compounds=tuple(
@@ -188,6 +190,7 @@ def load_vocabulary(folder: Path | None = None) -> Vocabulary:
         action_lemmas=_action_lemmas(actions_doc),
         action_lemmas_by_part={part: _action_lemmas(actions_doc, [part]) for part in PARTS},
         modality_cues={str(k): _strings(v) for k, v in (actions_doc.get("modality") or {}).items()},
+        preambles=tuple(phrase.casefold() for phrase in _strings(evidence_doc.get("preambles"))),
     )
 
 
