@@ -15,8 +15,9 @@ from email.message import EmailMessage
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.vocabulary import load_vocabulary
 from pipeline import wordpress
-from pipeline.digest import Digest, compose
+from pipeline.digest import Digest, build_digest, compose
 from pipeline.errors import NewstrackError
 from pipeline.extract import Annotation, ArticleText, Extractor
 from pipeline.fetch import FetchResult, HostPacer, Outcome, fetch
@@ -803,7 +804,7 @@ def send_digests(
                         session, watchlist, delivery, smtp, now, unsubscribe_url
                     )
                     summary.sent.append(f"{_label(delivery)} (dry run: {message['Subject']})")
-                    summary.events += len(digest.events)
+                    summary.events += len(digest.items)
                 continue
         for delivery in waiting:
             sent = _send_one(session_factory, watchlist, delivery, smtp, now, unsubscribe_url)
@@ -853,7 +854,7 @@ def _send_one(
         return str(error)
     with unit_of_work(session_factory) as session:
         digests_store.mark_sent(session, taken.id)
-    return len(digest.events)
+    return len(digest.items)
 
 
 def preview_digest(
@@ -891,16 +892,14 @@ def _digest_message(
     unsubscribe_url: str | None,
 ) -> tuple[EmailMessage, Digest]:
     until = now - DIGEST_SETTLE  # everything stored up to a moment ago, all of it committed
-    digest = Digest(
-        watchlist=watchlist.name,
-        recipient=delivery.recipient,
-        period=delivery.period,
-        since=delivery.since,
-        until=until,
-        zone=watchlist.zone,
-        events=digests_store.digest_events(session, watchlist.filters, delivery.since, until),
-        chart=digests_store.element_counts(session, watchlist.filters, until),
-        group_by=watchlist.group_by,
+    digest = build_digest(
+        digests_store.digest_measures(session, watchlist.filters, delivery.since, until),
+        watchlist,
+        delivery.recipient,
+        delivery.period,
+        delivery.since,
+        until,
+        load_vocabulary(),
     )
     return compose(digest, smtp.sender, now, unsubscribe_url), digest
 

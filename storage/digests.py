@@ -1,75 +1,265 @@
-"""Digests: the events a watchlist wants since its last digest, and their deliveries."""
+"""Digests: the measures a watchlist wants news of since its last digest, and their deliveries."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from models import Article, DigestDelivery, Event, EventElement, EventTarget, Mention, Source
+from models import (
+    Article,
+    DigestDelivery,
+    Event,
+    EventElement,
+    EventTarget,
+    MeasurePeriod,
+    Mention,
+    Source,
+)
 from pipeline.watchlists import Filters
 from storage.engine import as_utc
 from storage.writes import dialect_insert
 
 CHUNK = 500
-CHART_DAYS = 30
+AFFIRMING = (
+    "asserted",
+    "reported",
+)  # modalities that state an act; denials and suppositions do not
 
 
 @dataclass(frozen=True)
 class Report:
-    """An article reporting an event, as a digest links to it."""
+    """An article reporting a measure, as a digest links to it."""
 
     title: str
     url: str
     source: str
     published_at: datetime | None
-    sentence: str
 
 
 @dataclass(frozen=True)
-class DigestEvent:
-    """An event a digest tells about: new, or known with new reports."""
+class Evidence:
+    """A sentence stating an event, with how surely it states it."""
 
-    id: int
+    sentence: str
+    modality: str
+    confidence: float
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Act:
+    """One event of a measure: its founding act or a change to it."""
+
+    event_id: int
+    action: str
+    on: date  # effective, else announced, else first reported: the day it sets a state
+    expires_on: date | None
+    affirmed: bool  # stated as done, not denied or supposed
+    is_new: bool  # first reported in the digest's period
+
+
+@dataclass(frozen=True)
+class StatePeriod:
+    """A stretch of time in which a measure is in one state."""
+
+    state: str
+    starts_on: date
+    ends_on: date | None
+
+
+@dataclass(frozen=True)
+class DigestMeasure:
+    """A measure with new reports in a digest's period: its acts, states and evidence."""
+
+    id: int  # its founding event
     actor: str | None
     actor_body: str | None
-    action: str
     measure: str
-    status: str
-    modality: str | None
-    elements: tuple[str, ...]
+    status: str  # its founding event's status, for a measure with no stated period
+    elements: tuple[str, ...]  # of all its events
     targets: tuple[str, ...]
-    announced_on: date | None
-    effective_on: date | None
-    expires_on: date | None
     source_count: int
-    summary: str
-    evidence: str
-    reports: tuple[Report, ...]  # the reports that arrived in the digest's period
-    is_new: bool
+    acts: tuple[Act, ...]  # by day
+    periods: tuple[StatePeriod, ...]  # by start
+    evidence: dict[int, tuple[Evidence, ...]]  # each act's sentences, by event id
+    reports: tuple[Report, ...]  # the reports that arrived in the digest's period, by publication
+    is_new: bool  # no report of it came before the period
 
 
-def digest_events(
+def digest_measures(
     session: Session, filters: Filters, since: datetime, until: datetime
-) -> list[DigestEvent]:
-    """Events matching the filters with reports extracted in [since, until): new, or updates."""
-    window = _extracted_between(since, until)
-    events = _matching(session, filters, _reported(session, since, until))
-    if not events:
+) -> list[DigestMeasure]:
+    """Measures with an event matching the filters and reported (extracted) in [since, until)."""
+    reported = _reported(session, since, until)
+    if not reported:
         return []
-    ids = sorted(events)
-    earlier = set(
-        session.scalars(
-            select(Mention.event_id)
-            .join(Article, Article.id == Mention.article_id)
-            .where(Mention.event_id.in_(ids), Article.extracted_at < since)
+    measure_ids: set[int] = set()
+    for start in range(0, len(reported), CHUNK):
+        measure_ids.update(
+            session.scalars(
+                select(func.coalesce(Event.changes_event_id, Event.id)).where(
+                    Event.id.in_(reported[start : start + CHUNK])
+                )
+            )
         )
-    )
-    reports: dict[int, dict[str, Report]] = defaultdict(dict)
-    for start in range(0, len(ids), CHUNK):
+    events = _measure_events(session, sorted(measure_ids))
+    lists = _lists(session, sorted(events))
+    members: dict[int, list[Event]] = defaultdict(list)
+    for event in events.values():
+        members[event.changes_event_id or event.id].append(event)
+    reported_set = set(reported)
+    chosen: dict[int, list[int]] = {}
+    measure_lists: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for measure_id, measure_events in members.items():
+        measure_lists[measure_id] = (
+            tuple(sorted({name for event in measure_events for name in lists[event.id][0]})),
+            tuple(sorted({name for event in measure_events for name in lists[event.id][1]})),
+        )
+        # A change that names no element or target is about its measure's.
+        passing = [
+            event.id
+            for event in measure_events
+            if event.id in reported_set
+            and _passes(
+                filters,
+                event,
+                list(lists[event.id][0] or measure_lists[measure_id][0]),
+                list(lists[event.id][1] or measure_lists[measure_id][1]),
+            )
+        ]
+        if passing and measure_id in events:
+            chosen[measure_id] = passing
+    if not chosen:
+        return []
+    all_ids = sorted(event.id for measure_id in chosen for event in members[measure_id])
+    earlier = _reported_before(session, all_ids, since)
+    evidence = _evidence(session, all_ids)
+    reports = _reports(session, sorted(i for ids in chosen.values() for i in ids), since, until)
+    periods = _periods(session, sorted(chosen))
+    found = []
+    for measure_id, passing in chosen.items():
+        founding = events[measure_id]
+        measure_events = members[measure_id]
+        acts = sorted(
+            (_act(event, event.id not in earlier) for event in measure_events),
+            key=lambda act: (act.on, act.event_id),
+        )
+        new_reports = {report.url: report for event_id in passing for report in reports[event_id]}
+        found.append(
+            DigestMeasure(
+                id=measure_id,
+                actor=founding.actor,
+                actor_body=founding.actor_body
+                or next((event.actor_body for event in measure_events if event.actor_body), None),
+                measure=founding.measure,
+                status=founding.status,
+                elements=measure_lists[measure_id][0],
+                targets=measure_lists[measure_id][1],
+                source_count=max(
+                    [p.source_count for p in periods[measure_id]]
+                    or [max(event.source_count for event in measure_events)]
+                ),
+                acts=tuple(acts),
+                periods=tuple(
+                    StatePeriod(p.state, p.starts_on, p.ends_on) for p in periods[measure_id]
+                ),
+                evidence={event.id: evidence[event.id] for event in measure_events},
+                reports=tuple(
+                    sorted(
+                        new_reports.values(),
+                        key=lambda report: (report.published_at or until, report.url),
+                    )
+                ),
+                is_new=not any(event.id in earlier for event in measure_events),
+            )
+        )
+    return found
+
+
+def _measure_events(session: Session, measure_ids: list[int]) -> dict[int, Event]:
+    """The founding events of these measures and every event that changes them."""
+    events: dict[int, Event] = {}
+    for start in range(0, len(measure_ids), CHUNK):
+        chunk = measure_ids[start : start + CHUNK]
+        for event in session.scalars(
+            select(Event).where(or_(Event.id.in_(chunk), Event.changes_event_id.in_(chunk)))
+        ):
+            events[event.id] = event
+    return events
+
+
+def _lists(
+    session: Session, event_ids: list[int]
+) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each event's elements and targets."""
+    elements: dict[int, list[str]] = defaultdict(list)
+    targets: dict[int, list[str]] = defaultdict(list)
+    for start in range(0, len(event_ids), CHUNK):
+        chunk = event_ids[start : start + CHUNK]
+        for event_id, element in session.execute(
+            select(EventElement.event_id, EventElement.element)
+            .where(EventElement.event_id.in_(chunk))
+            .order_by(EventElement.element)
+        ):
+            elements[event_id].append(element)
+        for event_id, target in session.execute(
+            select(EventTarget.event_id, EventTarget.target)
+            .where(EventTarget.event_id.in_(chunk))
+            .order_by(EventTarget.target)
+        ):
+            targets[event_id].append(target)
+    return {
+        event_id: (tuple(elements[event_id]), tuple(targets[event_id])) for event_id in event_ids
+    }
+
+
+def _reported_before(session: Session, event_ids: list[int], since: datetime) -> set[int]:
+    """The events among these with a report extracted before `since`."""
+    earlier: set[int] = set()
+    for start in range(0, len(event_ids), CHUNK):
+        earlier.update(
+            session.scalars(
+                select(Mention.event_id)
+                .join(Article, Article.id == Mention.article_id)
+                .where(
+                    Mention.event_id.in_(event_ids[start : start + CHUNK]),
+                    Article.extracted_at < since,
+                )
+            )
+        )
+    return earlier
+
+
+def _evidence(session: Session, event_ids: list[int]) -> dict[int, tuple[Evidence, ...]]:
+    """Every sentence stating each of these events, earliest report first."""
+    found: dict[int, list[Evidence]] = defaultdict(list)
+    for start in range(0, len(event_ids), CHUNK):
+        for event_id, sentence, modality, confidence, published_at in session.execute(
+            select(
+                Mention.event_id,
+                Mention.sentence,
+                Mention.modality,
+                Mention.confidence,
+                Article.published_at,
+            )
+            .join(Article, Article.id == Mention.article_id)
+            .where(Mention.event_id.in_(event_ids[start : start + CHUNK]))
+            .order_by(Article.published_at, Article.id, Mention.start_char)
+        ):
+            found[event_id].append(Evidence(sentence, modality, confidence, _utc(published_at)))
+    return {event_id: tuple(found[event_id]) for event_id in event_ids}
+
+
+def _reports(
+    session: Session, event_ids: list[int], since: datetime, until: datetime
+) -> dict[int, list[Report]]:
+    """The articles extracted in [since, until) that report each of these events."""
+    found: dict[int, list[Report]] = defaultdict(list)
+    for start in range(0, len(event_ids), CHUNK):
         rows = session.execute(
             select(
                 Mention.event_id,
@@ -77,41 +267,47 @@ def digest_events(
                 Article.url,
                 func.coalesce(Source.name, ""),
                 Article.published_at,
-                Mention.sentence,
             )
+            .distinct()
             .join(Article, Article.id == Mention.article_id)
             .outerjoin(Source, Source.id == Article.source_id)
-            .where(Mention.event_id.in_(ids[start : start + CHUNK]), window)
-            .order_by(Article.published_at, Article.id, Mention.start_char)
-        )
-        for event_id, title, url, source, published_at, sentence in rows:
-            reports[event_id].setdefault(url, Report(title, url, source, published_at, sentence))
-    found = []
-    for event_id in ids:
-        row, elements, targets = events[event_id]
-        new_reports = tuple(reports[event_id].values())
-        found.append(
-            DigestEvent(
-                id=event_id,
-                actor=row.actor,
-                actor_body=row.actor_body,
-                action=row.action,
-                measure=row.measure,
-                status=row.status,
-                modality=row.modality,
-                elements=elements,
-                targets=targets,
-                announced_on=row.announced_on,
-                effective_on=row.effective_on,
-                expires_on=row.expires_on,
-                source_count=row.source_count,
-                summary=row.summary,
-                evidence=new_reports[0].sentence if new_reports else "",
-                reports=new_reports,
-                is_new=event_id not in earlier,
+            .where(
+                Mention.event_id.in_(event_ids[start : start + CHUNK]),
+                _extracted_between(since, until),
             )
         )
-    return sorted(found, key=lambda e: (not e.is_new, -e.source_count, e.summary, e.id))
+        for event_id, title, url, source, published_at in rows:
+            found[event_id].append(Report(title, url, source, _utc(published_at)))
+    return found
+
+
+def _periods(session: Session, measure_ids: list[int]) -> dict[int, list[MeasurePeriod]]:
+    """Each measure's states over time, by start."""
+    found: dict[int, list[MeasurePeriod]] = defaultdict(list)
+    for start in range(0, len(measure_ids), CHUNK):
+        for period in session.scalars(
+            select(MeasurePeriod)
+            .where(MeasurePeriod.measure_id.in_(measure_ids[start : start + CHUNK]))
+            .order_by(MeasurePeriod.starts_on, MeasurePeriod.id)
+        ):
+            found[period.measure_id].append(period)
+    return found
+
+
+def _act(event: Event, is_new: bool) -> Act:
+    seen = as_utc(event.first_seen).date()
+    return Act(
+        event_id=event.id,
+        action=event.action,
+        on=event.effective_on or event.announced_on or seen,
+        expires_on=event.expires_on,
+        affirmed=event.modality is None or event.modality in AFFIRMING,
+        is_new=is_new,
+    )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return as_utc(moment) if moment is not None else None
 
 
 def _reported(session: Session, since: datetime, until: datetime) -> list[int]:
@@ -129,33 +325,6 @@ def _extracted_between(since: datetime, until: datetime) -> ColumnElement[bool]:
     return (Article.extracted_at >= since) & (Article.extracted_at < until)
 
 
-def _matching(
-    session: Session, filters: Filters, event_ids: list[int]
-) -> dict[int, tuple[Event, tuple[str, ...], tuple[str, ...]]]:
-    """The events among these ids that pass a watchlist's filters, with elements and targets."""
-    matching: dict[int, tuple[Event, tuple[str, ...], tuple[str, ...]]] = {}
-    for start in range(0, len(event_ids), CHUNK):
-        chunk = event_ids[start : start + CHUNK]
-        elements: dict[int, list[str]] = defaultdict(list)
-        targets: dict[int, list[str]] = defaultdict(list)
-        for event_id, element in session.execute(
-            select(EventElement.event_id, EventElement.element)
-            .where(EventElement.event_id.in_(chunk))
-            .order_by(EventElement.element)
-        ):
-            elements[event_id].append(element)
-        for event_id, target in session.execute(
-            select(EventTarget.event_id, EventTarget.target)
-            .where(EventTarget.event_id.in_(chunk))
-            .order_by(EventTarget.target)
-        ):
-            targets[event_id].append(target)
-        for row in session.execute(select(Event).where(Event.id.in_(chunk))).scalars():
-            if _passes(filters, row, elements[row.id], targets[row.id]):
-                matching[row.id] = (row, tuple(elements[row.id]), tuple(targets[row.id]))
-    return matching
-
-
 def _passes(filters: Filters, event: Event, elements: list[str], targets: list[str]) -> bool:
     return (
         (not filters.elements or bool(filters.elements.intersection(elements)))
@@ -166,15 +335,6 @@ def _passes(filters: Filters, event: Event, elements: list[str], targets: list[s
         and (not filters.modality or event.modality in filters.modality)
         and event.source_count >= filters.min_sources
     )
-
-
-def element_counts(session: Session, filters: Filters, until: datetime) -> list[tuple[str, int]]:
-    """Matching events per element, among those reported in the 30 days up to `until`."""
-    candidates = _reported(session, until - timedelta(days=CHART_DAYS), until)
-    counts: Counter[str] = Counter()
-    for _, elements, _ in _matching(session, filters, candidates).values():
-        counts.update(e for e in elements if not filters.elements or e in filters.elements)
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 def open_deliveries(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import io
 import json
 import os
 import signal
@@ -12,7 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -21,18 +22,31 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from PIL import Image
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
-from models import Article, DigestDelivery, PendingConsolidation
+from models import Article, DigestDelivery, Mention, PendingConsolidation
 from models.vocabulary import load_vocabulary
 from pipeline.cli import check_newstrack_command, main
+from pipeline.digest import (
+    CHART_DAYS,
+    HEADER_HEIGHT,
+    LABEL_WIDTH,
+    LEGEND_HEIGHT,
+    ROW_HEIGHT,
+    STATE_COLOURS,
+    TOP,
+    TimelineRow,
+    timeline_png,
+)
 from pipeline.extract import ArticleText, Extractor
 from pipeline.jobs import send_digests, unit_of_work
 from pipeline.mail import SmtpSettings
 from pipeline.schedule import CronFile, CronJob
 from pipeline.watchlists import Filters, Watchlist, load_watchlists
+from storage.digests import StatePeriod
 from tests.conftest import PROJECT
 from tests.stored import (
     PUBLISHED,
@@ -50,6 +64,20 @@ IMPOSED = (
     "requiring licences for shipments to the United States."
 )
 GALLIUM = "Beijing banned exports of gallium to the United States on Dec. 3, the ministry said."
+RESTATED = (
+    "China's Ministry of Commerce said on Wednesday that the export controls on dysprosium and "
+    "terbium it imposed on April 4 remain in place."
+)
+SUSPENDED = (
+    "China on Sunday suspended its ban on exports of gallium to the United States until "
+    "November 27, 2026, the Ministry of Commerce said."
+)
+PREAMBLE = (
+    "In accordance with the relevant provisions of the Export Control Law of the People's Republic "
+    "of China, in order to safeguard national security and interests, with the approval of the "
+    "State Council, it is decided to implement export control on the following items."
+)
+OCTOBER = "The Ministry of Commerce announced export controls on holmium and erbium on October 9."
 
 
 @dataclass
@@ -166,7 +194,7 @@ def _deliveries(session_factory: sessionmaker[DbSession]) -> list[tuple[str, str
 def test_a_digest_has_both_parts_the_chart_and_proper_headers(
     sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
 ) -> None:
-    """Text and HTML parts tell each event with its evidence and sources; the chart is a CID image."""
+    """Text and HTML parts tell each measure with its evidence and sources; the chart is a CID image."""
     handler, port = inbox
     session_factory = _stored(sqlite_url, extractor)
     summary = _send(session_factory, _watchlist(), _smtp(port))
@@ -175,7 +203,7 @@ def test_a_digest_has_both_parts_the_chart_and_proper_headers(
     assert (sender, recipients) == ("digest@newstrack.example", ["analyst@example.com"])
     [message] = handler.parsed()
     assert message.get_content_type() == "multipart/alternative"
-    assert message["Subject"] == f"newstrack minerals: 2 new, 0 updated event(s), {_today()}"
+    assert message["Subject"] == f"newstrack minerals: 2 new, 0 updated measure(s), {_today()}"
     assert message["Message-ID"].startswith("<digest.") and message["Date"]
     assert message["From"] == "digest@newstrack.example" and message["To"] == "analyst@example.com"
     assert message["List-Unsubscribe"] == (
@@ -189,15 +217,19 @@ def test_a_digest_has_both_parts_the_chart_and_proper_headers(
     for body in (text, html):
         assert "dysprosium" in body and "gallium" in body
         assert "https://a.example/1" in body and "https://b.example/2" in body
-    assert "[NEW] MOFCOM imposes export control on dysprosium, terbium against US" in text
-    assert "sources: 2" in text
+    assert "[NEW] MOFCOM export control on dysprosium, terbium against US" in text
+    assert "in force since 2025-04-04; latest change: imposed 2025-04-04; sources: 2" in text
     assert IMPOSED in text  # the evidence sentence
     assert "<script>" not in html and '&lt;script&gt;alert("x")&lt;/script&gt; Bcc:' in html
     assert 'style="' in html and "<style>" not in html  # CSS inlined for mail clients
     [image] = [part for part in message.walk() if part.get_content_type() == "image/png"]
     cid = image["Content-ID"].strip("<>")
     assert f'src="cid:{cid}"' in html
-    assert image.get_content()[:8] == b"\x89PNG\r\n\x1a\n"
+    chart = Image.open(io.BytesIO(image.get_content()))
+    assert (
+        chart.format == "PNG"
+    )  # two headings (dysprosium, terbium; gallium), a measure under each
+    assert chart.height == TOP + 2 * HEADER_HEIGHT + 2 * ROW_HEIGHT + LEGEND_HEIGHT
 
 
 def _today() -> str:
@@ -230,7 +262,7 @@ def test_filters_choose_the_events(
 def test_known_events_with_new_reports_are_updates_in_the_next_digest(
     sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
 ) -> None:
-    """The next day's digest tells a new report of a known event as an update, and nothing else."""
+    """The next day's digest tells a new report of a known measure as an update, and nothing else."""
     handler, port = inbox
     session_factory = _stored(sqlite_url, extractor)
     first = datetime.now(UTC) + timedelta(seconds=10)  # its period ends now
@@ -240,7 +272,7 @@ def test_known_events_with_new_reports_are_updates_in_the_next_digest(
     next_day = first + timedelta(days=1)
     assert len(_send(session_factory, _watchlist(), _smtp(port), now=next_day).sent) == 1
     text = handler.parsed()[1].get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
-    assert "0 new event(s), 1 known event(s) with new reports" in text
+    assert "0 new measure(s), 1 known measure(s) with news" in text
     assert (
         "[UPDATE]" in text and "https://c.example/4" in text and "https://a.example/1" not in text
     )
@@ -266,6 +298,148 @@ def test_mentions_waiting_to_be_grouped_reach_the_digest_as_their_own_event(
     assert "dysprosium" not in text and "https://a.example/1" not in text
     with unit_of_work(session_factory) as session:
         assert session.scalar(select(func.count()).select_from(PendingConsolidation)) == 0
+
+
+def _plain(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr,no-any-return]
+
+
+def _items(text: str) -> list[str]:
+    """The items of a plain-text digest, each with its lines."""
+    return [chunk for chunk in text.split("\n* ")[1:]]
+
+
+def test_a_measure_is_one_item_and_a_restatement_adds_a_report_with_its_date(
+    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """A report that the April controls remain in place joins their item; links carry their dates."""
+    handler, port = inbox
+    session_factory = _stored(sqlite_url, extractor)
+    store_and_annotate(session_factory, extractor, "https://b.example/7", RESTATED, 2)
+    _send(session_factory, _watchlist(), _smtp(port))
+    [message] = handler.parsed()
+    assert message["Subject"].startswith("newstrack minerals: 2 new, 0 updated measure(s)")
+    items = _items(_plain(message))
+    [controls] = [item for item in items if "dysprosium" in item]
+    assert len(items) == 2 and "maintain" not in controls
+    assert "in force since 2025-04-04; latest change: imposed 2025-04-04" in controls
+    assert "3 new reports:" in controls
+    assert "title — first, 2025-05-14 <https://a.example/1>" in controls
+    assert "— second, 2025-05-14 <https://b.example/7>" in controls
+
+
+def test_a_change_to_a_known_measure_updates_its_item(
+    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """The next day a suspension of the gallium ban is a change of that measure, not a new item."""
+    handler, port = inbox
+    session_factory = _stored(sqlite_url, extractor)
+    first = datetime.now(UTC) + timedelta(seconds=10)
+    gallium = _watchlist(elements=frozenset({"gallium"}))
+    _send(session_factory, gallium, _smtp(port), now=first)
+    store_and_annotate(session_factory, extractor, "https://c.example/8", SUSPENDED, 1)
+    _send(session_factory, gallium, _smtp(port), now=first + timedelta(days=1))
+    text = _plain(handler.parsed()[1])
+    assert "0 new measure(s), 1 known measure(s) with news" in text
+    [item] = _items(text)
+    assert item.startswith("[CHANGE] CN export ban on gallium against US")
+    assert "suspended since 2025-05-14; latest change: suspended 2025-05-14" in item
+    assert f'"{SUSPENDED}"' in item and "1 new report:" in item
+
+
+def test_items_sit_under_the_elements_the_watchlist_asked_for(
+    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """A holmium watchlist lists controls on erbium and holmium under holmium; one naming no
+    element lists them under all their elements."""
+    handler, port = inbox
+    session_factory = _stored(sqlite_url, extractor)
+    store_and_annotate(session_factory, extractor, "https://c.example/5", OCTOBER, 1)
+    holmium = Watchlist("holmium", ("h@example.com",), Filters(elements=frozenset({"holmium"})))
+    everything = Watchlist("everything", ("e@example.com",))
+    send_digests(
+        session_factory,
+        [holmium, everything],
+        CRON,
+        _smtp(port),
+        datetime.now(UTC) + timedelta(minutes=1),
+    )
+    texts = {m["To"]: _plain(m) for m in handler.parsed()}
+    assert "== holmium ==" in texts["h@example.com"] and "== erbium" not in texts["h@example.com"]
+    assert "== erbium, holmium ==" in texts["e@example.com"]
+    assert "== dysprosium, terbium ==" in texts["e@example.com"]
+
+
+def test_the_quote_is_never_a_legal_preamble(
+    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """Of an event stated by a preamble and by a sentence naming its elements, the digest quotes
+    the sentence, in the mail and in its HTML."""
+    handler, port = inbox
+    session_factory = _stored(sqlite_url, extractor)
+    store_and_annotate(
+        session_factory, extractor, "https://c.example/9", f"{PREAMBLE} {OCTOBER}", 1
+    )
+    with unit_of_work(session_factory) as session:
+        stating = session.execute(
+            select(Mention.event_id).where(Mention.sentence.in_([PREAMBLE, OCTOBER]))
+        ).all()
+    assert len(stating) == 2 and len(set(stating)) == 1  # both state the one event
+    holmium = Watchlist("holmium", ("h@example.com",), Filters(elements=frozenset({"holmium"})))
+    _send(session_factory, holmium, _smtp(port))
+    [message] = handler.parsed()
+    html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    assert f'"{OCTOBER}"' in _plain(message) and OCTOBER in html
+    assert "In accordance" not in _plain(message) and "In accordance" not in html
+
+
+def _pixel(png: bytes, x: int, y: int) -> str:
+    red, green, blue = Image.open(io.BytesIO(png)).convert("RGB").getpixel((x, y))  # type: ignore[misc]
+    return f"#{red:02x}{green:02x}{blue:02x}"
+
+
+def test_the_chart_draws_each_measure_as_a_row_coloured_by_state() -> None:
+    """One row per measure under its heading; a bar in each state's colour from the day it began;
+    nothing before the 90 days; a mark at each change."""
+    end = date(2025, 12, 1)
+    start = end - timedelta(days=CHART_DAYS)
+    suspended_on = end - timedelta(days=30)
+    controls = TimelineRow(
+        "MOFCOM export control",
+        [
+            StatePeriod("in_force", end - timedelta(days=200), suspended_on),
+            StatePeriod("suspended", suspended_on, None),
+        ],
+        [end - timedelta(days=200), suspended_on],
+    )
+    old_ban = TimelineRow(
+        "CN export ban",
+        [StatePeriod("lifted", start - timedelta(days=9), start - timedelta(days=1))],
+        [],
+    )
+    groups = [("erbium, holmium", [controls]), ("gallium", [old_ban, controls])]
+    png = timeline_png(groups, end)
+    assert Image.open(io.BytesIO(png)).size == (
+        600, TOP + 2 * HEADER_HEIGHT + 3 * ROW_HEIGHT + LEGEND_HEIGHT
+    )  # fmt: skip
+    wider = timeline_png([*groups, ("tungsten", [controls])], end)
+    assert (
+        Image.open(io.BytesIO(wider)).height
+        == Image.open(io.BytesIO(png)).height + HEADER_HEIGHT + ROW_HEIGHT
+    )
+
+    def x_of(day: date) -> int:
+        return LABEL_WIDTH + round((600 - 10 - LABEL_WIDTH) * (day - start).days / CHART_DAYS)
+
+    first_row = TOP + HEADER_HEIGHT
+    middle = first_row + ROW_HEIGHT // 2
+    assert _pixel(png, x_of(end - timedelta(days=60)), middle) == STATE_COLOURS["in_force"]
+    assert _pixel(png, x_of(end - timedelta(days=10)), middle) == STATE_COLOURS["suspended"]
+    assert _pixel(png, x_of(suspended_on), first_row + 1) == "#1f2933"  # the change's mark
+    assert _pixel(png, x_of(end - timedelta(days=10)), first_row + 1) == "#ffffff"
+    old_row = TOP + 2 * HEADER_HEIGHT + ROW_HEIGHT  # lifted before the 90 days: no bar
+    assert _pixel(png, x_of(start + timedelta(days=5)), old_row + ROW_HEIGHT // 2) == "#ffffff"
+    assert len(png) < 20_000
 
 
 def test_sending_twice_or_twice_at_once_sends_once(

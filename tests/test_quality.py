@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models import Article, Event, EventElement, Mention, MentionElement
 from models.vocabulary import load_vocabulary
@@ -170,13 +170,13 @@ def test_an_action_several_articles_report_is_one_event_counted_right(
         assert event_id not in other, f"{name} merged with {group['apart_from']}"
 
 
-def test_the_snapshot_digest_renders_every_matching_event(
+def test_the_snapshot_digest_renders_every_matching_measure_once(
     snapshot_database: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """`digest preview` on the demo database writes a digest holding each matching event once."""
+    """`digest preview` on the demo database writes a digest holding each matching measure once."""
     monkeypatch.setenv("NEWSTRACK_DIGEST_TO", "analyst@example.com")
     monkeypatch.setattr("pipeline.jobs.DIGEST_SETTLE", timedelta(0))  # the run ended just now
     capsys.readouterr()
@@ -201,18 +201,21 @@ def test_the_snapshot_digest_renders_every_matching_event(
             PROJECT / "watchlists.yaml", load_vocabulary(), {"NEWSTRACK_DIGEST_TO": "a@b.example"}
         )[0].filters.elements
         expected = {
-            event_id
-            for event_id, measure, element in session.execute(
-                select(Event.id, Event.measure, EventElement.element).join(
-                    EventElement, EventElement.event_id == Event.id
-                )
+            measure_id
+            for measure_id, measure, element in session.execute(
+                select(
+                    func.coalesce(Event.changes_event_id, Event.id),
+                    Event.measure,
+                    EventElement.element,
+                ).join(EventElement, EventElement.event_id == Event.id)
             )
             if measure in watched and element in minerals
         }
-    assert f"{len(expected)} new event(s), 0 known event(s)" in text
+    assert f"{len(expected)} new measure(s), 0 known measure(s)" in text
     assert text.count("* [NEW] ") == len(expected)
-    assert "== dysprosium ==" in text
-    assert "MOFCOM imposes export control on dysprosium, gadolinium, lutetium" in text
+    assert "== dysprosium, gadolinium, lutetium, samarium, scandium, terbium, yttrium ==" in text
+    assert "MOFCOM export control on dysprosium, gadolinium, lutetium" in text
+    assert "In accordance with" not in text
     assert html.count('class="event new"') == html.count("NEW</span>") == len(expected)
     assert 'style="' in html and "<style>" not in html
     assert (
