@@ -943,6 +943,7 @@ def command_digest_send(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
     """Write the digest a watchlist would send now, as .eml and .html, and print their paths."""
+    from pipeline.digest import standalone_html
     from pipeline.jobs import preview_digest
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
@@ -962,8 +963,7 @@ def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
     eml = args.out / f"{watchlist.name}.eml"
     eml.write_bytes(bytes(message))
     html = args.out / f"{watchlist.name}.html"
-    body = message.get_body(preferencelist=("html",))
-    html.write_text(body.get_content() if body is not None else "", encoding="utf-8")
+    html.write_text(standalone_html(message), encoding="utf-8")  # the chart inlined
     print(f"{eml}\n{html}")
     return EXIT_OK
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import re
@@ -530,6 +531,23 @@ def compose(
         if part.get_content_type() == "text/html":
             part.add_related(chart_png(digest), "image", "png", cid=f"<{chart_cid}>")
     return message
+
+
+def standalone_html(message: EmailMessage) -> str:
+    """A digest's HTML part with its images inlined as data: URIs, to open alone in a browser."""
+    body = message.get_body(preferencelist=("html",))
+    if body is None:
+        return ""
+    html = str(body.get_content())
+    for part in message.walk():
+        cid = part["Content-ID"]
+        if cid and part.get_content_maintype() == "image":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                encoded = base64.b64encode(payload).decode("ascii")
+                uri = f"data:{part.get_content_type()};base64,{encoded}"
+                html = html.replace(f"cid:{cid.strip('<>')}", uri)
+    return html
 
 
 def _header(value: str) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import io
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -391,6 +393,37 @@ def test_the_quote_is_never_a_legal_preamble(
     html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
     assert f'"{OCTOBER}"' in _plain(message) and OCTOBER in html
     assert "In accordance" not in _plain(message) and "In accordance" not in html
+
+
+def test_the_preview_html_shows_its_chart_when_opened_alone(
+    tmp_path: Path,
+    extractor: Extractor,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`digest preview` writes the .eml with the chart by Content-ID, the .html with it inlined."""
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    _stored(database, extractor)
+    monkeypatch.setattr("pipeline.jobs.DIGEST_SETTLE", timedelta(0))
+    monkeypatch.setenv("NEWSTRACK_DIGEST_TO", "analyst@example.com")
+    out = tmp_path / "preview"
+    arguments = [
+        "--db", database, "digest", "preview", "--watchlist", "critical-minerals",
+        "--file", str(PROJECT / "watchlists.yaml"), "--cron", str(PROJECT / "cron.yaml"),
+        "--out", str(out),
+    ]  # fmt: skip
+    assert main(arguments) == 0
+    html = (out / "critical-minerals.html").read_text(encoding="utf-8")
+    assert "cid:" not in html and "dysprosium" in html
+    [encoded] = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert Image.open(io.BytesIO(base64.b64decode(encoded))).format == "PNG"
+    eml = email.message_from_bytes(
+        (out / "critical-minerals.eml").read_bytes(),
+        _class=EmailMessage,
+        policy=email.policy.default,
+    )
+    mailed = eml.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    assert 'src="cid:chart.' in mailed and "data:" not in mailed
 
 
 def _pixel(png: bytes, x: int, y: int) -> str:

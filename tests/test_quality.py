@@ -217,6 +217,7 @@ def test_the_snapshot_digest_renders_every_matching_measure_once(
     assert "MOFCOM export control on dysprosium, gadolinium, lutetium" in text
     assert "In accordance with" not in text
     assert html.count('class="event new"') == html.count("NEW</span>") == len(expected)
+    assert "data:image/png;base64," in html and "cid:" not in html
     assert 'style="' in html and "<style>" not in html
     assert (
         "https://rareearthexchanges.com/news/what-chinas-seven-element-rare-earth-controls-mean-for-magnet-makers"
