@@ -386,8 +386,7 @@ def timeline_rows(digest: Digest) -> list[tuple[str, list[TimelineRow]]]:
             title,
             [
                 TimelineRow(
-                    label=f"{item.measure.actor_body or item.measure.actor or '?'} "
-                    f"{item.measure.measure.replace('_', ' ')}",
+                    label=_row_label(item.measure),
                     periods=item.measure.periods
                     or ([StatePeriod(item.state, item.since, None)] if item.since else []),
                     changes=[
@@ -401,6 +400,13 @@ def timeline_rows(digest: Digest) -> list[tuple[str, list[TimelineRow]]]:
         )
         for title, items in _grouped(digest)
     ]
+
+
+def _row_label(measure: DigestMeasure) -> str:
+    """A measure in the chart: who, what, and the month it was founded (two alike differ by it)."""
+    founding = next((act for act in measure.acts if act.event_id == measure.id), None)
+    label = f"{measure.actor_body or measure.actor or '?'} {measure.measure.replace('_', ' ')}"
+    return f"{label}, {founding.on:%b %Y}" if founding else label
 
 
 ROW_HEIGHT, HEADER_HEIGHT, TOP, LEGEND_HEIGHT, LABEL_WIDTH = 16, 16, 34, 22, 210
@@ -437,14 +443,15 @@ def timeline_png(
     while month <= end:
         if month > start:
             draw.line((x_of(month), TOP - 12, x_of(month), height - LEGEND_HEIGHT), fill="#d9e2ec")
-            draw.text((x_of(month) + 2, TOP - 14), f"{month:%b}", fill="#52606d", font=font)
+            if x_of(month) + 2 + draw.textlength(f"{month:%b}", font=font) <= width:
+                draw.text((x_of(month) + 2, TOP - 14), f"{month:%b}", fill="#52606d", font=font)
         month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
     y = TOP
     for title, rows in shown:
         draw.text((10, y + 2), _clip(title, 90), fill="#1f2933", font=font)
         y += HEADER_HEIGHT
         for row in rows:
-            draw.text((18, y + 2), _clip(row.label, 28), fill="#52606d", font=font)
+            draw.text((18, y + 2), _clip(row.label, 34), fill="#52606d", font=font)
             for period in row.periods:
                 first = max(period.starts_on, start)
                 last = min(period.ends_on or end, end)
