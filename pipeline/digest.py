@@ -254,8 +254,8 @@ def best_evidence(
             continue
         actions = {words.action_words.get(word) for word in WORD.findall(folded)}
         rank = (
-            preamble,
             not names_element,
+            preamble,
             not names_group,
             action not in actions,
             not (actions - {None}),

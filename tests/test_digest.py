@@ -40,7 +40,9 @@ from pipeline.digest import (
     ROW_HEIGHT,
     STATE_COLOURS,
     TOP,
+    EvidenceWords,
     TimelineRow,
+    best_evidence,
     timeline_png,
 )
 from pipeline.extract import ArticleText, Extractor
@@ -48,7 +50,7 @@ from pipeline.jobs import send_digests, unit_of_work
 from pipeline.mail import SmtpSettings
 from pipeline.schedule import CronFile, CronJob
 from pipeline.watchlists import Filters, Watchlist, load_watchlists
-from storage.digests import StatePeriod
+from storage.digests import Evidence, StatePeriod
 from tests.conftest import PROJECT
 from tests.stored import (
     PUBLISHED,
@@ -393,6 +395,28 @@ def test_the_quote_is_never_a_legal_preamble(
     html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
     assert f'"{OCTOBER}"' in _plain(message) and OCTOBER in html
     assert "In accordance" not in _plain(message) and "In accordance" not in html
+
+
+def _said(sentence: str, confidence: float = 0.99) -> Evidence:
+    return Evidence(sentence, "asserted", confidence, None)
+
+
+def test_the_quote_names_an_element_of_the_measure_and_an_action() -> None:
+    """An element and an action word first, whatever the confidence; a sentence naming no element
+    only when none names one; a preamble naming an element only before those."""
+    words = EvidenceWords.of(load_vocabulary())
+    elements = ("erbium", "holmium")
+    acted = _said("China imposed export controls on holmium and erbium.", 0.6)
+    named = _said("Holmium and erbium items are on the list.", 0.6)
+    grouped = _said("The rare earth curbs were imposed to safeguard national security.")
+    bare = _said("The ministry imposed the controls on Thursday.")
+    grounded = _said("Pursuant to the Export Control Law, control is imposed on holmium items.")
+    assert best_evidence([bare, grouped, named, acted], elements, "impose", words) == acted.sentence
+    assert best_evidence([bare, grouped, named], elements, "impose", words) == named.sentence
+    assert best_evidence([bare, grouped], elements, "impose", words) == grouped.sentence
+    assert best_evidence([bare, grounded], elements, "impose", words) == grounded.sentence
+    assert best_evidence([grounded, named], elements, "impose", words) == named.sentence
+    assert best_evidence([_said(PREAMBLE)], elements, "impose", words) == ""
 
 
 def test_the_preview_html_shows_its_chart_when_opened_alone(
