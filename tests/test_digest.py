@@ -314,11 +314,11 @@ def _items(text: str) -> list[str]:
 
 
 def test_a_measure_is_one_item_and_a_restatement_adds_a_report_with_its_date(
-    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+    database_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
 ) -> None:
-    """A report that the April controls remain in place joins their item; links carry their dates."""
+    """On SQLite and PostgreSQL, a restatement joins its measure's item; links carry their dates."""
     handler, port = inbox
-    session_factory = _stored(sqlite_url, extractor)
+    session_factory = _stored(database_url, extractor)
     store_and_annotate(session_factory, extractor, "https://b.example/7", RESTATED, 2)
     _send(session_factory, _watchlist(), _smtp(port))
     [message] = handler.parsed()
@@ -354,8 +354,7 @@ def test_a_change_to_a_known_measure_updates_its_item(
 def test_items_sit_under_the_elements_the_watchlist_asked_for(
     sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
 ) -> None:
-    """A holmium watchlist lists controls on erbium and holmium under holmium; one naming no
-    element lists them under all their elements."""
+    """Holmium lists erbium and holmium controls under holmium; no element filter, under both."""
     handler, port = inbox
     session_factory = _stored(sqlite_url, extractor)
     store_and_annotate(session_factory, extractor, "https://c.example/5", OCTOBER, 1)
@@ -377,8 +376,7 @@ def test_items_sit_under_the_elements_the_watchlist_asked_for(
 def test_the_quote_is_never_a_legal_preamble(
     sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
 ) -> None:
-    """Of an event stated by a preamble and by a sentence naming its elements, the digest quotes
-    the sentence, in the mail and in its HTML."""
+    """Of an event stated by a preamble and by a sentence naming its elements, the sentence is quoted."""
     handler, port = inbox
     session_factory = _stored(sqlite_url, extractor)
     store_and_annotate(
@@ -402,8 +400,7 @@ def _said(sentence: str, confidence: float = 0.99) -> Evidence:
 
 
 def test_the_quote_names_an_element_of_the_measure_and_an_action() -> None:
-    """An element and an action word first, whatever the confidence; a sentence naming no element
-    only when none names one; a preamble naming an element only before those."""
+    """Element and action word first; no element only if none names one; bare preambles never."""
     words = EvidenceWords.of(load_vocabulary())
     elements = ("erbium", "holmium")
     acted = _said("China imposed export controls on holmium and erbium.", 0.6)
@@ -456,8 +453,7 @@ def _pixel(png: bytes, x: int, y: int) -> str:
 
 
 def test_the_chart_draws_each_measure_as_a_row_coloured_by_state() -> None:
-    """One row per measure under its heading; a bar in each state's colour from the day it began;
-    nothing before the 90 days; a mark at each change."""
+    """A row per measure under its heading, bars in each state's colour, a mark at each change."""
     end = date(2025, 12, 1)
     start = end - timedelta(days=CHART_DAYS)
     suspended_on = end - timedelta(days=30)
