@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +27,7 @@ from pipeline.errors import InputError, NewstrackError, UsageError
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
+    from models.vocabulary import Vocabulary
     from pipeline.extract import Annotation, ArticleText, Extractor, QuantityTag
     from pipeline.jobs import FetchSummary
     from pipeline.mail import SmtpSettings
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 CANNED_NAME = re.compile(r"^[a-z][a-z0-9-]*$")  # a one-word query is a canned query's name
 log = logging.getLogger("newstrack")
+Resolved = TypeVar("Resolved")  # what the vocabulary resolves a name to
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -739,11 +741,7 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
     vocabulary = load_vocabulary()
     elements: tuple[str, ...] = ()
     if args.element:
-        elements = vocabulary.elements_meant(args.element)
-        if not elements:
-            raise UsageError(
-                f"--element {args.element!r}: not an element, symbol or group newstrack knows"
-            )
+        elements = _resolved(vocabulary.resolve_elements, "--element", args.element)
     actor, target = (
         _jurisdiction(vocabulary, option, value)
         for option, value in (("--actor", args.actor), ("--target", args.target))
@@ -783,13 +781,20 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _jurisdiction(vocabulary: Any, option: str, value: str | None) -> str | None:
+def _jurisdiction(vocabulary: Vocabulary, option: str, value: str | None) -> str | None:
     if value is None:
         return None
-    code: str | None = vocabulary.jurisdiction_meant(value)
-    if code is None:
-        raise UsageError(f"{option} {value!r}: not a country code, country or body newstrack knows")
-    return code
+    return _resolved(vocabulary.resolve_jurisdiction, option, value)
+
+
+def _resolved(resolve: Callable[[str], Resolved], option: str, value: str) -> Resolved:
+    """A name resolved by the vocabulary; an unknown one is a usage error naming the option."""
+    from models.vocabulary import UnknownNameError
+
+    try:
+        return resolve(value)
+    except UnknownNameError as error:
+        raise UsageError(f"{option} {error}") from None
 
 
 def command_prune(args: argparse.Namespace, settings: Settings) -> int:
