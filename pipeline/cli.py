@@ -644,13 +644,13 @@ def command_sources(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.jobs import unit_of_work
     from pipeline.sources import load_sources
     from storage import queries
-    from storage.engine import make_session_factory, open_engine
+    from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade
 
     configured = load_sources(settings.sources_path)
     now = datetime.now(UTC)
-    with open_engine(settings.database_url) as engine:
-        upgrade(engine)
+    with open_existing(settings.database_url) as engine:
+        upgrade(engine)  # an older schema is brought up to date; none is never created
         with unit_of_work(make_session_factory(engine)) as session:
             health = {row.name: row for row in queries.source_health(session, now)}
     columns = [
@@ -734,7 +734,7 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
     """Print where each matching measure stands on a day."""
     from models.vocabulary import load_vocabulary
     from pipeline.jobs import unit_of_work
-    from storage.engine import make_session_factory, open_engine
+    from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade
     from storage.queries import measure_states
 
@@ -750,8 +750,8 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
     if args.measure and args.measure not in measures:
         raise UsageError(f"--measure {args.measure!r}: one of {', '.join(measures)}")
     on = args.on or datetime.now(UTC).date()
-    with open_engine(settings.database_url) as engine:
-        upgrade(engine)
+    with open_existing(settings.database_url) as engine:
+        upgrade(engine)  # an older schema is brought up to date; none is never created
         with unit_of_work(make_session_factory(engine)) as session:
             states = measure_states(session, on, elements, actor, target, args.measure)
     columns = [
@@ -949,12 +949,12 @@ def command_digest_send(args: argparse.Namespace, settings: Settings) -> int:
 def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
     """Write the digest a watchlist would send now, as .eml and .html, and print their paths."""
     from pipeline.jobs import preview_digest
-    from storage.engine import make_session_factory, open_engine
+    from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade
 
     [watchlist], cron, smtp = _digest_setup(args)
-    with open_engine(settings.database_url) as engine:
-        upgrade(engine)
+    with open_existing(settings.database_url) as engine:
+        upgrade(engine)  # an older schema is brought up to date; none is never created
         message = preview_digest(
             make_session_factory(engine),
             watchlist,

@@ -13,8 +13,14 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from pipeline.errors import DatabaseError, QueryError
-from storage.engine import describe, parse_database_url
+from pipeline.errors import DatabaseError, MissingDatabaseError, QueryError
+from storage.engine import (
+    SCHEMA_TABLE,
+    SET_UP_FIRST,
+    describe,
+    parse_database_url,
+    require_sqlite_schema,
+)
 
 CURSOR_QUERY = re.compile(r"^(\s|--[^\n]*\n|/\*.*?\*/)*(select|with|values|table)\b", re.I | re.S)
 READ_ONLY_REFUSALS = re.compile(r"not authorized|readonly|read-only|query_only", re.IGNORECASE)
@@ -47,6 +53,10 @@ def run_readonly(
     try:
         with engine.connect() as connection:
             connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+            if connection.exec_driver_sql(f"SELECT to_regclass('{SCHEMA_TABLE}')").scalar() is None:
+                raise MissingDatabaseError(
+                    f"no newstrack schema in {describe(url)} ({SET_UP_FIRST})"
+                )
             connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(time_limit * 1000)}")
             # A server-side cursor: PostgreSQL computes only the rows fetched, as SQLite does,
             # instead of the whole result before the row cap cuts it. EXPLAIN and SHOW cannot
@@ -77,9 +87,8 @@ def run_readonly(
 def _run_sqlite(
     database: str, query: str, parameters: Mapping[str, Any], max_rows: int, time_limit: float
 ) -> QueryResult:
+    require_sqlite_schema(database)
     path = Path(database)
-    if not path.is_file():
-        raise DatabaseError(f"no database at {path}: run `newstrack init` or `newstrack run` first")
     try:
         connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
     except sqlite3.Error as error:
