@@ -406,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a named parameter (:NAME)",
+        help="a named parameter (:NAME); a canned query's are typed (see --list)",
     )
     sql.add_argument("--format", choices=("table", "csv", "json", "jsonl"), default="table")
     sql.add_argument(
@@ -1155,33 +1155,48 @@ def command_cron_render(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_sql(args: argparse.Namespace, settings: Settings) -> int:
     """Run a read-only query and print its rows."""
+    from models.vocabulary import load_vocabulary
     from storage.canned import canned_queries, canned_query
-    from storage.readonly import run_readonly
+    from storage.readonly import placeholders, run_readonly
 
+    output_format = "json" if args.json else args.format
     if args.list:
         rows = [
             (
                 query.name,
                 query.description,
-                ", ".join(f"{k}={v}" for k, v in query.defaults.items()),
+                ", ".join(parameter.describe() for parameter in query.parameters),
             )
             for query in canned_queries().values()
         ]
-        columns = ["name", "description", "parameters"]
-        _write_rows(sys.stdout, "json" if args.json else args.format, columns, rows)
+        _write_rows(sys.stdout, output_format, ["name", "description", "parameters"], rows)
         return EXIT_OK
     if not args.query:
         raise UsageError("give a query, the name of a canned query, or --list")
-    query, parameters = args.query, dict(_parameter(item) for item in args.param)
-    if CANNED_NAME.match(query):  # one word: a canned query's name
-        canned = canned_query(query)
-        query, parameters = canned.sql, canned.parameters(parameters)
+    query, given = args.query, dict(_parameter(item) for item in args.param)
+    parameters: dict[str, object] = dict(given)
+    canned = canned_query(query) if CANNED_NAME.match(query) else None  # one word: a name
+    if canned:
+        query, parameters = canned.sql, canned.values(given, load_vocabulary())
+    else:
+        _check_placeholders(placeholders(query), set(given))
     result = run_readonly(settings.database_url, query, parameters, args.max_rows, args.time_limit)
-    output_format = "json" if args.json else args.format
     _write_rows(sys.stdout, output_format, result.columns, result.rows)
     if result.truncated:
         print(f"newstrack: stopped at {args.max_rows} rows (--max-rows)", file=sys.stderr)
     return EXIT_OK
+
+
+def _check_placeholders(used: set[str], given: set[str]) -> None:
+    """Every :name of a query has its -p, and every -p a :name."""
+    missing, unused = sorted(used - given), sorted(given - used)
+    if missing:
+        raise UsageError(f"the query's :{missing[0]} has no value: give -p {missing[0]}=VALUE")
+    if unused:
+        known = ", ".join(f":{name}" for name in sorted(used)) or "none"
+        raise UsageError(
+            f"-p {unused[0]}: the query has no :{unused[0]} (its placeholders: {known})"
+        )
 
 
 def command_article(args: argparse.Namespace, settings: Settings) -> int:
@@ -1361,9 +1376,9 @@ def _positive_int(value: str) -> int:
 
 def _parameter(item: str) -> tuple[str, str]:
     name, sep, value = item.partition("=")
-    if not sep or not name:
-        raise InputError(f"parameter {item!r} is not NAME=VALUE")
-    return name, value
+    if not sep or not name.strip():
+        raise UsageError(f"-p {item!r} is not NAME=VALUE")
+    return name.strip(), value
 
 
 def _forced(args: argparse.Namespace) -> bool:

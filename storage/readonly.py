@@ -27,6 +27,9 @@ READ_ONLY_REFUSALS = re.compile(r"not authorized|readonly|read-only|query_only",
 READING_PRAGMAS = frozenset(
     {"table_info", "table_xinfo", "table_list", "index_list", "index_info", "foreign_key_list"}
 )  # pragmas that only describe the schema, allowed in `newstrack sql`
+# Quoted strings, quoted names and comments: a ":name" inside them is not a placeholder.
+QUOTED_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
+PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")  # not PostgreSQL's "::date" cast
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,11 @@ def _run_sqlite(
         raise QueryError(str(error)) from None
     finally:
         connection.close()
+
+
+def placeholders(query: str) -> set[str]:
+    """The names of a query's :name placeholders, outside quotes and comments."""
+    return set(PLACEHOLDER.findall(QUOTED_OR_COMMENT.sub(" ", query)))
 
 
 def _authorize(action: int, first: str | None, *_: str | None) -> int:

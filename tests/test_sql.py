@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -29,6 +30,67 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     code = main(list(args))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("args", "messages"),
+    [
+        (["by-element", "-p", "elemnt=Dy"], ["no parameter 'elemnt'", "did you mean element?"]),
+        (["in-force", "-p", "day=2025-13-01"], ["-p day=2025-13-01", "not a date"]),
+        (["by-element", "-p", "element=dysprosim"], ["did you mean dysprosium?"]),
+        (["by-element", "-p", "element=heavy rare earths"], ["a group of 10 elements"]),
+        (["by-actor", "-p", "actor=Atlantis"], ["-p actor=Atlantis", "'Atlantis' is not"]),
+        (["by-elemnt"], ["no canned query 'by-elemnt'", "did you mean by-element?"]),
+        (["SELECT :element"], [":element has no value", "-p element=VALUE"]),
+        (["SELECT 1", "-p", "element=Dy"], ["-p element: the query has no :element"]),
+        (["SELECT 1", "-p", "element"], ["not NAME=VALUE"]),
+    ],
+)
+def test_parameters_that_cannot_be_meant_are_usage_errors(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str], args: list[str], messages: list[str]
+) -> None:
+    """A misspelt, invalid, missing or unused parameter is exit 2 naming it, never a quiet answer."""
+    ready(sqlite_url)
+    code, _, err = _run(capsys, "--db", sqlite_url, "sql", *args)
+    assert code == 2, err
+    for message in messages:
+        assert message in err
+
+
+def test_typed_parameters_take_the_names_status_takes(
+    database_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Element and country parameters resolve symbols, any case, countries, capitals and bodies."""
+    _two_reports(database_url, extractor)
+
+    def measures(*args: str) -> list[object]:
+        code, out, err = _run(capsys, "--db", database_url, "sql", *args, "--format", "json")
+        assert code == 0, err
+        return [row["measure"] for row in json.loads(out)]
+
+    for element in ("gallium", "Ga", "ga", "GALLIUM"):
+        assert measures("by-element", "-p", f"element={element}") == ["export_control"]
+    for actor in ("CN", "cn", "China", "Beijing", "MOFCOM"):
+        assert measures("by-actor", "-p", f"actor={actor}") == ["export_control"]
+    assert measures("by-actor", "-p", "actor=Washington") == []
+
+
+def test_every_command_taking_an_element_suggests_the_closest(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """status, sql parameters and watchlist filters all answer a misspelt element alike."""
+    ready(sqlite_url)
+    watchlists = str(tmp_path / "watchlists.yaml")
+    for args in (
+        ["status", "--element", "dysprosim"],
+        ["sql", "by-element", "-p", "element=dysprosim"],
+        ["watchlist", "add", "w", "--recipient", "a@b.example", "--element", "dysprosim",
+         "--file", watchlists],
+    ):  # fmt: skip
+        code, _, err = _run(capsys, "--db", sqlite_url, *args)
+        assert code == 2, args
+        assert "'dysprosim' is not an element" in err
+        assert "did you mean dysprosium?" in err
 
 
 READING = [
