@@ -410,7 +410,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sql.add_argument("--format", choices=("table", "csv", "json", "jsonl"), default="table")
     sql.add_argument(
-        "--max-rows", type=int, default=1000, metavar="N", help="row cap (default 1000)"
+        "--max-rows",
+        type=_row_cap,
+        default=1000,
+        metavar="N",
+        help="row cap (default 1000, 0 for none); exit 3 when it cuts rows",
     )
     sql.add_argument(
         "--time-limit", type=float, default=10.0, metavar="S", help="seconds (default 10)"
@@ -1154,7 +1158,7 @@ def command_cron_render(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def command_sql(args: argparse.Namespace, settings: Settings) -> int:
-    """Run a read-only query and print its rows."""
+    """Run a read-only query and print its rows; exit 3 when the row cap cut them."""
     from models.vocabulary import load_vocabulary
     from storage.canned import canned_queries, canned_query
     from storage.readonly import placeholders, run_readonly
@@ -1180,10 +1184,16 @@ def command_sql(args: argparse.Namespace, settings: Settings) -> int:
         query, parameters = canned.sql, canned.values(given, load_vocabulary())
     else:
         _check_placeholders(placeholders(query), set(given))
-    result = run_readonly(settings.database_url, query, parameters, args.max_rows, args.time_limit)
+    max_rows = args.max_rows or None  # 0: no cap
+    result = run_readonly(settings.database_url, query, parameters, max_rows, args.time_limit)
     _write_rows(sys.stdout, output_format, result.columns, result.rows)
     if result.truncated:
-        print(f"newstrack: stopped at {args.max_rows} rows (--max-rows)", file=sys.stderr)
+        print(
+            f"newstrack: partial answer: stopped at {args.max_rows} rows "
+            "(--max-rows N for more, --max-rows 0 for all)",
+            file=sys.stderr,
+        )
+        return EXIT_PARTIAL
     return EXIT_OK
 
 
@@ -1371,6 +1381,17 @@ def _positive_int(value: str) -> int:
         number = 0
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
+def _row_cap(value: str) -> int:
+    """An argparse type: a row cap, 0 for none."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 for no cap, got {value!r}")
     return number
 
 

@@ -45,10 +45,10 @@ def run_readonly(
     database_url: str,
     query: str,
     parameters: Mapping[str, Any] | None = None,
-    max_rows: int = 1000,
+    max_rows: int | None = 1000,
     time_limit: float = 10.0,
 ) -> QueryResult:
-    """Run one query on a read-only connection with a time limit and a row cap."""
+    """Run one query on a read-only connection with a time limit and a row cap (None: no cap)."""
     url = parse_database_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _run_sqlite(url.database or "", query, parameters or {}, max_rows, time_limit)
@@ -71,10 +71,8 @@ def run_readonly(
             with result:  # the cursor closes before the connection does
                 if not result.returns_rows:
                     return QueryResult([], [], False)
-                rows = result.fetchmany(max_rows + 1)
-                return QueryResult(
-                    list(result.keys()), [tuple(r) for r in rows[:max_rows]], len(rows) > max_rows
-                )
+                rows = result.fetchall() if max_rows is None else result.fetchmany(max_rows + 1)
+                return _capped(list(result.keys()), [tuple(r) for r in rows], max_rows)
     except DBAPIError as error:
         if error.connection_invalidated or "connection" in str(error.orig).lower()[:60]:
             raise DatabaseError(
@@ -88,7 +86,11 @@ def run_readonly(
 
 
 def _run_sqlite(
-    database: str, query: str, parameters: Mapping[str, Any], max_rows: int, time_limit: float
+    database: str,
+    query: str,
+    parameters: Mapping[str, Any],
+    max_rows: int | None,
+    time_limit: float,
 ) -> QueryResult:
     require_sqlite_schema(database)
     path = Path(database)
@@ -104,8 +106,8 @@ def _run_sqlite(
         connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         cursor = connection.execute(query, dict(parameters))
         columns = [column[0] for column in cursor.description or []]
-        rows = cursor.fetchmany(max_rows + 1)
-        return QueryResult(columns, [tuple(r) for r in rows[:max_rows]], len(rows) > max_rows)
+        rows = cursor.fetchall() if max_rows is None else cursor.fetchmany(max_rows + 1)
+        return _capped(columns, [tuple(r) for r in rows], max_rows)
     except sqlite3.DatabaseError as error:  # OperationalError among them
         if "interrupted" in str(error):
             raise QueryError(f"query stopped after the time limit of {time_limit:g} s") from None
@@ -121,6 +123,12 @@ def _run_sqlite(
 def placeholders(query: str) -> set[str]:
     """The names of a query's :name placeholders, outside quotes and comments."""
     return set(PLACEHOLDER.findall(QUOTED_OR_COMMENT.sub(" ", query)))
+
+
+def _capped(columns: list[str], rows: list[tuple[Any, ...]], max_rows: int | None) -> QueryResult:
+    if max_rows is None or len(rows) <= max_rows:
+        return QueryResult(columns, rows, False)
+    return QueryResult(columns, rows[:max_rows], True)
 
 
 def _authorize(action: int, first: str | None, *_: str | None) -> int:

@@ -93,6 +93,35 @@ def test_every_command_taking_an_element_suggests_the_closest(
         assert "did you mean dysprosium?" in err
 
 
+def test_a_negative_row_cap_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """--max-rows takes 0 (no cap) or more."""
+    with pytest.raises(SystemExit) as caught:
+        main(["sql", "SELECT 1", "--max-rows", "-1"])
+    assert caught.value.code == 2
+    assert "--max-rows" in capsys.readouterr().err
+
+
+def test_a_row_cap_that_cuts_rows_is_a_partial_answer(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Cut rows are said on standard error with exit 3; --max-rows 0 gives them all."""
+    two_sources(ready(database_url))
+    query = "SELECT name FROM sources ORDER BY name"
+    for output_format in ("csv", "json", "table"):
+        code, out, err = _run(
+            capsys, "--db", database_url, "sql", query, "--max-rows", "1", "--format", output_format
+        )
+        assert code == 3
+        assert "first" in out
+        assert "second" not in out
+        assert "stopped at 1 rows" in err
+    code, out, err = _run(capsys, "--db", database_url, "sql", query, "--max-rows", "0", "--json")
+    assert code == 0, err
+    assert [row["name"] for row in json.loads(out)] == ["first", "second"]
+    code, _, err = _run(capsys, "--db", database_url, "sql", query, "--max-rows", "2")
+    assert (code, err) == (0, "")
+
+
 READING = [
     ["status"],
     ["sources", "--sources", str(PROJECT / "sources.yaml")],
