@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 CANNED_NAME = re.compile(r"^[a-z][a-z0-9-]*$")  # a one-word query is a canned query's name
 log = logging.getLogger("newstrack")
+# Columns that hold comma-separated lists (the views' elements, targets and conflicts; recipients):
+# JSON output gives them as arrays.
+LIST_COLUMNS = frozenset({"elements", "targets", "conflicts", "recipients"})
 Resolved = TypeVar("Resolved")  # what the vocabulary resolves a name to
 
 
@@ -1460,22 +1463,39 @@ def _json_default(value: object) -> object:
 
 
 def _write_rows(
-    stream: TextIO, output_format: str, columns: list[str], rows: list[tuple[Any, ...]]
+    stream: TextIO,
+    output_format: str,
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    list_columns: Collection[str] = LIST_COLUMNS,
 ) -> None:
+    """Rows as a table, CSV or JSON; in JSON, list columns are arrays and empty values null."""
+    if output_format in ("json", "jsonl"):
+        objects = [
+            {
+                column: _json_value(value, column in list_columns)
+                for column, value in zip(columns, row, strict=True)
+            }
+            for row in rows
+        ]
+        if output_format == "json":
+            stream.write(json.dumps(objects, indent=2, default=str) + "\n")
+        else:
+            stream.writelines(json.dumps(item, default=str) + "\n" for item in objects)
+        return
     if output_format == "csv":
         writer = csv.writer(stream)
         writer.writerow(columns)
         writer.writerows(rows)
-    elif output_format == "json":
-        json.dump(
-            [dict(zip(columns, row, strict=True)) for row in rows], stream, indent=2, default=str
-        )
-        stream.write("\n")
-    elif output_format == "jsonl":
-        for row in rows:
-            stream.write(json.dumps(dict(zip(columns, row, strict=True)), default=str) + "\n")
     else:
         _write_table(stream, columns, rows)
+
+
+def _json_value(value: object, is_list: bool) -> object:
+    """A value as JSON shows it: a list column's comma-separated text as an array; empty as null."""
+    if is_list and isinstance(value, str):
+        value = [item.strip() for item in value.split(",") if item.strip()]
+    return None if value in ("", []) else value
 
 
 def _write_table(stream: TextIO, columns: list[str], rows: list[tuple[Any, ...]]) -> None:

@@ -122,6 +122,36 @@ def test_a_row_cap_that_cuts_rows_is_a_partial_answer(
     assert (code, err) == (0, "")
 
 
+def test_json_gives_lists_as_arrays_and_empty_as_null(
+    database_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Elements, targets and conflicts are arrays in sql and status JSON; empty values are null."""
+    _two_reports(database_url, extractor)
+    query = (
+        "SELECT elements, targets, conflicts, '' AS note FROM v_events "
+        "WHERE measure = 'export_control'"
+    )
+    for output_format in ("json", "jsonl"):
+        code, out, err = _run(capsys, "--db", database_url, "sql", query, "--format", output_format)
+        assert code == 0, err
+        rows = (
+            [json.loads(line) for line in out.splitlines()]
+            if output_format == "jsonl"
+            else (json.loads(out))
+        )
+        assert rows == [
+            {"elements": ["gallium", "germanium"], "targets": None, "conflicts": None,
+             "note": None}
+        ]  # fmt: skip
+    code, out, err = _run(capsys, "--db", database_url, "sql", query, "--format", "csv")
+    assert out.splitlines()[1] == '"gallium, germanium",,,'
+    code, out, err = _run(
+        capsys, "--db", database_url, "status", "--on", "2025-06-01", "--format", "json"
+    )
+    assert code == 0, err
+    assert [row["elements"] for row in json.loads(out)] == [["gallium", "germanium"]]
+
+
 READING = [
     ["status"],
     ["sources", "--sources", str(PROJECT / "sources.yaml")],
