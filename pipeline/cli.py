@@ -1190,6 +1190,8 @@ def command_sql(args: argparse.Namespace, settings: Settings) -> int:
     max_rows = args.max_rows or None  # 0: no cap
     result = run_readonly(settings.database_url, query, parameters, max_rows, args.time_limit)
     _write_rows(sys.stdout, output_format, result.columns, result.rows)
+    if canned and not result.rows and "since" in parameters:
+        _hint_newest_article(settings.database_url, str(parameters["since"]))
     if result.truncated:
         print(
             f"newstrack: partial answer: stopped at {args.max_rows} rows "
@@ -1210,6 +1212,24 @@ def _check_placeholders(used: set[str], given: set[str]) -> None:
         raise UsageError(
             f"-p {unused[0]}: the query has no :{unused[0]} (its placeholders: {known})"
         )
+
+
+def _hint_newest_article(database_url: str, since: str) -> None:
+    """Say on standard error how old the newest article is, when a window found nothing."""
+    from storage.readonly import run_readonly
+
+    newest = run_readonly(database_url, "SELECT max(published_at) FROM articles").rows[0][0]
+    if newest is None:
+        print("newstrack: no rows: the database holds no dated article yet", file=sys.stderr)
+        return
+    day = date.fromisoformat(str(newest)[:10])
+    age = (datetime.now(UTC).date() - day).days
+    wider = (day - timedelta(days=30)).isoformat()
+    print(
+        f"newstrack: no rows since {since}: the newest article is from {day.isoformat()}, "
+        f"{age} day{'s' if age != 1 else ''} ago; widen with -p since={wider}",
+        file=sys.stderr,
+    )
 
 
 def command_article(args: argparse.Namespace, settings: Settings) -> int:

@@ -152,6 +152,24 @@ def test_json_gives_lists_as_arrays_and_empty_as_null(
     assert [row["elements"] for row in json.loads(out)] == [["gallium", "germanium"]]
 
 
+def test_an_empty_window_says_how_old_the_newest_article_is(
+    database_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """recent-events and most-reported with nothing in their window point at the newest article."""
+    _two_reports(database_url, extractor)
+    for name in ("recent-events", "most-reported"):
+        code, out, err = _run(capsys, "--db", database_url, "sql", name, "--format", "csv")
+        assert code == 0, err
+        assert len(out.splitlines()) == 1  # the header alone: the articles are from May 2025
+        assert "the newest article is from 2025-05-14" in err
+        assert "widen with -p since=2025-04-14" in err
+    code, out, err = _run(
+        capsys, "--db", database_url, "sql", "recent-events", "-p", "since=2025-05-01", "--json"
+    )
+    assert (code, err) == (0, "")
+    assert len(json.loads(out)) == 1
+
+
 READING = [
     ["status"],
     ["sources", "--sources", str(PROJECT / "sources.yaml")],
