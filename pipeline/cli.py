@@ -1003,8 +1003,11 @@ def command_jobs(args: argparse.Namespace, settings: Settings) -> int:
     """List the queue's jobs, or queue fetches, extraction, or a failed job again."""
     from pipeline.sources import load_sources, select_sources
     from pipeline.workers import defer_fetches, extract_articles, make_app
+    from storage.engine import open_existing
 
     app = make_app(settings.database_url)
+    with open_existing(settings.database_url):
+        pass  # the queue's tables come with newstrack's schema: without it, say so
     with app.open():
         if args.fetch:
             sources = select_sources(load_sources(settings.sources_path), args.source)

@@ -211,7 +211,7 @@ def test_reading_commands_never_create_a_database(
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("args", READING, ids=lambda args: " ".join(args[:2]))
+@pytest.mark.parametrize("args", [*READING, ["jobs"]], ids=lambda args: " ".join(args[:2]))
 def test_reading_commands_refuse_a_postgresql_database_without_the_schema(
     postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
