@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 
-from models.vocabulary import ACTIONS, MEASURES, UnknownNameError, Vocabulary
+from models.vocabulary import ACTIONS, MEASURES, Vocabulary
 from pipeline.errors import UsageError
 
 # "-- param NAME: TYPE = DEFAULT"; without "= DEFAULT" the parameter is required.
@@ -52,9 +52,7 @@ class CannedQuery:
         values: dict[str, object] = {}
         for parameter in self.parameters:
             if parameter.name in given:
-                values[parameter.name] = _converted(
-                    self.name, parameter, given[parameter.name], vocabulary
-                )
+                values[parameter.name] = _converted(parameter, given[parameter.name], vocabulary)
             elif parameter.default is not None:
                 values[parameter.name] = _default(parameter.default)
             else:
@@ -99,15 +97,12 @@ def _parameter(query: str, match: re.Match[str]) -> Parameter:
     return Parameter(name, kind, default)
 
 
-def _converted(query: str, parameter: Parameter, value: str, vocabulary: Vocabulary) -> object:
+def _converted(parameter: Parameter, value: str, vocabulary: Vocabulary) -> object:
     """A -p value as its parameter's type wants it; a value that is not one is a usage error."""
-    option = f"-p {parameter.name}={value}"
     try:
         return CONVERTERS[parameter.type](value, vocabulary)
-    except UnknownNameError as error:
-        raise UsageError(f"{option}: {error}") from None
-    except ValueError as error:
-        raise UsageError(f"{option}: {error}") from None
+    except ValueError as error:  # the vocabulary's UnknownNameError among them
+        raise UsageError(f"-p {parameter.name}={value}: {error}") from None
 
 
 def _date(value: str, _: Vocabulary) -> str:
@@ -129,7 +124,7 @@ def _element(value: str, vocabulary: Vocabulary) -> str:
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[str, Vocabulary], str]:
     def convert(value: str, _: Vocabulary) -> str:
-        word = value.strip().lower()
+        word = value.strip().lower().replace("-", "_")
         if word not in choices:
             raise ValueError(f"not one of {', '.join(choices)}{_did_you_mean(word, choices)}")
         return word

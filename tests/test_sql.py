@@ -9,8 +9,11 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from models.vocabulary import load_vocabulary
 from pipeline.cli import main
+from pipeline.errors import UsageError
 from pipeline.extract import Extractor
+from storage.canned import CannedQuery, Parameter
 from tests.stored import PROJECT, ready, store_and_annotate, two_sources
 
 
@@ -91,6 +94,27 @@ def test_every_command_taking_an_element_suggests_the_closest(
         assert code == 2, args
         assert "'dysprosim' is not an element" in err
         assert "did you mean dysprosium?" in err
+
+
+def test_a_canned_query_checks_every_type_and_needs_its_required_parameters() -> None:
+    """Each type converts what it can mean and refuses the rest; no default means required."""
+    query = CannedQuery(
+        "q",
+        "a query",
+        "SELECT :n, :measure",
+        (Parameter("n", "int", None), Parameter("measure", "measure", "export_ban")),
+    )
+    vocabulary = load_vocabulary()
+    assert query.values({"n": "3"}, vocabulary) == {"n": 3, "measure": "export_ban"}
+    assert query.values({"n": "3", "measure": "Export-Control"}, vocabulary)["measure"] == (
+        "export_control"
+    )
+    with pytest.raises(UsageError, match=r"q needs -p n=VALUE \(int\)"):
+        query.values({}, vocabulary)
+    with pytest.raises(UsageError, match="-p n=three: not a whole number"):
+        query.values({"n": "three"}, vocabulary)
+    with pytest.raises(UsageError, match="did you mean export_ban"):
+        query.values({"n": "1", "measure": "export_bna"}, vocabulary)
 
 
 def test_a_negative_row_cap_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
