@@ -1179,7 +1179,8 @@ def command_sql(args: argparse.Namespace, settings: Settings) -> int:
             )
             for query in canned_queries().values()
         ]
-        _write_rows(sys.stdout, output_format, ["name", "description", "parameters"], rows)
+        columns = ["name", "description", "parameters"]
+        _write_rows(sys.stdout, output_format, columns, rows, list_columns={"parameters"})
         return EXIT_OK
     if not args.query:
         raise UsageError("give a query, the name of a canned query, or --list")

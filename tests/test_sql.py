@@ -117,6 +117,18 @@ def test_a_canned_query_checks_every_type_and_needs_its_required_parameters() ->
         query.values({"n": "1", "measure": "export_bna"}, vocabulary)
 
 
+def test_the_list_of_canned_queries_gives_typed_parameters(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """sql --list names each parameter with its type and default, as an array in JSON."""
+    code, out, err = _run(capsys, "sql", "--list", "--format", "json")
+    assert code == 0, err
+    listed = {row["name"]: row["parameters"] for row in json.loads(out)}
+    assert listed["by-element"] == ["element:element=dysprosium"]
+    assert listed["by-actor"] == ["actor:country=CN"]
+    assert listed["in-force"] == ["day:date=days_ago(0)"]
+
+
 def test_a_negative_row_cap_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     """--max-rows takes 0 (no cap) or more."""
     with pytest.raises(SystemExit) as caught:
