@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -113,30 +114,67 @@ class Vocabulary:
         return next(element for element in self.elements if element.name == name)
 
     def elements_meant(self, word: str) -> tuple[str, ...]:
-        """The canonical elements a user means by a name, symbol, synonym or group; () if none."""
-        folded = word.strip().casefold().replace("-", " ").replace("_", " ")
+        """The canonical elements a user means by a name, symbol or group, in any case; () if none."""
+        folded = _fold(word)
         for element in self.elements:
-            names = (element.name, *element.synonyms)
-            if word.strip() == element.symbol or folded in (n.casefold() for n in names):
+            if folded in (_fold(n) for n in (element.name, *element.synonyms)):
+                return (element.name,)
+        for element in self.elements:  # symbols after names: "Sb" or "sb" is antimony
+            if element.symbol and folded == element.symbol.casefold():
                 return (element.name,)
         for group in self.groups:
-            phrases = (group.name.replace("_", " "), *group.phrases)
-            if group.members and folded in (p.casefold().replace("-", " ") for p in phrases):
+            if group.members and folded in (_fold(p) for p in (group.name, *group.phrases)):
                 return group.members
         return ()
 
     def jurisdiction_meant(self, word: str) -> str | None:
-        """The code a user means by a country code, name or adjective, or a body; None if none."""
-        folded = word.strip().casefold()
+        """The code a user means by a country code, name, adjective or capital, or a body; None if none."""
+        folded = _fold(word)
         for country in self.countries:
-            if folded in (
-                n.casefold() for n in (country.code, *country.names, *country.adjectives)
-            ):
+            names = (country.code, *country.names, *country.adjectives, country.capital or "")
+            if folded in (_fold(n) for n in names if n):
                 return country.code
         for body in self.bodies:
-            if folded in (n.casefold() for n in (body.name, body.full_name, *body.aliases)):
+            if folded in (_fold(n) for n in (body.name, body.full_name, *body.aliases)):
                 return body.jurisdiction
         return None
+
+    def resolve_elements(self, word: str) -> tuple[str, ...]:
+        """The canonical elements of a name, symbol or group; an unknown word suggests close names."""
+        meant = self.elements_meant(word)
+        if not meant:
+            names = [n for e in self.elements for n in (e.name, *e.synonyms)]
+            groups = [p for g in self.groups if g.members for p in (g.name, *g.phrases)]
+            raise UnknownNameError(word, "an element, symbol or group", names + groups)
+        return meant
+
+    def resolve_jurisdiction(self, word: str) -> str:
+        """The code of a country code, name, capital or body; an unknown word suggests close names."""
+        code = self.jurisdiction_meant(word)
+        if code is None:
+            countries = [n for c in self.countries for n in (*c.names, c.capital or "") if n]
+            bodies = [n for b in self.bodies for n in (b.name, *b.aliases)]
+            raise UnknownNameError(
+                word, "a country code, country, capital or body", countries + bodies
+            )
+        return code
+
+
+class UnknownNameError(VocabularyError):
+    """A word that names nothing of a kind the vocabulary knows; says which known names are close."""
+
+    def __init__(self, word: str, kind: str, known: Sequence[str]) -> None:
+        by_fold = {_fold(name): name for name in reversed(known)}
+        close = difflib.get_close_matches(_fold(word), by_fold, n=3, cutoff=0.75)
+        hint = f"; did you mean {' or '.join(by_fold[c] for c in close)}?" if close else ""
+        super().__init__(f"{word!r} is not {kind} newstrack knows{hint}")
+        self.word = word
+        self.suggestions = tuple(by_fold[c] for c in close)
+
+
+def _fold(word: str) -> str:
+    """A word compared without case, hyphens, underscores or surrounding spaces."""
+    return " ".join(word.casefold().replace("-", " ").replace("_", " ").split())
 
 
 def default_folder() -> Path:

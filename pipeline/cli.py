@@ -12,12 +12,12 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +27,7 @@ from pipeline.errors import InputError, NewstrackError, UsageError
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
+    from models.vocabulary import Vocabulary
     from pipeline.extract import Annotation, ArticleText, Extractor, QuantityTag
     from pipeline.jobs import FetchSummary
     from pipeline.mail import SmtpSettings
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 CANNED_NAME = re.compile(r"^[a-z][a-z0-9-]*$")  # a one-word query is a canned query's name
 log = logging.getLogger("newstrack")
+# Columns that hold comma-separated lists (the views' elements, targets and conflicts; recipients):
+# JSON output gives them as arrays.
+LIST_COLUMNS = frozenset({"elements", "targets", "conflicts", "recipients"})
+Resolved = TypeVar("Resolved")  # what the vocabulary resolves a name to
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -404,11 +409,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a named parameter (:NAME)",
+        help="a named parameter (:NAME); a canned query's are typed (see --list)",
     )
     sql.add_argument("--format", choices=("table", "csv", "json", "jsonl"), default="table")
     sql.add_argument(
-        "--max-rows", type=int, default=1000, metavar="N", help="row cap (default 1000)"
+        "--max-rows",
+        type=_row_cap,
+        default=1000,
+        metavar="N",
+        help="row cap (default 1000, 0 for none); exit 3 when it cuts rows",
     )
     sql.add_argument(
         "--time-limit", type=float, default=10.0, metavar="S", help="seconds (default 10)"
@@ -642,13 +651,13 @@ def command_sources(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.jobs import unit_of_work
     from pipeline.sources import load_sources
     from storage import queries
-    from storage.engine import make_session_factory, open_engine
+    from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade
 
     configured = load_sources(settings.sources_path)
     now = datetime.now(UTC)
-    with open_engine(settings.database_url) as engine:
-        upgrade(engine)
+    with open_existing(settings.database_url) as engine:
+        upgrade(engine)  # an older schema is brought up to date; none is never created
         with unit_of_work(make_session_factory(engine)) as session:
             health = {row.name: row for row in queries.source_health(session, now)}
     columns = [
@@ -732,18 +741,14 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
     """Print where each matching measure stands on a day."""
     from models.vocabulary import load_vocabulary
     from pipeline.jobs import unit_of_work
-    from storage.engine import make_session_factory, open_engine
+    from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade
     from storage.queries import measure_states
 
     vocabulary = load_vocabulary()
     elements: tuple[str, ...] = ()
     if args.element:
-        elements = vocabulary.elements_meant(args.element)
-        if not elements:
-            raise UsageError(
-                f"--element {args.element!r}: not an element, symbol or group newstrack knows"
-            )
+        elements = _resolved(vocabulary.resolve_elements, "--element", args.element)
     actor, target = (
         _jurisdiction(vocabulary, option, value)
         for option, value in (("--actor", args.actor), ("--target", args.target))
@@ -752,8 +757,8 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
     if args.measure and args.measure not in measures:
         raise UsageError(f"--measure {args.measure!r}: one of {', '.join(measures)}")
     on = args.on or datetime.now(UTC).date()
-    with open_engine(settings.database_url) as engine:
-        upgrade(engine)
+    with open_existing(settings.database_url) as engine:
+        upgrade(engine)  # an older schema is brought up to date; none is never created
         with unit_of_work(make_session_factory(engine)) as session:
             states = measure_states(session, on, elements, actor, target, args.measure)
     columns = [
@@ -783,13 +788,20 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _jurisdiction(vocabulary: Any, option: str, value: str | None) -> str | None:
+def _jurisdiction(vocabulary: Vocabulary, option: str, value: str | None) -> str | None:
     if value is None:
         return None
-    code: str | None = vocabulary.jurisdiction_meant(value)
-    if code is None:
-        raise UsageError(f"{option} {value!r}: not a country code, country or body newstrack knows")
-    return code
+    return _resolved(vocabulary.resolve_jurisdiction, option, value)
+
+
+def _resolved(resolve: Callable[[str], Resolved], option: str, value: str) -> Resolved:
+    """A name resolved by the vocabulary; an unknown one is a usage error naming the option."""
+    from models.vocabulary import UnknownNameError
+
+    try:
+        return resolve(value)
+    except UnknownNameError as error:
+        raise UsageError(f"{option} {error}") from None
 
 
 def command_prune(args: argparse.Namespace, settings: Settings) -> int:
@@ -945,12 +957,12 @@ def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
     """Write the digest a watchlist would send now, as .eml and .html, and print their paths."""
     from pipeline.digest import standalone_html
     from pipeline.jobs import preview_digest
-    from storage.engine import make_session_factory, open_engine
+    from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade
 
     [watchlist], cron, smtp = _digest_setup(args)
-    with open_engine(settings.database_url) as engine:
-        upgrade(engine)
+    with open_existing(settings.database_url) as engine:
+        upgrade(engine)  # an older schema is brought up to date; none is never created
         message = preview_digest(
             make_session_factory(engine),
             watchlist,
@@ -991,8 +1003,11 @@ def command_jobs(args: argparse.Namespace, settings: Settings) -> int:
     """List the queue's jobs, or queue fetches, extraction, or a failed job again."""
     from pipeline.sources import load_sources, select_sources
     from pipeline.workers import defer_fetches, extract_articles, make_app
+    from storage.engine import open_existing
 
     app = make_app(settings.database_url)
+    with open_existing(settings.database_url):
+        pass  # the queue's tables come with newstrack's schema: without it, say so
     with app.open():
         if args.fetch:
             sources = select_sources(load_sources(settings.sources_path), args.source)
@@ -1149,34 +1164,76 @@ def command_cron_render(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def command_sql(args: argparse.Namespace, settings: Settings) -> int:
-    """Run a read-only query and print its rows."""
+    """Run a read-only query and print its rows; exit 3 when the row cap cut them."""
+    from models.vocabulary import load_vocabulary
     from storage.canned import canned_queries, canned_query
-    from storage.readonly import run_readonly
+    from storage.readonly import placeholders, run_readonly
 
+    output_format = "json" if args.json else args.format
     if args.list:
         rows = [
             (
                 query.name,
                 query.description,
-                ", ".join(f"{k}={v}" for k, v in query.defaults.items()),
+                ", ".join(parameter.describe() for parameter in query.parameters),
             )
             for query in canned_queries().values()
         ]
         columns = ["name", "description", "parameters"]
-        _write_rows(sys.stdout, "json" if args.json else args.format, columns, rows)
+        _write_rows(sys.stdout, output_format, columns, rows, list_columns={"parameters"})
         return EXIT_OK
     if not args.query:
         raise UsageError("give a query, the name of a canned query, or --list")
-    query, parameters = args.query, dict(_parameter(item) for item in args.param)
-    if CANNED_NAME.match(query):  # one word: a canned query's name
-        canned = canned_query(query)
-        query, parameters = canned.sql, canned.parameters(parameters)
-    result = run_readonly(settings.database_url, query, parameters, args.max_rows, args.time_limit)
-    output_format = "json" if args.json else args.format
+    query, given = args.query, dict(_parameter(item) for item in args.param)
+    parameters: dict[str, object] = dict(given)
+    canned = canned_query(query) if CANNED_NAME.match(query) else None  # one word: a name
+    if canned:
+        query, parameters = canned.sql, canned.values(given, load_vocabulary())
+    else:
+        _check_placeholders(placeholders(query), set(given))
+    max_rows = args.max_rows or None  # 0: no cap
+    result = run_readonly(settings.database_url, query, parameters, max_rows, args.time_limit)
     _write_rows(sys.stdout, output_format, result.columns, result.rows)
+    if canned and not result.rows and "since" in parameters:
+        _hint_newest_article(settings.database_url, str(parameters["since"]))
     if result.truncated:
-        print(f"newstrack: stopped at {args.max_rows} rows (--max-rows)", file=sys.stderr)
+        print(
+            f"newstrack: partial answer: stopped at {args.max_rows} rows "
+            "(--max-rows N for more, --max-rows 0 for all)",
+            file=sys.stderr,
+        )
+        return EXIT_PARTIAL
     return EXIT_OK
+
+
+def _check_placeholders(used: set[str], given: set[str]) -> None:
+    """Every :name of a query has its -p, and every -p a :name."""
+    missing, unused = sorted(used - given), sorted(given - used)
+    if missing:
+        raise UsageError(f"the query's :{missing[0]} has no value: give -p {missing[0]}=VALUE")
+    if unused:
+        known = ", ".join(f":{name}" for name in sorted(used)) or "none"
+        raise UsageError(
+            f"-p {unused[0]}: the query has no :{unused[0]} (its placeholders: {known})"
+        )
+
+
+def _hint_newest_article(database_url: str, since: str) -> None:
+    """Say on standard error how old the newest article is, when a window found nothing."""
+    from storage.readonly import run_readonly
+
+    newest = run_readonly(database_url, "SELECT max(published_at) FROM articles").rows[0][0]
+    if newest is None:
+        print("newstrack: no rows: the database holds no dated article yet", file=sys.stderr)
+        return
+    day = date.fromisoformat(str(newest)[:10])
+    age = (datetime.now(UTC).date() - day).days
+    wider = (day - timedelta(days=30)).isoformat()
+    print(
+        f"newstrack: no rows since {since}: the newest article is from {day.isoformat()}, "
+        f"{age} day{'s' if age != 1 else ''} ago; widen with -p since={wider}",
+        file=sys.stderr,
+    )
 
 
 def command_article(args: argparse.Namespace, settings: Settings) -> int:
@@ -1354,11 +1411,22 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _row_cap(value: str) -> int:
+    """An argparse type: a row cap, 0 for none."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 for no cap, got {value!r}")
+    return number
+
+
 def _parameter(item: str) -> tuple[str, str]:
     name, sep, value = item.partition("=")
-    if not sep or not name:
-        raise InputError(f"parameter {item!r} is not NAME=VALUE")
-    return name, value
+    if not sep or not name.strip():
+        raise UsageError(f"-p {item!r} is not NAME=VALUE")
+    return name.strip(), value
 
 
 def _forced(args: argparse.Namespace) -> bool:
@@ -1419,22 +1487,39 @@ def _json_default(value: object) -> object:
 
 
 def _write_rows(
-    stream: TextIO, output_format: str, columns: list[str], rows: list[tuple[Any, ...]]
+    stream: TextIO,
+    output_format: str,
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    list_columns: Collection[str] = LIST_COLUMNS,
 ) -> None:
+    """Rows as a table, CSV or JSON; in JSON, list columns are arrays and empty values null."""
+    if output_format in ("json", "jsonl"):
+        objects = [
+            {
+                column: _json_value(value, column in list_columns)
+                for column, value in zip(columns, row, strict=True)
+            }
+            for row in rows
+        ]
+        if output_format == "json":
+            stream.write(json.dumps(objects, indent=2, default=str) + "\n")
+        else:
+            stream.writelines(json.dumps(item, default=str) + "\n" for item in objects)
+        return
     if output_format == "csv":
         writer = csv.writer(stream)
         writer.writerow(columns)
         writer.writerows(rows)
-    elif output_format == "json":
-        json.dump(
-            [dict(zip(columns, row, strict=True)) for row in rows], stream, indent=2, default=str
-        )
-        stream.write("\n")
-    elif output_format == "jsonl":
-        for row in rows:
-            stream.write(json.dumps(dict(zip(columns, row, strict=True)), default=str) + "\n")
     else:
         _write_table(stream, columns, rows)
+
+
+def _json_value(value: object, is_list: bool) -> object:
+    """A value as JSON shows it: a list column's comma-separated text as an array; empty as null."""
+    if is_list and isinstance(value, str):
+        value = [item.strip() for item in value.split(",") if item.strip()]
+    return None if value in ("", []) else value
 
 
 def _write_table(stream: TextIO, columns: list[str], rows: list[tuple[Any, ...]]) -> None:

@@ -25,6 +25,12 @@ class DatabaseError(NewstrackError):
     """The database cannot be reached or set up."""
 
 
+class MissingDatabaseError(DatabaseError):
+    """A reading command was pointed at a database newstrack has not set up."""
+
+    exit_code = 2
+
+
 class QueryError(NewstrackError):
     """A user's SQL query failed or tried to write."""
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from models.vocabulary import Vocabulary
+from models.vocabulary import UnknownNameError, Vocabulary
 from pipeline.config import load_yaml, strip_lines, where
 from pipeline.errors import ConfigError
 
@@ -149,10 +149,10 @@ def _filters(raw: Any, vocabulary: Vocabulary, fail: Any) -> Filters:
     elements: set[str] = set()
     for key in ("elements", "groups"):
         for word in words(key):
-            meant = vocabulary.elements_meant(word)
-            if not meant:
-                raise fail(f"filters.{key}", f"{word!r} is not an element or group newstrack knows")
-            elements.update(meant)
+            try:
+                elements.update(vocabulary.resolve_elements(word))
+            except UnknownNameError as error:
+                raise fail(f"filters.{key}", str(error)) from None
     measures = {phrase.measure for phrase in vocabulary.measure_phrases}
     actions = set(vocabulary.action_lemmas.values())
     chosen: dict[str, set[str]] = {}
@@ -169,10 +169,10 @@ def _filters(raw: Any, vocabulary: Vocabulary, fail: Any) -> Filters:
     for key in ("actors", "targets"):
         codes = set()
         for word in words(key):
-            code = vocabulary.jurisdiction_meant(word)
-            if code is None:
-                raise fail(f"filters.{key}", f"{word!r} is not a country code, country or body")
-            codes.add(code)
+            try:
+                codes.add(vocabulary.resolve_jurisdiction(word))
+            except UnknownNameError as error:
+                raise fail(f"filters.{key}", str(error)) from None
         chosen[key] = codes
     min_sources = raw.get("min_sources", 1)
     if isinstance(min_sources, bool) or not isinstance(min_sources, int) or min_sources < 1:

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.errors import DatabaseError
+from pipeline.errors import DatabaseError, MissingDatabaseError
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
+SET_UP_FIRST = "run `newstrack init` or `newstrack run` first"
+SCHEMA_TABLE = "alembic_version"  # Alembic's own table: every schema newstrack made has it
 
 
 def parse_database_url(url: str) -> URL:
@@ -98,6 +100,38 @@ def open_engine(url: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def open_existing(url: str) -> Iterator[Engine]:
+    """An engine on a database newstrack has set up; a missing file or schema is an error, never created."""
+    parsed = parse_database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        require_sqlite_schema(parsed.database or "")  # before the engine, whose pragmas write
+    with open_engine(url) as engine:
+        with engine.connect() as connection:
+            has_schema = inspect(connection).has_table(SCHEMA_TABLE)
+        if not has_schema:
+            raise MissingDatabaseError(
+                f"no newstrack schema in {describe(parsed)} ({SET_UP_FIRST})"
+            )
+        yield engine
+
+
+def require_sqlite_schema(database: str) -> None:
+    """A SQLite database that is no file there, or has no newstrack schema, is an error naming it."""
+    if not database or database == ":memory:" or not Path(database).is_file():
+        raise MissingDatabaseError(f"no database at {database or ':memory:'} ({SET_UP_FIRST})")
+    uri = f"{Path(database).resolve().as_uri()}?mode=ro"
+    try:
+        with closing(sqlite3.connect(uri, uri=True, timeout=10)) as connection:
+            found = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SCHEMA_TABLE,)
+            ).fetchone()
+    except sqlite3.DatabaseError as error:
+        raise DatabaseError(f"cannot open {database}: {error}") from None
+    if found is None:
+        raise MissingDatabaseError(f"no newstrack schema in sqlite:///{database} ({SET_UP_FIRST})")
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -1,5 +1,5 @@
 -- Measures in force on a day (-p day=YYYY-MM-DD, default today), most reported first.
--- param day = days_ago(0)
+-- param day: date = days_ago(0)
 SELECT measure_id, actor, actor_body, measure, elements, targets, starts_on AS in_force_since,
        ends_on AS in_force_until, action AS by_action, event_id AS by_event, source_count, summary
 FROM v_measure_periods

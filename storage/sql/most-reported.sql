@@ -1,5 +1,5 @@
 -- Events reported by the most sources in articles published since a date (default: 7 days).
--- param since = days_ago(7)
+-- param since: date = days_ago(7)
 SELECT v.id, v.actor, v.action, v.measure, v.elements, v.targets, recent.sources,
        recent.mentions, v.summary
 FROM v_events AS v

@@ -1,5 +1,5 @@
 -- Events first reported since a date (default: the last 30 days), newest first.
--- param since = days_ago(30)
+-- param since: date = days_ago(30)
 SELECT id, actor, action, measure, status, elements, targets, announced_on, effective_on,
        expires_on, article_count, source_count, first_seen, summary
 FROM v_events
