@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import __version__
@@ -27,6 +26,8 @@ from pipeline.errors import InputError, NewstrackError, UsageError
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
+    import httpx
+
     from pipeline.extract import Annotation, ArticleText, Extractor, QuantityTag
     from pipeline.jobs import FetchSummary
     from pipeline.mail import SmtpSettings
@@ -794,10 +795,10 @@ def _jurisdiction(vocabulary: Any, option: str, value: str | None) -> str | None
 
 def command_prune(args: argparse.Namespace, settings: Settings) -> int:
     """Delete the fetch log and job history older than some days; articles and events stay."""
-    from pipeline.jobs import unit_of_work
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
     from storage.runs import prune
+    from storage.transactions import unit_of_work
 
     before = datetime.now(UTC) - timedelta(days=args.older_than)
     with open_engine(settings.database_url) as engine:

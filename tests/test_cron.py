@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -253,3 +254,24 @@ def test_cron_tick_runs_what_is_due_once_and_records_its_figures(tmp_path: Path)
         "note": rows[0]["note"],
     }
     assert "partial" in rows[0]["note"]
+
+
+def test_a_tick_loads_neither_spacy_nor_the_job_flows(tmp_path: Path) -> None:
+    """`cron tick` runs every minute: looking at the schedule imports no language model."""
+    path = _write(
+        tmp_path,
+        "version: 1\njobs:\n  - {name: yearly, schedule: '0 0 1 1 *', command: newstrack extract}\n",
+    )
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    code = (
+        "import json, sys\nfrom pipeline.cli import main\n"
+        f"code = main(['-q', '--db', {database!r}, 'cron', 'tick', '--file', {str(path)!r}])\n"
+        "print(json.dumps([code, sorted(sys.modules)]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    code, modules = json.loads(result.stdout.splitlines()[-1])
+    assert code == 0, result.stderr
+    loaded = {name.split(".")[0] for name in modules} | set(modules)
+    assert not loaded & {"spacy", "thinc", "pipeline.jobs", "pipeline.extract", "procrastinate"}
