@@ -30,6 +30,10 @@ JOB_KEYS = frozenset(
 )  # fmt: skip
 DEFAULT_KEYS = JOB_KEYS - {"name", "description", "schedule", "command"}
 LOOKAHEAD = timedelta(days=366 * 2)  # how far daylight-saving checks look
+# Commands whose partial run is retried unless the job says otherwise: what `digest send` failed
+# to send stays pending, so a retry sends only that. A fetch's partial is often a broken link
+# that a retry would not mend.
+RETRIED_WHEN_PARTIAL = (("digest", "send"),)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Retry:
 
     limit: int = 0
     backoff: int = 60  # seconds, doubling on each retry
+    on_partial: bool = False  # a partial run (exit code 3) is tried again too
 
     def delay(self, attempt: int) -> timedelta:
         """The wait before retry number `attempt` (1 for the first)."""
@@ -198,7 +203,9 @@ def _job(
         starting_deadline=numbers.get("starting_deadline"),
         jitter=numbers.get("jitter", 0),
         timeout=numbers.get("timeout", 3600),
-        retry=_retry(merged.get("retry"), partial(fail, "retry")),
+        retry=_retry(
+            merged.get("retry"), tuple(words[1:3]) in RETRIED_WHEN_PARTIAL, partial(fail, "retry")
+        ),
     )
 
 
@@ -208,14 +215,18 @@ def _seconds(value: Any, fail: Callable[[str], ConfigError]) -> int:
     return int(value)
 
 
-def _retry(value: Any, fail: Callable[[str], ConfigError]) -> Retry:
+def _retry(value: Any, on_partial: bool, fail: Callable[[str], ConfigError]) -> Retry:
     if value is None:
-        return Retry()
-    if not isinstance(value, dict) or set(value) - {"limit", "backoff", "__line__"}:
-        raise fail("expected a mapping with `limit` and `backoff` (seconds)")
+        return Retry(on_partial=on_partial)
+    if not isinstance(value, dict) or set(value) - {"limit", "backoff", "on_partial", "__line__"}:
+        raise fail("expected a mapping with `limit`, `backoff` (seconds) and `on_partial`")
+    chosen = value.get("on_partial", on_partial)
+    if not isinstance(chosen, bool):
+        raise fail(f"on_partial: {chosen!r} is not true or false")
     return Retry(
         limit=_seconds(value.get("limit", 0), fail),
         backoff=_seconds(value.get("backoff", 60), fail),
+        on_partial=chosen,
     )
 
 
