@@ -18,6 +18,7 @@ from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -358,6 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--count", type=_positive_int, default=3, metavar="N", help="fire times per job"
+    )
+    check.add_argument(
+        "--timezone",
+        default="UTC",
+        metavar="ZONE",
+        help="IANA zone every fire time is shown in (default UTC)",
     )
     check.set_defaults(handler=command_cron_check)
     tick = cron_commands.add_parser(
@@ -1068,24 +1075,44 @@ def command_cron_check(args: argparse.Namespace, settings: Settings) -> int:
     """Validate cron.yaml and show when each job fires next."""
     from pipeline.schedule import daylight_saving_warnings
 
+    try:
+        shown_in = ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--timezone {args.timezone!r} is not an IANA time zone") from None
     cron = _load_cron(args.file)
     now = datetime.now(UTC)
-    report: dict[str, Any] = {"file": str(args.file), "jobs": [], "warnings": []}
-    lines = [f"{args.file}: {len(cron.jobs)} job(s), valid"]
+    report: dict[str, Any] = {
+        "file": str(args.file),
+        "timezone": args.timezone,
+        "jobs": [],
+        "warnings": [],
+    }
+    lines = [
+        f"{args.file}: {len(cron.jobs)} job(s), valid; next fire times in {args.timezone}"
+        " (in a job's own zone in parentheses when it differs)"
+    ]
     for job in cron.jobs:
         times = []
         for moment in job.times(now):
-            times.append(moment + job.delay)
+            times.append((moment + job.delay).astimezone(shown_in))
             if len(times) == args.count:
                 break
-        local = ", ".join(t.astimezone(job.zone).strftime("%Y-%m-%d %H:%M:%S %Z") for t in times)
-        lines.append(f"  {job.name}: {job.schedule} ({job.timezone}) next: {local}")
+        shown = ", ".join(_fire_time(moment, shown_in, job.zone) for moment in times)
+        lines.append(f"  {job.name}: {job.schedule} ({job.timezone}) next: {shown}")
         report["jobs"].append({"name": job.name, "next": [t.isoformat() for t in times]})
         for warning in daylight_saving_warnings(job, now):
             report["warnings"].append(warning)
             print(f"newstrack: warning: {warning}", file=sys.stderr)
     _print_summary(args, report, "\n".join(lines))
     return EXIT_OK
+
+
+def _fire_time(moment: datetime, shown_in: ZoneInfo, own: ZoneInfo) -> str:
+    """A fire time in the zone asked for, and in the job's own zone when that differs."""
+    text = moment.strftime("%Y-%m-%d %H:%M:%S %Z")
+    if own.key == shown_in.key:
+        return text
+    return f"{text} ({moment.astimezone(own).strftime('%Y-%m-%d %H:%M:%S %Z')})"
 
 
 @contextmanager

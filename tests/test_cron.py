@@ -168,6 +168,26 @@ def test_the_shipped_cron_file_checks_clean() -> None:
     assert "7 job(s), valid" in result.stdout
 
 
+def test_cron_check_shows_every_time_in_one_zone_and_says_which() -> None:
+    """Times are in UTC (or --timezone), a job in another zone with its own time in parentheses."""
+    result = newstrack("cron", "check", "--count", "2")
+    assert result.returncode == 0, result.stderr
+    header, *lines = result.stdout.splitlines()
+    assert "next fire times in UTC" in header
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+    for line in lines:
+        times = line.split(" next: ", 1)[1]
+        own = r" \(" + stamp + r" CST\)" if "fetch-mofcom" in line else ""
+        assert re.fullmatch(f"{stamp} UTC{own}, {stamp} UTC{own}", times), line
+    paris = newstrack("cron", "check", "--count", "1", "--timezone", "Europe/Paris", "--json")
+    report = json.loads(paris.stdout)
+    assert report["timezone"] == "Europe/Paris"
+    offsets = {datetime.fromisoformat(job["next"][0]).utcoffset() for job in report["jobs"]}
+    assert offsets <= {timedelta(hours=1), timedelta(hours=2)}
+    wrong = newstrack("cron", "check", "--timezone", "Mars/Olympus")
+    assert wrong.returncode == 2 and "Mars/Olympus" in wrong.stderr
+
+
 def test_render_k8s_writes_one_valid_cronjob_per_job() -> None:
     """Each job becomes a batch/v1 CronJob with its schedule, zone, policy and command."""
     result = newstrack("cron", "render", "--k8s", "--image", "registry.example/newstrack:1.0")
