@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 import zlib
 from collections.abc import Callable, Iterator
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from cronsim import CronSim, CronSimError
 
 from pipeline.config import load_yaml, where
@@ -264,82 +262,3 @@ def _local_hits(job: CronJob, first: datetime, gap: timedelta) -> list[str]:
             break
         hits.append(moment.strftime("%H:%M"))
     return hits
-
-
-CONCURRENCY_POLICY = {"forbid": "Forbid", "allow": "Allow", "replace": "Replace"}
-
-
-def crontab_line(cron: CronFile, newstrack: Path, folder: Path) -> str:
-    """The system crontab line that ticks every minute: cron.yaml decides what runs."""
-    return (
-        f"* * * * * cd {shlex.quote(str(folder))} && {shlex.quote(str(newstrack))} -q cron tick "
-        f"--file {shlex.quote(str(cron.path.resolve()))} >> newstrack-cron.log 2>&1"
-    )
-
-
-def kubernetes_cronjobs(cron: CronFile, image: str, secret: str) -> str:
-    """One batch/v1 CronJob per job, as a multi-document YAML stream."""
-    documents = []
-    for job in cron.jobs:
-        spec: dict[str, Any] = {
-            "schedule": job.schedule,
-            "timeZone": job.timezone,
-            "concurrencyPolicy": CONCURRENCY_POLICY[job.concurrency],
-            "successfulJobsHistoryLimit": 3,
-            "failedJobsHistoryLimit": 3,
-            "jobTemplate": {
-                "spec": {
-                    # Retries are newstrack's (job_runs): a pod retried by Kubernetes would find
-                    # its run already claimed and do nothing.
-                    "backoffLimit": 0,
-                    "activeDeadlineSeconds": job.timeout,
-                    "template": {
-                        "spec": {
-                            "restartPolicy": "Never",
-                            "containers": [
-                                {
-                                    "name": "newstrack",
-                                    "image": image,
-                                    # Through job_runs: a Kubernetes retry of a run that already
-                                    # happened does nothing.
-                                    "command": ["newstrack", "-q", "cron", "tick"],
-                                    "args": ["--file", "/app/cron.yaml", "--job", job.name],
-                                    "env": [
-                                        {
-                                            "name": "NEWSTRACK_DB",
-                                            "valueFrom": {
-                                                "secretKeyRef": {
-                                                    "name": secret,
-                                                    "key": "database-url",
-                                                }
-                                            },
-                                        }
-                                    ],
-                                }
-                            ],
-                        }
-                    },
-                }
-            },
-        }
-        if job.starting_deadline is not None:
-            spec["startingDeadlineSeconds"] = job.starting_deadline
-        documents.append(
-            {
-                "apiVersion": "batch/v1",
-                "kind": "CronJob",
-                "metadata": {
-                    "name": kubernetes_name(job.name),
-                    "labels": {"app.kubernetes.io/name": "newstrack", "newstrack/job": job.name},
-                    "annotations": {"newstrack/description": job.description},
-                },
-                "spec": spec,
-            }
-        )
-    return yaml.safe_dump_all(documents, sort_keys=False)
-
-
-def kubernetes_name(name: str) -> str:
-    """A CronJob name from a job name: lower-case DNS label, at most 52 characters."""
-    label = re.sub(r"[^a-z0-9-]+", "-", f"newstrack-{name}".lower()).strip("-")
-    return label[:52].rstrip("-")
