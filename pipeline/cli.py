@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import csv
 import io
@@ -820,7 +819,7 @@ def command_prune(args: argparse.Namespace, settings: Settings) -> int:
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
     from storage.runs import prune
-    from storage.transactions import unit_of_work
+    from storage.sessions import unit_of_work
 
     before = datetime.now(UTC) - timedelta(days=args.older_than)
     with open_engine(settings.database_url) as engine:
@@ -993,6 +992,8 @@ def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Run jobs from the queue until stopped (or, with --once, until the queues are empty)."""
+    import asyncio
+
     from pipeline.workers import QUEUES, make_app, run_worker
     from storage.engine import open_engine
     from storage.migrate import upgrade

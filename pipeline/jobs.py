@@ -44,7 +44,7 @@ from storage import consolidation, queries, writes
 from storage import digests as digests_store
 
 # Re-exported: the flows and their callers open transactions through this one helper.
-from storage.transactions import unit_of_work as unit_of_work
+from storage.sessions import unit_of_work as unit_of_work
 
 log = logging.getLogger("newstrack")
 StoredHook = Callable[[Session, int], None]  # runs in the transaction that stores an article

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pipeline.schedule import CronFile, CronJob
 from pipeline.settings import Settings
 from storage import runs
-from storage.transactions import unit_of_work
+from storage.sessions import unit_of_work
 
 log = logging.getLogger("newstrack")
 FIRST_LOOK_BACK = timedelta(minutes=2)  # a job never run before catches times this recent

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from models import Article, DigestDelivery, Event, EventElement, EventTarget, Mention, Source
 from pipeline.watchlists import Filters
 from storage.engine import as_utc
-from storage.writes import dialect_insert
+from storage.sessions import dialect_insert
 
 CHUNK = 500
 CHART_DAYS = 30

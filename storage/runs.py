@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from models import Fetch, JobRun
 from storage.engine import as_utc
-from storage.writes import dialect_insert
+from storage.sessions import dialect_insert
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,15 @@
-"""Transactions: one unit of work, committed on success and rolled back otherwise."""
+"""Sessions: one unit of work per transaction, and statements both databases understand."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+
+from models import Base
 
 
 @contextmanager
@@ -24,3 +28,9 @@ def unit_of_work(
             session.rollback()
         else:
             session.commit()
+
+
+def dialect_insert(session: Session, model: type[Base]) -> Any:
+    """An INSERT that understands ON CONFLICT on both SQLite and PostgreSQL."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)
