@@ -1136,14 +1136,17 @@ def _scheduler(args: argparse.Namespace, settings: Settings) -> Iterator[Schedul
     """The scheduler of cron.yaml (or --job) on a migrated database, closed afterwards."""
     from pipeline.scheduler import Runner, Scheduler, run_command
     from storage.engine import make_session_factory, open_engine
-    from storage.migrate import upgrade
+    from storage.revision import is_newest
 
     cron = _load_cron(args.file)
     if getattr(args, "job", None):
         cron = replace(cron, jobs=tuple(cron.job(name) for name in args.job))
     with ExitStack() as stack:
         engine = stack.enter_context(open_engine(settings.database_url))
-        upgrade(engine)
+        if not is_newest(engine):  # Alembic is loaded only when there is something to migrate
+            from storage.migrate import upgrade
+
+            upgrade(engine)
         runner: Runner = run_command
         if settings.distributed:  # runs go to the workers' queue; job_runs still counts each once
             from pipeline.workers import deferring_runner, make_app

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Base
@@ -32,5 +31,10 @@ def unit_of_work(
 
 def dialect_insert(session: Session, model: type[Base]) -> Any:
     """An INSERT that understands ON CONFLICT on both SQLite and PostgreSQL."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model)
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(model)
+    from sqlalchemy.dialects import sqlite  # PostgreSQL's dialect is not loaded for SQLite
+
+    return sqlite.insert(model)

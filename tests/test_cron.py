@@ -15,13 +15,16 @@ from zoneinfo import ZoneInfo
 import kubernetes_validate
 import pytest
 import yaml
+from alembic.script import ScriptDirectory
 
 from pipeline.cli import build_parser, check_newstrack_command
 from pipeline.deploy import kubernetes_name
 from pipeline.errors import ConfigError
 from pipeline.schedule import CronJob, daylight_saving_warnings, load_cron
 from pipeline.sources import load_sources, select_sources
-from tests.stored import newstrack
+from storage.migrate import _alembic_config, downgrade, head_revision, upgrade
+from storage.revision import is_newest, newest_revision
+from tests.stored import engine_for, newstrack
 
 from .conftest import PROJECT
 
@@ -411,6 +414,7 @@ def test_a_tick_loads_neither_spacy_nor_the_job_flows(tmp_path: Path) -> None:
         "version: 1\njobs:\n  - {name: yearly, schedule: '0 0 1 1 *', command: newstrack extract}\n",
     )
     database = f"sqlite:///{tmp_path / 'x.db'}"
+    assert newstrack("--db", database, "init").returncode == 0  # migrating is done once, not here
     code = (
         "import json, sys\nfrom pipeline.cli import main\n"
         f"code = main(['-q', '--db', {database!r}, 'cron', 'tick', '--file', {str(path)!r}])\n"
@@ -422,4 +426,18 @@ def test_a_tick_loads_neither_spacy_nor_the_job_flows(tmp_path: Path) -> None:
     code, modules = json.loads(result.stdout.splitlines()[-1])
     assert code == 0, result.stderr
     loaded = {name.split(".")[0] for name in modules} | set(modules)
-    assert not loaded & {"spacy", "thinc", "pipeline.jobs", "pipeline.extract", "procrastinate"}
+    heavy = {"spacy", "thinc", "numpy", "pipeline.jobs", "pipeline.extract", "procrastinate"}
+    assert not loaded & (heavy | {"alembic", "sqlalchemy.dialects.postgresql"})
+
+
+def test_the_newest_revision_is_read_as_alembic_reads_it(database_url: str) -> None:
+    """The tick's quick look at the schema agrees with Alembic's, before and after migrating."""
+    assert newest_revision() == head_revision()
+    engine = engine_for(database_url)
+    assert not is_newest(engine)  # no schema yet
+    upgrade(engine)
+    assert is_newest(engine)
+    head = ScriptDirectory.from_config(_alembic_config()).get_revision(head_revision())
+    assert head is not None and isinstance(head.down_revision, str)
+    downgrade(engine, head.down_revision)
+    assert not is_newest(engine)
