@@ -255,12 +255,18 @@ def test_render_k8s_writes_a_configmap_and_one_valid_cronjob_per_job() -> None:
 
 
 def test_the_shipped_worker_manifests_are_valid() -> None:
-    """deploy/kubernetes/workers.yaml passes the same strict schema check."""
+    """deploy/kubernetes/workers.yaml passes the same strict check and mounts the ConfigMap."""
     path = PROJECT / "deploy" / "kubernetes" / "workers.yaml"
     documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
     assert {document["kind"] for document in documents} == {"Deployment"}
     for document in documents:
         _validate(document)
+        pod = document["spec"]["template"]["spec"]
+        assert {"name": "config", "configMap": {"name": "newstrack-config"}} in pod["volumes"]
+        for container in pod["containers"]:
+            assert container["volumeMounts"][0]["mountPath"] == "/app/config"
+            env = {entry["name"]: entry.get("value") for entry in container["env"]}
+            assert env["NEWSTRACK_SOURCES"] == "/app/config/sources.yaml"
 
 
 def test_kubernetes_names_are_dns_labels() -> None:
