@@ -19,7 +19,8 @@ FROM python:3.11-slim
 ENV PATH=/opt/newstrack/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin newstrack
+RUN groupadd --system --gid 10001 newstrack \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin newstrack
 COPY --from=build /opt/newstrack /opt/newstrack
 # The shipped configuration; Kubernetes mounts the ConfigMap `newstrack cron render --k8s`
 # prints over this folder.
