@@ -373,6 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run whatever is due since the last tick, then exit (for the system crontab)",
     )
     tick.add_argument("--job", action="append", default=[], metavar="NAME", help="only this job")
+    tick.add_argument(
+        "--wait-for-retries",
+        action="store_true",
+        help="then wait for the retries of the runs that failed and run them (for Kubernetes)",
+    )
     tick.set_defaults(handler=command_cron_tick)
     scheduler = cron_commands.add_parser(
         "run", parents=[common, cron_file], help="the scheduler, in the foreground until SIGTERM"
@@ -1161,6 +1166,8 @@ def command_cron_tick(args: argparse.Namespace, settings: Settings) -> int:
     """Run every job due since the last tick, wait for them, report what happened."""
     with _scheduler(args, settings) as scheduler:
         summary = scheduler.tick()
+        if args.wait_for_retries:
+            scheduler.settle(summary)
         scheduler.wait()
         failed = scheduler.failed_runs()
     report = {**asdict(summary), "failed": failed}

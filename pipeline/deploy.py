@@ -149,7 +149,14 @@ def _cronjob(
         "workingDir": str(CONFIG_FOLDER),
         # Through job_runs: a Kubernetes retry of a run that already happened does nothing.
         "command": ["newstrack", "-q", "cron", "tick"],
-        "args": ["--file", str(CONFIG_FOLDER / cron.path.name), "--job", job.name],
+        "args": [
+            "--file",
+            str(CONFIG_FOLDER / cron.path.name),
+            "--job",
+            job.name,
+            # The pod runs only when the job is due: it stays for the retries its run may need.
+            *(["--wait-for-retries"] if job.retry.limit else []),
+        ],
         "env": environment,
         "volumeMounts": [{"name": "config", "mountPath": str(CONFIG_FOLDER), "readOnly": True}],
     }
@@ -164,7 +171,7 @@ def _cronjob(
                 # Retries are newstrack's (job_runs): a pod retried by Kubernetes would find
                 # its run already claimed and do nothing.
                 "backoffLimit": 0,
-                "activeDeadlineSeconds": job.timeout,
+                "activeDeadlineSeconds": longest_run(job),
                 "template": {
                     "metadata": {"labels": {"app.kubernetes.io/name": "newstrack"}},
                     "spec": {
@@ -189,6 +196,14 @@ def _cronjob(
         },
         "spec": spec,
     }
+
+
+def longest_run(job: CronJob) -> int:
+    """Seconds a job's pod may take: every attempt to its timeout, and the waits between them."""
+    waits = sum(
+        job.retry.delay(attempt).total_seconds() for attempt in range(1, job.retry.limit + 1)
+    )
+    return job.timeout * (job.retry.limit + 1) + int(waits)
 
 
 def _from_secret(name: str, secret: str, key: str, optional: bool) -> dict[str, Any]:

@@ -308,6 +308,18 @@ class Scheduler:
             summary.started.append(f"{name}@{moment.isoformat()} (retry {attempts})")
             self._launch(run_id, job, moment, attempt=attempts + 1)
 
+    def settle(self, summary: TickSummary) -> None:
+        """Wait for this scheduler's runs, then run its jobs' retries as they fall due, until none waits."""
+        self.wait()
+        while not self.stop.is_set():
+            with unit_of_work(self.session_factory) as session:
+                upcoming = runs.next_retry(session, self.cron.names)
+            if upcoming is None:
+                return
+            self.clock.sleep((upcoming - self.clock.now()).total_seconds(), self.stop)
+            self._retries(self.clock.now(), summary)
+            self.wait()
+
     def failed_runs(self) -> list[str]:
         """The runs this scheduler started that failed, timed out or were stopped."""
         with self.lock:

@@ -18,9 +18,9 @@ import yaml
 from alembic.script import ScriptDirectory
 
 from pipeline.cli import build_parser, check_newstrack_command
-from pipeline.deploy import kubernetes_name
+from pipeline.deploy import kubernetes_name, longest_run
 from pipeline.errors import ConfigError
-from pipeline.schedule import CronJob, daylight_saving_warnings, load_cron
+from pipeline.schedule import CronJob, Retry, daylight_saving_warnings, load_cron
 from pipeline.sources import load_sources, select_sources
 from storage.migrate import _alembic_config, downgrade, head_revision, upgrade
 from storage.revision import is_newest, newest_revision
@@ -230,15 +230,17 @@ def test_render_k8s_writes_a_configmap_and_one_valid_cronjob_per_job() -> None:
         pod = spec["jobTemplate"]["spec"]["template"]["spec"]
         [container] = pod["containers"]
         assert container["image"] == "registry.example/newstrack:1.0"
+        retries = ["--wait-for-retries"] if job.retry.limit else []  # the pod stays for them
         assert container["command"] + container["args"] == [
-            "newstrack", "-q", "cron", "tick", "--file", "/app/config/cron.yaml", "--job", job.name
+            "newstrack", "-q", "cron", "tick", "--file", "/app/config/cron.yaml", "--job", job.name,
+            *retries,
         ]  # fmt: skip
         assert pod["volumes"] == [{"name": "config", "configMap": {"name": "newstrack-config"}}]
         assert container["volumeMounts"][0]["mountPath"] == "/app/config"
         env = {entry["name"]: entry for entry in container["env"]}
         assert env["NEWSTRACK_DB"]["valueFrom"]["secretKeyRef"]["key"] == "database-url"
         assert env["NEWSTRACK_SOURCES"]["value"] == "/app/config/sources.yaml"
-        assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] == job.timeout
+        assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] == longest_run(job)
         assert document["metadata"]["name"] == kubernetes_name(job.name)
         if job.command[:2] == ("digest", "send"):  # the recipient must be in the Secret
             assert env["NEWSTRACK_WATCHLISTS"]["value"] == "/app/config/watchlists.yaml"
@@ -267,6 +269,13 @@ def test_the_shipped_worker_manifests_are_valid() -> None:
             assert container["volumeMounts"][0]["mountPath"] == "/app/config"
             env = {entry["name"]: entry.get("value") for entry in container["env"]}
             assert env["NEWSTRACK_SOURCES"] == "/app/config/sources.yaml"
+
+
+def test_a_pod_has_time_for_every_attempt_of_its_run_and_the_waits_between() -> None:
+    """Three retries 300 s apart, doubling, of a 1,800 s run: four runs and 2,100 s of waiting."""
+    job = CronJob("d", "0 7 * * *", ("digest", "send"), timeout=1800, retry=Retry(3, 300))
+    assert longest_run(job) == 4 * 1800 + 300 + 600 + 1200
+    assert longest_run(CronJob("e", "* * * * *", ("extract",), timeout=60)) == 60
 
 
 def test_kubernetes_names_are_dns_labels() -> None:
@@ -447,3 +456,23 @@ def test_the_newest_revision_is_read_as_alembic_reads_it(database_url: str) -> N
     assert head is not None and isinstance(head.down_revision, str)
     downgrade(engine, head.down_revision)
     assert not is_newest(engine)
+
+
+def test_cron_tick_can_wait_for_the_retries_of_its_runs(tmp_path: Path) -> None:
+    """With --wait-for-retries, the tick that ran a failing job also runs its retry, then exits."""
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    path = _write(
+        tmp_path,
+        "version: 1\njobs:\n  - name: broken\n    schedule: '* * * * *'\n"
+        "    retry: {limit: 1, backoff: 1}\n"
+        "    command: newstrack sql 'SELECT * FROM no_such_table'\n",
+    )
+    result = newstrack(
+        "--db", database, "cron", "tick", "--file", str(path), "--job", "broken",
+        "--wait-for-retries", "--json",
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    report = json.loads(result.stdout)
+    assert [label.endswith("(retry 1)") for label in report["started"]] == [False, True]
+    rows = newstrack("--db", database, "sql", "SELECT state, attempt FROM job_runs", "--json")
+    assert json.loads(rows.stdout) == [{"state": "failed", "attempt": 2}]

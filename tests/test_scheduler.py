@@ -381,3 +381,21 @@ def test_a_partial_run_is_retried_only_when_its_job_says_so(
     scheduler.tick()
     scheduler.wait()
     assert _runs(session_factory) == [("fetch", "09:00", 1, expected)]
+
+
+def test_a_tick_that_waits_for_retries_runs_them_when_due(tmp_path: Path, sqlite_url: str) -> None:
+    """`cron tick --wait-for-retries` (a Kubernetes pod) sleeps until a failed run's retry is due."""
+    marker = tmp_path / "failed-once"
+    code = f"import pathlib, sys\np = pathlib.Path({str(marker)!r})\nsys.exit(0 if p.exists() else p.touch() or 1)"
+    job = CronJob("flaky", "0 9 * * *", ("extract",), retry=Retry(2, 60))
+    clock = FakeClock(T0 + timedelta(seconds=30))
+    scheduler, session_factory = _scheduler(sqlite_url, [job], clock, _python(code))
+    summary = scheduler.tick()
+    scheduler.settle(summary)
+    assert _runs(session_factory) == [("flaky", "09:00", 2, "succeeded")]
+    assert clock.now() >= T0 + timedelta(seconds=90)  # it slept the backoff on the clock
+    assert summary.started == [
+        "flaky@2026-03-02T09:00:00+00:00",
+        "flaky@2026-03-02T09:00:00+00:00 (retry 1)",
+    ]
+    assert scheduler.failed_runs() == []
