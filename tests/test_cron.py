@@ -303,13 +303,23 @@ def _schedule_here(folder: Path) -> Path:
 
 
 def test_render_crontab_refuses_when_a_job_needs_an_unset_variable(tmp_path: Path) -> None:
-    """The digest job needs its watchlist's recipient: exit 2 naming the job and the variable."""
+    """A job's missing variable, or distributed mode on SQLite, stops the rendering with exit 2."""
     _schedule_here(tmp_path)
     result = newstrack("cron", "render", "--crontab", env=_environment(), cwd=tmp_path)
     assert result.returncode == 2
     assert "job 'digest' (newstrack digest send) needs NEWSTRACK_DIGEST_TO" in result.stderr
     shipped = newstrack("cron", "render", "--crontab", env=_environment())
     assert shipped.returncode == 2 and "job 'digest-daily'" in shipped.stderr
+    queued = _environment(NEWSTRACK_DIGEST_TO="a@example.com", NEWSTRACK_DISTRIBUTED="1")
+    on_sqlite = newstrack("cron", "render", "--crontab", env=queued, cwd=tmp_path)
+    assert (
+        on_sqlite.returncode == 2
+        and "needs NEWSTRACK_DB to be a PostgreSQL URL" in on_sqlite.stderr
+    )
+    url = "postgresql+psycopg://newstrack@db.example/newstrack"
+    on_postgres = newstrack("--db", url, "cron", "render", "--crontab", env=queued, cwd=tmp_path)
+    assert on_postgres.returncode == 0, on_postgres.stderr
+    assert _cron_environment(on_postgres.stdout)[0]["NEWSTRACK_DISTRIBUTED"] == "1"
 
 
 def _cron_environment(crontab: str) -> tuple[dict[str, str], list[str]]:
