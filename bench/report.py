@@ -7,9 +7,9 @@ canned queries and `status`. Each run is a child process; its peak memory is the
 It also times the extractor against the trained pipeline's own `nlp.pipe` on the same 1,000 texts.
 It writes REPORT.md (tables, and whether each cost grows linearly or better) and one chart per
 figure into --out, and prints the tables. Then it runs the benchmarks of bench/ one by one (fetch,
-extractor, screening, quality, pages, consolidation, queries, workers on PostgreSQL, soak), each as
-a child process, and adds what each printed, its time, peak memory and exit code to REPORT.md;
---skip-earlier leaves them out.
+extractor, screening, quality, pages, consolidation, queries, workers on PostgreSQL, soak, and a
+`cron tick` with nothing due), each as a child process, and adds what each printed, its time, peak
+memory and exit code to REPORT.md; --skip-earlier leaves them out.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ EARLIER = (
     ("Canned queries on 100,000 events and 1 million mentions", ("queries.py",)),
     ("One and two workers on PostgreSQL", ("workers.py",)),
     ("Soak: 2,000 sources, one in three misbehaving", ("soak.py",)),
+    ("`cron tick` with nothing due, next to an empty Python program", ("tick.py",)),
 )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import csv
 import io
@@ -18,8 +17,8 @@ from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import __version__
@@ -27,11 +26,14 @@ from pipeline.errors import InputError, NewstrackError, UsageError
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
+    import httpx
+
     from models.vocabulary import Vocabulary
+    from pipeline.deploy import JobNeeds
     from pipeline.extract import Annotation, ArticleText, Extractor, QuantityTag
     from pipeline.jobs import FetchSummary
     from pipeline.mail import SmtpSettings
-    from pipeline.schedule import CronFile
+    from pipeline.schedule import CronFile, CronJob
     from pipeline.scheduler import Scheduler
     from pipeline.watchlists import Watchlist
 
@@ -363,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--count", type=_positive_int, default=3, metavar="N", help="fire times per job"
     )
+    check.add_argument(
+        "--timezone",
+        default="UTC",
+        metavar="ZONE",
+        help="IANA zone every fire time is shown in (default UTC)",
+    )
     check.set_defaults(handler=command_cron_check)
     tick = cron_commands.add_parser(
         "tick",
@@ -370,6 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run whatever is due since the last tick, then exit (for the system crontab)",
     )
     tick.add_argument("--job", action="append", default=[], metavar="NAME", help="only this job")
+    tick.add_argument(
+        "--wait-for-retries",
+        action="store_true",
+        help="then wait for the retries of the runs that failed and run them (for Kubernetes)",
+    )
     tick.set_defaults(handler=command_cron_tick)
     scheduler = cron_commands.add_parser(
         "run", parents=[common, cron_file], help="the scheduler, in the foreground until SIGTERM"
@@ -378,11 +391,19 @@ def build_parser() -> argparse.ArgumentParser:
     render = cron_commands.add_parser(
         "render",
         parents=[common, cron_file],
-        help="print the crontab line for `cron tick`, or Kubernetes CronJobs",
+        help="print the crontab for `cron tick` with the jobs' environment, or Kubernetes CronJobs",
     )
     target = render.add_mutually_exclusive_group(required=True)
-    target.add_argument("--crontab", action="store_true", help="the system crontab line")
-    target.add_argument("--k8s", action="store_true", help="one Kubernetes CronJob per job")
+    target.add_argument("--crontab", action="store_true", help="the system crontab")
+    target.add_argument(
+        "--k8s", action="store_true", help="a ConfigMap and one Kubernetes CronJob per job"
+    )
+    render.add_argument(
+        "--env-file",
+        type=Path,
+        metavar="PATH",
+        help="write the jobs' environment to this file (mode 600), which the crontab reads",
+    )
     render.add_argument(
         "--image", default="newstrack:latest", metavar="IMAGE", help="container image (--k8s)"
     )
@@ -390,7 +411,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--secret",
         default="newstrack",
         metavar="NAME",
-        help="Kubernetes secret whose `database-url` key is NEWSTRACK_DB (--k8s)",
+        help="Kubernetes Secret: `database-url` is NEWSTRACK_DB, other keys the variables they name",
+    )
+    render.add_argument(
+        "--config-map",
+        default="newstrack-config",
+        metavar="NAME",
+        help="Kubernetes ConfigMap holding cron.yaml, sources.yaml, watchlists.yaml (--k8s)",
     )
     render.set_defaults(handler=command_cron_render)
 
@@ -806,10 +833,10 @@ def _resolved(resolve: Callable[[str], Resolved], option: str, value: str) -> Re
 
 def command_prune(args: argparse.Namespace, settings: Settings) -> int:
     """Delete the fetch log and job history older than some days; articles and events stay."""
-    from pipeline.jobs import unit_of_work
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
     from storage.runs import prune
+    from storage.sessions import unit_of_work
 
     before = datetime.now(UTC) - timedelta(days=args.older_than)
     with open_engine(settings.database_url) as engine:
@@ -982,6 +1009,8 @@ def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Run jobs from the queue until stopped (or, with --once, until the queues are empty)."""
+    import asyncio
+
     from pipeline.workers import QUEUES, make_app, run_worker
     from storage.engine import open_engine
     from storage.migrate import upgrade
@@ -1082,18 +1111,30 @@ def command_cron_check(args: argparse.Namespace, settings: Settings) -> int:
     """Validate cron.yaml and show when each job fires next."""
     from pipeline.schedule import daylight_saving_warnings
 
+    try:
+        shown_in = ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--timezone {args.timezone!r} is not an IANA time zone") from None
     cron = _load_cron(args.file)
     now = datetime.now(UTC)
-    report: dict[str, Any] = {"file": str(args.file), "jobs": [], "warnings": []}
-    lines = [f"{args.file}: {len(cron.jobs)} job(s), valid"]
+    report: dict[str, Any] = {
+        "file": str(args.file),
+        "timezone": args.timezone,
+        "jobs": [],
+        "warnings": [],
+    }
+    lines = [
+        f"{args.file}: {len(cron.jobs)} job(s), valid; next fire times in {args.timezone}"
+        " (in a job's own zone in parentheses when it differs)"
+    ]
     for job in cron.jobs:
         times = []
         for moment in job.times(now):
-            times.append(moment + job.delay)
+            times.append((moment + job.delay).astimezone(shown_in))
             if len(times) == args.count:
                 break
-        local = ", ".join(t.astimezone(job.zone).strftime("%Y-%m-%d %H:%M:%S %Z") for t in times)
-        lines.append(f"  {job.name}: {job.schedule} ({job.timezone}) next: {local}")
+        shown = ", ".join(_fire_time(moment, shown_in, job.zone) for moment in times)
+        lines.append(f"  {job.name}: {job.schedule} ({job.timezone}) next: {shown}")
         report["jobs"].append({"name": job.name, "next": [t.isoformat() for t in times]})
         for warning in daylight_saving_warnings(job, now):
             report["warnings"].append(warning)
@@ -1102,19 +1143,30 @@ def command_cron_check(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _fire_time(moment: datetime, shown_in: ZoneInfo, own: ZoneInfo) -> str:
+    """A fire time in the zone asked for, and in the job's own zone when that differs."""
+    text = moment.strftime("%Y-%m-%d %H:%M:%S %Z")
+    if own.key == shown_in.key:
+        return text
+    return f"{text} ({moment.astimezone(own).strftime('%Y-%m-%d %H:%M:%S %Z')})"
+
+
 @contextmanager
 def _scheduler(args: argparse.Namespace, settings: Settings) -> Iterator[Scheduler]:
     """The scheduler of cron.yaml (or --job) on a migrated database, closed afterwards."""
     from pipeline.scheduler import Runner, Scheduler, run_command
     from storage.engine import make_session_factory, open_engine
-    from storage.migrate import upgrade
+    from storage.revision import is_newest
 
     cron = _load_cron(args.file)
     if getattr(args, "job", None):
         cron = replace(cron, jobs=tuple(cron.job(name) for name in args.job))
     with ExitStack() as stack:
         engine = stack.enter_context(open_engine(settings.database_url))
-        upgrade(engine)
+        if not is_newest(engine):  # Alembic is loaded only when there is something to migrate
+            from storage.migrate import upgrade
+
+            upgrade(engine)
         runner: Runner = run_command
         if settings.distributed:  # runs go to the workers' queue; job_runs still counts each once
             from pipeline.workers import deferring_runner, make_app
@@ -1129,6 +1181,8 @@ def command_cron_tick(args: argparse.Namespace, settings: Settings) -> int:
     """Run every job due since the last tick, wait for them, report what happened."""
     with _scheduler(args, settings) as scheduler:
         summary = scheduler.tick()
+        if args.wait_for_retries:
+            scheduler.settle(summary)
         scheduler.wait()
         failed = scheduler.failed_runs()
     report = {**asdict(summary), "failed": failed}
@@ -1152,15 +1206,98 @@ def command_cron_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def command_cron_render(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the crontab line for `cron tick`, or one Kubernetes CronJob per job."""
-    from pipeline.schedule import crontab_line, kubernetes_cronjobs
+    """Print the crontab for `cron tick`, or a ConfigMap and one Kubernetes CronJob per job."""
+    from pipeline.deploy import crontab, env_file_text, kubernetes_manifests, missing_variables
+    from pipeline.settings import SECRET_VARIABLES, read_variables
+    from storage.engine import parse_database_url
 
     cron = _load_cron(args.file)
-    if args.crontab:
-        print(crontab_line(cron, Path(sys.executable).with_name("newstrack"), Path.cwd()))
-    else:
-        print(kubernetes_cronjobs(cron, args.image, args.secret), end="")
+    needs = [_job_needs(job, settings) for job in cron.jobs]
+    if args.k8s:
+        if args.env_file is not None:
+            raise UsageError("--env-file goes with --crontab")
+        files = {
+            args.file.name: args.file,
+            **{path.name: path for n in needs for _, path in n.files},
+        }
+        contents = {name: _config_text(path) for name, path in files.items()}
+        manifests = kubernetes_manifests(
+            cron, needs, contents, args.image, args.secret, args.config_map, settings.distributed
+        )
+        print(manifests, end="")
+        return EXIT_OK
+    names = dict.fromkeys(name for need in needs for name in (*need.variables, *need.required))
+    found = read_variables(names)
+    missing_variables(needs, found)
+    environment = _crontab_settings(needs, settings)
+    environment |= {name: value for name, value in found.items() if name not in environment}
+    folder = Path.cwd()
+    newstrack = Path(sys.executable).with_name("newstrack")
+    if args.env_file is None:
+        secrets = sorted(set(environment) & SECRET_VARIABLES)
+        if parse_database_url(settings.database_url).password:
+            secrets.insert(0, "NEWSTRACK_DB")
+        if secrets:
+            log.warning(
+                "the crontab holds %s; --env-file PATH keeps them in a file only you can read",
+                ", ".join(secrets),
+            )
+        print(crontab(cron, newstrack, folder, environment), end="")
+        return EXIT_OK
+    env_file = args.env_file.resolve()
+    env_file.touch(mode=0o600)
+    env_file.chmod(0o600)  # before the secrets go in
+    env_file.write_text(env_file_text(environment), encoding="utf-8")
+    print(crontab(cron, newstrack, folder, environment, env_file), end="")
     return EXIT_OK
+
+
+def _job_needs(job: CronJob, settings: Settings) -> JobNeeds:
+    """What a cron.yaml job's command reads: its settings, files, and the variables it requires."""
+    from pipeline.deploy import JobNeeds
+    from pipeline.settings import COMMAND_VARIABLES, SOURCES_VARIABLE, WATCHLISTS_VARIABLE
+    from pipeline.watchlists import recipient_variables
+
+    args = build_parser().parse_args(list(job.command))
+    variables = COMMAND_VARIABLES.get(job.command[0], ())
+    files = [(SOURCES_VARIABLE, getattr(args, "sources", None) or settings.sources_path)]
+    required: list[str] = []
+    if job.command[0] == "digest":
+        files.append((WATCHLISTS_VARIABLE, args.file))
+        required = recipient_variables(args.file)
+    return JobNeeds(job, variables, tuple(required), tuple(files))
+
+
+def _crontab_settings(needs: list[JobNeeds], settings: Settings) -> dict[str, str]:
+    """The database and files the jobs use here, absolute so that cron's folder does not matter."""
+    from pipeline.settings import DATABASE_VARIABLE, DISTRIBUTED_VARIABLE
+    from storage.engine import parse_database_url
+
+    database_url = settings.database_url
+    url = parse_database_url(database_url)
+    database = url.database or ""
+    # A relative file is relative to where cron runs; a URI (file:...) names its own path.
+    local_file = database not in ("", ":memory:") and not database.startswith("file:")
+    if url.get_backend_name() == "sqlite" and local_file:
+        resolved = url.set(database=str(Path(database).expanduser().resolve()))
+        database_url = resolved.render_as_string(hide_password=False)
+    if settings.distributed and url.get_backend_name() != "postgresql":
+        raise UsageError("NEWSTRACK_DISTRIBUTED needs NEWSTRACK_DB to be a PostgreSQL URL")
+    found = {DATABASE_VARIABLE: database_url}
+    if settings.distributed:
+        found[DISTRIBUTED_VARIABLE] = "1"
+    for need in needs:
+        for name, path in need.files:
+            found[name] = str(path.resolve())
+    return found
+
+
+def _config_text(path: Path) -> str:
+    """A configuration file's text, for the ConfigMap; a missing one is a usage error."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
 
 
 def command_sql(args: argparse.Namespace, settings: Settings) -> int:

@@ -44,6 +44,9 @@ from pipeline.watchlists import Watchlist
 from storage import consolidation, queries, writes
 from storage import digests as digests_store
 
+# Re-exported: the flows and their callers open transactions through this one helper.
+from storage.sessions import unit_of_work as unit_of_work
+
 log = logging.getLogger("newstrack")
 StoredHook = Callable[[Session, int], None]  # runs in the transaction that stores an article
 FIRST_DIGEST_SPAN = timedelta(days=1)  # what a recipient's first digest covers
@@ -110,24 +113,6 @@ class _Item:
     content_html: str = ""
     guid: str = ""
     language: str | None = None
-
-
-@contextmanager
-def unit_of_work(
-    session_factory: sessionmaker[Session], dry_run: bool = False
-) -> Iterator[Session]:
-    """One transaction: committed on success, rolled back on error or in a dry run."""
-    with session_factory() as session:
-        session.begin()
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            raise
-        if dry_run:
-            session.rollback()
-        else:
-            session.commit()
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 import zlib
 from collections.abc import Callable, Iterator
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from cronsim import CronSim, CronSimError
 
 from pipeline.config import load_yaml, where
@@ -30,6 +28,10 @@ JOB_KEYS = frozenset(
 )  # fmt: skip
 DEFAULT_KEYS = JOB_KEYS - {"name", "description", "schedule", "command"}
 LOOKAHEAD = timedelta(days=366 * 2)  # how far daylight-saving checks look
+# Commands whose partial run is retried unless the job says otherwise: what `digest send` failed
+# to send stays pending, so a retry sends only that. A fetch's partial is often a broken link
+# that a retry would not mend.
+RETRIED_WHEN_PARTIAL = (("digest", "send"),)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Retry:
 
     limit: int = 0
     backoff: int = 60  # seconds, doubling on each retry
+    on_partial: bool = False  # a partial run (exit code 3) is tried again too
 
     def delay(self, attempt: int) -> timedelta:
         """The wait before retry number `attempt` (1 for the first)."""
@@ -198,7 +201,9 @@ def _job(
         starting_deadline=numbers.get("starting_deadline"),
         jitter=numbers.get("jitter", 0),
         timeout=numbers.get("timeout", 3600),
-        retry=_retry(merged.get("retry"), partial(fail, "retry")),
+        retry=_retry(
+            merged.get("retry"), tuple(words[1:3]) in RETRIED_WHEN_PARTIAL, partial(fail, "retry")
+        ),
     )
 
 
@@ -208,14 +213,18 @@ def _seconds(value: Any, fail: Callable[[str], ConfigError]) -> int:
     return int(value)
 
 
-def _retry(value: Any, fail: Callable[[str], ConfigError]) -> Retry:
+def _retry(value: Any, on_partial: bool, fail: Callable[[str], ConfigError]) -> Retry:
     if value is None:
-        return Retry()
-    if not isinstance(value, dict) or set(value) - {"limit", "backoff", "__line__"}:
-        raise fail("expected a mapping with `limit` and `backoff` (seconds)")
+        return Retry(on_partial=on_partial)
+    if not isinstance(value, dict) or set(value) - {"limit", "backoff", "on_partial", "__line__"}:
+        raise fail("expected a mapping with `limit`, `backoff` (seconds) and `on_partial`")
+    chosen = value.get("on_partial", on_partial)
+    if not isinstance(chosen, bool):
+        raise fail(f"on_partial: {chosen!r} is not true or false")
     return Retry(
         limit=_seconds(value.get("limit", 0), fail),
         backoff=_seconds(value.get("backoff", 60), fail),
+        on_partial=chosen,
     )
 
 
@@ -253,82 +262,3 @@ def _local_hits(job: CronJob, first: datetime, gap: timedelta) -> list[str]:
             break
         hits.append(moment.strftime("%H:%M"))
     return hits
-
-
-CONCURRENCY_POLICY = {"forbid": "Forbid", "allow": "Allow", "replace": "Replace"}
-
-
-def crontab_line(cron: CronFile, newstrack: Path, folder: Path) -> str:
-    """The system crontab line that ticks every minute: cron.yaml decides what runs."""
-    return (
-        f"* * * * * cd {shlex.quote(str(folder))} && {shlex.quote(str(newstrack))} -q cron tick "
-        f"--file {shlex.quote(str(cron.path.resolve()))} >> newstrack-cron.log 2>&1"
-    )
-
-
-def kubernetes_cronjobs(cron: CronFile, image: str, secret: str) -> str:
-    """One batch/v1 CronJob per job, as a multi-document YAML stream."""
-    documents = []
-    for job in cron.jobs:
-        spec: dict[str, Any] = {
-            "schedule": job.schedule,
-            "timeZone": job.timezone,
-            "concurrencyPolicy": CONCURRENCY_POLICY[job.concurrency],
-            "successfulJobsHistoryLimit": 3,
-            "failedJobsHistoryLimit": 3,
-            "jobTemplate": {
-                "spec": {
-                    # Retries are newstrack's (job_runs): a pod retried by Kubernetes would find
-                    # its run already claimed and do nothing.
-                    "backoffLimit": 0,
-                    "activeDeadlineSeconds": job.timeout,
-                    "template": {
-                        "spec": {
-                            "restartPolicy": "Never",
-                            "containers": [
-                                {
-                                    "name": "newstrack",
-                                    "image": image,
-                                    # Through job_runs: a Kubernetes retry of a run that already
-                                    # happened does nothing.
-                                    "command": ["newstrack", "-q", "cron", "tick"],
-                                    "args": ["--file", "/app/cron.yaml", "--job", job.name],
-                                    "env": [
-                                        {
-                                            "name": "NEWSTRACK_DB",
-                                            "valueFrom": {
-                                                "secretKeyRef": {
-                                                    "name": secret,
-                                                    "key": "database-url",
-                                                }
-                                            },
-                                        }
-                                    ],
-                                }
-                            ],
-                        }
-                    },
-                }
-            },
-        }
-        if job.starting_deadline is not None:
-            spec["startingDeadlineSeconds"] = job.starting_deadline
-        documents.append(
-            {
-                "apiVersion": "batch/v1",
-                "kind": "CronJob",
-                "metadata": {
-                    "name": kubernetes_name(job.name),
-                    "labels": {"app.kubernetes.io/name": "newstrack", "newstrack/job": job.name},
-                    "annotations": {"newstrack/description": job.description},
-                },
-                "spec": spec,
-            }
-        )
-    return yaml.safe_dump_all(documents, sort_keys=False)
-
-
-def kubernetes_name(name: str) -> str:
-    """A CronJob name from a job name: lower-case DNS label, at most 52 characters."""
-    label = re.sub(r"[^a-z0-9-]+", "-", f"newstrack-{name}".lower()).strip("-")
-    return label[:52].rstrip("-")

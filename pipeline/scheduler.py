@@ -18,15 +18,16 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.jobs import unit_of_work
 from pipeline.schedule import CronFile, CronJob
 from pipeline.settings import Settings
 from storage import runs
+from storage.sessions import unit_of_work
 
 log = logging.getLogger("newstrack")
 FIRST_LOOK_BACK = timedelta(minutes=2)  # a job never run before catches times this recent
 STALE_AFTER = timedelta(minutes=5)  # a run this long past its timeout died with its scheduler
 LONGEST_NAP = 60.0  # seconds the foreground scheduler sleeps at most between looks
+EXIT_PARTIAL = 3  # a command's exit code when some of its work failed
 
 
 class Clock(Protocol):
@@ -91,11 +92,17 @@ def run_process(
             "abandoned", process.returncode, note=f"stopped by signal {-process.returncode}"
         )
     figures = _figures(out)
-    state = "succeeded" if process.returncode in (0, 3) else "failed"
+    state = "succeeded" if process.returncode in (0, EXIT_PARTIAL) else "failed"
     note = None if state == "succeeded" else _last_line(err) or f"exit code {process.returncode}"
-    if process.returncode == 3:
+    if process.returncode == EXIT_PARTIAL:
         note = "partial: " + (_last_line(err) or "some items failed")
     return runs.Outcome(state, process.returncode, figures[0], figures[1], note)
+
+
+def _worth_retrying(job: CronJob, outcome: runs.Outcome) -> bool:
+    """Whether a run's outcome calls for a retry: a failure, or a partial run the job retries."""
+    partial = outcome.state == "succeeded" and outcome.exit_code == EXIT_PARTIAL
+    return outcome.state in ("failed", "timed_out") or (partial and job.retry.on_partial)
 
 
 def _figures(out: bytes) -> tuple[int | None, int | None]:
@@ -266,7 +273,7 @@ class Scheduler:
             except Exception as error:  # the scheduler keeps going whatever a run does
                 outcome = runs.Outcome("failed", note=f"{type(error).__name__}: {error}")
             retry_at = None
-            if outcome.state in ("failed", "timed_out") and attempt <= job.retry.limit:
+            if _worth_retrying(job, outcome) and attempt <= job.retry.limit:
                 retry_at = self.clock.now() + job.retry.delay(attempt)
             with unit_of_work(self.session_factory) as session:
                 runs.finish(session, run_id, outcome, retry_at)
@@ -300,6 +307,18 @@ class Scheduler:
                     continue
             summary.started.append(f"{name}@{moment.isoformat()} (retry {attempts})")
             self._launch(run_id, job, moment, attempt=attempts + 1)
+
+    def settle(self, summary: TickSummary) -> None:
+        """Wait for this scheduler's runs, then run its jobs' retries as they fall due, until none waits."""
+        self.wait()
+        while not self.stop.is_set():
+            with unit_of_work(self.session_factory) as session:
+                upcoming = runs.next_retry(session, self.cron.names)
+            if upcoming is None:
+                return
+            self.clock.sleep((upcoming - self.clock.now()).total_seconds(), self.stop)
+            self._retries(self.clock.now(), summary)
+            self.wait()
 
     def failed_runs(self) -> list[str]:
         """The runs this scheduler started that failed, timed out or were stopped."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -12,6 +12,32 @@ from pipeline.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///newstrack.db"
 DEFAULT_USER_AGENT = f"newstrack/{__version__} (+https://github.com/newstrack/newstrack)"
+
+# The variables each kind of command reads, so a rendered schedule (crontab, Kubernetes) can hand
+# its jobs the environment they run with here.
+DATABASE_VARIABLE = "NEWSTRACK_DB"
+SOURCES_VARIABLE = "NEWSTRACK_SOURCES"
+WATCHLISTS_VARIABLE = "NEWSTRACK_WATCHLISTS"
+DISTRIBUTED_VARIABLE = "NEWSTRACK_DISTRIBUTED"
+FETCH_VARIABLES = (
+    "NEWSTRACK_USER_AGENT", "NEWSTRACK_CONNECT_TIMEOUT", "NEWSTRACK_READ_TIMEOUT",
+    "NEWSTRACK_TOTAL_TIMEOUT", "NEWSTRACK_MAX_BODY_BYTES", "NEWSTRACK_MAX_REDIRECTS",
+    "NEWSTRACK_RETRIES", "NEWSTRACK_BACKOFF", "NEWSTRACK_MAX_RETRY_AFTER",
+    "NEWSTRACK_PER_HOST_CONNECTIONS", "NEWSTRACK_PER_HOST_INTERVAL", "NEWSTRACK_FETCH_WORKERS",
+    "NEWSTRACK_OBEY_ROBOTS", "NEWSTRACK_ALLOW_PRIVATE_ADDRESSES", "NEWSTRACK_MAX_ARTICLES",
+)  # fmt: skip
+MAIL_VARIABLES = (
+    "NEWSTRACK_SMTP_HOST", "NEWSTRACK_SMTP_PORT", "NEWSTRACK_SMTP_SECURITY", "NEWSTRACK_SMTP_USER",
+    "NEWSTRACK_SMTP_PASSWORD", "NEWSTRACK_SMTP_CA_FILE", "NEWSTRACK_MAIL_FROM",
+    "NEWSTRACK_UNSUBSCRIBE_URL",
+)  # fmt: skip
+SECRET_VARIABLES = frozenset({"NEWSTRACK_SMTP_PASSWORD"})  # never printed without being asked
+COMMAND_VARIABLES = {  # a command's first word -> the settings it reads besides the database
+    "run": FETCH_VARIABLES,
+    "fetch": FETCH_VARIABLES,
+    "backfill": FETCH_VARIABLES,
+    "digest": MAIL_VARIABLES,
+}
 
 
 @dataclass(frozen=True)
@@ -76,6 +102,14 @@ class Settings:
         """Return a copy with command-line overrides applied (None means keep)."""
         kept = {name: value for name, value in changes.items() if value is not None}
         return replace(self, **kept)  # type: ignore[arg-type]
+
+
+def read_variables(
+    names: Iterable[str], environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The named variables that are set to something, as the environment has them."""
+    env = os.environ if environ is None else environ
+    return {name: env[name] for name in names if env.get(name, "").strip()}
 
 
 def _number(env: Mapping[str, str], name: str, default: float, allow_zero: bool = False) -> float:

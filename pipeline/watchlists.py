@@ -227,3 +227,15 @@ def _write(path: Path, document: dict[str, Any]) -> None:
         encoding="utf-8",
     )
     temporary.replace(path)
+
+
+def recipient_variables(path: Path) -> list[str]:
+    """The environment variables (`${VAR}`) that the recipients of a watchlists file name."""
+    document = load_yaml(path)
+    items = document.get("watchlists") if isinstance(document, dict) else None
+    names: list[str] = []
+    for item in items if isinstance(items, list) else []:
+        recipients = item.get("recipients") if isinstance(item, dict) else None
+        for recipient in recipients if isinstance(recipients, list) else [recipients]:
+            names += VARIABLE.findall(str(recipient or ""))
+    return list(dict.fromkeys(names))

@@ -21,7 +21,7 @@ from models import (
 )
 from pipeline.watchlists import Filters
 from storage.engine import as_utc
-from storage.writes import dialect_insert
+from storage.sessions import dialect_insert
 
 CHUNK = 500
 AFFIRMING = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from models import Fetch, JobRun
 from storage.engine import as_utc
-from storage.writes import dialect_insert
+from storage.sessions import dialect_insert
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,14 @@ def due_retries(session: Session, now: datetime) -> list[tuple[int, str, datetim
         .order_by(JobRun.retry_at, JobRun.id)
     ).all()
     return [(row.id, row.job, as_utc(row.scheduled_for), row.attempt) for row in rows]
+
+
+def next_retry(session: Session, jobs: Sequence[str]) -> datetime | None:
+    """When the earliest waiting retry of these jobs is due, or None when none waits."""
+    moment = session.scalar(
+        select(func.min(JobRun.retry_at)).where(JobRun.state == "retrying", JobRun.job.in_(jobs))
+    )
+    return as_utc(moment) if moment is not None else None
 
 
 def claim_retry(session: Session, run_id: int, host: str) -> bool:

@@ -10,13 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import (
     Article,
     ArticleBand,
-    Base,
     ElementMention,
     EntityMention,
     Event,
@@ -29,6 +27,7 @@ from models import (
 )
 from pipeline.similar import NEAR_DUPLICATE, Fingerprint, fingerprint
 from storage.consolidation import Family, Kind, consolidate, host_event, lock_families
+from storage.sessions import dialect_insert
 
 if TYPE_CHECKING:
     from pipeline.extract import Annotation
@@ -75,12 +74,6 @@ def compress_page(body: bytes) -> bytes:
 def decompress_page(stored: bytes) -> bytes:
     """The raw page as fetched."""
     return zlib.decompress(stored)
-
-
-def dialect_insert(session: Session, model: type[Base]) -> Any:
-    """An INSERT that understands ON CONFLICT on both SQLite and PostgreSQL."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model)
 
 
 def sync_sources(session: Session, sources: Sequence[SourceConfig]) -> dict[str, int]:

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import kubernetes_validate
 import pytest
 import yaml
+from alembic.script import ScriptDirectory
 
 from pipeline.cli import build_parser, check_newstrack_command
+from pipeline.deploy import kubernetes_name, longest_run
 from pipeline.errors import ConfigError
-from pipeline.schedule import CronJob, daylight_saving_warnings, kubernetes_name, load_cron
+from pipeline.schedule import CronJob, Retry, daylight_saving_warnings, load_cron
 from pipeline.sources import load_sources, select_sources
-from tests.stored import newstrack
+from storage.migrate import _alembic_config, downgrade, head_revision, upgrade
+from storage.revision import is_newest, newest_revision
+from tests.stored import engine_for, newstrack
 
 from .conftest import PROJECT
 
@@ -167,26 +174,108 @@ def test_the_shipped_cron_file_checks_clean() -> None:
     assert "7 job(s), valid" in result.stdout
 
 
-def test_render_k8s_writes_one_valid_cronjob_per_job() -> None:
-    """Each job becomes a batch/v1 CronJob with its schedule, zone, policy and command."""
-    result = newstrack("cron", "render", "--k8s", "--image", "registry.example/newstrack:1.0")
+def test_cron_check_shows_every_time_in_one_zone_and_says_which() -> None:
+    """Times are in UTC (or --timezone), a job in another zone with its own time in parentheses."""
+    result = newstrack("cron", "check", "--count", "2")
     assert result.returncode == 0, result.stderr
-    documents = list(yaml.safe_load_all(result.stdout))
+    header, *lines = result.stdout.splitlines()
+    assert "next fire times in UTC" in header
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+    for line in lines:
+        times = line.split(" next: ", 1)[1]
+        own = r" \(" + stamp + r" CST\)" if "fetch-mofcom" in line else ""
+        assert re.fullmatch(f"{stamp} UTC{own}, {stamp} UTC{own}", times), line
+    paris = newstrack("cron", "check", "--count", "1", "--timezone", "Europe/Paris", "--json")
+    report = json.loads(paris.stdout)
+    assert report["timezone"] == "Europe/Paris"
+    offsets = {datetime.fromisoformat(job["next"][0]).utcoffset() for job in report["jobs"]}
+    assert offsets <= {timedelta(hours=1), timedelta(hours=2)}
+    wrong = newstrack("cron", "check", "--timezone", "Mars/Olympus")
+    assert wrong.returncode == 2 and "Mars/Olympus" in wrong.stderr
+
+
+KUBERNETES_VERSION = "1.31.0"  # the oldest Kubernetes the manifests are checked against
+
+
+def _validate(document: dict[str, Any]) -> None:
+    """A manifest valid against the Kubernetes schemas, strictly: no unknown field anywhere."""
+    kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
+def _environment(**variables: str) -> dict[str, str]:
+    """The test's environment without newstrack's variables, plus the given ones."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("NEWSTRACK_")}
+    return {**kept, **variables}
+
+
+def test_render_k8s_writes_a_configmap_and_one_valid_cronjob_per_job() -> None:
+    """A ConfigMap of the three files, then a strictly valid batch/v1 CronJob per job mounting it."""
+    result = newstrack(
+        "cron", "render", "--k8s", "--image", "registry.example/newstrack:1.0", env=_environment()
+    )
+    assert result.returncode == 0, result.stderr
+    config, *documents = yaml.safe_load_all(result.stdout)
+    for document in (config, *documents):
+        _validate(document)
+    assert (config["kind"], config["metadata"]["name"]) == ("ConfigMap", "newstrack-config")
+    for name in ("cron.yaml", "sources.yaml", "watchlists.yaml"):
+        assert config["data"][name] == (PROJECT / name).read_text(encoding="utf-8")
     jobs = _shipped()
     assert len(documents) == len(jobs)
     for document, job in zip(documents, jobs, strict=True):
-        _assert_cronjob(document)
         spec = document["spec"]
         assert (spec["schedule"], spec["timeZone"]) == (job.schedule, job.timezone)
         assert spec["concurrencyPolicy"] == job.concurrency.capitalize()
         assert spec["startingDeadlineSeconds"] == job.starting_deadline
-        container = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+        [container] = pod["containers"]
         assert container["image"] == "registry.example/newstrack:1.0"
-        assert container["command"] + container["args"][-2:] == [
-            "newstrack", "-q", "cron", "tick", "--job", job.name
+        retries = ["--wait-for-retries"] if job.retry.limit else []  # the pod stays for them
+        assert container["command"] + container["args"] == [
+            "newstrack", "-q", "cron", "tick", "--file", "/app/config/cron.yaml", "--job", job.name,
+            *retries,
         ]  # fmt: skip
-        assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] == job.timeout
+        assert pod["volumes"] == [{"name": "config", "configMap": {"name": "newstrack-config"}}]
+        assert container["volumeMounts"][0]["mountPath"] == "/app/config"
+        env = {entry["name"]: entry for entry in container["env"]}
+        assert env["NEWSTRACK_DB"]["valueFrom"]["secretKeyRef"]["key"] == "database-url"
+        assert env["NEWSTRACK_SOURCES"]["value"] == "/app/config/sources.yaml"
+        assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] == longest_run(job)
         assert document["metadata"]["name"] == kubernetes_name(job.name)
+        if job.command[:2] == ("digest", "send"):  # the recipient must be in the Secret
+            assert env["NEWSTRACK_WATCHLISTS"]["value"] == "/app/config/watchlists.yaml"
+            recipient = env["NEWSTRACK_DIGEST_TO"]["valueFrom"]["secretKeyRef"]
+            assert recipient == {
+                "name": "newstrack",
+                "key": "NEWSTRACK_DIGEST_TO",
+                "optional": False,
+            }
+            password = env["NEWSTRACK_SMTP_PASSWORD"]["valueFrom"]["secretKeyRef"]
+            assert password["optional"] is True
+        else:
+            assert "NEWSTRACK_SMTP_PASSWORD" not in env
+
+
+def test_the_shipped_worker_manifests_are_valid() -> None:
+    """deploy/kubernetes/workers.yaml passes the same strict check and mounts the ConfigMap."""
+    path = PROJECT / "deploy" / "kubernetes" / "workers.yaml"
+    documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    assert {document["kind"] for document in documents} == {"Deployment"}
+    for document in documents:
+        _validate(document)
+        pod = document["spec"]["template"]["spec"]
+        assert {"name": "config", "configMap": {"name": "newstrack-config"}} in pod["volumes"]
+        for container in pod["containers"]:
+            assert container["volumeMounts"][0]["mountPath"] == "/app/config"
+            env = {entry["name"]: entry.get("value") for entry in container["env"]}
+            assert env["NEWSTRACK_SOURCES"] == "/app/config/sources.yaml"
+
+
+def test_a_pod_has_time_for_every_attempt_of_its_run_and_the_waits_between() -> None:
+    """Three retries 300 s apart, doubling, of a 1,800 s run: four runs and 2,100 s of waiting."""
+    job = CronJob("d", "0 7 * * *", ("digest", "send"), timeout=1800, retry=Retry(3, 300))
+    assert longest_run(job) == 4 * 1800 + 300 + 600 + 1200
+    assert longest_run(CronJob("e", "* * * * *", ("extract",), timeout=60)) == 60
 
 
 def test_kubernetes_names_are_dns_labels() -> None:
@@ -196,35 +285,123 @@ def test_kubernetes_names_are_dns_labels() -> None:
     assert len(long) == 52 and long.startswith("newstrack-")
 
 
-def _assert_cronjob(document: dict[str, Any]) -> None:
-    """The parts of the batch/v1 CronJob schema newstrack fills, with their types and enums."""
-    assert (document["apiVersion"], document["kind"]) == ("batch/v1", "CronJob")
-    name = document["metadata"]["name"]
-    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) and len(name) <= 52
-    spec = document["spec"]
-    assert set(spec) <= {
-        "schedule", "timeZone", "concurrencyPolicy", "startingDeadlineSeconds", "suspend",
-        "successfulJobsHistoryLimit", "failedJobsHistoryLimit", "jobTemplate",
-    }  # fmt: skip
-    assert isinstance(spec["schedule"], str) and len(spec["schedule"].split()) == 5
-    assert spec["concurrencyPolicy"] in ("Allow", "Forbid", "Replace")
-    for key in ("startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
-        assert isinstance(spec.get(key, 0), int) and spec.get(key, 0) >= 0
-    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
-    assert pod["restartPolicy"] in ("OnFailure", "Never")
-    for container in pod["containers"]:
-        assert isinstance(container["name"], str) and isinstance(container["image"], str)
-        assert all(isinstance(word, str) for word in container["command"] + container["args"])
+def _schedule_here(folder: Path) -> Path:
+    """A cron.yaml due every minute, a digest job and a watchlist whose recipient is a variable."""
+    (folder / "watchlists.yaml").write_text(
+        "version: 1\nwatchlists:\n  - name: w\n    recipients: ['${NEWSTRACK_DIGEST_TO}']\n"
+        "    schedule: digest\n",
+        encoding="utf-8",
+    )
+    (folder / "sources.yaml").write_text(
+        (PROJECT / "sources.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    return _write(
+        folder,
+        "version: 1\njobs:\n  - {name: init, schedule: '* * * * *', command: newstrack init}\n"
+        "  - {name: digest, schedule: '0 0 1 1 *', command: newstrack digest send}\n",
+    )
 
 
-def test_render_crontab_prints_the_tick_line(tmp_path: Path) -> None:
-    """The crontab line ticks every minute with this installation's newstrack and cron.yaml."""
-    result = newstrack("cron", "render", "--crontab")
+def test_render_crontab_refuses_when_a_job_needs_an_unset_variable(tmp_path: Path) -> None:
+    """A job's missing variable, or distributed mode on SQLite, stops the rendering with exit 2."""
+    _schedule_here(tmp_path)
+    result = newstrack("cron", "render", "--crontab", env=_environment(), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "job 'digest' (newstrack digest send) needs NEWSTRACK_DIGEST_TO" in result.stderr
+    shipped = newstrack("cron", "render", "--crontab", env=_environment())
+    assert shipped.returncode == 2 and "job 'digest-daily'" in shipped.stderr
+    queued = _environment(NEWSTRACK_DIGEST_TO="a@example.com", NEWSTRACK_DISTRIBUTED="1")
+    on_sqlite = newstrack("cron", "render", "--crontab", env=queued, cwd=tmp_path)
+    assert (
+        on_sqlite.returncode == 2
+        and "needs NEWSTRACK_DB to be a PostgreSQL URL" in on_sqlite.stderr
+    )
+    url = "postgresql+psycopg://newstrack@db.example/newstrack"
+    on_postgres = newstrack("--db", url, "cron", "render", "--crontab", env=queued, cwd=tmp_path)
+    assert on_postgres.returncode == 0, on_postgres.stderr
+    assert _cron_environment(on_postgres.stdout)[0]["NEWSTRACK_DISTRIBUTED"] == "1"
+
+
+def _cron_environment(crontab: str) -> tuple[dict[str, str], list[str]]:
+    """A crontab's NAME=value lines, as cron reads them (one pair of quotes stripped), and its jobs."""
+    environment: dict[str, str] = {}
+    jobs = []
+    for line in crontab.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        if re.match(r"^[A-Z_][A-Z0-9_]*=", line):
+            name, value = line.split("=", 1)
+            environment[name] = (
+                value[1:-1] if value[:1] in "'\"" and value[:1] == value[-1:] else value
+            )
+        else:
+            jobs.append(line)
+    return environment, jobs
+
+
+def test_the_rendered_crontab_runs_from_anywhere_on_the_database_asked_for(tmp_path: Path) -> None:
+    """Run as cron would (empty environment, another folder), the line ticks into --db's file."""
+    cron = _schedule_here(tmp_path)
+    variables = {
+        "NEWSTRACK_DIGEST_TO": "analyst@example.com",
+        "NEWSTRACK_SMTP_HOST": "mail.example",
+    }
+    result = newstrack(
+        "--db", "sqlite:///jobs.db", "cron", "render", "--crontab",
+        env=_environment(**variables), cwd=tmp_path,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    line = result.stdout.strip()
-    assert line.startswith("* * * * * cd ")
-    assert f"cron tick --file {PROJECT / 'cron.yaml'}" in line
-    assert str(Path(sys.executable).with_name("newstrack")) in line
+    environment, [line] = _cron_environment(result.stdout)
+    assert environment == {
+        "NEWSTRACK_DB": f"sqlite:///{tmp_path / 'jobs.db'}",
+        "NEWSTRACK_SOURCES": str(tmp_path / "sources.yaml"),
+        "NEWSTRACK_WATCHLISTS": str(tmp_path / "watchlists.yaml"),
+        **variables,
+    }
+    schedule, command = line[: len("* * * * *")], line[len("* * * * * ") :]
+    assert schedule == "* * * * *" and f"--file {cron}" in command
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    subprocess.run(
+        ["/bin/sh", "-c", command],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(elsewhere), **environment},
+        cwd=elsewhere,
+        check=True,
+    )
+    rows = newstrack(
+        "--db", environment["NEWSTRACK_DB"], "sql", "SELECT job, state FROM job_runs", "--json"
+    )
+    assert {"job": "init", "state": "succeeded"} in json.loads(rows.stdout)
+    assert not (elsewhere / "newstrack.db").exists() and not (tmp_path / "newstrack.db").exists()
+
+
+def test_render_crontab_can_keep_secrets_in_a_private_env_file(tmp_path: Path) -> None:
+    """With --env-file, the password goes to a mode-600 file the line reads, not to the crontab."""
+    _schedule_here(tmp_path)
+    variables = {"NEWSTRACK_DIGEST_TO": "a@example.com", "NEWSTRACK_SMTP_PASSWORD": "s3cret%x"}
+    plain = newstrack("cron", "render", "--crontab", env=_environment(**variables), cwd=tmp_path)
+    assert 'NEWSTRACK_SMTP_PASSWORD="s3cret%x"' in plain.stdout
+    assert "--env-file" in plain.stderr  # said, since the user may not have meant it
+    result = newstrack(
+        "--db", "postgresql://newstrack:db-pass@db.example/newstrack",
+        "cron", "render", "--crontab", "--env-file", "cron.env",
+        env=_environment(**variables), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "s3cret" not in result.stdout and "db-pass" not in result.stdout
+    env_file = tmp_path / "cron.env"
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    [line] = _cron_environment(result.stdout)[1]
+    assert line.startswith(f"* * * * * . {env_file} && cd {tmp_path} && ")
+    shown = subprocess.run(
+        ["/bin/sh", "-c", f". {env_file} && env"],
+        env={},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert "NEWSTRACK_SMTP_PASSWORD=s3cret%x" in shown
+    assert "NEWSTRACK_DB=postgresql://newstrack:db-pass@db.example/newstrack" in shown
 
 
 def test_cron_tick_runs_what_is_due_once_and_records_its_figures(tmp_path: Path) -> None:
@@ -253,3 +430,59 @@ def test_cron_tick_runs_what_is_due_once_and_records_its_figures(tmp_path: Path)
         "note": rows[0]["note"],
     }
     assert "partial" in rows[0]["note"]
+
+
+def test_a_tick_loads_neither_spacy_nor_the_job_flows(tmp_path: Path) -> None:
+    """`cron tick` runs every minute: looking at the schedule imports no language model."""
+    path = _write(
+        tmp_path,
+        "version: 1\njobs:\n  - {name: yearly, schedule: '0 0 1 1 *', command: newstrack extract}\n",
+    )
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    assert newstrack("--db", database, "init").returncode == 0  # migrating is done once, not here
+    code = (
+        "import json, sys\nfrom pipeline.cli import main\n"
+        f"code = main(['-q', '--db', {database!r}, 'cron', 'tick', '--file', {str(path)!r}])\n"
+        "print(json.dumps([code, sorted(sys.modules)]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    code, modules = json.loads(result.stdout.splitlines()[-1])
+    assert code == 0, result.stderr
+    loaded = {name.split(".")[0] for name in modules} | set(modules)
+    heavy = {"spacy", "thinc", "numpy", "pipeline.jobs", "pipeline.extract", "procrastinate"}
+    assert not loaded & (heavy | {"alembic", "sqlalchemy.dialects.postgresql"})
+
+
+def test_the_newest_revision_is_read_as_alembic_reads_it(database_url: str) -> None:
+    """The tick's quick look at the schema agrees with Alembic's, before and after migrating."""
+    assert newest_revision() == head_revision()
+    engine = engine_for(database_url)
+    assert not is_newest(engine)  # no schema yet
+    upgrade(engine)
+    assert is_newest(engine)
+    head = ScriptDirectory.from_config(_alembic_config()).get_revision(head_revision())
+    assert head is not None and isinstance(head.down_revision, str)
+    downgrade(engine, head.down_revision)
+    assert not is_newest(engine)
+
+
+def test_cron_tick_can_wait_for_the_retries_of_its_runs(tmp_path: Path) -> None:
+    """With --wait-for-retries, the tick that ran a failing job also runs its retry, then exits."""
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    path = _write(
+        tmp_path,
+        "version: 1\njobs:\n  - name: broken\n    schedule: '* * * * *'\n"
+        "    retry: {limit: 1, backoff: 1}\n"
+        "    command: newstrack sql 'SELECT * FROM no_such_table'\n",
+    )
+    result = newstrack(
+        "--db", database, "cron", "tick", "--file", str(path), "--job", "broken",
+        "--wait-for-retries", "--json",
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    report = json.loads(result.stdout)
+    assert [label.endswith("(retry 1)") for label in report["started"]] == [False, True]
+    rows = newstrack("--db", database, "sql", "SELECT state, attempt FROM job_runs", "--json")
+    assert json.loads(rows.stdout) == [{"state": "failed", "attempt": 2}]

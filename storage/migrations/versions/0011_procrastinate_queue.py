@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from alembic import op
-from procrastinate.schema import SchemaManager
 
 revision: str = "0011"
 down_revision: str | None = "0010"
@@ -28,6 +27,10 @@ def upgrade() -> None:
         return
     exists = connection.exec_driver_sql("SELECT to_regclass('procrastinate_jobs')").scalar()
     if exists is None:
+        # Imported here: every command loads this file to learn the newest revision, and
+        # procrastinate (with psycopg) would weigh on each of them, `cron tick` every minute.
+        from procrastinate.schema import SchemaManager
+
         # Straight to psycopg, without parameters: the schema's `%` are not placeholders.
         _psycopg(connection).execute(SchemaManager.get_schema())
 
