@@ -203,8 +203,8 @@ class MeasureState:
     actor: str | None
     measure: str
     state: str
-    since: date
-    until: date | None
+    since: date  # the first day in this state
+    until: date | None  # the last day in this state ("until November 27" is November 27)
     action: str  # the action that set the state
     event_id: int
     elements: tuple[str, ...]
@@ -270,7 +270,7 @@ def measure_states(
             measure=row.measure,
             state=row.state,
             since=row.starts_on,
-            until=row.ends_on,
+            until=row.ends_on - timedelta(days=1) if row.ends_on else None,
             action=row.action,
             event_id=row.event_id,
             elements=lists[row.measure_id][0],

@@ -265,13 +265,17 @@ def test_status_follows_a_measure_through_its_lifecycle(
 
     assert state_on("2025-03-01", "--element", "Dy") == []
     assert state_on("2025-06-01", "--element", "dysprosium") == [
-        ("export_control", "in_force", "2025-04-04", "2025-11-07", 2)
+        ("export_control", "in_force", "2025-04-04", "2025-11-06", 2)
     ]
     assert state_on("2025-12-01", "--element", "heavy rare earths", "--actor", "China") == [
         ("export_control", "suspended", "2025-11-07", "2026-11-10", 2)
     ]
-    assert state_on("2026-11-20", "--actor", "CN", "--target", "United States") == [
-        ("export_control", "in_force", "2026-11-10", "2026-12-01", 2)
+    # "until November 10, 2026": still suspended that day, in force again the next.
+    assert state_on("2026-11-10", "--element", "Dy") == [
+        ("export_control", "suspended", "2025-11-07", "2026-11-10", 2)
+    ]
+    assert state_on("2026-11-11", "--actor", "CN", "--target", "United States") == [
+        ("export_control", "in_force", "2026-11-11", "2026-11-30", 2)
     ]
     assert state_on("2027-01-01", "--element", "terbium", "--measure", "export_control") == [
         ("export_control", "lifted", "2026-12-01", None, 2)
