@@ -814,11 +814,11 @@ def command_prune(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def command_watchlist_list(args: argparse.Namespace, settings: Settings) -> int:
-    """Print every watchlist with its recipients, schedule and filters."""
+    """Print every watchlist with its recipients as written, schedule and filters."""
     from models.vocabulary import load_vocabulary
-    from pipeline.watchlists import load_watchlists
+    from pipeline.watchlists import load_watchlists, unset_variables
 
-    watchlists = load_watchlists(args.file, load_vocabulary())
+    watchlists = load_watchlists(args.file, load_vocabulary())  # `${VAR}` stays as written
     rows = []
     for item in watchlists:
         filters = item.filters
@@ -836,10 +836,18 @@ def command_watchlist_list(args: argparse.Namespace, settings: Settings) -> int:
         )
         if filters.min_sources > 1:
             described += f"; at least {filters.min_sources} sources"
+        unset = unset_variables(item, os.environ)
         rows.append(
-            (item.name, ", ".join(item.recipients), item.schedule, item.timezone, described)
+            (
+                item.name,
+                ", ".join(item.recipients),
+                unset if args.json else ", ".join(unset),
+                item.schedule,
+                item.timezone,
+                described,
+            )
         )
-    columns = ["name", "recipients", "schedule", "timezone", "filters"]
+    columns = ["name", "recipients", "unset_variables", "schedule", "timezone", "filters"]
     _write_rows(sys.stdout, "json" if args.json else "table", columns, rows)
     return EXIT_OK
 
@@ -891,7 +899,9 @@ def _digest_setup(args: argparse.Namespace) -> tuple[list[Watchlist], CronFile, 
     from pipeline.mail import SmtpSettings
     from pipeline.watchlists import load_watchlists
 
-    watchlists = load_watchlists(args.file, load_vocabulary())
+    watchlists = load_watchlists(
+        args.file, load_vocabulary(), os.environ
+    )  # sending: fill in `${VAR}`
     cron = _load_cron(args.cron)
     for item in watchlists:
         cron.job(item.schedule)  # a schedule that is not a cron.yaml job is an error now
