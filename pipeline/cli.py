@@ -23,6 +23,7 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import __version__
+from pipeline.arguments import SuggestingParser
 from pipeline.errors import InputError, NewstrackError, UsageError
 from pipeline.settings import Settings
 
@@ -85,7 +86,7 @@ def configure_logging(quiet: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     # SUPPRESS: an option given before the subcommand is not reset by the subcommand's default.
-    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common = SuggestingParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument(
         "--db",
         metavar="URL",
@@ -97,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="print the summary as JSON")
     common.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
 
-    parser = argparse.ArgumentParser(
+    parser = SuggestingParser(
         prog="newstrack",
         description="Track trade-policy events on critical minerals from the news.",
         parents=[common],
@@ -224,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     prune.set_defaults(handler=command_prune)
 
-    watchlists_file = argparse.ArgumentParser(add_help=False)
+    watchlists_file = SuggestingParser(add_help=False)
     watchlists_file.add_argument(
         "--file",
         type=Path,
@@ -264,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     digest = commands.add_parser("digest", help="send the due digest e-mails, or preview one")
     digest_commands = digest.add_subparsers(dest="digest_command", metavar="ACTION", required=True)
-    digest_options = argparse.ArgumentParser(add_help=False)
+    digest_options = SuggestingParser(add_help=False)
     digest_options.add_argument(
         "--cron", type=Path, default=Path("cron.yaml"), metavar="PATH", help="default: cron.yaml"
     )
@@ -346,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         "cron", help="check cron.yaml, run its jobs when due, or render it for cron or Kubernetes"
     )
     cron_commands = cron.add_subparsers(dest="cron_command", metavar="ACTION", required=True)
-    cron_file = argparse.ArgumentParser(add_help=False)
+    cron_file = SuggestingParser(add_help=False)
     cron_file.add_argument(
         "--file", type=Path, default=Path("cron.yaml"), metavar="PATH", help="default: cron.yaml"
     )
