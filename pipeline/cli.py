@@ -34,9 +34,11 @@ if TYPE_CHECKING:
     from pipeline.schedule import CronFile
     from pipeline.scheduler import Scheduler
     from pipeline.watchlists import Watchlist
+    from storage.queries import Report
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 CANNED_NAME = re.compile(r"^[a-z][a-z0-9-]*$")  # a one-word query is a canned query's name
+CELL_WIDTH = 60  # characters of a table cell shown before it is cut (status --wide shows all)
 log = logging.getLogger("newstrack")
 
 
@@ -214,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--on", type=_day, metavar="YYYY-MM-DD", help="the day to report on (default: today, UTC)"
     )
     status.add_argument("--format", choices=("table", "csv", "json", "jsonl"), default="table")
+    status.add_argument(
+        "--wide", action="store_true", help="print table cells whole (URLs, long lists)"
+    )
     status.set_defaults(handler=command_status)
 
     prune = commands.add_parser(
@@ -735,7 +740,7 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.jobs import unit_of_work
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
-    from storage.queries import measure_states
+    from storage.queries import measure_reports, measure_states
 
     vocabulary = load_vocabulary()
     elements: tuple[str, ...] = ()
@@ -753,35 +758,72 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
     if args.measure and args.measure not in measures:
         raise UsageError(f"--measure {args.measure!r}: one of {', '.join(measures)}")
     on = args.on or datetime.now(UTC).date()
+    output_format = "json" if args.json else args.format
+    structured = output_format in ("json", "jsonl")
     with open_engine(settings.database_url) as engine:
         upgrade(engine)
         with unit_of_work(make_session_factory(engine)) as session:
             states = measure_states(session, on, elements, actor, target, args.measure)
+            reports = (
+                measure_reports(session, [state.measure_id for state in states])
+                if structured
+                else {}
+            )
+
+    def day(report: Report | None) -> date | None:
+        return (report.published or report.seen).date() if report else None
+
+    def names(values: Sequence[str]) -> list[str] | str:
+        return list(values) if structured else ", ".join(values)
+
     columns = [
-        "measure_id", "actor", "measure", "state", "since", "until", "by", "elements",
-        "targets", "sources", "articles",
+        "measure_id", "actor", "actor_body", "measure", "state", "since", "until", "by",
+        "elements", "targets", "sources", "articles", "first_reported", "first_url",
+        "latest_reported", "latest_url",
     ]  # fmt: skip
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (
             state.measure_id,
             state.actor,
+            state.actor_body,
             state.measure,
             state.state,
             state.since,
             state.until,
             state.action,
-            ", ".join(state.elements),
-            ", ".join(state.targets),
+            names(state.elements),
+            names(state.targets),
             state.sources,
             state.articles,
+            day(state.first_report),
+            state.first_report.url if state.first_report else None,
+            day(state.latest_report),
+            state.latest_report.url if state.latest_report else None,
         )
         for state in states
     ]
-    output_format = "json" if args.json else args.format
+    if structured:  # every report of the measure, earliest first
+        columns.append("reports")
+        rows = [
+            (*row, [_report_json(report) for report in reports.get(state.measure_id, [])])
+            for row, state in zip(rows, states, strict=True)
+        ]
     if output_format == "table":
         print(f"status on {on.isoformat()}")
-    _write_rows(sys.stdout, output_format, columns, rows)
+        _write_table(sys.stdout, columns, rows, cell_width=None if args.wide else CELL_WIDTH)
+    else:
+        _write_rows(sys.stdout, output_format, columns, rows)
     return EXIT_OK
+
+
+def _report_json(report: Report) -> dict[str, Any]:
+    """One report of a measure in `status --format json`."""
+    return {
+        "title": report.title,
+        "url": report.url,
+        "published": report.published.isoformat() if report.published else None,
+        "source": report.source,
+    }
 
 
 def _jurisdiction(vocabulary: Any, option: str, value: str | None) -> str | None:
@@ -1448,12 +1490,19 @@ def _write_rows(
         _write_table(stream, columns, rows)
 
 
-def _write_table(stream: TextIO, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+def _write_table(
+    stream: TextIO,
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    cell_width: int | None = CELL_WIDTH,
+) -> None:
+    """A plain-text table; cells longer than `cell_width` are cut with "…" (None: never)."""
     cells = [["" if value is None else str(value) for value in row] for row in rows]
     widths = [
-        min(60, max([len(column), *(len(row[i]) for row in cells)]))
-        for i, column in enumerate(columns)
+        max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(columns)
     ]
+    if cell_width is not None:
+        widths = [min(cell_width, width) for width in widths]
     stream.write(
         "  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True)) + "\n"
     )

@@ -196,11 +196,23 @@ def article_extractions(session: Session) -> list[ArticleExtraction]:
 
 
 @dataclass(frozen=True)
+class Report:
+    """An article that reports a measure or a change of it."""
+
+    url: str
+    title: str
+    source: str | None
+    published: datetime | None
+    seen: datetime  # published, else fetched: what reports are ordered by
+
+
+@dataclass(frozen=True)
 class MeasureState:
     """Where a measure stands on a day: its state, since when, until when, and its support."""
 
     measure_id: int
     actor: str | None
+    actor_body: str | None
     measure: str
     state: str
     since: date  # the first day in this state
@@ -212,6 +224,8 @@ class MeasureState:
     sources: int
     articles: int
     summary: str
+    first_report: Report | None  # the earliest article on the measure or a change of it
+    latest_report: Report | None
 
 
 def measure_states(
@@ -248,6 +262,7 @@ def measure_states(
         select(
             MeasurePeriod.measure_id,
             founding.actor,
+            founding.actor_body,
             founding.measure,
             MeasurePeriod.state,
             MeasurePeriod.starts_on,
@@ -263,10 +278,12 @@ def measure_states(
         .where(*conditions)
     ).all()
     lists = _measure_lists(session, [row.measure_id for row in rows])
+    first, latest = _first_and_latest_reports(session, [row.measure_id for row in rows])
     states = [
         MeasureState(
             measure_id=row.measure_id,
             actor=row.actor,
+            actor_body=row.actor_body,
             measure=row.measure,
             state=row.state,
             since=row.starts_on,
@@ -278,6 +295,8 @@ def measure_states(
             sources=row.source_count,
             articles=row.article_count,
             summary=row.summary,
+            first_report=first.get(row.measure_id),
+            latest_report=latest.get(row.measure_id),
         )
         for row in rows
     ]
@@ -327,6 +346,108 @@ def _measure_lists(
     return {
         measure_id: (tuple(sorted(elements[measure_id])), tuple(sorted(targets[measure_id])))
         for measure_id in measure_ids
+    }
+
+
+def _measure_articles(measure_ids: Sequence[int]) -> Any:
+    """Each article reporting one of these measures or a change of one, with its measure."""
+    return (
+        select(
+            func.coalesce(Event.changes_event_id, Event.id).label("measure_id"),
+            Article.id.label("article_id"),
+            func.coalesce(Article.published_at, Article.fetched_at).label("seen"),
+        )
+        .join(Mention, Mention.event_id == Event.id)
+        .join(Article, Article.id == Mention.article_id)
+        .where(or_(Event.id.in_(list(measure_ids)), Event.changes_event_id.in_(list(measure_ids))))
+    )
+
+
+def _report(row: Any) -> Report:
+    return Report(row.url, row.title, row.source, _utc(row.published_at), _utc(row.seen))
+
+
+def _utc(moment: datetime | None) -> Any:
+    """A stored time as an aware UTC time, as PostgreSQL gives it (SQLite keeps no zone)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _first_and_latest_reports(
+    session: Session, measure_ids: Sequence[int]
+) -> tuple[dict[int, Report], dict[int, Report]]:
+    """The earliest and the latest article on each measure, ranked in the database."""
+    ends: list[tuple[int, int, bool]] = []  # measure, article, whether it is the first
+    unique = sorted(set(measure_ids))
+    for start in range(0, len(unique), 500):
+        reports = _measure_articles(unique[start : start + 500]).subquery()
+        ranked = select(
+            reports.c.measure_id,
+            reports.c.article_id,
+            func.row_number()
+            .over(
+                partition_by=reports.c.measure_id,
+                order_by=(reports.c.seen, reports.c.article_id),
+            )
+            .label("from_first"),
+            func.row_number()
+            .over(
+                partition_by=reports.c.measure_id,
+                order_by=(reports.c.seen.desc(), reports.c.article_id.desc()),
+            )
+            .label("from_latest"),
+        ).subquery()
+        rows = session.execute(
+            select(ranked).where(or_(ranked.c.from_first == 1, ranked.c.from_latest == 1))
+        )
+        ends += [(row.measure_id, row.article_id, row.from_first == 1) for row in rows]
+    articles = _articles_as_reports(session, sorted({article_id for _, article_id, _ in ends}))
+    first = {measure_id: articles[article] for measure_id, article, is_first in ends if is_first}
+    latest = {
+        measure_id: articles[article] for measure_id, article, is_first in ends if not is_first
+    }
+    for measure_id, article, is_first in ends:  # a measure with one article: first and latest
+        if is_first:
+            latest.setdefault(measure_id, articles[article])
+    return first, latest
+
+
+def _articles_as_reports(session: Session, article_ids: Sequence[int]) -> dict[int, Report]:
+    found: dict[int, Report] = {}
+    for start in range(0, len(article_ids), 500):
+        for row in session.execute(
+            select(
+                Article.id,
+                Article.url,
+                Article.title,
+                Source.name.label("source"),
+                Article.published_at,
+                func.coalesce(Article.published_at, Article.fetched_at).label("seen"),
+            )
+            .outerjoin(Source, Source.id == Article.source_id)
+            .where(Article.id.in_(article_ids[start : start + 500]))
+        ):
+            found[row.id] = _report(row)
+    return found
+
+
+def measure_reports(session: Session, measure_ids: Sequence[int]) -> dict[int, list[Report]]:
+    """Every article on each measure or a change of it, earliest first."""
+    found: dict[int, set[int]] = defaultdict(set)
+    unique = sorted(set(measure_ids))
+    for start in range(0, len(unique), 500):
+        for row in session.execute(_measure_articles(unique[start : start + 500])):
+            found[row.measure_id].add(row.article_id)
+    articles = _articles_as_reports(session, sorted(set().union(*found.values())))
+    return {
+        measure_id: [
+            articles[article_id]
+            for article_id in sorted(
+                found[measure_id], key=lambda article_id: (articles[article_id].seen, article_id)
+            )
+        ]
+        for measure_id in unique
     }
 
 

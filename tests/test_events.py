@@ -308,3 +308,61 @@ def test_status_names_the_option_it_cannot_understand(
     code = main(["--db", f"sqlite:///{tmp_path / 'x.db'}", "status", *options])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_status_names_the_acting_body_and_the_reports_behind_each_measure(
+    database_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Acting body, first and latest report with their URLs; JSON lists every report."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    for url, day, body in LIFECYCLE:
+        published = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
+        source = ids["first"] if "a.example" in url else ids["second"]
+        store_and_annotate(session_factory, extractor, url, body, source, published)
+    [row] = _status(database_url, capsys, "--on", "2025-12-01", "--element", "Dy")
+    assert row["actor_body"] == "MOFCOM"
+    assert row["elements"] == ["dysprosium", "samarium", "terbium"]
+    assert row["targets"] == ["US"]
+    assert (row["first_reported"], row["first_url"]) == ("2025-04-05", "https://a.example/imposed")
+    # the measure's reports, its later lifting included, whatever day status is asked about
+    assert (row["latest_reported"], row["latest_url"]) == ("2026-12-02", "https://b.example/lifted")
+    assert row["reports"] == [
+        {
+            "title": "title",
+            "url": url,
+            "published": f"{day}T12:00:00+00:00",
+            "source": "first" if "a.example" in url else "second",
+        }
+        for url, day in (
+            ("https://a.example/imposed", "2025-04-05"),
+            ("https://a.example/recalled", "2025-06-02"),
+            ("https://b.example/suspended", "2025-11-08"),
+            ("https://b.example/lifted", "2026-12-02"),
+        )
+    ]
+
+
+def test_status_wide_prints_whole_cells(
+    sqlite_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The table cuts cells at 60 characters; `--wide` prints a long URL whole."""
+    session_factory = ready(sqlite_url)
+    ids = two_sources(session_factory)
+    url = "https://a.example/2025/04/04/" + "china-imposes-export-controls-on-seven-rare-earths" * 2
+    _, day, body = LIFECYCLE[0]
+    published = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
+    store_and_annotate(session_factory, extractor, url, body, ids["first"], published)
+    command = ["--db", sqlite_url, "status", "--on", "2025-06-01", "--element", "Dy"]
+    capsys.readouterr()
+    assert main(command) == 0
+    cut = capsys.readouterr().out
+    assert url not in cut and url[:59] + "…" in cut
+    assert main([*command, "--wide"]) == 0
+    wide = capsys.readouterr().out
+    assert url in wide and "…" not in wide
+    header = wide.splitlines()[1].split()
+    assert header[:3] == ["measure_id", "actor", "actor_body"]
+    assert header[-4:] == ["first_reported", "first_url", "latest_reported", "latest_url"]
+    [row] = _status(sqlite_url, capsys, "--on", "2025-06-01", "--element", "Dy")
+    assert row["first_url"] == row["latest_url"] == url  # one report: the first and the latest
