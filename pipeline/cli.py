@@ -770,8 +770,8 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
                 else {}
             )
 
-    def day(report: Report | None) -> date | None:
-        return (report.published or report.seen).date() if report else None
+    def day(moment: datetime | None) -> date | None:
+        return moment.date() if moment else None
 
     def names(values: Sequence[str]) -> list[str] | str:
         return list(values) if structured else ", ".join(values)
@@ -795,10 +795,10 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
             names(state.targets),
             state.sources,
             state.articles,
-            day(state.first_report),
-            state.first_report.url if state.first_report else None,
-            day(state.latest_report),
-            state.latest_report.url if state.latest_report else None,
+            day(state.first_reported),
+            state.first_url,
+            day(state.latest_reported),
+            state.latest_url,
         )
         for state in states
     ]

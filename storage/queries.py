@@ -22,6 +22,7 @@ from models import (
     MentionElement,
     Source,
 )
+from storage.engine import as_utc
 
 STATE_ORDER = ("in_force", "suspended", "eased", "threatened", "lifted", "expired")
 
@@ -224,8 +225,10 @@ class MeasureState:
     sources: int
     articles: int
     summary: str
-    first_report: Report | None  # the earliest article on the measure or a change of it
-    latest_report: Report | None
+    first_url: str | None  # the earliest article on the measure or a change of it
+    first_reported: datetime | None  # when it was published, else fetched
+    latest_url: str | None  # the latest one
+    latest_reported: datetime | None
 
 
 def measure_states(
@@ -238,6 +241,7 @@ def measure_states(
 ) -> list[MeasureState]:
     """The state of every measure on a day, those in force first; filters narrow the measures."""
     founding, setting = aliased(Event), aliased(Event)
+    first, latest = aliased(Article), aliased(Article)
     conditions: list[ColumnElement[bool]] = [
         MeasurePeriod.starts_on <= on,
         or_(MeasurePeriod.ends_on.is_(None), MeasurePeriod.ends_on > on),
@@ -272,13 +276,18 @@ def measure_states(
             founding.summary,
             MeasurePeriod.source_count,
             MeasurePeriod.article_count,
+            first.url.label("first_url"),
+            func.coalesce(first.published_at, first.fetched_at).label("first_reported"),
+            latest.url.label("latest_url"),
+            func.coalesce(latest.published_at, latest.fetched_at).label("latest_reported"),
         )
         .join(founding, founding.id == MeasurePeriod.measure_id)
         .join(setting, setting.id == MeasurePeriod.event_id)
+        .outerjoin(first, first.id == MeasurePeriod.first_article_id)
+        .outerjoin(latest, latest.id == MeasurePeriod.latest_article_id)
         .where(*conditions)
     ).all()
     lists = _measure_lists(session, [row.measure_id for row in rows])
-    first, latest = _first_and_latest_reports(session, [row.measure_id for row in rows])
     states = [
         MeasureState(
             measure_id=row.measure_id,
@@ -295,8 +304,10 @@ def measure_states(
             sources=row.source_count,
             articles=row.article_count,
             summary=row.summary,
-            first_report=first.get(row.measure_id),
-            latest_report=latest.get(row.measure_id),
+            first_url=row.first_url,
+            first_reported=_utc(row.first_reported),
+            latest_url=row.latest_url,
+            latest_reported=_utc(row.latest_reported),
         )
         for row in rows
     ]
@@ -369,48 +380,7 @@ def _report(row: Any) -> Report:
 
 def _utc(moment: datetime | None) -> Any:
     """A stored time as an aware UTC time, as PostgreSQL gives it (SQLite keeps no zone)."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _first_and_latest_reports(
-    session: Session, measure_ids: Sequence[int]
-) -> tuple[dict[int, Report], dict[int, Report]]:
-    """The earliest and the latest article on each measure, ranked in the database."""
-    ends: list[tuple[int, int, bool]] = []  # measure, article, whether it is the first
-    unique = sorted(set(measure_ids))
-    for start in range(0, len(unique), 500):
-        reports = _measure_articles(unique[start : start + 500]).subquery()
-        ranked = select(
-            reports.c.measure_id,
-            reports.c.article_id,
-            func.row_number()
-            .over(
-                partition_by=reports.c.measure_id,
-                order_by=(reports.c.seen, reports.c.article_id),
-            )
-            .label("from_first"),
-            func.row_number()
-            .over(
-                partition_by=reports.c.measure_id,
-                order_by=(reports.c.seen.desc(), reports.c.article_id.desc()),
-            )
-            .label("from_latest"),
-        ).subquery()
-        rows = session.execute(
-            select(ranked).where(or_(ranked.c.from_first == 1, ranked.c.from_latest == 1))
-        )
-        ends += [(row.measure_id, row.article_id, row.from_first == 1) for row in rows]
-    articles = _articles_as_reports(session, sorted({article_id for _, article_id, _ in ends}))
-    first = {measure_id: articles[article] for measure_id, article, is_first in ends if is_first}
-    latest = {
-        measure_id: articles[article] for measure_id, article, is_first in ends if not is_first
-    }
-    for measure_id, article, is_first in ends:  # a measure with one article: first and latest
-        if is_first:
-            latest.setdefault(measure_id, articles[article])
-    return first, latest
+    return as_utc(moment).astimezone(UTC) if moment is not None else None
 
 
 def _articles_as_reports(session: Session, article_ids: Sequence[int]) -> dict[int, Report]:

@@ -316,7 +316,7 @@ def test_status_names_the_acting_body_and_the_reports_behind_each_measure(
     """Acting body, first and latest report with their URLs; JSON lists every report."""
     session_factory = ready(database_url)
     ids = two_sources(session_factory)
-    for url, day, body in LIFECYCLE:
+    for url, day, body in reversed(LIFECYCLE):  # the first report arrives last
         published = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
         source = ids["first"] if "a.example" in url else ids["second"]
         store_and_annotate(session_factory, extractor, url, body, source, published)
