@@ -365,11 +365,9 @@ def _measure_articles(measure_ids: Sequence[int]) -> Any:
     return (
         select(
             func.coalesce(Event.changes_event_id, Event.id).label("measure_id"),
-            Article.id.label("article_id"),
-            func.coalesce(Article.published_at, Article.fetched_at).label("seen"),
+            Mention.article_id,
         )
         .join(Mention, Mention.event_id == Event.id)
-        .join(Article, Article.id == Mention.article_id)
         .where(or_(Event.id.in_(list(measure_ids)), Event.changes_event_id.in_(list(measure_ids))))
     )
 
@@ -414,7 +412,8 @@ def measure_reports(session: Session, measure_ids: Sequence[int]) -> dict[int, l
         measure_id: [
             articles[article_id]
             for article_id in sorted(
-                found[measure_id], key=lambda article_id: (articles[article_id].seen, article_id)
+                found[measure_id],
+                key=lambda article_id: (articles[article_id].seen, articles[article_id].url),
             )
         ]
         for measure_id in unique
