@@ -282,6 +282,14 @@ def test_status_follows_a_measure_through_its_lifecycle(
     ]
     assert state_on("2025-06-01", "--target", "JP") == []
     assert state_on("2025-06-01", "--element", "gallium") == []
+    # The in-force query names the day the state ends as what it is: the first day without it.
+    capsys.readouterr()
+    assert main(["--db", database_url, "sql", "in-force", "-p", "day=2025-06-01", "--json"]) == 0
+    [in_force] = json.loads(capsys.readouterr().out)
+    assert (in_force["in_force_since"], in_force["no_longer_in_force_on"]) == (
+        "2025-04-04",
+        "2025-11-07",
+    )
     with unit_of_work(session_factory) as session:
         recalled = session.execute(
             text(
