@@ -942,9 +942,8 @@ def _digest_setup(args: argparse.Namespace) -> tuple[list[Watchlist], CronFile, 
     from pipeline.mail import SmtpSettings
     from pipeline.watchlists import load_watchlists
 
-    watchlists = load_watchlists(
-        args.file, load_vocabulary(), os.environ
-    )  # sending: fill in `${VAR}`
+    # Sending and previewing fill in `${VAR}` recipients; listing and editing never need them.
+    watchlists = load_watchlists(args.file, load_vocabulary(), os.environ)
     cron = _load_cron(args.cron)
     for item in watchlists:
         cron.job(item.schedule)  # a schedule that is not a cron.yaml job is an error now
