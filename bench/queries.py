@@ -39,6 +39,14 @@ def build(url: str, events: int, per_event: int) -> None:
     rng = random.Random(4)
     start = datetime(2024, 1, 1, tzinfo=UTC)
     articles = events * per_event // 3  # an article reports about three events
+
+    def reported(n: int) -> dict[str, int]:
+        """The first and latest article of event n's mentions (see the mentions below)."""
+        return {
+            "first_article_id": 1 + n * per_event // 3 % articles,
+            "latest_article_id": 1 + (n * per_event + per_event - 1) // 3 % articles,
+        }
+
     with engine.begin() as connection:
         connection.execute(
             insert(Source),
@@ -96,6 +104,7 @@ def build(url: str, events: int, per_event: int) -> None:
                             else None,
                             "source_count": min(per_event, 50),
                             "article_count": per_event,
+                            **reported(n),
                         }
                         for n in measures
                     ]
@@ -108,6 +117,7 @@ def build(url: str, events: int, per_event: int) -> None:
                             "ends_on": None,
                             "source_count": min(per_event, 50),
                             "article_count": per_event,
+                            **reported(n),
                         }
                         for n in measures
                         if n % 3 == 0
@@ -141,6 +151,7 @@ def build(url: str, events: int, per_event: int) -> None:
                     for k in range(per_event)
                 ],
             )
+
     if engine.dialect.name == "postgresql":  # planner statistics, as autovacuum would gather them
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("ANALYZE")

@@ -255,6 +255,9 @@ class MeasurePeriod(Base):
     ends_on: Mapped[date | None] = mapped_column(Date)
     source_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     article_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The earliest and latest article on the measure, kept here so status need not rank mentions.
+    first_article_id: Mapped[int | None] = mapped_column(Integer)
+    latest_article_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ElementMention(Base):

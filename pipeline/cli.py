@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import __version__
+from pipeline.arguments import SuggestingParser
 from pipeline.errors import InputError, NewstrackError, UsageError
 from pipeline.settings import Settings
 
@@ -36,9 +37,11 @@ if TYPE_CHECKING:
     from pipeline.schedule import CronFile, CronJob
     from pipeline.scheduler import Scheduler
     from pipeline.watchlists import Watchlist
+    from storage.queries import Report
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 CANNED_NAME = re.compile(r"^[a-z][a-z0-9-]*$")  # a one-word query is a canned query's name
+CELL_WIDTH = 60  # characters of a table cell shown before it is cut (status --wide shows all)
 log = logging.getLogger("newstrack")
 # Columns that hold comma-separated lists (the views' elements, targets and conflicts; recipients):
 # JSON output gives them as arrays.
@@ -92,7 +95,7 @@ def configure_logging(quiet: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     # SUPPRESS: an option given before the subcommand is not reset by the subcommand's default.
-    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common = SuggestingParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument(
         "--db",
         metavar="URL",
@@ -104,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="print the summary as JSON")
     common.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
 
-    parser = argparse.ArgumentParser(
+    parser = SuggestingParser(
         prog="newstrack",
         description="Track trade-policy events on critical minerals from the news.",
         parents=[common],
@@ -220,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--on", type=_day, metavar="YYYY-MM-DD", help="the day to report on (default: today, UTC)"
     )
     status.add_argument("--format", choices=("table", "csv", "json", "jsonl"), default="table")
+    status.add_argument(
+        "--wide", action="store_true", help="print table cells whole (URLs, long lists)"
+    )
     status.set_defaults(handler=command_status)
 
     prune = commands.add_parser(
@@ -231,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     prune.set_defaults(handler=command_prune)
 
-    watchlists_file = argparse.ArgumentParser(add_help=False)
+    watchlists_file = SuggestingParser(add_help=False)
     watchlists_file.add_argument(
         "--file",
         type=Path,
@@ -271,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     digest = commands.add_parser("digest", help="send the due digest e-mails, or preview one")
     digest_commands = digest.add_subparsers(dest="digest_command", metavar="ACTION", required=True)
-    digest_options = argparse.ArgumentParser(add_help=False)
+    digest_options = SuggestingParser(add_help=False)
     digest_options.add_argument(
         "--cron", type=Path, default=Path("cron.yaml"), metavar="PATH", help="default: cron.yaml"
     )
@@ -353,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
         "cron", help="check cron.yaml, run its jobs when due, or render it for cron or Kubernetes"
     )
     cron_commands = cron.add_subparsers(dest="cron_command", metavar="ACTION", required=True)
-    cron_file = argparse.ArgumentParser(add_help=False)
+    cron_file = SuggestingParser(add_help=False)
     cron_file.add_argument(
         "--file", type=Path, default=Path("cron.yaml"), metavar="PATH", help="default: cron.yaml"
     )
@@ -770,7 +776,7 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.jobs import unit_of_work
     from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade
-    from storage.queries import measure_states
+    from storage.queries import measure_reports, measure_states
 
     vocabulary = load_vocabulary()
     elements: tuple[str, ...] = ()
@@ -784,35 +790,72 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
     if args.measure and args.measure not in measures:
         raise UsageError(f"--measure {args.measure!r}: one of {', '.join(measures)}")
     on = args.on or datetime.now(UTC).date()
+    output_format = "json" if args.json else args.format
+    structured = output_format in ("json", "jsonl")
     with open_existing(settings.database_url) as engine:
         upgrade(engine)  # an older schema is brought up to date; none is never created
         with unit_of_work(make_session_factory(engine)) as session:
             states = measure_states(session, on, elements, actor, target, args.measure)
+            reports = (
+                measure_reports(session, [state.measure_id for state in states])
+                if structured
+                else {}
+            )
+
+    def day(moment: datetime | None) -> date | None:
+        return moment.date() if moment else None
+
+    def names(values: Sequence[str]) -> list[str] | str:
+        return list(values) if structured else ", ".join(values)
+
     columns = [
-        "measure_id", "actor", "measure", "state", "since", "until", "by", "elements",
-        "targets", "sources", "articles",
+        "measure_id", "actor", "actor_body", "measure", "state", "since", "until", "by",
+        "elements", "targets", "sources", "articles", "first_reported", "first_url",
+        "latest_reported", "latest_url",
     ]  # fmt: skip
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (
             state.measure_id,
             state.actor,
+            state.actor_body,
             state.measure,
             state.state,
             state.since,
             state.until,
             state.action,
-            ", ".join(state.elements),
-            ", ".join(state.targets),
+            names(state.elements),
+            names(state.targets),
             state.sources,
             state.articles,
+            day(state.first_reported),
+            state.first_url,
+            day(state.latest_reported),
+            state.latest_url,
         )
         for state in states
     ]
-    output_format = "json" if args.json else args.format
+    if structured:  # every report of the measure, earliest first
+        columns.append("reports")
+        rows = [
+            (*row, [_report_json(report) for report in reports.get(state.measure_id, [])])
+            for row, state in zip(rows, states, strict=True)
+        ]
     if output_format == "table":
         print(f"status on {on.isoformat()}")
-    _write_rows(sys.stdout, output_format, columns, rows)
+        _write_table(sys.stdout, columns, rows, cell_width=None if args.wide else CELL_WIDTH)
+    else:
+        _write_rows(sys.stdout, output_format, columns, rows)
     return EXIT_OK
+
+
+def _report_json(report: Report) -> dict[str, Any]:
+    """One report of a measure in `status --format json`."""
+    return {
+        "title": report.title,
+        "url": report.url,
+        "published": report.published.isoformat() if report.published else None,
+        "source": report.source,
+    }
 
 
 def _jurisdiction(vocabulary: Vocabulary, option: str, value: str | None) -> str | None:
@@ -853,11 +896,11 @@ def command_prune(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def command_watchlist_list(args: argparse.Namespace, settings: Settings) -> int:
-    """Print every watchlist with its recipients, schedule and filters."""
+    """Print every watchlist with its recipients as written, schedule and filters."""
     from models.vocabulary import load_vocabulary
-    from pipeline.watchlists import load_watchlists
+    from pipeline.watchlists import load_watchlists, unset_variables
 
-    watchlists = load_watchlists(args.file, load_vocabulary())
+    watchlists = load_watchlists(args.file, load_vocabulary())  # `${VAR}` stays as written
     rows = []
     for item in watchlists:
         filters = item.filters
@@ -875,10 +918,18 @@ def command_watchlist_list(args: argparse.Namespace, settings: Settings) -> int:
         )
         if filters.min_sources > 1:
             described += f"; at least {filters.min_sources} sources"
+        unset = unset_variables(item, os.environ)
         rows.append(
-            (item.name, ", ".join(item.recipients), item.schedule, item.timezone, described)
+            (
+                item.name,
+                ", ".join(item.recipients),
+                unset if args.json else ", ".join(unset),
+                item.schedule,
+                item.timezone,
+                described,
+            )
         )
-    columns = ["name", "recipients", "schedule", "timezone", "filters"]
+    columns = ["name", "recipients", "unset_variables", "schedule", "timezone", "filters"]
     _write_rows(sys.stdout, "json" if args.json else "table", columns, rows)
     return EXIT_OK
 
@@ -930,7 +981,8 @@ def _digest_setup(args: argparse.Namespace) -> tuple[list[Watchlist], CronFile, 
     from pipeline.mail import SmtpSettings
     from pipeline.watchlists import load_watchlists
 
-    watchlists = load_watchlists(args.file, load_vocabulary())
+    # Sending and previewing fill in `${VAR}` recipients; listing and editing never need them.
+    watchlists = load_watchlists(args.file, load_vocabulary(), os.environ)
     cron = _load_cron(args.cron)
     for item in watchlists:
         cron.job(item.schedule)  # a schedule that is not a cron.yaml job is an error now
@@ -1659,12 +1711,19 @@ def _json_value(value: object, is_list: bool) -> object:
     return None if value in ("", []) else value
 
 
-def _write_table(stream: TextIO, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+def _write_table(
+    stream: TextIO,
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    cell_width: int | None = CELL_WIDTH,
+) -> None:
+    """A plain-text table; cells longer than `cell_width` are cut with "…" (None: never)."""
     cells = [["" if value is None else str(value) for value in row] for row in rows]
     widths = [
-        min(60, max([len(column), *(len(row[i]) for row in cells)]))
-        for i, column in enumerate(columns)
+        max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(columns)
     ]
+    if cell_width is not None:
+        widths = [min(cell_width, width) for width in widths]
     stream.write(
         "  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True)) + "\n"
     )

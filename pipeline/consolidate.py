@@ -259,6 +259,8 @@ def timeline(measure: EventFacts, changes: Sequence[EventFacts]) -> list[Period]
     Each affirmed event sets a state from its date to the next event's. A suspension (or an
     extension of one) that expires gives the measure back in force; a measure in force that
     expires ends as `expired`. Events that mostly deny or only suppose an action change nothing.
+    An expiry date is the last day the state holds ("until November 27" includes November 27),
+    and a period's `ends_on` is the day the next state begins, so it ends the day after.
     """
     steps = sorted(
         (event for event in (measure, *changes) if event.affirmed),
@@ -272,7 +274,7 @@ def timeline(measure: EventFacts, changes: Sequence[EventFacts]) -> list[Period]
         state = "suspended" if extends_suspension else STATE_OF_ACTION[event.action]
         ends = following
         after: str | None = None
-        expires = event.expires_on
+        expires = event.expires_on + timedelta(days=1) if event.expires_on else None
         if (
             expires
             and expires > event.on

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
+import io
 import os
 import re
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedSeq
+from ruamel.yaml.error import YAMLError
 
 from models.vocabulary import UnknownNameError, Vocabulary
 from pipeline.config import load_yaml, strip_lines, where
@@ -26,6 +32,10 @@ WATCHLIST_KEYS = frozenset(
     {"name", "description", "recipients", "filters", "schedule", "timezone", "group_by"}
 )
 MODALITIES = ("asserted", "reported", "threatened", "negated", "hypothetical")
+NEW_FILE = f"""# newstrack watchlists: `newstrack watchlist add/remove` edit this file and keep its comments.
+version: {VERSION}
+watchlists:
+"""
 
 
 @dataclass(frozen=True)
@@ -62,9 +72,12 @@ class Watchlist:
 def load_watchlists(
     path: Path, vocabulary: Vocabulary, environ: Mapping[str, str] | None = None
 ) -> list[Watchlist]:
-    """Read and validate watchlists.yaml; `${VAR}` in recipients comes from the environment."""
+    """Read and validate watchlists.yaml; with `environ`, `${VAR}` in recipients is filled in.
+
+    Without it (listing, editing) recipients stay as written, so a variable only sending needs
+    does not have to be set.
+    """
     document = load_yaml(path)
-    env = os.environ if environ is None else environ
     if not isinstance(document, dict) or document.get("version") != VERSION:
         raise ConfigError(
             f"{where(path, document)}: expected `version: {VERSION}` and `watchlists`"
@@ -74,14 +87,16 @@ def load_watchlists(
         raise ConfigError(f"{where(path, document)}: `watchlists` must be a list")
     watchlists: list[Watchlist] = []
     for item in items:
-        watchlist = _watchlist(path, item, vocabulary, env)
+        watchlist = _watchlist(path, item, vocabulary, environ)
         if watchlist.name in (known.name for known in watchlists):
             raise ConfigError(f"{where(path, item)}: watchlist {watchlist.name!r}: duplicate name")
         watchlists.append(watchlist)
     return watchlists
 
 
-def _watchlist(path: Path, item: Any, vocabulary: Vocabulary, env: Mapping[str, str]) -> Watchlist:
+def _watchlist(
+    path: Path, item: Any, vocabulary: Vocabulary, env: Mapping[str, str] | None
+) -> Watchlist:
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         raise ConfigError(f"{where(path, item)}: every watchlist needs a `name`")
     name = item["name"]
@@ -99,7 +114,10 @@ def _watchlist(path: Path, item: Any, vocabulary: Vocabulary, env: Mapping[str, 
         raise fail("recipients", "give at least one address")
     addresses = []
     for recipient in recipients:
-        address = _expand(str(recipient), env, lambda problem: fail("recipients", problem))
+        if env is None and VARIABLE.search(str(recipient)):
+            addresses.append(str(recipient).strip())  # filled in when sending
+            continue
+        address = _expand(str(recipient), env or {}, lambda problem: fail("recipients", problem))
         for part in (piece.strip() for piece in address.split(",")):
             if not ADDRESS.match(part):
                 raise fail("recipients", f"{part!r} is not an e-mail address")
@@ -188,45 +206,109 @@ def _filters(raw: Any, vocabulary: Vocabulary, fail: Any) -> Filters:
     )
 
 
+def unset_variables(watchlist: Watchlist, environ: Mapping[str, str]) -> list[str]:
+    """The `${VAR}` names among a watchlist's recipients that the environment leaves empty."""
+    return [
+        match.group(1)
+        for recipient in watchlist.recipients
+        for match in VARIABLE.finditer(recipient)
+        if not environ.get(match.group(1), "").strip()
+    ]
+
+
 def add_watchlist(path: Path, entry: dict[str, Any], vocabulary: Vocabulary) -> None:
-    """Add a watchlist to the file (created if missing), after checking it as the loader would."""
-    document = _raw(path)
-    if any(item.get("name") == entry["name"] for item in document["watchlists"]):
-        raise ConfigError(f"{path}: watchlist {entry['name']!r} exists; remove it first")
-    _watchlist(path, entry, vocabulary, {**os.environ})
-    document["watchlists"].append(entry)
-    _write(path, document)
+    """Add a watchlist to the file (created if missing), checked as the loader would check it."""
+    with _editing(path) as document:
+        items = document["watchlists"]
+        if any(item.get("name") == entry["name"] for item in items):
+            raise ConfigError(f"{path}: watchlist {entry['name']!r} exists; remove it first")
+        _watchlist(path, entry, vocabulary, None)
+        items.append(_flow_lists(entry))
 
 
 def remove_watchlist(path: Path, name: str) -> None:
     """Remove a watchlist from the file by name."""
-    document = _raw(path)
-    kept = [item for item in document["watchlists"] if item.get("name") != name]
-    if len(kept) == len(document["watchlists"]):
-        raise ConfigError(f"{path}: no watchlist {name!r}")
-    document["watchlists"] = kept
-    _write(path, document)
+    with _editing(path) as document:
+        items = document["watchlists"]
+        found = [index for index, item in enumerate(items) if item.get("name") == name]
+        if not found:
+            raise ConfigError(f"{path}: no watchlist {name!r}")
+        for index in reversed(found):
+            del items[index]
 
 
-def _raw(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {"version": VERSION, "watchlists": []}
-    document = strip_lines(load_yaml(path))
-    if not isinstance(document, dict) or not isinstance(document.get("watchlists", []), list):
-        raise ConfigError(f"{path}: expected `version: {VERSION}` and a list `watchlists`")
-    document.setdefault("watchlists", [])
+@contextmanager
+def _editing(path: Path) -> Iterator[Any]:
+    """The file's document, read and written back under a lock so no concurrent edit is lost.
+
+    The round trip keeps the file's comments, key order and layout; the new text replaces the
+    file in one rename, so a reader never sees half of it.
+    """
+    lock_path = path.with_name(f".{path.name}.lock")
+    with open(lock_path, "a", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the lock file is closed
+        document = _round_trip_document(path)
+        yield document
+        _write(path, document)
+
+
+def _round_trip_document(path: Path) -> Any:
+    text = NEW_FILE
+    if path.exists():
+        _raw(path)  # the checked loader refuses what the round trip should never read
+        text = path.read_text(encoding="utf-8")
+    try:
+        document = _round_trip().load(text)
+    except YAMLError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    if not document.get("watchlists"):
+        document["watchlists"] = CommentedSeq()  # block style, whatever an empty list was
     return document
 
 
-def _write(path: Path, document: dict[str, Any]) -> None:
+def _raw(path: Path) -> dict[str, Any]:
+    document = strip_lines(load_yaml(path))
+    if not isinstance(document, dict) or not isinstance(document.get("watchlists") or [], list):
+        raise ConfigError(f"{path}: expected `version: {VERSION}` and a list `watchlists`")
+    return document
+
+
+def _flow_lists(value: Any) -> Any:
+    """A new entry with its lists written inline (`elements: [gallium]`), as the shipped file does."""
+    if isinstance(value, dict):
+        return {key: _flow_lists(item) for key, item in value.items()}
+    if isinstance(value, list):
+        inline = CommentedSeq(_flow_lists(item) for item in value)
+        inline.fa.set_flow_style()
+        return inline
+    return value
+
+
+def _round_trip() -> YAML:
+    """A YAML reader and writer that keeps comments, order, quotes and the shipped indentation."""
+    round_trip = YAML()
+    round_trip.preserve_quotes = True
+    round_trip.indent(mapping=2, sequence=4, offset=2)
+    round_trip.width = 4096  # never fold a long description onto a new line
+    return round_trip
+
+
+def _write(path: Path, document: Any) -> None:
     """Replace the file in one step, so a reader never sees half of it."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(
-        "# newstrack watchlists (rewritten by `newstrack watchlist add/remove`)\n"
-        + yaml.safe_dump(document, sort_keys=False, allow_unicode=True),
-        encoding="utf-8",
-    )
-    temporary.replace(path)
+    text = io.StringIO()
+    _round_trip().dump(document, text)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text.getvalue())
+            stream.flush()
+            os.fsync(stream.fileno())
+        if path.exists():
+            os.chmod(temporary, path.stat().st_mode & 0o777)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def recipient_variables(path: Path) -> list[str]:

@@ -417,16 +417,30 @@ def relink(session: Session, family: Family) -> None:
     by_id = {fact.id: fact for fact in facts}
     measure_of = {event_id: link or event_id for event_id, link in links.items()}
     reports: dict[int, tuple[set[int], set[int]]] = defaultdict(lambda: (set(), set()))
+    # The earliest and latest article of each measure; ties go by URL, so arrival order and the
+    # ids it gives do not matter.
+    first: dict[int, tuple[datetime, str, int]] = {}
+    latest: dict[int, tuple[datetime, str, int]] = {}
     for start in range(0, len(ids), CHUNK):
-        for event_id, article_id, source_id in session.execute(
-            select(Mention.event_id, Mention.article_id, Article.source_id)
+        for event_id, article_id, source_id, seen, url in session.execute(
+            select(
+                Mention.event_id,
+                Mention.article_id,
+                Article.source_id,
+                func.coalesce(Article.published_at, Article.fetched_at),
+                Article.url,
+            )
             .join(Article, Article.id == Mention.article_id)
             .where(Mention.event_id.in_(ids[start : start + CHUNK]))
         ):
-            articles, sources = reports[measure_of[event_id]]
+            measure_id = measure_of[event_id]
+            articles, sources = reports[measure_id]
             articles.add(article_id)
             if source_id is not None:
                 sources.add(source_id)
+            ranked = (as_utc(seen), url, article_id)
+            first[measure_id] = min(first.get(measure_id, ranked), ranked)
+            latest[measure_id] = max(latest.get(measure_id, ranked), ranked)
     periods = [
         period
         for fact in facts
@@ -447,10 +461,16 @@ def relink(session: Session, family: Family) -> None:
                     "ends_on": period.ends_on,
                     "source_count": len(reports[period.measure_id][1]),
                     "article_count": len(reports[period.measure_id][0]),
+                    "first_article_id": _article_of(first.get(period.measure_id)),
+                    "latest_article_id": _article_of(latest.get(period.measure_id)),
                 }
                 for period in periods
             ],
         )
+
+
+def _article_of(ranked: tuple[datetime, str, int] | None) -> int | None:
+    return ranked[2] if ranked else None
 
 
 def consolidate(session: Session, kinds: Iterable[Kind], touched: Iterable[int] = ()) -> set[int]:

@@ -22,6 +22,7 @@ from models import (
     MentionElement,
     Source,
 )
+from storage.engine import as_utc
 
 STATE_ORDER = ("in_force", "suspended", "eased", "threatened", "lifted", "expired")
 
@@ -196,15 +197,27 @@ def article_extractions(session: Session) -> list[ArticleExtraction]:
 
 
 @dataclass(frozen=True)
+class Report:
+    """An article that reports a measure or a change of it."""
+
+    url: str
+    title: str
+    source: str | None
+    published: datetime | None
+    seen: datetime  # published, else fetched: what reports are ordered by
+
+
+@dataclass(frozen=True)
 class MeasureState:
     """Where a measure stands on a day: its state, since when, until when, and its support."""
 
     measure_id: int
     actor: str | None
+    actor_body: str | None
     measure: str
     state: str
-    since: date
-    until: date | None
+    since: date  # the first day in this state
+    until: date | None  # the last day in this state ("until November 27" is November 27)
     action: str  # the action that set the state
     event_id: int
     elements: tuple[str, ...]
@@ -212,6 +225,10 @@ class MeasureState:
     sources: int
     articles: int
     summary: str
+    first_url: str | None  # the earliest article on the measure or a change of it
+    first_reported: datetime | None  # when it was published, else fetched
+    latest_url: str | None  # the latest one
+    latest_reported: datetime | None
 
 
 def measure_states(
@@ -224,6 +241,7 @@ def measure_states(
 ) -> list[MeasureState]:
     """The state of every measure on a day, those in force first; filters narrow the measures."""
     founding, setting = aliased(Event), aliased(Event)
+    first, latest = aliased(Article), aliased(Article)
     conditions: list[ColumnElement[bool]] = [
         MeasurePeriod.starts_on <= on,
         or_(MeasurePeriod.ends_on.is_(None), MeasurePeriod.ends_on > on),
@@ -248,6 +266,7 @@ def measure_states(
         select(
             MeasurePeriod.measure_id,
             founding.actor,
+            founding.actor_body,
             founding.measure,
             MeasurePeriod.state,
             MeasurePeriod.starts_on,
@@ -257,9 +276,15 @@ def measure_states(
             founding.summary,
             MeasurePeriod.source_count,
             MeasurePeriod.article_count,
+            first.url.label("first_url"),
+            func.coalesce(first.published_at, first.fetched_at).label("first_reported"),
+            latest.url.label("latest_url"),
+            func.coalesce(latest.published_at, latest.fetched_at).label("latest_reported"),
         )
         .join(founding, founding.id == MeasurePeriod.measure_id)
         .join(setting, setting.id == MeasurePeriod.event_id)
+        .outerjoin(first, first.id == MeasurePeriod.first_article_id)
+        .outerjoin(latest, latest.id == MeasurePeriod.latest_article_id)
         .where(*conditions)
     ).all()
     lists = _measure_lists(session, [row.measure_id for row in rows])
@@ -267,10 +292,11 @@ def measure_states(
         MeasureState(
             measure_id=row.measure_id,
             actor=row.actor,
+            actor_body=row.actor_body,
             measure=row.measure,
             state=row.state,
             since=row.starts_on,
-            until=row.ends_on,
+            until=row.ends_on - timedelta(days=1) if row.ends_on else None,
             action=row.action,
             event_id=row.event_id,
             elements=lists[row.measure_id][0],
@@ -278,6 +304,10 @@ def measure_states(
             sources=row.source_count,
             articles=row.article_count,
             summary=row.summary,
+            first_url=row.first_url,
+            first_reported=_utc(row.first_reported),
+            latest_url=row.latest_url,
+            latest_reported=_utc(row.latest_reported),
         )
         for row in rows
     ]
@@ -327,6 +357,66 @@ def _measure_lists(
     return {
         measure_id: (tuple(sorted(elements[measure_id])), tuple(sorted(targets[measure_id])))
         for measure_id in measure_ids
+    }
+
+
+def _measure_articles(measure_ids: Sequence[int]) -> Any:
+    """Each article reporting one of these measures or a change of one, with its measure."""
+    return (
+        select(
+            func.coalesce(Event.changes_event_id, Event.id).label("measure_id"),
+            Mention.article_id,
+        )
+        .join(Mention, Mention.event_id == Event.id)
+        .where(or_(Event.id.in_(list(measure_ids)), Event.changes_event_id.in_(list(measure_ids))))
+    )
+
+
+def _report(row: Any) -> Report:
+    return Report(row.url, row.title, row.source, _utc(row.published_at), _utc(row.seen))
+
+
+def _utc(moment: datetime | None) -> Any:
+    """A stored time as an aware UTC time, as PostgreSQL gives it (SQLite keeps no zone)."""
+    return as_utc(moment).astimezone(UTC) if moment is not None else None
+
+
+def _articles_as_reports(session: Session, article_ids: Sequence[int]) -> dict[int, Report]:
+    found: dict[int, Report] = {}
+    for start in range(0, len(article_ids), 500):
+        for row in session.execute(
+            select(
+                Article.id,
+                Article.url,
+                Article.title,
+                Source.name.label("source"),
+                Article.published_at,
+                func.coalesce(Article.published_at, Article.fetched_at).label("seen"),
+            )
+            .outerjoin(Source, Source.id == Article.source_id)
+            .where(Article.id.in_(article_ids[start : start + 500]))
+        ):
+            found[row.id] = _report(row)
+    return found
+
+
+def measure_reports(session: Session, measure_ids: Sequence[int]) -> dict[int, list[Report]]:
+    """Every article on each measure or a change of it, earliest first."""
+    found: dict[int, set[int]] = defaultdict(set)
+    unique = sorted(set(measure_ids))
+    for start in range(0, len(unique), 500):
+        for row in session.execute(_measure_articles(unique[start : start + 500])):
+            found[row.measure_id].add(row.article_id)
+    articles = _articles_as_reports(session, sorted(set().union(*found.values())))
+    return {
+        measure_id: [
+            articles[article_id]
+            for article_id in sorted(
+                found[measure_id],
+                key=lambda article_id: (articles[article_id].seen, articles[article_id].url),
+            )
+        ]
+        for measure_id in unique
     }
 
 

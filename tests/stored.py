@@ -162,11 +162,15 @@ def event_rows(session: Session) -> list[tuple[Any, ...]]:
         for row in rows
     }
     periods: dict[Any, list[str]] = {}
-    for measure_id, event_id, state, starts, ends in session.execute(
-        text("SELECT measure_id, event_id, state, starts_on, ends_on FROM measure_periods")
+    for measure_id, event_id, state, starts, ends, first, latest in session.execute(
+        text(
+            "SELECT p.measure_id, p.event_id, p.state, p.starts_on, p.ends_on, f.url, l.url "
+            "FROM measure_periods AS p LEFT JOIN articles AS f ON f.id = p.first_article_id "
+            "LEFT JOIN articles AS l ON l.id = p.latest_article_id"
+        )
     ):
         periods.setdefault(measure_id, []).append(
-            f"{state} {starts}..{ends} by {content[event_id][:3]}"
+            f"{state} {starts}..{ends} by {content[event_id][:3]}, reported {first}..{latest}"
         )
     return sorted(
         (

@@ -290,8 +290,32 @@ def test_a_suspension_that_expires_gives_the_measure_back_in_force() -> None:
     suspension = _facts(2, "suspend", date(2025, 11, 10), expires_on=date(2026, 11, 10))
     assert timeline(measure, [suspension]) == [
         Period(1, 1, "in_force", APRIL_4, date(2025, 11, 10)),
-        Period(1, 2, "suspended", date(2025, 11, 10), date(2026, 11, 10)),
-        Period(1, 2, "in_force", date(2026, 11, 10), None),
+        Period(1, 2, "suspended", date(2025, 11, 10), date(2026, 11, 11)),
+        Period(1, 2, "in_force", date(2026, 11, 11), None),
+    ]
+
+
+def test_a_suspension_until_a_day_still_holds_on_that_day() -> None:
+    """Suspended "until November 27, 2026": suspended on the 27th, in force again on the 28th."""
+    measure = _facts(1, "impose", APRIL_4)
+    suspension = _facts(2, "suspend", date(2025, 11, 27), expires_on=date(2026, 11, 27))
+    periods = timeline(measure, [suspension])
+    suspended = next(period for period in periods if period.state == "suspended")
+    assert suspended.ends_on == date(2026, 11, 28)  # ends_on: the day the next state begins
+    assert periods[-1] == Period(1, 2, "in_force", date(2026, 11, 28), None)
+
+
+def test_a_lifting_the_day_after_a_suspension_expires_follows_it_directly() -> None:
+    """Suspended until June 30, lifted July 1: no day back in force in between."""
+    measure = _facts(1, "impose", APRIL_4)
+    changes = [
+        _facts(2, "suspend", date(2025, 5, 1), expires_on=date(2025, 6, 30)),
+        _facts(3, "lift", date(2025, 7, 1)),
+    ]
+    assert [(p.state, p.starts_on, p.ends_on) for p in timeline(measure, changes)] == [
+        ("in_force", APRIL_4, date(2025, 5, 1)),
+        ("suspended", date(2025, 5, 1), date(2025, 7, 1)),
+        ("lifted", date(2025, 7, 1), None),
     ]
 
 
@@ -306,8 +330,8 @@ def test_extending_a_suspension_keeps_it_suspended_and_lifting_ends_the_measure(
     assert timeline(measure, changes) == [
         Period(1, 1, "in_force", APRIL_4, date(2025, 5, 14)),
         Period(1, 2, "suspended", date(2025, 5, 14), date(2025, 8, 11)),
-        Period(1, 3, "suspended", date(2025, 8, 11), date(2025, 11, 10)),
-        Period(1, 3, "in_force", date(2025, 11, 10), date(2026, 1, 1)),
+        Period(1, 3, "suspended", date(2025, 8, 11), date(2025, 11, 11)),
+        Period(1, 3, "in_force", date(2025, 11, 11), date(2026, 1, 1)),
         Period(1, 4, "lifted", date(2026, 1, 1), None),
     ]
 
@@ -317,8 +341,8 @@ def test_a_denied_change_changes_nothing_and_a_measure_in_force_can_expire() -> 
     measure = _facts(1, "impose", APRIL_4, expires_on=date(2025, 7, 3))
     denied = _facts(2, "suspend", date(2025, 5, 1), affirmed=False)
     assert timeline(measure, [denied]) == [
-        Period(1, 1, "in_force", APRIL_4, date(2025, 7, 3)),
-        Period(1, 1, "expired", date(2025, 7, 3), None),
+        Period(1, 1, "in_force", APRIL_4, date(2025, 7, 4)),
+        Period(1, 1, "expired", date(2025, 7, 4), None),
     ]
 
 

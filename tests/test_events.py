@@ -265,19 +265,31 @@ def test_status_follows_a_measure_through_its_lifecycle(
 
     assert state_on("2025-03-01", "--element", "Dy") == []
     assert state_on("2025-06-01", "--element", "dysprosium") == [
-        ("export_control", "in_force", "2025-04-04", "2025-11-07", 2)
+        ("export_control", "in_force", "2025-04-04", "2025-11-06", 2)
     ]
     assert state_on("2025-12-01", "--element", "heavy rare earths", "--actor", "China") == [
         ("export_control", "suspended", "2025-11-07", "2026-11-10", 2)
     ]
-    assert state_on("2026-11-20", "--actor", "CN", "--target", "United States") == [
-        ("export_control", "in_force", "2026-11-10", "2026-12-01", 2)
+    # "until November 10, 2026": still suspended that day, in force again the next.
+    assert state_on("2026-11-10", "--element", "Dy") == [
+        ("export_control", "suspended", "2025-11-07", "2026-11-10", 2)
+    ]
+    assert state_on("2026-11-11", "--actor", "CN", "--target", "United States") == [
+        ("export_control", "in_force", "2026-11-11", "2026-11-30", 2)
     ]
     assert state_on("2027-01-01", "--element", "terbium", "--measure", "export_control") == [
         ("export_control", "lifted", "2026-12-01", None, 2)
     ]
     assert state_on("2025-06-01", "--target", "JP") == []
     assert state_on("2025-06-01", "--element", "gallium") == []
+    # The in-force query names the day the state ends as what it is: the first day without it.
+    capsys.readouterr()
+    assert main(["--db", database_url, "sql", "in-force", "-p", "day=2025-06-01", "--json"]) == 0
+    [in_force] = json.loads(capsys.readouterr().out)
+    assert (in_force["in_force_since"], in_force["no_longer_in_force_on"]) == (
+        "2025-04-04",
+        "2025-11-07",
+    )
     with unit_of_work(session_factory) as session:
         recalled = session.execute(
             text(
@@ -304,3 +316,61 @@ def test_status_names_the_option_it_cannot_understand(
     code = main(["--db", f"sqlite:///{tmp_path / 'x.db'}", "status", *options])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_status_names_the_acting_body_and_the_reports_behind_each_measure(
+    database_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Acting body, first and latest report with their URLs; JSON lists every report."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    for url, day, body in reversed(LIFECYCLE):  # the first report arrives last
+        published = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
+        source = ids["first"] if "a.example" in url else ids["second"]
+        store_and_annotate(session_factory, extractor, url, body, source, published)
+    [row] = _status(database_url, capsys, "--on", "2025-12-01", "--element", "Dy")
+    assert row["actor_body"] == "MOFCOM"
+    assert row["elements"] == ["dysprosium", "samarium", "terbium"]
+    assert row["targets"] == ["US"]
+    assert (row["first_reported"], row["first_url"]) == ("2025-04-05", "https://a.example/imposed")
+    # the measure's reports, its later lifting included, whatever day status is asked about
+    assert (row["latest_reported"], row["latest_url"]) == ("2026-12-02", "https://b.example/lifted")
+    assert row["reports"] == [
+        {
+            "title": "title",
+            "url": url,
+            "published": f"{day}T12:00:00+00:00",
+            "source": "first" if "a.example" in url else "second",
+        }
+        for url, day in (
+            ("https://a.example/imposed", "2025-04-05"),
+            ("https://a.example/recalled", "2025-06-02"),
+            ("https://b.example/suspended", "2025-11-08"),
+            ("https://b.example/lifted", "2026-12-02"),
+        )
+    ]
+
+
+def test_status_wide_prints_whole_cells(
+    sqlite_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The table cuts cells at 60 characters; `--wide` prints a long URL whole."""
+    session_factory = ready(sqlite_url)
+    ids = two_sources(session_factory)
+    url = "https://a.example/2025/04/04/" + "china-imposes-export-controls-on-seven-rare-earths" * 2
+    _, day, body = LIFECYCLE[0]
+    published = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
+    store_and_annotate(session_factory, extractor, url, body, ids["first"], published)
+    command = ["--db", sqlite_url, "status", "--on", "2025-06-01", "--element", "Dy"]
+    capsys.readouterr()
+    assert main(command) == 0
+    cut = capsys.readouterr().out
+    assert url not in cut and url[:59] + "…" in cut
+    assert main([*command, "--wide"]) == 0
+    wide = capsys.readouterr().out
+    assert url in wide and "…" not in wide
+    header = wide.splitlines()[1].split()
+    assert header[:3] == ["measure_id", "actor", "actor_body"]
+    assert header[-4:] == ["first_reported", "first_url", "latest_reported", "latest_url"]
+    [row] = _status(sqlite_url, capsys, "--on", "2025-06-01", "--element", "Dy")
+    assert row["first_url"] == row["latest_url"] == url  # one report: the first and the latest
