@@ -8,7 +8,7 @@
 # (python:3.11-slim@sha256:...) where images are built.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY requirements-installer.lock requirements.lock pyproject.toml ./
+COPY requirements-installer.lock requirements.lock pyproject.toml README.md ./
 COPY deploy/install-venv deploy/install-venv
 COPY models models
 COPY pipeline pipeline

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -145,3 +147,44 @@ def test_everything_the_image_copies_is_there_and_not_ignored() -> None:
             assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignored), source
             top = source.split("/")[0]
             assert top not in ignored, source
+
+
+def test_the_build_stage_builds_newstrack_from_what_it_copies(tmp_path: Path) -> None:
+    """The files the build stage copies are enough to build the wheel, data files included."""
+    steps = _dockerfile()
+    build_stage = steps[: [i for i, step in enumerate(steps) if step.startswith("FROM ")][1]]
+    context = tmp_path / "src"
+    context.mkdir()
+    for step in build_stage:
+        words = step.split()
+        if words[0] != "COPY":
+            continue
+        *sources, destination = words[1:]
+        for source in sources:
+            target = context / destination
+            if destination.endswith("/") or len(sources) > 1:
+                target = target / Path(source).name
+            if (PROJECT / source).is_dir():
+                shutil.copytree(
+                    PROJECT / source, target, ignore=shutil.ignore_patterns("__pycache__")
+                )
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(PROJECT / source, target)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+         "--wheel-dir", str(tmp_path / "wheels"), str(context)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    [wheel] = (tmp_path / "wheels").glob("newstrack-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for expected in (
+        "models/vocabulary/elements.yaml",
+        "storage/sql/in-force.sql",
+        "storage/migrations/env.py",
+        "pipeline/templates/digest.html.j2",
+    ):
+        assert expected in names, expected
