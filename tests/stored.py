@@ -94,6 +94,17 @@ def store_and_annotate(
     return store_annotated(session_factory, url, text, source_id, annotation, published)
 
 
+def two_reports_of_one_event(database_url: str, extractor: Extractor) -> tuple[str, str]:
+    """Two sources reporting China's gallium and germanium controls; return their texts."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    first = "China's Commerce Ministry on Friday imposed export controls on gallium and germanium."
+    second = "Beijing imposed export controls on gallium on Friday, the ministry said."
+    store_and_annotate(session_factory, extractor, "https://a.example/1", first, ids["first"])
+    store_and_annotate(session_factory, extractor, "https://b.example/2", second, ids["second"])
+    return first, second
+
+
 def store_queued(
     session_factory: sessionmaker[Session],
     url: str,

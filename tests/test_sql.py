@@ -14,17 +14,7 @@ from pipeline.cli import main
 from pipeline.errors import UsageError
 from pipeline.extract import Extractor
 from storage.canned import CannedQuery, Parameter
-from tests.stored import PROJECT, ready, store_and_annotate, two_sources
-
-
-def _two_reports(database_url: str, extractor: Extractor) -> None:
-    """Two sources reporting China's gallium and germanium controls, published in May 2025."""
-    session_factory = ready(database_url)
-    ids = two_sources(session_factory)
-    first = "China's Commerce Ministry on Friday imposed export controls on gallium and germanium."
-    second = "Beijing imposed export controls on gallium on Friday, the ministry said."
-    store_and_annotate(session_factory, extractor, "https://a.example/1", first, ids["first"])
-    store_and_annotate(session_factory, extractor, "https://b.example/2", second, ids["second"])
+from tests.stored import PROJECT, ready, two_reports_of_one_event, two_sources
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -64,7 +54,7 @@ def test_typed_parameters_take_the_names_status_takes(
     database_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Element and country parameters resolve symbols, any case, countries, capitals and bodies."""
-    _two_reports(database_url, extractor)
+    two_reports_of_one_event(database_url, extractor)
 
     def measures(*args: str) -> list[object]:
         code, out, err = _run(capsys, "--db", database_url, "sql", *args, "--format", "json")
@@ -162,7 +152,7 @@ def test_json_gives_lists_as_arrays_and_empty_as_null(
     database_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Elements, targets and conflicts are arrays in sql and status JSON; empty values are null."""
-    _two_reports(database_url, extractor)
+    two_reports_of_one_event(database_url, extractor)
     query = (
         "SELECT elements, targets, conflicts, '' AS note FROM v_events "
         "WHERE measure = 'export_control'"
@@ -192,7 +182,7 @@ def test_an_empty_window_says_how_old_the_newest_article_is(
     database_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """recent-events and most-reported with nothing in their window point at the newest article."""
-    _two_reports(database_url, extractor)
+    two_reports_of_one_event(database_url, extractor)
     for name in ("recent-events", "most-reported"):
         code, out, err = _run(capsys, "--db", database_url, "sql", name, "--format", "csv")
         assert code == 0, err

@@ -28,6 +28,7 @@ from tests.stored import (
     new_article,
     ready,
     store_and_annotate,
+    two_reports_of_one_event,
     two_sources,
 )
 
@@ -385,22 +386,11 @@ def test_downgrade_to_the_first_schema_and_back(database_url: str) -> None:
         ]
 
 
-def _two_reports_of_one_event(database_url: str, extractor: Extractor) -> tuple[str, str]:
-    """Two sources reporting China's gallium and germanium controls; return their texts."""
-    session_factory = ready(database_url)
-    ids = two_sources(session_factory)
-    first = "China's Commerce Ministry on Friday imposed export controls on gallium and germanium."
-    second = "Beijing imposed export controls on gallium on Friday, the ministry said."
-    store_and_annotate(session_factory, extractor, "https://a.example/1", first, ids["first"])
-    store_and_annotate(session_factory, extractor, "https://b.example/2", second, ids["second"])
-    return first, second
-
-
 def test_views_give_one_row_per_element_mention_and_day(
     database_url: str, extractor: Extractor
 ) -> None:
     """v_event_elements, v_mentions and v_element_timeline answer without joins, on both databases."""
-    first, second = _two_reports_of_one_event(database_url, extractor)
+    first, second = two_reports_of_one_event(database_url, extractor)
     elements = run_readonly(
         database_url,
         "SELECT element, actor, action, measure, source_count FROM v_event_elements "
@@ -435,7 +425,7 @@ def test_canned_queries_answer_on_both_databases(
     database_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Each shipped query runs by name with its defaults or given parameters, on SQLite and PostgreSQL."""
-    _two_reports_of_one_event(database_url, extractor)
+    two_reports_of_one_event(database_url, extractor)
 
     def rows(*args: str) -> list[dict[str, object]]:
         assert main(["--db", database_url, "sql", *args, "--json"]) == 0
