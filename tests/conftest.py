@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,17 @@ def _dispose_engines() -> Iterator[None]:
     yield
     while ENGINES:
         ENGINES.pop().dispose()
+
+
+@pytest.fixture(autouse=True)
+def _drop_log_handlers() -> Iterator[None]:
+    """Remove the handlers an in-process command added: they write to this test's captured stderr."""
+    logger = logging.getLogger("newstrack")
+    before = list(logger.handlers)
+    yield
+    for handler in logger.handlers[:]:
+        if handler not in before:
+            logger.removeHandler(handler)
 
 
 @pytest.fixture(scope="session")

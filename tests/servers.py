@@ -124,6 +124,13 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         with self._lock:
             return [request.path for request in self.requests]
 
+    def wait_idle(self) -> None:
+        """Wait until every handler has answered (a slow one may outlive the client's timeout)."""
+        # socketserver keeps the handler threads it joins on close (block_on_close).
+        threads: list[threading.Thread] = list(getattr(self, "_threads", None) or [])
+        for thread in threads:
+            thread.join(MAX_WAIT)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Keep handler errors (clients hanging up mid-response) instead of printing them."""
         error = sys.exc_info()[1]

@@ -189,6 +189,7 @@ def soak(
             current["cycle"] = cycle
             with build_client(settings.http) as client:
                 summary = fetch_sources(session_factory, client, configs, settings, force=True)
+            server.wait_idle()  # the server's own threads are not the client's to close
             gc.collect()
             with unit_of_work(session_factory) as session:
                 stored, distinct = session.execute(

@@ -31,11 +31,11 @@ def test_listing_needs_no_recipient_variable(
     assert main(["watchlist", "list", "--file", str(path), "--json"]) == 0
     [listed] = json.loads(capsys.readouterr().out)
     assert listed["name"] == "critical-minerals"
-    assert listed["recipients"] == "${NEWSTRACK_DIGEST_TO}"
+    assert listed["recipients"] == ["${NEWSTRACK_DIGEST_TO}"]
     assert listed["unset_variables"] == ["NEWSTRACK_DIGEST_TO"]
     monkeypatch.setenv("NEWSTRACK_DIGEST_TO", "me@example.com")
     assert main(["watchlist", "list", "--file", str(path), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["unset_variables"] == []
+    assert json.loads(capsys.readouterr().out)[0]["unset_variables"] is None  # empty is null
 
 
 def test_sending_still_needs_the_variable(
