@@ -19,6 +19,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from models import Article, Event, EventElement, MeasurePeriod, Mention, Source
+from models.vocabulary import load_vocabulary
 from storage.canned import canned_queries
 from storage.engine import make_engine
 from storage.migrate import upgrade
@@ -176,8 +177,10 @@ def main() -> int:
         # Half the events were first reported after this day, half the articles published after it.
         middle = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=3 * args.events // 2)
         given = {"since": middle.date().isoformat()}
+        vocabulary = load_vocabulary()
         for query in canned_queries().values():
-            parameters = query.parameters({k: v for k, v in given.items() if k in query.defaults})
+            names = {parameter.name for parameter in query.parameters}
+            parameters = query.values({k: v for k, v in given.items() if k in names}, vocabulary)
             started = time.perf_counter()
             result = run_readonly(url, query.sql, parameters, max_rows=1000, time_limit=120)
             elapsed = time.perf_counter() - started
