@@ -106,15 +106,17 @@ def open_engine(url: str) -> Iterator[Engine]:
 def open_existing(url: str) -> Iterator[Engine]:
     """An engine on a database newstrack has set up; a missing file or schema is an error, never created."""
     parsed = parse_database_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite:
         require_sqlite_schema(parsed.database or "")  # before the engine, whose pragmas write
     with open_engine(url) as engine:
-        with engine.connect() as connection:
-            has_schema = inspect(connection).has_table(SCHEMA_TABLE)
-        if not has_schema:
-            raise MissingDatabaseError(
-                f"no newstrack schema in {describe(parsed)} ({SET_UP_FIRST})"
-            )
+        if not sqlite:  # SQLite's schema was checked above, read-only
+            with engine.connect() as connection:
+                has_schema = inspect(connection).has_table(SCHEMA_TABLE)
+            if not has_schema:
+                raise MissingDatabaseError(
+                    f"no newstrack schema in {describe(parsed)} ({SET_UP_FIRST})"
+                )
         yield engine
 
 
