@@ -154,7 +154,9 @@ def query_times(database_url: str) -> dict[str, float]:
     for query in canned_queries().values():
         parameters = query.values({}, vocabulary)  # each query's defaults
         started = time.perf_counter()
-        run_readonly(database_url, query.sql, parameters, max_rows=1000, time_limit=120)
+        run_readonly(
+            database_url, query.sql, parameters, max_rows=1000, time_limit=120, trusted=True
+        )
         times[query.name] = (time.perf_counter() - started) * 1000
     engine = make_engine(database_url)
     today = datetime.now(UTC).date()

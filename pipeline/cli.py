@@ -25,6 +25,7 @@ from pipeline import __version__
 from pipeline.arguments import SuggestingParser
 from pipeline.errors import InputError, NewstrackError, UsageError
 from pipeline.settings import Settings
+from pipeline.terminal import printable
 
 if TYPE_CHECKING:
     import httpx
@@ -53,23 +54,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name, default in (("db", None), ("sources", None), ("json", False), ("quiet", False)):
+    defaults = (
+        ("db", None),
+        ("sql_db", None),
+        ("sources", None),
+        ("json", False),
+        ("quiet", False),
+    )
+    for name, default in defaults:
         if not hasattr(args, name):
             setattr(args, name, default)
     configure_logging(quiet=args.quiet)
     try:
         settings = Settings.from_environment().with_overrides(
-            database_url=args.db, sources_path=args.sources
+            database_url=args.db, sources_path=args.sources, sql_database_url=args.sql_db
         )
         command: Callable[[argparse.Namespace, Settings], int] = args.handler
         return command(args, settings)
     except NewstrackError as error:
-        print(f"newstrack: error: {error}", file=sys.stderr)
+        print(f"newstrack: error: {printable(str(error), keep=chr(10))}", file=sys.stderr)
         return error.exit_code
     except SQLAlchemyError as error:  # a database that changed under newstrack, or broke
         cause = getattr(error, "orig", None) or error
         reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        print(f"newstrack: error: database: {reason}", file=sys.stderr)
+        print(f"newstrack: error: database: {printable(reason)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("newstrack: interrupted", file=sys.stderr)
@@ -436,6 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the SQL query (read-only whatever it says), or the name of a canned query",
     )
     sql.add_argument("--list", action="store_true", help="list the canned queries")
+    sql.add_argument(
+        "--sql-db",
+        metavar="URL",
+        help="database URL of a role that only reads, for the queries "
+        "(default: $NEWSTRACK_SQL_DB, else --db; see README)",
+    )
     sql.add_argument(
         "-p",
         "--param",
@@ -1381,10 +1395,15 @@ def command_sql(args: argparse.Namespace, settings: Settings) -> int:
     else:
         _check_placeholders(placeholders(query), set(given))
     max_rows = args.max_rows or None  # 0: no cap
-    result = run_readonly(settings.database_url, query, parameters, max_rows, args.time_limit)
+    # SQL a user typed needs a role that cannot reach the server's files; newstrack's own canned
+    # SQL may run as any role, read-only. Both run as the reading role when one is named.
+    database_url = settings.sql_database_url or settings.database_url
+    result = run_readonly(
+        database_url, query, parameters, max_rows, args.time_limit, trusted=bool(canned)
+    )
     _write_rows(sys.stdout, output_format, result.columns, result.rows)
     if canned and not result.rows and "since" in parameters:
-        _hint_newest_article(settings.database_url, str(parameters["since"]))
+        _hint_newest_article(database_url, str(parameters["since"]))
     if result.truncated:
         print(
             f"newstrack: partial answer: stopped at {args.max_rows} rows "
@@ -1411,7 +1430,8 @@ def _hint_newest_article(database_url: str, since: str) -> None:
     """Say on standard error how old the newest article is, when a window found nothing."""
     from storage.readonly import run_readonly
 
-    newest = run_readonly(database_url, "SELECT max(published_at) FROM articles").rows[0][0]
+    newest_article = "SELECT max(published_at) FROM articles"
+    newest = run_readonly(database_url, newest_article, trusted=True).rows[0][0]
     if newest is None:
         print("newstrack: no rows: the database holds no dated article yet", file=sys.stderr)
         return
@@ -1697,9 +1717,13 @@ def _write_rows(
             stream.writelines(json.dumps(item, default=str) + "\n" for item in objects)
         return
     if output_format == "csv":
+        # Quoted fields may hold line breaks and tabs; no other control character is printed.
         writer = csv.writer(stream)
-        writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerow(printable(column, keep="\n\t") for column in columns)
+        writer.writerows(
+            [printable(value, keep="\n\t") if isinstance(value, str) else value for value in row]
+            for row in rows
+        )
     else:
         _write_table(stream, columns, rows)
 
@@ -1717,8 +1741,12 @@ def _write_table(
     rows: list[tuple[Any, ...]],
     cell_width: int | None = CELL_WIDTH,
 ) -> None:
-    """A plain-text table; cells longer than `cell_width` are cut with "…" (None: never)."""
-    cells = [["" if value is None else str(value) for value in row] for row in rows]
+    """A plain-text table; cells longer than `cell_width` are cut with "…" (None: never).
+
+    Control characters, line breaks and tabs among them, are printed as escapes (\\x1b, \\n).
+    """
+    columns = [printable(column) for column in columns]
+    cells = [["" if value is None else printable(str(value)) for value in row] for row in rows]
     widths = [
         max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(columns)
     ]

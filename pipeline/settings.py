@@ -16,6 +16,7 @@ DEFAULT_USER_AGENT = f"newstrack/{__version__} (+https://github.com/newstrack/ne
 # The variables each kind of command reads, so a rendered schedule (crontab, Kubernetes) can hand
 # its jobs the environment they run with here.
 DATABASE_VARIABLE = "NEWSTRACK_DB"
+SQL_DATABASE_VARIABLE = "NEWSTRACK_SQL_DB"  # the role `newstrack sql` reads as, when set
 SOURCES_VARIABLE = "NEWSTRACK_SOURCES"
 WATCHLISTS_VARIABLE = "NEWSTRACK_WATCHLISTS"
 DISTRIBUTED_VARIABLE = "NEWSTRACK_DISTRIBUTED"
@@ -37,6 +38,7 @@ COMMAND_VARIABLES = {  # a command's first word -> the settings it reads besides
     "fetch": FETCH_VARIABLES,
     "backfill": FETCH_VARIABLES,
     "digest": MAIL_VARIABLES,
+    "sql": (SQL_DATABASE_VARIABLE,),
 }
 
 
@@ -69,6 +71,9 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     max_articles_per_source: int = 50
     distributed: bool = False  # the scheduler queues jobs for workers instead of running them
+    # Where `newstrack sql` runs queries, as a role that only reads (None: database_url, and SQL
+    # a user typed only if that role cannot reach the server's files).
+    sql_database_url: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -96,6 +101,7 @@ class Settings:
             http=http,
             max_articles_per_source=int(_number(env, "NEWSTRACK_MAX_ARTICLES", 50)),
             distributed=_switch(env, "NEWSTRACK_DISTRIBUTED", False),
+            sql_database_url=env.get(SQL_DATABASE_VARIABLE, "").strip() or None,
         )
 
     def with_overrides(self, **changes: object) -> Settings:

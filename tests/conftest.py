@@ -87,6 +87,57 @@ def another_postgres_url() -> Iterator[str]:
         yield url
 
 
+@contextmanager
+def reader_role(database_url: str) -> Iterator[str]:
+    """A new role that only reads the database, made as the README says; dropped afterwards.
+
+    Roles belong to the whole cluster: the name is unique, and the role goes with its grants.
+    """
+    url = make_url(database_url)
+    role, password = f"newstrack_reader_{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+    in_database = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(in_database, autocommit=True) as admin:
+        for statement in READER_ROLE_SQL:
+            admin.execute(
+                statement.format(
+                    role=role, password=password, database=url.database, owner=url.username
+                )
+            )
+    try:
+        yield url.set(username=role, password=password).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(in_database, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
+
+
+# The README's SQL for a role `newstrack sql` reads as, word for word but the names.
+READER_ROLE_SQL = (
+    "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD '{password}'",
+    "ALTER ROLE {role} SET default_transaction_read_only = on",
+    'GRANT CONNECT ON DATABASE "{database}" TO {role}',
+    "GRANT USAGE ON SCHEMA public TO {role}",
+    "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
+    "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT SELECT ON TABLES TO {role}",
+)
+
+
+@pytest.fixture
+def postgres_reader_url(postgres_url: str) -> Iterator[str]:
+    """`postgres_url` as a new role that only reads it (the test server's own is a superuser)."""
+    with reader_role(postgres_url) as url:
+        yield url
+
+
+@pytest.fixture
+def reader_url(request: pytest.FixtureRequest, database_url: str) -> str:
+    """Where `newstrack sql` reads `database_url`: itself for SQLite, a role that only reads for
+    PostgreSQL (the test server's own role is a superuser, which `sql` refuses)."""
+    if make_url(database_url).get_backend_name() == "sqlite":
+        return database_url
+    return str(request.getfixturevalue("postgres_reader_url"))
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """A SQLite file in a fresh folder."""

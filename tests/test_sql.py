@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from pathlib import Path
 
 import psycopg
@@ -11,9 +13,11 @@ from sqlalchemy.engine import make_url
 
 from models.vocabulary import load_vocabulary
 from pipeline.cli import main
-from pipeline.errors import UsageError
+from pipeline.errors import QueryError, UsageError
 from pipeline.extract import Extractor
+from storage import readonly
 from storage.canned import CannedQuery, Parameter
+from storage.readonly import run_readonly
 from tests.stored import PROJECT, ready, two_reports_of_one_event, two_sources
 
 
@@ -128,28 +132,51 @@ def test_a_negative_row_cap_is_a_usage_error(capsys: pytest.CaptureFixture[str])
 
 
 def test_a_row_cap_that_cuts_rows_is_a_partial_answer(
-    database_url: str, capsys: pytest.CaptureFixture[str]
+    database_url: str, reader_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Cut rows are said on standard error with exit 3; --max-rows 0 gives them all."""
     two_sources(ready(database_url))
     query = "SELECT name FROM sources ORDER BY name"
     for output_format in ("csv", "json", "table"):
         code, out, err = _run(
-            capsys, "--db", database_url, "sql", query, "--max-rows", "1", "--format", output_format
+            capsys,
+            "--db",
+            database_url,
+            "sql",
+            "--sql-db",
+            reader_url,
+            query,
+            "--max-rows",
+            "1",
+            "--format",
+            output_format,
         )
         assert code == 3
         assert "first" in out
         assert "second" not in out
         assert "stopped at 1 rows" in err
-    code, out, err = _run(capsys, "--db", database_url, "sql", query, "--max-rows", "0", "--json")
+    code, out, err = _run(
+        capsys,
+        "--db",
+        database_url,
+        "sql",
+        "--sql-db",
+        reader_url,
+        query,
+        "--max-rows",
+        "0",
+        "--json",
+    )
     assert code == 0, err
     assert [row["name"] for row in json.loads(out)] == ["first", "second"]
-    code, _, err = _run(capsys, "--db", database_url, "sql", query, "--max-rows", "2")
+    code, _, err = _run(
+        capsys, "--db", database_url, "sql", "--sql-db", reader_url, query, "--max-rows", "2"
+    )
     assert (code, err) == (0, "")
 
 
 def test_json_gives_lists_as_arrays_and_empty_as_null(
-    database_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
+    database_url: str, reader_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Elements, targets and conflicts are arrays in sql and status JSON; empty values are null."""
     two_reports_of_one_event(database_url, extractor)
@@ -158,7 +185,17 @@ def test_json_gives_lists_as_arrays_and_empty_as_null(
         "WHERE measure = 'export_control'"
     )
     for output_format in ("json", "jsonl"):
-        code, out, err = _run(capsys, "--db", database_url, "sql", query, "--format", output_format)
+        code, out, err = _run(
+            capsys,
+            "--db",
+            database_url,
+            "sql",
+            "--sql-db",
+            reader_url,
+            query,
+            "--format",
+            output_format,
+        )
         assert code == 0, err
         rows = (
             [json.loads(line) for line in out.splitlines()]
@@ -169,7 +206,9 @@ def test_json_gives_lists_as_arrays_and_empty_as_null(
             {"elements": ["gallium", "germanium"], "targets": None, "conflicts": None,
              "note": None}
         ]  # fmt: skip
-    code, out, err = _run(capsys, "--db", database_url, "sql", query, "--format", "csv")
+    code, out, err = _run(
+        capsys, "--db", database_url, "sql", "--sql-db", reader_url, query, "--format", "csv"
+    )
     assert out.splitlines()[1] == '"gallium, germanium",,,'
     code, out, err = _run(
         capsys, "--db", database_url, "status", "--on", "2025-06-01", "--format", "json"
@@ -249,3 +288,261 @@ def test_reading_commands_refuse_a_postgresql_database_without_the_schema(
     with psycopg.connect(dsn) as connection:
         tables = connection.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
         assert tables.fetchone() == (0,)
+
+
+def _admin(url: str) -> psycopg.Connection[tuple[object, ...]]:
+    """A psycopg connection to the database of `url`, as the test server's superuser."""
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return psycopg.connect(dsn, autocommit=True)
+
+
+def _probe_table(url: str) -> tuple[bool, int]:
+    """Whether table `t` exists, and how many sources are stored: what the attacks aim at."""
+    with _admin(url) as admin:
+        created = admin.execute("SELECT to_regclass('t') IS NOT NULL").fetchone()
+        sources = admin.execute("SELECT count(*) FROM sources").fetchone()
+    assert created is not None and sources is not None
+    return bool(created[0]), int(str(sources[0]))
+
+
+POSTGRES_ATTACKS = [
+    "COMMIT; CREATE TABLE t(x int)",
+    "SET TRANSACTION READ WRITE; INSERT INTO sources (name, kind, url) "
+    "VALUES ('x', 'rss', 'https://x.example/'); COMMIT",
+    "; COMMIT; DROP TABLE sources CASCADE",
+    "SELECT 1; COMMIT; CREATE TABLE t(x int)",
+    "SET statement_timeout = 0; SELECT pg_sleep(8)",
+]
+REFUSED_ALONE = {
+    "COMMIT": "COMMIT (transaction control",
+    "begin work": "BEGIN (transaction control",
+    "/* first */ SAVEPOINT s": "SAVEPOINT (transaction control",
+    "SET statement_timeout = 0": "SET (session settings",
+    "SET TRANSACTION READ WRITE": "SET (session settings",
+    "RESET ALL": "RESET (session settings",
+    "COPY sources TO '/tmp/newstrack-copy'": "COPY (it reads and writes files",
+    "COPY (SELECT 1) TO PROGRAM 'id'": "COPY (it reads and writes files",
+}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("attack", POSTGRES_ATTACKS)
+def test_postgresql_sql_runs_one_statement_and_changes_nothing(
+    postgres_url: str,
+    postgres_reader_url: str,
+    capsys: pytest.CaptureFixture[str],
+    attack: str,
+) -> None:
+    """Several statements are refused before they run: no table made, no row stored, no wait."""
+    two_sources(ready(postgres_url))
+    for url in (postgres_url, postgres_reader_url):  # the superuser too: refused before the role
+        started = time.monotonic()
+        code, out, err = _run(
+            capsys, "--db", postgres_url, "sql", "--sql-db", url, "--time-limit", "2", attack
+        )
+        assert (code, out) == (1, ""), err
+        assert "runs one statement at a time" in err
+        assert time.monotonic() - started < 2
+        assert _probe_table(postgres_url) == (False, 2)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("statement", "message"), REFUSED_ALONE.items())
+def test_postgresql_sql_refuses_transaction_control_settings_and_copy(
+    postgres_url: str,
+    postgres_reader_url: str,
+    capsys: pytest.CaptureFixture[str],
+    statement: str,
+    message: str,
+) -> None:
+    """BEGIN, COMMIT, SET, RESET and COPY are refused by name, as any role."""
+    ready(postgres_url)
+    for url in (postgres_url, postgres_reader_url):
+        code, _, err = _run(capsys, "--db", url, "sql", "--sql-db", url, statement)
+        assert code == 1, err
+        assert f"newstrack sql only reads: it does not run {message}" in err
+    assert not Path("/tmp/newstrack-copy").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("attack", [*POSTGRES_ATTACKS, *REFUSED_ALONE])
+def test_postgresql_connection_limits_hold_without_the_statement_check(
+    postgres_url: str, postgres_reader_url: str, monkeypatch: pytest.MonkeyPatch, attack: str
+) -> None:
+    """Were the check of the text fooled, the extended protocol still takes one statement only,
+    the connection stays read-only and timed, and the reader role may not COPY to files."""
+    two_sources(ready(postgres_url))
+    monkeypatch.setattr(readonly, "_refuse_statement", lambda query: None)
+    started = time.monotonic()
+    with contextlib.suppress(QueryError):
+        run_readonly(postgres_reader_url, attack, time_limit=2)
+    assert time.monotonic() - started < 5
+    assert _probe_table(postgres_url) == (False, 2)
+    assert not Path("/tmp/newstrack-copy").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT set_config('statement_timeout', '0', false), pg_sleep(8)",
+        # The first row lifts the limit; the rows after it come in later FETCHes.
+        "SELECT set_config('statement_timeout', '0', false) AS a "
+        "UNION ALL SELECT pg_sleep(0.5)::text FROM generate_series(1, 16)",
+        "DO $$BEGIN PERFORM set_config('statement_timeout', '0', false); "
+        "PERFORM pg_sleep(8); END$$",
+    ],
+)
+def test_postgresql_sql_time_limit_cannot_be_lifted_by_the_query(
+    postgres_url: str,
+    postgres_reader_url: str,
+    capsys: pytest.CaptureFixture[str],
+    query: str,
+) -> None:
+    """set_config() inside the query does not lift --time-limit: the query stops at it."""
+    ready(postgres_url)
+    started = time.monotonic()
+    code, _, err = _run(capsys, "sql", "--sql-db", postgres_reader_url, "--time-limit", "1", query)
+    assert code == 1, err
+    assert "query stopped after the time limit of 1 s" in err
+    assert time.monotonic() - started < 5  # generous: the limit is 1 s, the query 8 s
+
+
+@pytest.mark.postgres
+def test_postgresql_sql_refuses_a_superuser_and_reads_as_a_reader_role(
+    postgres_url: str,
+    postgres_reader_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Typed SQL as a superuser is exit 2 naming the role and the way out; a reader role reads,
+    and cannot read the server's files; newstrack's canned queries still run as the superuser."""
+    two_sources(ready(postgres_url))
+    code, out, err = _run(
+        capsys, "--db", postgres_url, "sql", "SELECT pg_read_file('/etc/passwd', 0, 200)"
+    )
+    assert (code, out) == (2, "")
+    assert "as PostgreSQL role 'postgres' (a superuser)" in err
+    assert "NEWSTRACK_SQL_DB or --sql-db" in err
+    code, out, err = _run(capsys, "--db", postgres_url, "sql", "recent-events", "--json")
+    assert code == 0, err  # newstrack's own SQL
+    query = "SELECT count(*) AS n FROM sources"
+    code, out, err = _run(capsys, "--db", postgres_url, "sql", "--sql-db", postgres_reader_url,
+                          query, "--json")  # fmt: skip
+    assert (code, json.loads(out)) == (0, [{"n": 2}]), err
+    monkeypatch.setenv("NEWSTRACK_SQL_DB", postgres_reader_url)
+    code, out, err = _run(capsys, "--db", postgres_url, "sql", query, "--json")
+    assert (code, json.loads(out)) == (0, [{"n": 2}]), err
+    code, out, err = _run(capsys, "sql", "SELECT pg_read_file('/etc/passwd', 0, 200)")
+    assert (code, out) == (1, "")
+    assert "permission denied for function pg_read_file" in err
+    code, _, err = _run(capsys, "sql", "COPY (SELECT 1) TO PROGRAM 'id'")
+    assert code == 1
+    assert "does not run COPY" in err
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("power", ["pg_read_server_files", "pg_execute_server_program"])
+def test_postgresql_sql_refuses_a_role_that_reaches_the_server_files(
+    postgres_url: str, postgres_reader_url: str, capsys: pytest.CaptureFixture[str], power: str
+) -> None:
+    """A role that is not a superuser but may read, write or run server files is refused too."""
+    ready(postgres_url)
+    role = make_url(postgres_reader_url).username
+    with _admin(postgres_url) as admin:
+        admin.execute(f"GRANT {power} TO {role}")
+    code, out, err = _run(capsys, "sql", "--sql-db", postgres_reader_url, "SELECT 1")
+    assert (code, out) == (2, "")
+    assert f"as PostgreSQL role '{role}' (member of {power})" in err
+
+
+SLOW_FEW_STEPS = (  # about 0.15 s a row, and few virtual-machine steps: the progress handler waits
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) "
+    "SELECT length(upper(hex(randomblob(16000000)))) FROM n"
+)
+
+
+def test_sqlite_time_limit_stops_a_query_of_few_slow_steps(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A timer interrupts what the every-10,000-steps progress handler would let run ~15 s."""
+    ready(sqlite_url)
+    started = time.monotonic()
+    code, _, err = _run(capsys, "--db", sqlite_url, "sql", "--time-limit", "0.5", SLOW_FEW_STEPS)
+    assert code == 1, err
+    assert "query stopped after the time limit of 0.5 s" in err
+    assert time.monotonic() - started < 5  # generous
+
+
+def test_sqlite_length_limit_stops_a_huge_value(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's nested replace over 400 MB of hex stops at once at SQLite's length limit."""
+    ready(sqlite_url)
+    huge = "SELECT length(replace(replace(hex(zeroblob(200000000)), '0', '00'), '0', '00'))"
+    code, _, err = _run(capsys, "--db", sqlite_url, "sql", "--time-limit", "60", huge)
+    assert code == 1, err
+    assert f"a value passed {readonly.MAX_VALUE_BYTES // 2**20} MB" in err
+    assert "string or blob too big" in err  # the length limit, not the time limit, stopped it
+
+
+@pytest.mark.parametrize("max_rows", ["1000", "0"])
+def test_an_answer_too_big_is_stopped_whatever_its_row_count(
+    database_url: str, reader_url: str, capsys: pytest.CaptureFixture[str], max_rows: str
+) -> None:
+    """Three rows of 30 MB pass the 64 MB bound of an answer: stopped with a clear message."""
+    ready(database_url)
+    big = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3) "
+        "SELECT hex(zeroblob(15000000)) FROM n"
+        if database_url.startswith("sqlite")
+        else "SELECT repeat('x', 30000000) FROM generate_series(1, 3)"
+    )
+    code, out, err = _run(
+        capsys, "--db", database_url, "sql", "--sql-db", reader_url, "--max-rows", max_rows, big
+    )
+    assert (code, out) == (1, "")
+    assert "query stopped: its answer passed 64 MB after 2 rows" in err
+
+
+HOSTILE = "\x1b]0;owned\x07 \x1b]52;c;b3duZWQ=\x07 \x9b31m \r\x00\x7f \u202e line\nnext\tcell"
+
+
+@pytest.mark.parametrize("output_format", ["table", "csv", "json", "jsonl"])
+def test_control_characters_are_printed_as_escapes(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str], output_format: str
+) -> None:
+    """ESC, BEL, C1, CR, NUL, DEL and bidi overrides never reach the terminal raw, in any format."""
+    ready(sqlite_url)
+    query = 'SELECT :title AS "\x1b[2Jtitle"'
+    code, out, err = _run(capsys, "--db", sqlite_url, "sql", query, "-p", f"title={HOSTILE}",
+                          "--format", output_format)  # fmt: skip
+    assert code == 0, err
+    printed = out.replace("\r\n", "\n") if output_format == "csv" else out  # CSV's line ends
+    raw = set(printed) & {"\x1b", "\x07", "\x9b", "\r", "\x00", "\x7f", "\u202e"}
+    assert not raw
+    if output_format == "table":
+        assert "\\x1b]0;owned\\x07" in out
+        assert "\\x1b[2Jtitle" in out
+        assert len(out.splitlines()) == 4  # header, rule, one row, count: no line break in a cell
+    elif output_format == "csv":
+        assert "\\x1b]0;owned\\x07 \\x1b]52;c;b3duZWQ=\\x07 \\x9b31m \\x0d\\x00\\x7f \\u202e" in out
+        assert "line\nnext\tcell" in out  # CSV quotes its line breaks and tabs
+    else:  # json.dumps escapes them itself, and the text comes back whole
+        rows = (
+            [json.loads(line) for line in out.splitlines()]
+            if output_format == "jsonl"
+            else (json.loads(out))
+        )
+        assert rows == [{"\x1b[2Jtitle": HOSTILE}]
+
+
+def test_error_messages_print_control_characters_as_escapes(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A database error quoting hostile text (here a missing table's name) escapes it too."""
+    ready(sqlite_url)
+    code, _, err = _run(capsys, "--db", sqlite_url, "sql", 'SELECT 1 FROM "\x1b]0;owned\x07"')
+    assert code == 1
+    assert "\x1b" not in err
+    assert "\\x1b]0;owned\\x07" in err

@@ -271,52 +271,52 @@ def test_totals_count_articles_events_and_elements(
     assert totals.top_elements
 
 
-def test_readonly_sql_refuses_writes(database_url: str) -> None:
+def test_readonly_sql_refuses_writes(database_url: str, reader_url: str) -> None:
     """Whatever the query says, `sql` cannot change the database."""
     ready(database_url)
     with pytest.raises(QueryError):
-        run_readonly(database_url, "DELETE FROM sources")
+        run_readonly(reader_url, "DELETE FROM sources")
     with pytest.raises(QueryError):
-        run_readonly(database_url, "CREATE TABLE sneaky (x INTEGER)")
-    result = run_readonly(database_url, "SELECT count(*) AS n FROM sources")
+        run_readonly(reader_url, "CREATE TABLE sneaky (x INTEGER)")
+    result = run_readonly(reader_url, "SELECT count(*) AS n FROM sources")
     assert result.columns == ["n"]
     assert result.rows == [(0,)]
 
 
-def test_readonly_sql_caps_rows_and_takes_parameters(database_url: str) -> None:
+def test_readonly_sql_caps_rows_and_takes_parameters(database_url: str, reader_url: str) -> None:
     """Named parameters bind; the row cap truncates and says so."""
     session_factory = ready(database_url)
     two_sources(session_factory)
-    capped = run_readonly(database_url, "SELECT name FROM sources ORDER BY name", max_rows=1)
+    capped = run_readonly(reader_url, "SELECT name FROM sources ORDER BY name", max_rows=1)
     assert capped.rows == [("first",)]
     assert capped.truncated
     bound = run_readonly(
-        database_url, "SELECT kind FROM sources WHERE name = :name", {"name": "second"}
+        reader_url, "SELECT kind FROM sources WHERE name = :name", {"name": "second"}
     )
     assert bound.rows == [("rss",)]
     assert not bound.truncated
     commented = run_readonly(
-        database_url, "-- the names\nSELECT name FROM sources ORDER BY name", max_rows=5
+        reader_url, "-- the names\nSELECT name FROM sources ORDER BY name", max_rows=5
     )
     assert commented.rows == [("first",), ("second",)]
-    assert run_readonly(database_url, "EXPLAIN SELECT name FROM sources").rows  # not in a cursor
+    assert run_readonly(reader_url, "EXPLAIN SELECT name FROM sources").rows  # not in a cursor
 
 
-def test_readonly_sql_reports_bad_queries(database_url: str) -> None:
+def test_readonly_sql_reports_bad_queries(database_url: str, reader_url: str) -> None:
     """Invalid SQL becomes a QueryError carrying the database's message."""
     ready(database_url)
     with pytest.raises(QueryError, match="nope"):
-        run_readonly(database_url, "SELECT nope FROM sources")
+        run_readonly(reader_url, "SELECT nope FROM sources")
 
 
-def test_readonly_sql_stops_at_the_time_limit(database_url: str) -> None:
+def test_readonly_sql_stops_at_the_time_limit(database_url: str, reader_url: str) -> None:
     """A runaway query is interrupted instead of running forever."""
     ready(database_url)
     endless = (
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
     )
     with pytest.raises(QueryError):
-        run_readonly(database_url, endless, time_limit=0.5)
+        run_readonly(reader_url, endless, time_limit=0.5)
 
 
 def test_unreachable_database_is_a_clear_error() -> None:
@@ -387,12 +387,12 @@ def test_downgrade_to_the_first_schema_and_back(database_url: str) -> None:
 
 
 def test_views_give_one_row_per_element_mention_and_day(
-    database_url: str, extractor: Extractor
+    database_url: str, reader_url: str, extractor: Extractor
 ) -> None:
     """v_event_elements, v_mentions and v_element_timeline answer without joins, on both databases."""
     first, second = two_reports_of_one_event(database_url, extractor)
     elements = run_readonly(
-        database_url,
+        reader_url,
         "SELECT element, actor, action, measure, source_count FROM v_event_elements "
         "WHERE measure = 'export_control' ORDER BY element",
     )
@@ -401,7 +401,7 @@ def test_views_give_one_row_per_element_mention_and_day(
         ("germanium", "CN", "impose", "export_control", 2),
     ]
     mentions = run_readonly(
-        database_url,
+        reader_url,
         "SELECT source, url, title, sentence, modality FROM v_mentions "
         "WHERE measure = 'export_control' ORDER BY source",
     )
@@ -410,7 +410,7 @@ def test_views_give_one_row_per_element_mention_and_day(
         ("second", "https://b.example/2", second),
     ]
     timeline = run_readonly(
-        database_url,
+        reader_url,
         "SELECT element, CAST(day AS VARCHAR(10)), events, mentions, sources "
         "FROM v_element_timeline ORDER BY element",
     )
@@ -468,15 +468,15 @@ def test_canned_queries_answer_on_both_databases(
     ],
 )
 def test_no_statement_can_write_through_sql(
-    database_url: str, statement: str, tmp_path: Path
+    database_url: str, reader_url: str, statement: str, tmp_path: Path
 ) -> None:
     """Every way to write through `newstrack sql` fails with a clear message and changes nothing."""
     session_factory = ready(database_url)
     two_sources(session_factory)
     attached = tmp_path / "attached.db"
     with pytest.raises(QueryError) as caught:
-        run_readonly(database_url, statement.format(attached=attached))
+        run_readonly(reader_url, statement.format(attached=attached))
     assert str(caught.value).strip()
     assert not attached.exists()
-    assert run_readonly(database_url, "SELECT count(*) FROM sources").rows == [(2,)]
-    assert run_readonly(database_url, "SELECT count(*) FROM v_events").rows == [(0,)]
+    assert run_readonly(reader_url, "SELECT count(*) FROM sources").rows == [(2,)]
+    assert run_readonly(reader_url, "SELECT count(*) FROM v_events").rows == [(0,)]
