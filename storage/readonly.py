@@ -35,7 +35,7 @@ QUOTED_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*
 PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")  # not PostgreSQL's "::date" cast
 # PostgreSQL's quoting: E'' strings take backslash escapes, $tag$ strings run to the same tag.
 POSTGRES_QUOTED = re.compile(
-    r"[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/"
+    r"(?<!\w)[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/"
     r"|(\$(?:[A-Za-z_]\w*)?\$).*?\1",
     re.S,
 )
@@ -118,12 +118,12 @@ def _run_postgres(
     # statement is set when it starts, and the watchdog below cancels from outside.
     settings = f"-c default_transaction_read_only=on -c statement_timeout={milliseconds}"
     _, connect_parameters = url.get_dialect()().create_connect_args(url)
-    user_options = connect_parameters.pop("options", "")
+    # Ours come after the URL's own options: given twice, a setting takes the last value.
+    connect_parameters["options"] = f"{connect_parameters.get('options', '')} {settings}".strip()
+    connect_parameters.setdefault("connect_timeout", 10)
     try:
         connection = psycopg.connect(
             **connect_parameters,
-            options=f"{user_options} {settings}".strip(),
-            connect_timeout=10,
             autocommit=False,  # psycopg opens a transaction: read-only, by the setting above
         )
     except psycopg.Error as error:
@@ -139,7 +139,7 @@ def _run_postgres(
             return _fetch_postgres(connection, statement, values, max_rows)
     except psycopg.errors.QueryCanceled:
         raise QueryError(f"query stopped after the time limit of {time_limit:g} s") from None
-    except psycopg.errors.ReadOnlySqlTransaction as error:
+    except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.ActiveSqlTransaction) as error:
         raise QueryError(f"newstrack sql only reads: {_first_line(error)}") from None
     except psycopg.OperationalError as error:
         if connection.broken:

@@ -44,7 +44,7 @@ def _counts(database_url: str, capsys: pytest.CaptureFixture[str]) -> dict[str, 
 
 
 def test_run_on_snapshot_twice_stores_nothing_twice(
-    database_url: str, capsys: pytest.CaptureFixture[str]
+    database_url: str, reader_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The main job on the snapshot finds events; a second run adds no row anywhere."""
     code = main(["--db", database_url, "--json", "-q", "run", "--replay", str(SNAPSHOT)])
@@ -55,14 +55,14 @@ def test_run_on_snapshot_twice_stores_nothing_twice(
     failed = [source for source in report["sources"] if source["errors"]]
     assert [source["name"] for source in failed] == ["mofcom-news-releases"]
     assert "404" in failed[0]["errors"][0]
-    first = _counts(database_url, capsys)
+    first = _counts(reader_url, capsys)  # `sql` reads PostgreSQL as a role that only reads
     assert first["articles"] == report["articles_stored"]
 
     main(["--db", database_url, "--json", "-q", "run", "--replay", str(SNAPSHOT)])
     again = json.loads(capsys.readouterr().out)
     assert again["articles_stored"] == 0
     assert again["articles_extracted"] == 0
-    assert _counts(database_url, capsys) == first
+    assert _counts(reader_url, capsys) == first
     statuses = {source["name"]: source["status"] for source in again["sources"]}
     assert statuses["rare-earth-exchanges"] == "not_modified"
 

@@ -546,3 +546,17 @@ def test_error_messages_print_control_characters_as_escapes(
     assert code == 1
     assert "\x1b" not in err
     assert "\\x1b]0;owned\\x07" in err
+
+
+@pytest.mark.postgres
+def test_postgresql_connection_settings_win_over_the_urls_options(
+    postgres_url: str, postgres_reader_url: str
+) -> None:
+    """A URL's own `options` cannot turn read-only off or lift the time limit: ours come last."""
+    ready(postgres_url)
+    url = make_url(postgres_reader_url).update_query_dict(
+        {"options": "-c default_transaction_read_only=off -c statement_timeout=0"}
+    )
+    rendered = url.render_as_string(hide_password=False)
+    assert run_readonly(rendered, "SHOW default_transaction_read_only").rows == [("on",)]
+    assert run_readonly(rendered, "SHOW statement_timeout", time_limit=3).rows == [("3s",)]
