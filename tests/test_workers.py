@@ -448,11 +448,14 @@ def test_deployment_examples_run_real_commands() -> None:
 
 
 @pytest.mark.postgres
-def test_failed_jobs_are_listed_with_their_error_and_can_be_retried(postgres_url: str) -> None:
+def test_failed_jobs_are_listed_with_their_error_and_can_be_retried(
+    postgres_url: str, postgres_reader_url: str
+) -> None:
     """A job that fails shows in `newstrack jobs` with why; `--retry` queues it again."""
     from pipeline.workers import run_command
 
-    env = {**os.environ, "NEWSTRACK_DB": postgres_url}
+    # `sql` runs typed SQL as a role that only reads, not as the test server's superuser
+    env = {**os.environ, "NEWSTRACK_DB": postgres_url, "NEWSTRACK_SQL_DB": postgres_reader_url}
     assert newstrack("init", env=env).returncode == 0
     app = make_app(postgres_url)
     with app.open():
