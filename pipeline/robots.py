@@ -109,6 +109,9 @@ class RobotsPolicy:
         elif _unavailable(result):
             rules, max_age = ALLOW_ALL, self.max_age
             host.last_good = rules
+        elif result.refused_address is not None:
+            # Never fetched, nor will its pages be: the fetch of each says why, not robots.txt.
+            rules, max_age = ALLOW_ALL, self.unreachable_max_age
         else:
             # Unreachable (5xx, 429, timeouts, broken redirects, a body over the fetch cap): the
             # rules are unknown, so refuse everything, unless an earlier copy is known (RFC 9309).
