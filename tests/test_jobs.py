@@ -791,6 +791,10 @@ def test_a_hostile_encoding_or_pace_fails_its_page_alone(
     assert reports["hostile"].errors == [f"{bad.url('/a/1')}: {error}"]
     assert reports["hostile"].stored == 0
     assert (reports["good"].stored, reports["good"].status) == (2, "ok")
+    with unit_of_work(session_factory) as session:
+        took = session.scalars(select(Fetch.duration_ms).where(Fetch.url == bad.url("/a/1"))).all()
+    assert len(took) == 1
+    assert took[0] < 3000  # 3 times the total time, where trickled headers used to last 5 s
 
 
 def test_credentials_in_a_source_url_are_used_and_never_stored_or_shown(
