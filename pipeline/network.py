@@ -25,6 +25,7 @@ import httpx
 Resolver = Callable[[str, int], list[str]]  # (host, port) -> the addresses to try, in order
 ALLOW_LOOPBACK = "newstrack.allow_loopback"  # request extension: loopback is allowed for it
 NAT64 = ipaddress.ip_network("64:ff9b::/96")  # IPv4 addresses written as IPv6 (RFC 6052)
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated, and never a public address
 
 _deadline: ContextVar[float | None] = ContextVar("newstrack_deadline", default=None)
 
@@ -61,6 +62,8 @@ def is_refused_address(address: str, allow_loopback: bool = False) -> bool:
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             ip = embedded
+        elif ip in IPV4_COMPATIBLE and not ip.is_loopback:
+            return True
     if ip.is_loopback:
         return not allow_loopback
     return not ip.is_global or ip.is_multicast or ip.is_unspecified or ip.is_reserved

@@ -693,6 +693,7 @@ def test_crawl_delay_slows_one_host_only() -> None:
         "::",
         "::ffff:127.0.0.1",  # IPv4-mapped loopback
         "::ffff:10.0.0.1",
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
         "fc00::1",  # unique local
         "fe80::1%eth0",  # link-local with a zone
         "ff02::1",  # multicast
