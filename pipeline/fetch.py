@@ -1,14 +1,14 @@
-"""HTTP fetching: bounded in time and size, redirects checked hop by hop, outcomes classified."""
+"""HTTP fetching: bounded in time and size, every connection checked, outcomes classified."""
 
 from __future__ import annotations
 
-import ipaddress
 import random
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -17,7 +17,17 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from pipeline.network import (
+    ALLOW_LOOPBACK,
+    AddressRefusedError,
+    CheckedTransport,
+    Resolver,
+    connection_deadline,
+    is_loopback_url,
+    system_resolver,
+)
 from pipeline.settings import HttpSettings
+from pipeline.urls import without_credentials
 
 
 class Outcome(StrEnum):
@@ -44,6 +54,7 @@ class FetchResult:
     error: str | None = None
     duration_ms: int = 0
     attempts: int = 1
+    refused_address: str | None = None  # the non-public address the URL led to, if that stopped it
 
     @property
     def ok(self) -> bool:
@@ -71,27 +82,62 @@ CHALLENGE_MARKERS = (
     b"_cf_chl_opt",
 )
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Bodies are inflated here, this many bytes at a time at most, so the size cap holds as they are.
+DECODE_STEP = 64 * 1024
+DECODERS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
+
+# The URLs of the source being fetched: loopback addresses are allowed only if they are loopback.
+_source_urls: ContextVar[tuple[str, ...] | None] = ContextVar("newstrack_source", default=None)
 
 
 class BodyTooLargeError(Exception):
     """The decoded body passed the size cap."""
 
 
+class UnsupportedEncodingError(Exception):
+    """A Content-Encoding that is not decoded: one never asked for, or several stacked."""
+
+
 def build_client(
-    settings: HttpSettings, transport: httpx.BaseTransport | None = None
+    settings: HttpSettings,
+    transport: httpx.BaseTransport | None = None,
+    resolver: Resolver = system_resolver,
 ) -> httpx.Client:
-    """An HTTP client with newstrack's identity and timeouts; redirects are followed by `fetch`."""
+    """An HTTP client with newstrack's identity and timeouts; redirects are followed by `fetch`.
+
+    Without a `transport`, connections go only to public addresses (see pipeline.network);
+    `resolver` answers for DNS there.
+    """
+    if transport is None:
+        transport = CheckedTransport(resolver, allow_private=settings.allow_private_addresses)
     return httpx.Client(
         transport=transport,
         headers={
             "User-Agent": settings.user_agent,
-            "Accept-Encoding": "gzip, deflate, br",
+            # Not "br": a brotli body cannot be inflated in bounded steps here.
+            "Accept-Encoding": "gzip, deflate",
         },
         timeout=httpx.Timeout(
             settings.read_timeout, connect=settings.connect_timeout, pool=settings.connect_timeout
         ),
         follow_redirects=False,
     )
+
+
+@contextmanager
+def fetching_for(source_urls: Sequence[str]) -> Iterator[None]:
+    """Fetches in the block are for a source with these URLs: loopback only if they all are."""
+    token = _source_urls.set(tuple(source_urls))
+    try:
+        yield
+    finally:
+        _source_urls.reset(token)
+
+
+def allows_loopback(url: str) -> bool:
+    """Whether fetching `url` may reach loopback: the source's own URLs (or `url`) are loopback."""
+    urls = _source_urls.get() or (url,)
+    return all(is_loopback_url(own) for own in urls)
 
 
 def fetch(
@@ -110,6 +156,8 @@ def fetch(
     Network and HTTP trouble is classified into an `Outcome`, not raised. A Retry-After longer
     than `settings.max_retry_after` is not waited for: the result says when to come back.
     Each attempt that is retried is handed to `on_retry` first, so it can be logged.
+    Only public addresses are reached, and loopback ones for a loopback source (`fetching_for`;
+    outside it, when `url` itself is loopback).
     """
     for attempt in range(settings.retries + 1):
         result = _fetch_once(client, url, settings, etag, last_modified, pacer)
@@ -209,6 +257,7 @@ def _fetch_once(
         headers["If-Modified-Since"] = last_modified
     current = url
     visited = {url}
+    extensions = {ALLOW_LOOPBACK: allows_loopback(url)}
 
     def result(
         outcome: Outcome,
@@ -217,6 +266,7 @@ def _fetch_once(
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
         error: str | None = None,
+        refused_address: str | None = None,
     ) -> FetchResult:
         return FetchResult(
             url=url,
@@ -227,19 +277,30 @@ def _fetch_once(
             headers=headers or {},
             error=error,
             duration_ms=int((time.monotonic() - started) * 1000),
+            refused_address=refused_address,
         )
 
     for _hop in range(settings.max_redirects + 1):
         try:
             scheme = urlsplit(current).scheme
             if scheme not in ("http", "https"):
-                return result(Outcome.HARD, error=f"refusing non-http URL {current}")
+                return result(Outcome.HARD, error=f"refusing non-http URL {shown(current)}")
             with pacer.slot(current) if pacer is not None else nullcontext():
                 # The clock starts once a slot is ours: waiting for a busy host is not slowness.
                 if deadline is None:
                     deadline = time.monotonic() + settings.total_timeout
                 timeout = _hop_timeout(settings, deadline - time.monotonic())
-                with client.stream("GET", current, headers=headers, timeout=timeout) as response:
+                with (
+                    connection_deadline(deadline),
+                    client.stream(
+                        "GET",
+                        shown(current),
+                        headers=headers,
+                        auth=_credentials(current),
+                        timeout=timeout,
+                        extensions=extensions,
+                    ) as response,
+                ):
                     if response.status_code in REDIRECT_STATUSES:
                         location = response.headers.get("location", "")
                         target = urljoin(current, location)
@@ -249,17 +310,11 @@ def _fetch_once(
                                 status_code=response.status_code,
                                 error="redirect without Location",
                             )
-                        if not settings.allow_private_addresses and is_private_hop(current, target):
-                            return result(
-                                Outcome.HARD,
-                                status_code=response.status_code,
-                                error=f"refusing a redirect to a private address: {target}",
-                            )
                         if target in visited:
                             return result(
                                 Outcome.HARD,
                                 status_code=response.status_code,
-                                error=f"redirect loop at {target}",
+                                error=f"redirect loop at {shown(target)}",
                             )
                         visited.add(target)
                         current = target
@@ -293,40 +348,34 @@ def _fetch_once(
                     )
         except BodyTooLargeError:
             return result(Outcome.HARD, error=f"body larger than {settings.max_body_bytes} bytes")
+        except UnsupportedEncodingError as error:
+            return result(Outcome.HARD, error=str(error))
+        except AddressRefusedError as error:
+            return result(
+                Outcome.HARD,
+                error=f"refusing {shown(current)}: {error}",
+                refused_address=error.address,
+            )
         except TimeoutError:
             return result(Outcome.TEMPORARY, error=f"took longer than {settings.total_timeout:g} s")
         except httpx.UnsupportedProtocol as error:  # e.g. "http:///path": no host
             return result(Outcome.HARD, error=f"invalid URL: {error}")
         except httpx.TimeoutException as error:
+            if deadline is not None and time.monotonic() >= deadline:
+                return result(
+                    Outcome.TEMPORARY, error=f"took longer than {settings.total_timeout:g} s"
+                )
             return result(Outcome.TEMPORARY, error=f"timeout: {type(error).__name__}")
         except httpx.TransportError as error:
-            return result(Outcome.TEMPORARY, error=f"{type(error).__name__}: {error}".rstrip(": "))
-        except httpx.DecodingError as error:
+            message = f"{type(error).__name__}: {error}".rstrip(": ")
+            return result(Outcome.TEMPORARY, error=shown(message))
+        except (httpx.DecodingError, zlib.error) as error:
             return result(Outcome.TEMPORARY, error=f"undecodable body: {error}")
         except (httpx.InvalidURL, ValueError) as error:  # ValueError: urlsplit on "http://[x"
-            return result(Outcome.HARD, error=f"invalid URL: {error}")
+            return result(Outcome.HARD, error=shown(f"invalid URL: {error}"))
         except httpx.RequestError as error:
-            return result(Outcome.TEMPORARY, error=f"{type(error).__name__}: {error}")
+            return result(Outcome.TEMPORARY, error=shown(f"{type(error).__name__}: {error}"))
     return result(Outcome.HARD, error=f"more than {settings.max_redirects} redirects")
-
-
-def is_private_hop(current: str, target: str) -> bool:
-    """A redirect to another host on a private, loopback or link-local address (SSRF guard)."""
-    host = urlsplit(target).hostname
-    if host is None or host == urlsplit(current).hostname:
-        return False
-    try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-        except (OSError, UnicodeError):
-            return False  # unresolvable: the request itself will fail and be classified
-        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    return any(
-        address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
-        for address in addresses
-    )
 
 
 def is_challenge_page(body: bytes) -> bool:
@@ -344,20 +393,90 @@ def _hop_timeout(settings: HttpSettings, remaining: float) -> httpx.Timeout:
 
 
 def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+    """The body as sent, inflated in bounded steps: never more than the cap and one step."""
+    encodings = content_encodings(response.headers.get("content-encoding", ""))
     declared = response.headers.get("content-length")
-    identity = "content-encoding" not in response.headers
-    if identity and declared and declared.isdigit() and int(declared) > max_bytes:
+    if not encodings and declared and declared.isdigit() and int(declared) > max_bytes:
         raise BodyTooLargeError
+    inflate = BoundedInflater(encodings[0]) if encodings else None
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise BodyTooLargeError
+    for raw in response.iter_raw():
+        for chunk in inflate.feed(raw) if inflate is not None else (raw,):
+            size += len(chunk)
+            if size > max_bytes:
+                raise BodyTooLargeError
+            chunks.append(chunk)
         if time.monotonic() > deadline:
             raise TimeoutError
-        chunks.append(chunk)
+    rest = inflate.finish() if inflate is not None else b""
+    size += len(rest)
+    if size > max_bytes:
+        raise BodyTooLargeError
+    chunks.append(rest)
     return b"".join(chunks)
+
+
+def content_encodings(header: str) -> list[str]:
+    """The codings a body was sent in, checked: at most one, and only one that was asked for."""
+    codings = [part.strip().lower() for part in header.split(",")]
+    codings = [coding for coding in codings if coding and coding != "identity"]
+    if len(codings) > 1:
+        raise UnsupportedEncodingError(f"refusing a body encoded several times ({header.strip()})")
+    if codings and codings[0] not in DECODERS:
+        raise UnsupportedEncodingError(f"refusing a body in an encoding not asked for ({header})")
+    return codings
+
+
+class BoundedInflater:
+    """Inflates gzip or deflate data, handing it out DECODE_STEP bytes at a time at most."""
+
+    def __init__(self, coding: str) -> None:
+        self._coding = coding
+        self._decompressor = zlib.decompressobj(DECODERS[coding])
+        self._started = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """The inflated bytes of `data`, step by step, so the caller can stop at its cap."""
+        if not self._started and data:
+            self._started = True
+            data = self._first(data)
+        pending = bool(data)
+        while pending:
+            chunk = self._decompressor.decompress(data, DECODE_STEP)
+            data = self._decompressor.unconsumed_tail
+            if chunk:
+                yield chunk
+            if self._decompressor.eof:
+                return  # anything after the end of the stream is ignored, as browsers do
+            pending = bool(data) or len(chunk) == DECODE_STEP  # a full step: more may be due
+
+    def finish(self) -> bytes:
+        """What is left once all data is in: at most what inflating the last step held back."""
+        return self._decompressor.flush() if self._started else b""
+
+    def _first(self, data: bytes) -> bytes:
+        """Pick zlib or raw deflate from the first bytes: servers send both as "deflate"."""
+        if self._coding == "deflate":
+            probe = zlib.decompressobj(zlib.MAX_WBITS)
+            try:
+                probe.decompress(data[:2])
+            except zlib.error:
+                self._decompressor = zlib.decompressobj(-zlib.MAX_WBITS)
+        return data
+
+
+def shown(text: str) -> str:
+    """A URL or message as it may be stored and printed: without credentials."""
+    return without_credentials(text)
+
+
+def _credentials(url: str) -> httpx.BasicAuth | None:
+    """The URL's user and password as basic auth: they go in a header, never in the URL sent."""
+    parsed = httpx.URL(url)
+    if not parsed.username and not parsed.password:
+        return None
+    return httpx.BasicAuth(parsed.username, parsed.password)
 
 
 def _classify_status(status: int) -> Outcome:

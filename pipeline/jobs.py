@@ -20,7 +20,7 @@ from pipeline import wordpress
 from pipeline.digest import Digest, build_digest, compose
 from pipeline.errors import NewstrackError
 from pipeline.extract import Annotation, ArticleText, Extractor
-from pipeline.fetch import FetchResult, HostPacer, Outcome, fetch
+from pipeline.fetch import FetchResult, HostPacer, Outcome, fetch, fetching_for
 from pipeline.language import detect_language
 from pipeline.mail import MailError, SmtpSettings
 from pipeline.mail import send as send_mail
@@ -39,7 +39,7 @@ from pipeline.robots import RobotsPolicy
 from pipeline.schedule import CronFile
 from pipeline.settings import Settings
 from pipeline.sources import ArticleSelectors, SourceConfig
-from pipeline.urls import canonicalize_url
+from pipeline.urls import canonicalize_url, without_credentials
 from pipeline.watchlists import Watchlist
 from storage import consolidation, queries, writes
 from storage import digests as digests_store
@@ -233,9 +233,11 @@ def fetch_sources(
             log.info("%s: resting after failures until %s", source.name, report.due_again)
             return report
         try:
-            _fetch_source(run, source, source_ids.get(source.name), report)
+            with fetching_for(source.urls):
+                _fetch_source(run, source, source_ids.get(source.name), report)
         except NewstrackError as error:
             report.errors.append(str(error))
+        report.errors = [without_credentials(error) for error in report.errors]
         if report.errors:
             report.status = "partial" if report.stored or report.known else "failed"
         log.info(
@@ -680,7 +682,8 @@ def backfill_source(
 
     def get(url: str) -> FetchResult:
         logged_source = None if dry_run else source_id
-        result = run.get(url, logged_source)
+        with fetching_for(source.urls):
+            result = run.get(url, logged_source)
         run.log_fetch(logged_source, result)
         return result
 
@@ -704,6 +707,7 @@ def backfill_source(
             continue
         item = replace(_item_of(post.to_entry()), text=text, content_html=post.html)
         _store_item(run, source, None if dry_run else source_id, url, item, report)
+    report.errors = [without_credentials(error) for error in report.errors]
     if report.errors:
         report.status = "partial" if report.stored or report.known else "failed"
     return report

@@ -109,6 +109,10 @@ class RobotsPolicy:
         elif _unavailable(result):
             rules, max_age = ALLOW_ALL, self.max_age
             host.last_good = rules
+        elif result.refused_address is not None:
+            # Never fetched, nor will its pages be: the fetch of each says why, not robots.txt.
+            # Not kept: a loopback source on the same host may read the file in earnest.
+            rules, max_age = ALLOW_ALL, 0.0
         else:
             # Unreachable (5xx, 429, timeouts, broken redirects, a body over the fetch cap): the
             # rules are unknown, so refuse everything, unless an earlier copy is known (RFC 9309).

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 TRACKING_PARAMETERS = frozenset(
     {"fbclid", "gclid", "mc_cid", "mc_eid", "ref", "cmpid", "__source", "taid", "smid", "ito"}
 )
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# "scheme://user:password@": the userinfo ends at the last "@" before the path, query or fragment.
+USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")
 
 
 def canonicalize_url(url: str) -> str:
@@ -18,8 +21,6 @@ def canonicalize_url(url: str) -> str:
     netloc = host = f"[{host}]" if ":" in host else host  # IPv6 literals keep their brackets
     if parts.port is not None and DEFAULT_PORTS.get(scheme) != parts.port:
         netloc = f"{host}:{parts.port}"
-    if parts.username:
-        netloc = f"{parts.username}@{netloc}"
     path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=-._~") or "/"
     if len(path) > 1:
         path = path.rstrip("/") or "/"  # /news/a/ and /news/a are one article on news sites
@@ -31,6 +32,14 @@ def canonicalize_url(url: str) -> str:
         ]
     )
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def without_credentials(text: str) -> str:
+    """A URL, or a message naming URLs, without their user names and passwords.
+
+    What is stored, logged or printed of a URL: credentials are for the request alone.
+    """
+    return USERINFO.sub(r"\1", text)
 
 
 def absolute_url(base: str, link: str) -> str | None:

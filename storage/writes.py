@@ -26,6 +26,7 @@ from models import (
     Source,
 )
 from pipeline.similar import NEAR_DUPLICATE, Fingerprint, fingerprint
+from pipeline.urls import without_credentials
 from storage.consolidation import Family, Kind, consolidate, host_event, lock_families
 from storage.sessions import dialect_insert
 
@@ -80,7 +81,7 @@ def sync_sources(session: Session, sources: Sequence[SourceConfig]) -> dict[str,
     """Insert or update one row per configured source; return their ids by name."""
     for source in sources:
         statement = dialect_insert(session, Source).values(
-            name=source.name, kind=source.kind, url=source.urls[0]
+            name=source.name, kind=source.kind, url=without_credentials(source.urls[0])
         )
         session.execute(
             statement.on_conflict_do_update(
@@ -99,12 +100,12 @@ def record_fetch(session: Session, source_id: int | None, result: FetchResult) -
     session.add(
         Fetch(
             source_id=source_id,
-            url=result.url,
+            url=without_credentials(result.url),
             status_code=result.status_code,
             outcome=str(result.outcome),
             bytes=len(result.body),
             duration_ms=result.duration_ms,
-            error=result.error,
+            error=without_credentials(result.error) if result.error else None,
         )
     )
 
@@ -122,7 +123,7 @@ def update_source_health(session: Session, source_id: int, result: FetchResult) 
         values.update(
             consecutive_failures=failures,
             next_due_at=now + backoff_after(failures),
-            last_error=f"{result.outcome}: {result.error}"[:2000],
+            last_error=without_credentials(f"{result.outcome}: {result.error}")[:2000],
         )
     session.execute(update(Source).where(Source.id == source_id).values(**values))
 
@@ -144,7 +145,9 @@ def save_validators(
         )
     if body_hash is not None:
         values["body_hash"] = body_hash
-    statement = dialect_insert(session, HttpValidator).values(url=url, **values)
+    statement = dialect_insert(session, HttpValidator).values(
+        url=without_credentials(url), **values
+    )
     session.execute(statement.on_conflict_do_update(index_elements=["url"], set_=values))
 
 
@@ -152,7 +155,7 @@ def validators_of(session: Session, url: str) -> tuple[str | None, str | None, s
     """A configured URL's ETag, Last-Modified and last body hash."""
     row = session.execute(
         select(HttpValidator.etag, HttpValidator.last_modified, HttpValidator.body_hash).where(
-            HttpValidator.url == url
+            HttpValidator.url == without_credentials(url)
         )
     ).one_or_none()
     return (row.etag, row.last_modified, row.body_hash) if row is not None else (None, None, None)

@@ -319,3 +319,85 @@ def hang_up() -> Behaviour:
         handler.close_connection = True
 
     return behave
+
+
+# Hostile encodings and header pacing, and a page behind HTTP basic authentication.
+
+
+@functools.cache
+def brotli_bomb_body(inflated_size: int = 50_000_000) -> bytes:
+    """Brotli bytes (a few hundred at most) that inflate to `inflated_size` zero bytes."""
+    import brotli  # only the bomb needs it
+
+    compressor = brotli.Compressor(quality=5)
+    block = b"\0" * 1_000_000
+    parts = []
+    remaining = inflated_size
+    while remaining > 0:
+        parts.append(compressor.process(block[: min(remaining, len(block))]))
+        remaining -= len(block)
+    parts.append(compressor.finish())
+    return b"".join(parts)
+
+
+def brotli_bomb(inflated_size: int = 50_000_000) -> Behaviour:
+    """A tiny body sent as Content-Encoding: br, whether asked for or not, inflating hugely."""
+
+    def behave(handler: Handler) -> None:
+        handler.send(
+            200,
+            brotli_bomb_body(inflated_size),
+            {"Content-Type": "text/html", "Content-Encoding": "br"},
+        )
+
+    return behave
+
+
+@functools.cache
+def stacked_gzip_bomb_body(inflated_size: int = 50_000_000) -> bytes:
+    """A gzip bomb gzipped once more: a few hundred bytes that inflate twice to `inflated_size`."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return compressor.compress(gzip_bomb_body(inflated_size)) + compressor.flush()
+
+
+def stacked_gzip_bomb(inflated_size: int = 50_000_000) -> Behaviour:
+    """A body sent as Content-Encoding: gzip, gzip that inflates to `inflated_size` bytes."""
+
+    def behave(handler: Handler) -> None:
+        handler.send(
+            200,
+            stacked_gzip_bomb_body(inflated_size),
+            {"Content-Type": "text/html", "Content-Encoding": "gzip, gzip"},
+        )
+
+    return behave
+
+
+def trickled_headers(pause: float = 0.2, body: bytes = b"late") -> Behaviour:
+    """The headers one byte per `pause` for MAX_WAIT seconds at most, then a short body."""
+
+    def behave(handler: Handler) -> None:
+        ends = time.monotonic() + MAX_WAIT
+        send = handler.request.sendall
+        send(b"HTTP/1.0 200 OK\r\nX-Padding: ")
+        while time.monotonic() < ends and handler.pause(pause):
+            send(b"a")
+        send(b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        handler.close_connection = True
+
+    return behave
+
+
+def basic_auth(user: str, password: str, then: Behaviour) -> Behaviour:
+    """`then` for requests with these basic-auth credentials, 401 for any other."""
+    import base64
+
+    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def behave(handler: Handler) -> None:
+        if handler.headers.get("Authorization") == expected:
+            then(handler)
+        else:
+            handler.send(401, b"who are you?", {"WWW-Authenticate": 'Basic realm="news"'})
+
+    return behave

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
 
+import httpcore
 import httpx
 import pytest
 
 from pipeline.fetch import (
+    DECODE_STEP,
+    BoundedInflater,
     FetchResult,
     HostPacer,
     Outcome,
     build_client,
     fetch,
+    fetching_for,
     parse_retry_after,
 )
+from pipeline.network import is_refused_address
 from pipeline.parse import extract_page
 from pipeline.settings import HttpSettings
 from pipeline.sources import ArticleSelectors
@@ -26,6 +36,9 @@ from tests.servers import (
     Behaviour,
     Handler,
     LoopbackHTTPServer,
+    basic_auth,
+    brotli_bomb,
+    brotli_bomb_body,
     endless,
     gzip_bomb,
     gzip_bomb_body,
@@ -35,7 +48,10 @@ from tests.servers import (
     respond,
     serve,
     slow,
+    stacked_gzip_bomb,
+    stacked_gzip_bomb_body,
     trickle,
+    trickled_headers,
     truncated,
     with_etag,
     with_last_modified,
@@ -67,6 +83,24 @@ def client() -> Iterator[httpx.Client]:
     """A client with the test settings, shared by the module (it keeps no state we use)."""
     with build_client(SETTINGS) as http:
         yield http
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The hosts sockets are asked for, recorded; only loopback ones are really connected to."""
+    opened: list[str] = []
+    connect = httpcore.SyncBackend.connect_tcp
+
+    def recorded(
+        backend: httpcore.SyncBackend, host: str, port: int, *args: Any, **kwargs: Any
+    ) -> Any:
+        opened.append(host)
+        if host not in ("127.0.0.1", "::1", "localhost"):  # no test traffic leaves loopback
+            raise httpcore.ConnectError(f"a test connected to {host}")
+        return connect(backend, host, port, *args, **kwargs)
+
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", recorded)
+    return opened
 
 
 @pytest.fixture(scope="module")
@@ -569,18 +603,23 @@ def _enter(pacer: HostPacer, order: list[str]) -> None:
         order.append("second in")
 
 
-def test_redirect_to_a_private_address_on_another_host_is_refused(client: httpx.Client) -> None:
-    """A redirect from one host to another that resolves to loopback is refused unless allowed."""
+def test_redirect_to_a_private_address_is_refused(
+    client: httpx.Client, connections: list[str]
+) -> None:
+    """A redirect to a private address is refused before connecting; loopback stays loopback."""
     with serve({"/feed": respond(200, FEED)}) as server:
         port = server.server_address[1]
-        with serve({"/r": redirect(f"http://localhost:{port}/feed")}) as origin:
-            refused = fetch(client, origin.url("/r"), SETTINGS)
-            allowed = fetch(
-                client, origin.url("/r"), replace(SETTINGS, allow_private_addresses=True)
-            )
+        routes = {
+            "/private": redirect("http://10.0.0.1/feed"),
+            "/local": redirect(f"http://localhost:{port}/feed"),
+        }
+        with serve(routes) as origin:
+            refused = fetch(client, origin.url("/private"), SETTINGS)
+            allowed = fetch(client, origin.url("/local"), SETTINGS)
         assert server.paths() == ["/feed"]
     assert refused.outcome is Outcome.HARD
-    assert refused.error is not None and "private address" in refused.error
+    assert refused.error == ("refusing http://10.0.0.1/feed: 10.0.0.1 is not a public address")
+    assert "10.0.0.1" not in connections
     assert allowed.outcome is Outcome.SUCCESS
 
 
@@ -590,7 +629,7 @@ def test_slow_headers_are_bounded_by_the_total_time(client: httpx.Client) -> Non
     with serve({"/f": slow(2.0, respond(200, FEED))}) as server:
         result = fetch(client, server.url("/f"), settings)
     assert result.outcome is Outcome.TEMPORARY
-    assert result.error is not None and "timeout" in result.error.lower()
+    assert result.error == "took longer than 0.5 s"
 
 
 def test_waiting_for_a_busy_host_does_not_use_up_the_total_time(client: httpx.Client) -> None:
@@ -632,3 +671,255 @@ def test_crawl_delay_slows_one_host_only() -> None:
     with pacer.slot("https://b.example/2"):
         pass
     assert waits == [10.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "10.0.0.1",
+        "172.16.5.4",
+        "192.168.1.1",
+        "100.64.0.1",  # carrier-grade NAT
+        "169.254.169.254",  # cloud metadata
+        "127.0.0.1",
+        "127.8.9.10",
+        "0.0.0.0",
+        "255.255.255.255",
+        "224.0.0.1",  # multicast
+        "240.0.0.1",  # reserved
+        "192.0.2.7",  # documentation
+        "198.18.0.1",  # benchmarking
+        "::1",
+        "::",
+        "::ffff:127.0.0.1",  # IPv4-mapped loopback
+        "::ffff:10.0.0.1",
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "fc00::1",  # unique local
+        "fe80::1%eth0",  # link-local with a zone
+        "ff02::1",  # multicast
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "2001:db8::1",  # documentation
+        "not an address",
+    ],
+)
+def test_non_public_addresses_are_refused(address: str) -> None:
+    """Anything not globally routable is refused, however it is written."""
+    assert is_refused_address(address)
+
+
+@pytest.mark.parametrize(
+    "address", ["93.184.215.14", "8.8.8.8", "2606:4700::6810:85e5", "::ffff:8.8.8.8"]
+)
+def test_public_addresses_are_allowed(address: str) -> None:
+    """Globally routable addresses may be reached."""
+    assert not is_refused_address(address)
+    assert not is_refused_address(address, allow_loopback=True)
+
+
+@pytest.mark.parametrize(
+    ("address", "refused"),
+    [
+        ("127.0.0.1", False),
+        ("::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("10.0.0.1", True),
+        ("100.64.0.1", True),
+        ("169.254.169.254", True),
+        ("0.0.0.0", True),
+        ("fc00::1", True),
+    ],
+)
+def test_loopback_allowance_covers_loopback_only(address: str, refused: bool) -> None:
+    """Allowing loopback allows 127.0.0.0/8 and ::1 (however written), no other private range."""
+    assert is_refused_address(address, allow_loopback=True) is refused
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.1/news/a",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.64.0.1/",
+        "http://[fc00::1]:8080/",
+        "http://0.0.0.0:6379/",
+        "http://[::ffff:10.0.0.1]/",
+    ],
+)
+def test_private_addresses_are_refused_before_connecting(
+    client: httpx.Client, connections: list[str], url: str
+) -> None:
+    """A first request to a private address fails hard, naming it, and opens no socket."""
+    result = fetch(client, url, SETTINGS)
+    assert result.outcome is Outcome.HARD
+    assert result.error is not None
+    assert result.error.startswith(f"refusing {url}: ")
+    assert "is not a public address" in result.error
+    assert connections == []
+
+
+def test_loopback_is_refused_for_a_source_that_is_not_loopback(
+    client: httpx.Client, connections: list[str]
+) -> None:
+    """Links of a public source to loopback are refused, by address or by name."""
+    resolved: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        resolved.append(host)
+        return ["127.0.0.1"]
+
+    with (
+        serve({"/secret": respond(200, b"internal")}) as server,
+        build_client(SETTINGS, resolver=resolver) as named,
+    ):
+        port = server.server_address[1]
+        with fetching_for(["https://news.example/feed"]):
+            by_address = fetch(client, server.url("/secret"), SETTINGS)
+            protocol_relative = fetch(
+                client, urljoin("https://news.example/feed", f"//localhost:{port}/secret"), SETTINGS
+            )
+        by_name = fetch(named, f"http://intranet.example:{port}/secret", SETTINGS)
+        assert server.paths() == []
+    assert [r.outcome for r in (by_address, protocol_relative, by_name)] == [Outcome.HARD] * 3
+    assert by_name.error == (
+        f"refusing http://intranet.example:{port}/secret: "
+        "intranet.example is at 127.0.0.1, which is not a public address"
+    )
+    assert resolved == ["intranet.example"]
+    assert connections == []
+
+
+def test_the_connection_goes_to_the_address_checked(
+    connections: list[str],
+) -> None:
+    """DNS rebinding: a second, different answer is never asked for; the checked address is used."""
+    answers = iter([["127.0.0.1"], ["10.0.0.1"], ["10.0.0.1"]])
+    asked: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return next(answers)
+
+    with (
+        serve({"/feed": respond(200, FEED)}) as server,
+        build_client(SETTINGS, resolver=rebinding) as rebound,
+    ):
+        port = server.server_address[1]
+        with fetching_for([server.url("/")]):  # a loopback source: loopback is allowed
+            result = fetch(rebound, f"http://rebind.example:{port}/feed", SETTINGS)
+        assert server.requests[0].headers["host"] == f"rebind.example:{port}"
+    assert result.outcome is Outcome.SUCCESS
+    assert asked == ["rebind.example"]
+    assert connections == ["127.0.0.1"]
+
+
+def test_a_rebound_answer_is_refused(connections: list[str]) -> None:
+    """A host whose answer turns private on a later lookup is refused on that lookup."""
+    answers = iter([["127.0.0.1"], ["127.0.0.1", "10.0.0.1"]])
+
+    def rebinding(host: str, port: int) -> list[str]:
+        return next(answers)
+
+    with serve({"/a": respond(200, FEED), "/b": respond(200, FEED)}) as server:
+        port = server.server_address[1]
+        with fetching_for([server.url("/")]), build_client(SETTINGS, resolver=rebinding) as one:
+            first = fetch(one, f"http://rebind.example:{port}/a", SETTINGS)
+        with fetching_for([server.url("/")]), build_client(SETTINGS, resolver=rebinding) as two:
+            second = fetch(two, f"http://rebind.example:{port}/b", SETTINGS)
+    assert first.outcome is Outcome.SUCCESS
+    assert second.outcome is Outcome.HARD
+    assert second.error is not None and "rebind.example is at 10.0.0.1" in second.error
+    assert connections == ["127.0.0.1"]
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "error"),
+    [
+        (brotli_bomb(), "refusing a body in an encoding not asked for (br)"),
+        (stacked_gzip_bomb(), "refusing a body encoded several times (gzip, gzip)"),
+    ],
+)
+def test_bombs_in_other_encodings_fail_hard(
+    client: httpx.Client, behaviour: Behaviour, error: str
+) -> None:
+    """Brotli (never asked for) and stacked encodings fail hard, and nothing is inflated."""
+    assert len(brotli_bomb_body()) < 3000 and len(stacked_gzip_bomb_body()) < 3000
+    tracemalloc.start()
+    try:
+        result = _fetch_one(client, behaviour)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.outcome is Outcome.HARD
+    assert result.error == error
+    assert peak < SETTINGS.max_body_bytes + 4 * DECODE_STEP
+
+
+def test_gzip_bomb_inflates_no_more_than_the_cap_and_one_step(client: httpx.Client) -> None:
+    """A gzip bomb is stopped as it inflates: memory stays near the cap, not the bomb's size."""
+    gzip_bomb_body()  # built before measuring
+    tracemalloc.start()
+    try:
+        result = _fetch_one(client, gzip_bomb())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.outcome is Outcome.HARD
+    # The kept chunks, their join, and one step in flight: far below the 50 MB the bomb makes.
+    assert peak < 2 * SETTINGS.max_body_bytes + 4 * DECODE_STEP
+
+
+def test_inflater_hands_out_bounded_steps() -> None:
+    """Each step of inflating is at most DECODE_STEP bytes, whatever one input chunk holds."""
+    inflater = BoundedInflater("gzip")
+    steps = [len(chunk) for chunk in inflater.feed(gzip_bomb_body(3_000_000))]
+    steps.append(len(inflater.finish()))
+    assert max(steps) <= DECODE_STEP
+    assert sum(steps) == 3_000_000
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS])
+def test_deflate_is_read_with_or_without_its_zlib_header(client: httpx.Client, wbits: int) -> None:
+    """ "deflate" bodies come both as zlib streams and as raw deflate; both are read."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    body = compressor.compress(b"<p>news</p>" * 1000) + compressor.flush()
+    result = _fetch_one(client, respond(200, body, {"Content-Encoding": "deflate"}))
+    assert result.outcome is Outcome.SUCCESS
+    assert result.body == b"<p>news</p>" * 1000
+
+
+def test_brotli_is_not_asked_for(client: httpx.Client) -> None:
+    """Only encodings inflated in bounded steps are offered."""
+    with serve({"/r": respond(200, FEED)}) as server:
+        fetch(client, server.url("/r"), SETTINGS)
+    assert server.requests[0].headers["accept-encoding"] == "gzip, deflate"
+
+
+def test_trickled_headers_end_at_the_total_time(fast_client: httpx.Client) -> None:
+    """Headers arriving a byte at a time, each within read_timeout, still end at the total time."""
+    settings = replace(FAST, read_timeout=2.0, total_timeout=1.0)
+    started = time.monotonic()
+    result = _fetch_one(fast_client, trickled_headers(pause=0.2), settings)
+    took = time.monotonic() - started
+    assert result.outcome is Outcome.TEMPORARY
+    assert result.error == "took longer than 1 s"
+    assert took < 3 * settings.total_timeout  # the server trickles for 5 s
+
+
+def test_credentials_are_used_but_never_shown(client: httpx.Client) -> None:
+    """A URL's user and password go out as basic auth, and appear in no result field."""
+    routes = {
+        "/feed": basic_auth("reader", "s3cret-pass", respond(200, FEED)),
+        "/moved": basic_auth("reader", "s3cret-pass", redirect("/gone")),
+    }
+    with serve(routes) as server:
+        port = server.server_address[1]
+        ok = fetch(client, f"http://reader:s3cret-pass@127.0.0.1:{port}/feed", SETTINGS)
+        gone = fetch(client, f"http://reader:s3cret-pass@127.0.0.1:{port}/moved", SETTINGS)
+        bad = fetch(client, f"ftp://reader:s3cret-pass@127.0.0.1:{port}/x", SETTINGS)
+    assert ok.outcome is Outcome.SUCCESS and ok.body == FEED
+    assert gone.outcome is Outcome.HARD
+    assert bad.error == f"refusing non-http URL ftp://127.0.0.1:{port}/x"
+    for result in (ok, gone, bad):
+        assert "s3cret-pass" not in (result.error or "")

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import httpcore
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Article, Fetch, HttpValidator, Source
+from pipeline.cli import main
 from pipeline.fetch import build_client
 from pipeline.jobs import ConsolidationPace, fetch_sources, unit_of_work
 from pipeline.settings import HttpSettings, Settings
@@ -22,6 +28,8 @@ from storage.migrate import upgrade
 from .servers import (
     Behaviour,
     Handler,
+    basic_auth,
+    brotli_bomb,
     endless,
     gzip_bomb,
     hang_up,
@@ -29,6 +37,8 @@ from .servers import (
     respond,
     serve,
     slow,
+    stacked_gzip_bomb,
+    trickled_headers,
     truncated,
     with_etag,
 )
@@ -626,3 +636,229 @@ def test_grouping_is_paced_by_how_long_the_last_one_took() -> None:
     assert not pace.due()
     pace.extracted = 20.0
     assert pace.due()
+
+
+# Hostile links, encodings, header pacing and credentials: each fails alone, the good source goes on.
+
+PRIVATE_LINKS = (
+    "http://10.0.0.1/a/1",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://100.64.0.1/a/2",
+)
+
+
+def _feed_of(links: Sequence[str]) -> bytes:
+    """An RSS feed of teasers linking to these URLs."""
+    items = "".join(
+        f"<item><title>Story {n}</title><link>{link}</link><description>Teaser</description></item>"
+        for n, link in enumerate(links)
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
+def _connections_recorded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The hosts sockets are asked for; any but loopback fails without a packet sent."""
+    opened: list[str] = []
+    connect = httpcore.SyncBackend.connect_tcp
+
+    def recorded(
+        backend: httpcore.SyncBackend, host: str, port: int, *args: Any, **kwargs: Any
+    ) -> Any:
+        opened.append(host)
+        if host not in ("127.0.0.1", "::1", "localhost"):  # no test traffic leaves loopback
+            raise httpcore.ConnectError(f"a test connected to {host}")
+        return connect(backend, host, port, *args, **kwargs)
+
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", recorded)
+    return opened
+
+
+def _good_source(server_url: str) -> SourceConfig:
+    return replace(_source(server_url + "/feed"), name="good")
+
+
+GOOD_ROUTES: dict[str, Behaviour] = {
+    "/feed": respond(200, _feed(2), content_type="application/rss+xml"),
+    "/a/1": _page(3),
+    "/a/2": _page(4),
+}
+
+
+@pytest.mark.parametrize("kind", ["rss", "html_listing"])
+def test_links_to_private_addresses_fail_alone(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """A loopback source's links to private addresses fail hard before connecting; none stored."""
+    opened = _connections_recorded(monkeypatch)
+    index = (
+        respond(200, _feed_of(PRIVATE_LINKS), content_type="application/rss+xml")
+        if kind == "rss"
+        else _listing(list(PRIVATE_LINKS), None)
+    )
+    with (
+        serve({"/index": index}) as bad,
+        serve(GOOD_ROUTES) as good,
+        build_client(SETTINGS.http) as client,
+    ):
+        hostile = SourceConfig(
+            name="hostile",
+            kind=kind,
+            urls=(bad.url("/index"),),
+            link_selector="ul.news li a" if kind == "html_listing" else None,
+            article=ArticleSelectors(text="article"),
+        )
+        summary = fetch_sources(
+            session_factory, client, [hostile, _good_source(good.base_url)], SETTINGS
+        )
+        assert set(bad.paths()) <= {"/index", "/robots.txt"}
+    reports = {report.name: report for report in summary.sources}
+    assert (reports["hostile"].stored, reports["hostile"].status) == (0, "failed")
+    assert sorted(reports["hostile"].errors) == sorted(
+        f"{link}: hard: refusing {link}: {urlsplit(link).hostname} is not a public address"
+        for link in PRIVATE_LINKS
+    )
+    assert (reports["good"].stored, reports["good"].status) == (2, "ok")
+    with unit_of_work(session_factory) as session:
+        urls = set(session.scalars(select(Article.url)))
+        outcomes = set(session.scalars(select(Fetch.outcome).where(Fetch.url.in_(PRIVATE_LINKS))))
+    assert urls == {good.url("/a/1"), good.url("/a/2")}
+    assert outcomes == {"hard"}
+    assert set(opened) == {"127.0.0.1"}
+
+
+def test_a_source_on_a_name_that_leads_to_loopback_is_refused(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source named by a host that resolves to loopback is not a loopback source: refused."""
+    opened = _connections_recorded(monkeypatch)
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    with (
+        serve({"/feed": respond(200, _feed(1)), "/a/1": _page(1)}) as inside,
+        serve(GOOD_ROUTES) as good,
+        build_client(SETTINGS.http, resolver=resolver) as client,
+    ):
+        feed = f"http://intranet.example:{inside.server_address[1]}/feed"
+        sources = [replace(_source(feed), name="intranet"), _good_source(good.base_url)]
+        summary = fetch_sources(session_factory, client, sources, SETTINGS)
+        assert inside.paths() == []
+    reports = {report.name: report for report in summary.sources}
+    assert reports["intranet"].errors == [
+        f"{feed}: hard: refusing {feed}: intranet.example is at 127.0.0.1, "
+        "which is not a public address"
+    ]
+    assert (reports["good"].stored, reports["good"].status) == (2, "ok")
+    assert "intranet.example" in asked
+    assert set(opened) == {"127.0.0.1"}
+
+
+@pytest.mark.parametrize(
+    ("misbehaviour", "error"),
+    [
+        ("brotli bomb", "hard: refusing a body in an encoding not asked for (br)"),
+        ("stacked gzip bomb", "hard: refusing a body encoded several times (gzip, gzip)"),
+        ("trickled headers", "temporary: took longer than 1 s"),
+    ],
+)
+def test_a_hostile_encoding_or_pace_fails_its_page_alone(
+    session_factory: sessionmaker[Session], misbehaviour: str, error: str
+) -> None:
+    """Bombs in other encodings and headers sent a byte at a time fail their page; others go on."""
+    behaviours: dict[str, Behaviour] = {
+        "brotli bomb": brotli_bomb(),
+        "stacked gzip bomb": stacked_gzip_bomb(),
+        "trickled headers": trickled_headers(pause=0.2),
+    }
+    bad_routes = {
+        "/feed": respond(200, _feed(1), content_type="application/rss+xml"),
+        "/a/1": behaviours[misbehaviour],
+    }
+    settings = Settings(http=replace(SETTINGS.http, total_timeout=1.0, max_body_bytes=1_000_000))
+    with (
+        serve(bad_routes) as bad,
+        serve(GOOD_ROUTES) as good,
+        build_client(settings.http) as client,
+    ):
+        hostile = replace(_source(bad.url("/feed")), name="hostile")
+        summary = fetch_sources(
+            session_factory, client, [hostile, _good_source(good.base_url)], settings
+        )
+    reports = {report.name: report for report in summary.sources}
+    assert reports["hostile"].errors == [f"{bad.url('/a/1')}: {error}"]
+    assert reports["hostile"].stored == 0
+    assert (reports["good"].stored, reports["good"].status) == (2, "ok")
+    with unit_of_work(session_factory) as session:
+        took = session.scalars(select(Fetch.duration_ms).where(Fetch.url == bad.url("/a/1"))).all()
+    assert len(took) == 1
+    assert took[0] < 3000  # 3 times the total time, where trickled headers used to last 5 s
+
+
+def test_credentials_in_a_source_url_are_used_and_never_stored_or_shown(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Basic-auth credentials in sources.yaml reach the server, and no table, log or summary."""
+    monkeypatch.setenv("NEWSTRACK_RETRIES", "0")
+    monkeypatch.setenv("NEWSTRACK_PER_HOST_INTERVAL", "0")
+    password = "pw-9f8e7d6c"
+    guarded = {
+        "/feed": _feed(3),
+        "/a/1": PAGE.format(title="Story 1", day="Sept. 1").encode(),
+    }
+    routes: dict[str, Behaviour] = {
+        path: basic_auth("reader", password, respond(200, body, content_type="text/html"))
+        for path, body in guarded.items()
+    }
+    routes["/a/2"] = basic_auth("reader", password, respond(500, b"oops"))
+    routes["/a/3"] = basic_auth("reader", password, redirect("http://10.0.0.1/a/3"))
+    database = f"sqlite:///{tmp_path / 'credentials.db'}"
+    with serve(routes) as server:
+        port = server.server_address[1]
+        sources = tmp_path / "sources.yaml"
+        sources.write_text(
+            "version: 1\nsources:\n  - name: members\n    kind: rss\n    urls:\n"
+            f"      - http://reader:{password}@127.0.0.1:{port}/feed\n"
+            "    article:\n      text: article\n",
+            encoding="utf-8",
+        )
+        caplog.set_level(logging.DEBUG)
+        arguments = ["--db", database, "--sources", str(sources)]
+        codes = [main([*arguments, "--json", "fetch"]), main([*arguments, "fetch"])]
+        statuses = [(r.path, r.headers.get("authorization")) for r in server.requests]
+    printed = capsys.readouterr()
+    assert codes == [3, 3]  # partial: /a/2 and /a/3 fail, with their URLs named
+    # robots.txt is asked for without them (a 401 there means "no rules"); every page with them.
+    assert {path for path, auth in statuses if auth is None} == {"/robots.txt"}
+    assert {path for path, auth in statuses if auth is not None} == {
+        "/feed",
+        "/a/1",
+        "/a/2",
+        "/a/3",
+    }
+    summary = json.loads(printed.out.split("\n}\n")[0] + "\n}")
+    assert summary["sources"][0]["stored"] == 1
+    with open_engine(database) as engine:
+        texts = list(_every_text(engine))
+    assert any(f"127.0.0.1:{port}/feed" in value for value in texts)  # the URL, without them
+    for where, shown in [
+        ("stdout", printed.out),
+        ("stderr", printed.err),
+        ("logs", caplog.text),
+        *(("database", value) for value in texts),
+    ]:
+        assert password not in shown, where
+        assert "reader:" not in shown, where
+
+
+def _every_text(engine: Engine) -> Iterator[str]:
+    """Every text value in every column of every table."""
+    with engine.connect() as connection:
+        for table in inspect(engine).get_table_names():
+            for row in connection.execute(text(f'SELECT * FROM "{table}"')):
+                yield from (str(value) for value in row if isinstance(value, str | bytes))

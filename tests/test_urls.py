@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from pipeline.urls import absolute_url, canonicalize_url
+from pipeline.urls import absolute_url, canonicalize_url, without_credentials
 
 
 @pytest.mark.parametrize(
@@ -210,3 +210,43 @@ def test_absolute_url_never_raises(link: str) -> None:
     if resolved is not None:
         assert urlsplit(resolved).scheme in ("http", "https")
         canonicalize_url(resolved)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://user:secret@example.org/feed", "https://example.org/feed"),
+        ("https://token@example.org", "https://example.org"),
+        ("http://a@b:c@example.org:8080/x?to=y@z#f@g", "http://example.org:8080/x?to=y@z#f@g"),
+        ("https://u:p%40ss@example.org/a", "https://example.org/a"),
+        ("https://example.org/people/@someone", "https://example.org/people/@someone"),
+        ("mailto:editor@example.org", "mailto:editor@example.org"),
+        (
+            "https://u:p@one.example/a: redirect loop at HTTP://v:q@two.example/b",
+            "https://one.example/a: redirect loop at HTTP://two.example/b",
+        ),
+    ],
+)
+def test_credentials_are_left_out_of_urls_and_messages(text: str, expected: str) -> None:
+    """User names and passwords go; hosts, paths, queries and '@' elsewhere stay."""
+    assert without_credentials(text) == expected
+
+
+def test_canonical_urls_carry_no_credentials() -> None:
+    """An article linked with credentials is stored by its URL without them."""
+    assert canonicalize_url("https://reader:secret@Example.org/a/") == "https://example.org/a"
+
+
+@given(http_urls())
+def test_credentials_leave_a_url_that_reads_the_same(url: str) -> None:
+    """Leaving credentials out changes nothing else: the host, port, path and query read alike."""
+    with_them = url.replace("://", "://reader:s%40cret@", 1)
+    stripped = urlsplit(without_credentials(with_them))
+    original = urlsplit(url)
+    assert stripped.username is None and stripped.password is None
+    assert (stripped.hostname, stripped.port, stripped.path, stripped.query) == (
+        original.hostname,
+        original.port,
+        original.path,
+        original.query,
+    )
