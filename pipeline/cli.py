@@ -134,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _fetch_options(run)
     run.add_argument(
-        "--limit", type=ARTICLE_LIMIT, metavar="N", help="extract at most N articles (1 to 1000000)"
+        "--limit",
+        type=ARTICLE_LIMIT,
+        metavar="N",
+        help=f"extract at most N articles ({ARTICLE_LIMIT.describe()})",
     )
     run.set_defaults(handler=command_run)
 
@@ -148,7 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
         "extract", parents=[common], help="extract events from stored articles"
     )
     extract.add_argument(
-        "--limit", type=ARTICLE_LIMIT, metavar="N", help="extract at most N articles (1 to 1000000)"
+        "--limit",
+        type=ARTICLE_LIMIT,
+        metavar="N",
+        help=f"extract at most N articles ({ARTICLE_LIMIT.describe()})",
     )
     extract.add_argument("--dry-run", action="store_true", help="extract but store nothing")
     extract.add_argument(
@@ -161,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=PROCESSES,
         default=1,
         metavar="N",
-        help="worker processes for the trained pipeline (1 to 256, default 1)",
+        help=f"worker processes for the trained pipeline ({PROCESSES.describe()}; default 1)",
     )
     extract.set_defaults(handler=command_extract)
 
@@ -243,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         "prune", parents=[common], help="delete fetch attempts and job runs older than N days"
     )
     prune.add_argument(
-        "--older-than", type=DAYS, default=90, metavar="DAYS", help="1 to 36500, default 90"
+        "--older-than", type=DAYS, default=90, metavar="DAYS", help=f"{DAYS.describe()}; default 90"
     )
     prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     prune.set_defaults(handler=command_prune)
@@ -349,7 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="fetch, extract or jobs (repeatable or comma-separated; default all)",
     )
     worker.add_argument(
-        "--concurrency", type=PROCESSES, default=1, metavar="N", help="1 to 256, default 1"
+        "--concurrency",
+        type=PROCESSES,
+        default=1,
+        metavar="N",
+        help=f"{PROCESSES.describe()}; default 1",
     )
     worker.add_argument("--once", action="store_true", help="stop when the queues are empty")
     worker.set_defaults(handler=command_worker)
@@ -362,7 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--status", metavar="STATUS", help="todo, doing, succeeded, failed, cancelled, aborted"
     )
     action = jobs.add_mutually_exclusive_group()
-    action.add_argument("--retry", type=JOB_ID, metavar="ID", help="queue a failed job again")
+    action.add_argument(
+        "--retry",
+        type=JOB_ID,
+        metavar="ID",
+        help="queue a failed job again (its id, a whole number from 1)",
+    )
     action.add_argument(
         "--fetch", action="store_true", help="queue a fetch of each source (or --source)"
     )
@@ -386,7 +401,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate cron.yaml, list next fire times, warn about daylight saving",
     )
     check.add_argument(
-        "--count", type=FIRE_TIMES, default=3, metavar="N", help="fire times per job (1 to 1000)"
+        "--count",
+        type=FIRE_TIMES,
+        default=3,
+        metavar="N",
+        help=f"fire times per job ({FIRE_TIMES.describe()})",
     )
     check.add_argument(
         "--timezone",
@@ -467,14 +486,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=ROW_CAP,
         default=1000,
         metavar="N",
-        help="row cap, 1 to 10000000 (default 1000, 0 for none); exit 3 when it cuts rows",
+        help=f"row cap: {ROW_CAP.describe()} (default 1000); exit 3 when it cuts rows",
     )
     sql.add_argument(
         "--time-limit",
         type=TIME_LIMIT,
         default=10.0,
         metavar="S",
-        help="seconds, more than 0 and at most 86400 (default 10)",
+        help=f"time limit: {TIME_LIMIT.describe()} (default 10)",
     )
     sql.set_defaults(handler=command_sql)
 

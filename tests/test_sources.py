@@ -160,6 +160,8 @@ SOURCE = "sources:\n  - name: a\n    kind: html_listing\n    urls: [https://a.ex
         ("    listing: {links: a}\n    article:\n      text: 'p >> q'\n", 7, "article.text", "p >> q"),
         ("    listing: {links: a}\n    article:\n      title: 'h1:unknown-pseudo'\n", 7, "article.title", "h1:unknown-pseudo"),
         ("    listing: {links: a}\n    article: {published: 'time[datetime'}\n", 6, "article.published", "time[datetime"),
+        ("    listing: {links: 'a::before'}\n", 5, "listing.links", "a::before"),
+        ("    listing: {links: '" + ":is(" * 2000 + "a" + ")" * 2000 + "'}\n", 5, "listing.links", ":is(" * 2000 + "a" + ")" * 2000),
     ],
 )  # fmt: skip
 def test_an_invalid_css_selector_is_refused_when_the_file_loads(
