@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -20,6 +21,7 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 60
 SET_UP_FIRST = "run `newstrack init` or `newstrack run` first"
 SCHEMA_TABLE = "alembic_version"  # Alembic's own table: every schema newstrack made has it
 DRIVERS = ("sqlite", "postgresql", "postgresql+psycopg")  # psycopg 3 is the driver installed
+PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
 SUPPORTED_URLS = (
     "use sqlite:///PATH (a file; sqlite:////absolute/path), postgresql://USER@HOST/NAME "
     "or postgresql+psycopg://USER@HOST/NAME"
@@ -36,7 +38,8 @@ def parse_database_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
-        raise DatabaseUrlError(f"not a database URL: {url!r}; {SUPPORTED_URLS}") from None
+        shown = PASSWORD.sub(r"\1***@", url)  # a URL too broken to parse may still hold one
+        raise DatabaseUrlError(f"not a database URL: {shown!r}; {SUPPORTED_URLS}") from None
     if parsed.drivername not in DRIVERS:
         raise DatabaseUrlError(f"unsupported database URL {describe(parsed)!r}: {SUPPORTED_URLS}")
     if parsed.drivername == "postgresql":

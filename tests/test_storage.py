@@ -344,6 +344,7 @@ def test_sqlite_in_missing_folder_is_a_clear_error(tmp_path: object) -> None:
         ("postgres://u@127.0.0.1/x", "unsupported database URL"),
         ("sqlite+pysqlcipher:///x.db", "unsupported database URL"),
         ("not a url", "not a database URL: 'not a url'"),
+        ("postgresql://u:secret@host:port/x", "not a database URL: 'postgresql://u:***@host:port/x'"),
         ("", "not a database URL: ''"),
         ("sqlite://", "'sqlite://' is an in-memory SQLite database"),
         ("sqlite:///:memory:", "'sqlite:///:memory:' is an in-memory SQLite database"),
