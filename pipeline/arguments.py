@@ -8,6 +8,9 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from pipeline.config import NAME_RULE, is_name
+from pipeline.numbers import DAY, NumberError, Seconds, Whole
+
 NUMBER = re.compile(r"-\d+(\.\d*)?")  # "-1" is a value, not an option
 
 
@@ -100,6 +103,46 @@ class _Subcommands(_SubcommandsBase):
         extras = vars(namespace).pop(argparse._UNRECOGNIZED_ARGS_ATTR, [])
         if extras:
             chosen.error(f"unrecognized arguments: {' '.join(extras)}")
+
+
+class NumberType:
+    """An argparse type for one kind of number: a value outside it is a usage error naming the range.
+
+    Every numeric option of every command takes one of these (never `int` or `float`, which let
+    nan, inf, 0.5 or -1 through), so what an option accepts reads the same in its error and help.
+    """
+
+    def __init__(self, kind: Whole | Seconds) -> None:
+        self.kind = kind
+        self.__name__ = "number"  # argparse names the type in some of its own errors
+
+    def __call__(self, text: str) -> int | float:
+        """The number a word gives, or argparse's error (exit 2) with the range."""
+        try:
+            return self.kind.from_text(text)
+        except NumberError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    def describe(self) -> str:
+        """The accepted range in words, for an option's help."""
+        return self.kind.describe()
+
+
+def whole(low: int, high: int, zero: str | None = None) -> NumberType:
+    """A whole number from `low` to `high` (and 0, meaning `zero`, when given)."""
+    return NumberType(Whole(low, high, zero))
+
+
+def seconds(high: float = DAY) -> NumberType:
+    """A duration in seconds, finite, more than 0 and at most `high` (a day unless said)."""
+    return NumberType(Seconds(high))
+
+
+def watchlist_name(text: str) -> str:
+    """An argparse type: a watchlist's name, by the rule source names follow too (NAME_RULE)."""
+    if not is_name(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a name: expected {NAME_RULE}")
+    return text
 
 
 def _either(names: Sequence[str]) -> str:

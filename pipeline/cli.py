@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from pipeline import __version__
-from pipeline.arguments import SuggestingParser
+from pipeline import __version__, numbers
+from pipeline.arguments import NumberType, SuggestingParser, seconds, watchlist_name, whole
 from pipeline.errors import InputError, NewstrackError, UsageError
 from pipeline.settings import Settings
 from pipeline.terminal import printable
@@ -48,6 +48,15 @@ log = logging.getLogger("newstrack")
 # JSON output gives them as arrays.
 LIST_COLUMNS = frozenset({"elements", "targets", "conflicts", "recipients"})
 Resolved = TypeVar("Resolved")  # what the vocabulary resolves a name to
+# The numbers options take (pipeline.arguments): whole where they count, bounded, never nan or inf.
+ARTICLE_LIMIT = whole(1, 1_000_000)
+PROCESSES = whole(1, 256)
+DAYS = whole(1, 36_500)  # a hundred years
+JOB_ID = whole(1, 2**63 - 1)  # the queue's bigint ids
+FIRE_TIMES = whole(1, 1_000)
+ROW_CAP = whole(1, 10_000_000, zero="no cap")
+TIME_LIMIT = seconds()  # at most a day
+MIN_SOURCES = NumberType(numbers.MIN_SOURCES)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,7 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
         "run", parents=[common], help="fetch every source, then extract events"
     )
     _fetch_options(run)
-    run.add_argument("--limit", type=_positive_int, metavar="N", help="extract at most N articles")
+    run.add_argument(
+        "--limit",
+        type=ARTICLE_LIMIT,
+        metavar="N",
+        help=f"extract at most N articles ({ARTICLE_LIMIT.describe()})",
+    )
     run.set_defaults(handler=command_run)
 
     fetch = commands.add_parser(
@@ -145,7 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
         "extract", parents=[common], help="extract events from stored articles"
     )
     extract.add_argument(
-        "--limit", type=_positive_int, metavar="N", help="extract at most N articles"
+        "--limit",
+        type=ARTICLE_LIMIT,
+        metavar="N",
+        help=f"extract at most N articles ({ARTICLE_LIMIT.describe()})",
     )
     extract.add_argument("--dry-run", action="store_true", help="extract but store nothing")
     extract.add_argument(
@@ -155,10 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     extract.add_argument(
         "--processes",
-        type=_positive_int,
+        type=PROCESSES,
         default=1,
         metavar="N",
-        help="worker processes for the trained pipeline (default 1)",
+        help=f"worker processes for the trained pipeline ({PROCESSES.describe()}; default 1)",
     )
     extract.set_defaults(handler=command_extract)
 
@@ -240,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         "prune", parents=[common], help="delete fetch attempts and job runs older than N days"
     )
     prune.add_argument(
-        "--older-than", type=_positive_int, default=90, metavar="DAYS", help="default 90"
+        "--older-than", type=DAYS, default=90, metavar="DAYS", help=f"{DAYS.describe()}; default 90"
     )
     prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     prune.set_defaults(handler=command_prune)
@@ -264,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     adding = watchlist_commands.add_parser(
         "add", parents=[common, watchlists_file], help="add a watchlist to the file"
     )
-    adding.add_argument("name", help="a name for the watchlist")
+    adding.add_argument("name", type=watchlist_name, help="a name for the watchlist")
     adding.add_argument(
         "--recipient", action="append", required=True, metavar="ADDRESS", help="repeatable"
     )
@@ -272,7 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
         adding.add_argument(
             f"--{option}", action="append", default=[], metavar="NAME", help="filter (repeatable)"
         )
-    adding.add_argument("--min-sources", type=_positive_int, default=1, metavar="N")
+    adding.add_argument(
+        "--min-sources", type=MIN_SOURCES, default=1, metavar="N", help=MIN_SOURCES.describe()
+    )
     adding.add_argument("--schedule", default="digest-daily", metavar="JOB", help="a cron.yaml job")
     adding.add_argument("--timezone", default="UTC", metavar="ZONE")
     adding.add_argument("--group-by", choices=("element", "measure"), default="element")
@@ -280,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     removing = watchlist_commands.add_parser(
         "remove", parents=[common, watchlists_file], help="remove a watchlist from the file"
     )
-    removing.add_argument("name")
+    removing.add_argument("name", type=watchlist_name)
     removing.set_defaults(handler=command_watchlist_remove)
 
     digest = commands.add_parser("digest", help="send the due digest e-mails, or preview one")
@@ -294,7 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, watchlists_file, digest_options],
         help="send every due digest once (all watchlists, or --watchlist)",
     )
-    sending.add_argument("--watchlist", action="append", default=[], metavar="NAME")
+    sending.add_argument(
+        "--watchlist", type=watchlist_name, action="append", default=[], metavar="NAME"
+    )
     sending.add_argument("--dry-run", action="store_true", help="build the digests, send nothing")
     settle = sending.add_mutually_exclusive_group()
     settle.add_argument(
@@ -317,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, watchlists_file, digest_options],
         help="write the digest a watchlist would send now as .eml and .html",
     )
-    previewing.add_argument("--watchlist", required=True, metavar="NAME")
+    previewing.add_argument("--watchlist", type=watchlist_name, required=True, metavar="NAME")
     previewing.add_argument(
         "--out",
         type=Path,
@@ -341,7 +362,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAMES",
         help="fetch, extract or jobs (repeatable or comma-separated; default all)",
     )
-    worker.add_argument("--concurrency", type=_positive_int, default=1, metavar="N")
+    worker.add_argument(
+        "--concurrency",
+        type=PROCESSES,
+        default=1,
+        metavar="N",
+        help=f"{PROCESSES.describe()}; default 1",
+    )
     worker.add_argument("--once", action="store_true", help="stop when the queues are empty")
     worker.set_defaults(handler=command_worker)
     jobs = commands.add_parser(
@@ -353,7 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--status", metavar="STATUS", help="todo, doing, succeeded, failed, cancelled, aborted"
     )
     action = jobs.add_mutually_exclusive_group()
-    action.add_argument("--retry", type=int, metavar="ID", help="queue a failed job again")
+    action.add_argument(
+        "--retry",
+        type=JOB_ID,
+        metavar="ID",
+        help="queue a failed job again (its id, a whole number from 1)",
+    )
     action.add_argument(
         "--fetch", action="store_true", help="queue a fetch of each source (or --source)"
     )
@@ -377,7 +409,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate cron.yaml, list next fire times, warn about daylight saving",
     )
     check.add_argument(
-        "--count", type=_positive_int, default=3, metavar="N", help="fire times per job"
+        "--count",
+        type=FIRE_TIMES,
+        default=3,
+        metavar="N",
+        help=f"fire times per job ({FIRE_TIMES.describe()})",
     )
     check.add_argument(
         "--timezone",
@@ -461,13 +497,17 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=("table", "csv", "json", "jsonl"), default="table")
     sql.add_argument(
         "--max-rows",
-        type=_row_cap,
+        type=ROW_CAP,
         default=1000,
         metavar="N",
-        help="row cap (default 1000, 0 for none); exit 3 when it cuts rows",
+        help=f"row cap: {ROW_CAP.describe()} (default 1000); exit 3 when it cuts rows",
     )
     sql.add_argument(
-        "--time-limit", type=float, default=10.0, metavar="S", help="seconds (default 10)"
+        "--time-limit",
+        type=TIME_LIMIT,
+        default=10.0,
+        metavar="S",
+        help=f"time limit: {TIME_LIMIT.describe()} (default 10)",
     )
     sql.set_defaults(handler=command_sql)
 
@@ -983,9 +1023,10 @@ def command_watchlist_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_watchlist_remove(args: argparse.Namespace, settings: Settings) -> int:
     """Remove a watchlist by name."""
+    from models.vocabulary import load_vocabulary
     from pipeline.watchlists import remove_watchlist
 
-    remove_watchlist(args.file, args.name)
+    remove_watchlist(args.file, args.name, load_vocabulary())
     print(f"removed watchlist {args.name!r} from {args.file}")
     return EXIT_OK
 
@@ -1065,12 +1106,21 @@ def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
             os.environ.get("NEWSTRACK_UNSUBSCRIBE_URL") or None,
         )
     args.out.mkdir(parents=True, exist_ok=True)
-    eml = args.out / f"{watchlist.name}.eml"
+    eml = _inside(args.out, f"{watchlist.name}.eml")
     eml.write_bytes(bytes(message))
-    html = args.out / f"{watchlist.name}.html"
+    html = _inside(args.out, f"{watchlist.name}.html")
     html.write_text(standalone_html(message), encoding="utf-8")  # the chart inlined
     print(f"{eml}\n{html}")
     return EXIT_OK
+
+
+def _inside(folder: Path, file_name: str) -> Path:
+    """A file directly in a folder, links resolved; a name that would lead elsewhere is an error."""
+    resolved_folder = folder.resolve()
+    path = (resolved_folder / file_name).resolve()
+    if path.parent != resolved_folder:
+        raise UsageError(f"{file_name!r} would be written outside {folder}: refused")
+    return folder / file_name
 
 
 def command_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -1607,28 +1657,6 @@ def _day(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
-
-
-def _positive_int(value: str) -> int:
-    """An argparse type: a whole number of at least 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
-    return number
-
-
-def _row_cap(value: str) -> int:
-    """An argparse type: a row cap, 0 for none."""
-    try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number, 0 for no cap, got {value!r}")
-    return number
 
 
 def _parameter(item: str) -> tuple[str, str]:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
 from pipeline.errors import ConfigError
+from pipeline.numbers import NumberError, Whole
 
 MAX_EXPANDED = 100_000  # nodes that aliases may repeat; more is an alias bomb ("billion laughs")
+# The names of sources and watchlists: they become file names (digest previews), log lines and
+# database keys, so no '/', no leading '.', no line break, no space; 100 fits every column.
+NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
+NAME_RULE = "1 to 100 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit"
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -84,10 +91,26 @@ def load_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: nested too deeply to read") from None
 
 
+def is_name(value: object) -> TypeGuard[str]:
+    """Whether a value is a valid source or watchlist name (NAME_RULE)."""
+    return isinstance(value, str) and NAME.fullmatch(value) is not None
+
+
 def where(path: Path, item: Any) -> str:
     """Name a place in a file for an error message."""
     line = item.get("__line__") if isinstance(item, dict) else None
     return f"{path}: line {line}" if line else str(path)
+
+
+def whole_number(value: Any, kind: Whole, fail: Callable[[str], ConfigError]) -> int:
+    """A whole number a YAML file gives (never `true`), or the error `fail` words, with the range.
+
+    The one check of numbers in newstrack's YAML files (cron.yaml, sources.yaml, watchlists.yaml).
+    """
+    try:
+        return kind.from_yaml(value)
+    except NumberError as error:
+        raise fail(str(error)) from None
 
 
 def strip_lines(value: Any) -> Any:

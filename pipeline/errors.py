@@ -21,6 +21,10 @@ class UnknownSourceError(ConfigError):
     """A source name given on the command line is not in the registry."""
 
 
+class DatabaseUrlError(ConfigError):
+    """A database URL newstrack cannot use: malformed, another database, or no file to keep data in."""
+
+
 class DatabaseError(NewstrackError):
     """The database cannot be reached or set up."""
 

@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from pipeline.errors import ConfigError, NewstrackError
+from pipeline.numbers import Whole
+from pipeline.settings import read_whole
 
 SECURITY = ("starttls", "ssl", "none")
 DEFAULT_PORT = {"starttls": 587, "ssl": 465, "none": 25}
+PORT = Whole(1, 65535)
 
 
 class MailError(NewstrackError):
@@ -48,12 +51,10 @@ class SmtpSettings:
         security = environ.get("NEWSTRACK_SMTP_SECURITY", "none").lower()
         if security not in SECURITY:
             raise ConfigError(f"NEWSTRACK_SMTP_SECURITY={security!r}: one of {', '.join(SECURITY)}")
-        port_text = environ.get("NEWSTRACK_SMTP_PORT", str(DEFAULT_PORT[security]))
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ConfigError(f"NEWSTRACK_SMTP_PORT={port_text!r} is not a port number")
+        port = read_whole(environ, "NEWSTRACK_SMTP_PORT", PORT, DEFAULT_PORT[security])
         return cls(
             host=environ.get("NEWSTRACK_SMTP_HOST", "localhost"),
-            port=int(port_text),
+            port=port,
             user=environ.get("NEWSTRACK_SMTP_USER") or None,
             password=environ.get("NEWSTRACK_SMTP_PASSWORD") or None,
             security=security,

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
-from pipeline.config import load_yaml, where
+from pipeline.config import load_yaml, where, whole_number
 from pipeline.errors import ConfigError
+from pipeline.numbers import DAY, Whole
 
 VERSION = 1
 CONCURRENCY = ("forbid", "allow", "replace")
@@ -32,6 +33,13 @@ LOOKAHEAD = timedelta(days=366 * 2)  # how far daylight-saving checks look
 # to send stays pending, so a retry sends only that. A fetch's partial is often a broken link
 # that a retry would not mend.
 RETRIED_WHEN_PARTIAL = (("digest", "send"),)
+# The numbers a job takes (README "Schedules"): whole seconds or counts, bounded.
+STARTING_DEADLINE = Whole(1, 7 * DAY, zero="no deadline")
+JITTER = Whole(0, DAY)  # and shorter than the shortest gap between the job's fire times
+TIMEOUT = Whole(1, DAY)
+RETRY_LIMIT = Whole(0, 10)
+RETRY_BACKOFF = Whole(0, DAY)  # before the first retry; doubled on each one after
+GAP_SAMPLE = 500  # fire times looked at to find a schedule's shortest gap
 
 
 @dataclass(frozen=True)
@@ -187,9 +195,21 @@ def _job(
         if key in merged and merged[key] not in allowed:
             raise fail(key, f"{merged[key]!r}; one of {', '.join(allowed)}")
     numbers: dict[str, int] = {}
-    for key in ("starting_deadline", "jitter", "timeout"):
+    for key, kind in (
+        ("starting_deadline", STARTING_DEADLINE),
+        ("jitter", JITTER),
+        ("timeout", TIMEOUT),
+    ):
         if merged.get(key) is not None:
-            numbers[key] = _seconds(merged[key], partial(fail, key))
+            numbers[key] = whole_number(merged[key], kind, partial(fail, key))
+    jitter = numbers.get("jitter", 0)
+    gap = shortest_gap(schedule, str(timezone))
+    if jitter >= gap:
+        raise fail(
+            "jitter",
+            f"{jitter} s is not shorter than the {gap} s between the closest fire times of "
+            f"{schedule!r}: a run would start at or after the next one",
+        )
     return CronJob(
         name=name,
         schedule=schedule,
@@ -199,7 +219,7 @@ def _job(
         concurrency=merged.get("concurrency", "forbid"),
         misfire=merged.get("misfire", "run_once"),
         starting_deadline=numbers.get("starting_deadline"),
-        jitter=numbers.get("jitter", 0),
+        jitter=jitter,
         timeout=numbers.get("timeout", 3600),
         retry=_retry(
             merged.get("retry"), tuple(words[1:3]) in RETRIED_WHEN_PARTIAL, partial(fail, "retry")
@@ -207,10 +227,23 @@ def _job(
     )
 
 
-def _seconds(value: Any, fail: Callable[[str], ConfigError]) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise fail(f"{value!r} is not a whole number of seconds")
-    return int(value)
+def shortest_gap(schedule: str, timezone: str) -> int:
+    """Seconds between the closest two of a schedule's first fire times from 2026 on, in its zone."""
+    times = CronSim(schedule, datetime(2026, 1, 1, tzinfo=ZoneInfo(timezone)))
+    first = next(times, None)
+    if first is None:
+        return DAY
+    previous = first.astimezone(UTC)
+    gap = None
+    for _ in range(GAP_SAMPLE):
+        moment = next(times, None)
+        if moment is None:
+            break
+        current = moment.astimezone(UTC)
+        seconds = int((current - previous).total_seconds())
+        gap = seconds if gap is None else min(gap, seconds)
+        previous = current
+    return gap if gap is not None and gap > 0 else DAY
 
 
 def _retry(value: Any, on_partial: bool, fail: Callable[[str], ConfigError]) -> Retry:
@@ -222,8 +255,10 @@ def _retry(value: Any, on_partial: bool, fail: Callable[[str], ConfigError]) -> 
     if not isinstance(chosen, bool):
         raise fail(f"on_partial: {chosen!r} is not true or false")
     return Retry(
-        limit=_seconds(value.get("limit", 0), fail),
-        backoff=_seconds(value.get("backoff", 60), fail),
+        limit=whole_number(value.get("limit", 0), RETRY_LIMIT, lambda p: fail(f"limit: {p}")),
+        backoff=whole_number(
+            value.get("backoff", 60), RETRY_BACKOFF, lambda p: fail(f"backoff: {p}")
+        ),
         on_partial=chosen,
     )
 

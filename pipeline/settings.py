@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.errors import ConfigError
+from pipeline.numbers import ARTICLES_PER_SOURCE, DAY, NumberError, Seconds, Whole
 
 DEFAULT_DATABASE_URL = "sqlite:///newstrack.db"
 DEFAULT_USER_AGENT = f"newstrack/{__version__} (+https://github.com/newstrack/newstrack)"
@@ -33,6 +34,15 @@ MAIL_VARIABLES = (
     "NEWSTRACK_UNSUBSCRIBE_URL",
 )  # fmt: skip
 SECRET_VARIABLES = frozenset({"NEWSTRACK_SMTP_PASSWORD"})  # never printed without being asked
+# The numbers the environment may give (see README "Settings"): finite, whole where they count,
+# bounded; a value outside is a configuration error naming the variable and the range.
+TIMEOUT = Seconds(DAY)  # more than 0, at most a day
+PAUSE = Seconds(DAY, allow_zero=True)  # 0 (no wait) to a day
+BODY_BYTES = Whole(1, 1024**3)  # at most 1 GiB held in memory per response
+REDIRECTS = Whole(1, 30)
+RETRIES = Whole(0, 10)
+CONNECTIONS = Whole(1, 100)
+WORKERS = Whole(1, 256)
 COMMAND_VARIABLES = {  # a command's first word -> the settings it reads besides the database
     "run": FETCH_VARIABLES,
     "fetch": FETCH_VARIABLES,
@@ -81,17 +91,17 @@ class Settings:
         env = os.environ if environ is None else environ
         http = HttpSettings(
             user_agent=env.get("NEWSTRACK_USER_AGENT", DEFAULT_USER_AGENT),
-            connect_timeout=_number(env, "NEWSTRACK_CONNECT_TIMEOUT", 10.0),
-            read_timeout=_number(env, "NEWSTRACK_READ_TIMEOUT", 30.0),
-            total_timeout=_number(env, "NEWSTRACK_TOTAL_TIMEOUT", 60.0),
-            max_body_bytes=int(_number(env, "NEWSTRACK_MAX_BODY_BYTES", 10 * 1024 * 1024)),
-            max_redirects=int(_number(env, "NEWSTRACK_MAX_REDIRECTS", 5)),
-            retries=int(_number(env, "NEWSTRACK_RETRIES", 2, allow_zero=True)),
-            backoff=_number(env, "NEWSTRACK_BACKOFF", 1.0, allow_zero=True),
-            max_retry_after=_number(env, "NEWSTRACK_MAX_RETRY_AFTER", 120.0),
-            per_host_connections=int(_number(env, "NEWSTRACK_PER_HOST_CONNECTIONS", 2)),
-            per_host_interval=_number(env, "NEWSTRACK_PER_HOST_INTERVAL", 2.0, allow_zero=True),
-            fetch_workers=int(_number(env, "NEWSTRACK_FETCH_WORKERS", 8)),
+            connect_timeout=read_seconds(env, "NEWSTRACK_CONNECT_TIMEOUT", TIMEOUT, 10.0),
+            read_timeout=read_seconds(env, "NEWSTRACK_READ_TIMEOUT", TIMEOUT, 30.0),
+            total_timeout=read_seconds(env, "NEWSTRACK_TOTAL_TIMEOUT", TIMEOUT, 60.0),
+            max_body_bytes=read_whole(env, "NEWSTRACK_MAX_BODY_BYTES", BODY_BYTES, 10 * 1024**2),
+            max_redirects=read_whole(env, "NEWSTRACK_MAX_REDIRECTS", REDIRECTS, 5),
+            retries=read_whole(env, "NEWSTRACK_RETRIES", RETRIES, 2),
+            backoff=read_seconds(env, "NEWSTRACK_BACKOFF", PAUSE, 1.0),
+            max_retry_after=read_seconds(env, "NEWSTRACK_MAX_RETRY_AFTER", TIMEOUT, 120.0),
+            per_host_connections=read_whole(env, "NEWSTRACK_PER_HOST_CONNECTIONS", CONNECTIONS, 2),
+            per_host_interval=read_seconds(env, "NEWSTRACK_PER_HOST_INTERVAL", PAUSE, 2.0),
+            fetch_workers=read_whole(env, "NEWSTRACK_FETCH_WORKERS", WORKERS, 8),
             obey_robots=_switch(env, "NEWSTRACK_OBEY_ROBOTS", True),
             allow_private_addresses=_switch(env, "NEWSTRACK_ALLOW_PRIVATE_ADDRESSES", False),
         )
@@ -99,7 +109,9 @@ class Settings:
             database_url=env.get("NEWSTRACK_DB", DEFAULT_DATABASE_URL),
             sources_path=Path(env.get("NEWSTRACK_SOURCES", "sources.yaml")),
             http=http,
-            max_articles_per_source=int(_number(env, "NEWSTRACK_MAX_ARTICLES", 50)),
+            max_articles_per_source=read_whole(
+                env, "NEWSTRACK_MAX_ARTICLES", ARTICLES_PER_SOURCE, 50
+            ),
             distributed=_switch(env, "NEWSTRACK_DISTRIBUTED", False),
             sql_database_url=env.get(SQL_DATABASE_VARIABLE, "").strip() or None,
         )
@@ -118,17 +130,25 @@ def read_variables(
     return {name: env[name] for name in names if env.get(name, "").strip()}
 
 
-def _number(env: Mapping[str, str], name: str, default: float, allow_zero: bool = False) -> float:
+def read_whole(env: Mapping[str, str], name: str, kind: Whole, default: int) -> int:
+    """A whole-number variable, or its default when unset or empty; else an error with its range."""
+    return int(_read_number(env, name, kind, default))
+
+
+def read_seconds(env: Mapping[str, str], name: str, kind: Seconds, default: float) -> float:
+    """A duration variable, or its default when unset or empty; nan, inf or out of range is an error."""
+    return float(_read_number(env, name, kind, default))
+
+
+def _read_number(env: Mapping[str, str], name: str, kind: Whole | Seconds, default: float) -> float:
+    """The one reader of numbers from the environment."""
     raw = env.get(name)
-    if raw is None or raw == "":
+    if raw is None or not raw.strip():
         return default
     try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(f"{name}={raw!r} must be {'zero or more' if allow_zero else 'positive'}")
-    return value
+        return kind.from_text(raw)
+    except NumberError:
+        raise ConfigError(f"{name}={raw!r}: expected {kind.describe()}") from None
 
 
 def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:

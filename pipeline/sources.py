@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
-from pipeline.config import load_yaml, where
+import soupsieve
+
+from pipeline.config import NAME_RULE, is_name, load_yaml, where, whole_number
 from pipeline.errors import ConfigError, UnknownSourceError
+from pipeline.numbers import ARTICLES_PER_SOURCE, Whole
 
 KINDS = ("rss", "html_listing")
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SELECTOR_KEYS = ("title", "text", "published")
+LISTING_PAGES = Whole(1, 100)  # listing pages followed through `listing.next`
 SOURCE_KEYS = {
     "name",
     "kind",
@@ -124,8 +127,8 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
     if unknown:
         raise ConfigError(f"{place}: unknown field(s) {', '.join(unknown)}")
     name = item.get("name")
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise ConfigError(f"{place}: `name` must be lower-case letters, digits, '-', '_' or '.'")
+    if not is_name(name):
+        raise ConfigError(f"{place}: `name` must be {NAME_RULE}, got {name!r}")
     place = f"{place} (source {name!r})"
     kind = item.get("kind")
     if kind not in KINDS:
@@ -138,18 +141,19 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"{place}: {url!r} is not an http(s) URL")
     max_articles = item.get("max_articles")
-    if max_articles is not None and (not isinstance(max_articles, int) or max_articles < 1):
-        raise ConfigError(f"{place}: `max_articles` must be a positive integer")
+    if max_articles is not None:
+        max_articles = whole_number(max_articles, ARTICLES_PER_SOURCE, _fail(place, "max_articles"))
     switches = {key: item.get(key, True) for key in ("enabled", "http_cache", "obey_robots")}
     for key, value in switches.items():
         if not isinstance(value, bool):
             raise ConfigError(f"{place}: `{key}` must be true or false")
     listing = _mapping(place, item, "listing")
-    link_selector = listing.get("links")
-    next_selector = listing.get("next")
-    listing_pages = listing.get("pages", 1)
-    if not isinstance(listing_pages, int) or isinstance(listing_pages, bool) or listing_pages < 1:
-        raise ConfigError(f"{place}: `listing.pages` must be a positive integer")
+    listing_place = f"{where(path, listing)} (source {name!r})"  # where its fields are
+    link_selector = _selector(listing_place, listing, "listing", "links")
+    next_selector = _selector(listing_place, listing, "listing", "next")
+    listing_pages = whole_number(
+        listing.get("pages", 1), LISTING_PAGES, _fail(place, "listing.pages")
+    )
     if listing_pages > 1 and not isinstance(next_selector, str):
         raise ConfigError(f"{place}: `listing.pages` above 1 needs `listing.next`, a CSS selector")
     if kind == "html_listing" and not isinstance(link_selector, str):
@@ -166,6 +170,8 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
             f"{place}: `article.timezone` must be an IANA time zone such as Asia/Shanghai, "
             f"got {timezone!r}"
         )
+    article_place = f"{where(path, article)} (source {name!r})"  # where its fields are
+    selectors = {key: _selector(article_place, article, "article", key) for key in SELECTOR_KEYS}
     return SourceConfig(
         name=name,
         kind=kind,
@@ -178,10 +184,31 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
         link_selector=link_selector,
         next_selector=next_selector,
         listing_pages=listing_pages,
-        article=ArticleSelectors(
-            **{key: article.get(key) for key in SELECTOR_KEYS}, timezone=timezone
-        ),
+        article=ArticleSelectors(**selectors, timezone=timezone),
     )
+
+
+def _selector(place: str, section: dict[str, Any], section_name: str, key: str) -> str | None:
+    """A CSS selector field, compiled now as page reading will compile it: a bad one stops the load."""
+    selector = section.get(key)
+    if selector is None:
+        return None
+    label = f"{section_name}.{key}"
+    if not isinstance(selector, str) or not selector.strip():
+        raise ConfigError(f"{place}: `{label}` must be a CSS selector, got {selector!r}")
+    try:
+        soupsieve.compile(selector)
+    except Exception as error:  # SelectorSyntaxError; a pseudo-element, a bad escape, deep nesting
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        raise ConfigError(
+            f"{place}: `{label}`: {selector!r} is not a CSS selector: {reason}"
+        ) from None
+    return selector
+
+
+def _fail(place: str, label: str) -> Callable[[str], ConfigError]:
+    """How a bad value of a field is reported: file, line, source and field."""
+    return lambda problem: ConfigError(f"{place}: `{label}`: {problem}")
 
 
 def _mapping(place: str, item: dict[str, Any], key: str) -> dict[str, Any]:

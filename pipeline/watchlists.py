@@ -19,8 +19,9 @@ from ruamel.yaml.comments import CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from models.vocabulary import UnknownNameError, Vocabulary
-from pipeline.config import load_yaml, strip_lines, where
+from pipeline.config import NAME_RULE, is_name, load_yaml, where, whole_number
 from pipeline.errors import ConfigError
+from pipeline.numbers import MIN_SOURCES
 
 VERSION = 1
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -103,6 +104,9 @@ def _watchlist(
 
     def fail(key: str, problem: str) -> ConfigError:
         return ConfigError(f"{where(path, item)}: watchlist {name!r}: {key}: {problem}")
+
+    if not is_name(name):
+        raise fail("name", f"must be {NAME_RULE}")
 
     unknown = sorted(set(item) - WATCHLIST_KEYS - {"__line__"})
     if unknown:
@@ -192,9 +196,9 @@ def _filters(raw: Any, vocabulary: Vocabulary, fail: Any) -> Filters:
             except UnknownNameError as error:
                 raise fail(f"filters.{key}", str(error)) from None
         chosen[key] = codes
-    min_sources = raw.get("min_sources", 1)
-    if isinstance(min_sources, bool) or not isinstance(min_sources, int) or min_sources < 1:
-        raise fail("filters.min_sources", f"{min_sources!r} is not a whole number from 1")
+    min_sources = whole_number(
+        raw.get("min_sources", 1), MIN_SOURCES, lambda problem: fail("filters.min_sources", problem)
+    )
     return Filters(
         elements=frozenset(elements),
         measures=frozenset(chosen["measures"]),
@@ -218,7 +222,7 @@ def unset_variables(watchlist: Watchlist, environ: Mapping[str, str]) -> list[st
 
 def add_watchlist(path: Path, entry: dict[str, Any], vocabulary: Vocabulary) -> None:
     """Add a watchlist to the file (created if missing), checked as the loader would check it."""
-    with _editing(path) as document:
+    with _editing(path, vocabulary) as document:
         items = document["watchlists"]
         if any(item.get("name") == entry["name"] for item in items):
             raise ConfigError(f"{path}: watchlist {entry['name']!r} exists; remove it first")
@@ -226,9 +230,9 @@ def add_watchlist(path: Path, entry: dict[str, Any], vocabulary: Vocabulary) -> 
         items.append(_flow_lists(entry))
 
 
-def remove_watchlist(path: Path, name: str) -> None:
+def remove_watchlist(path: Path, name: str, vocabulary: Vocabulary) -> None:
     """Remove a watchlist from the file by name."""
-    with _editing(path) as document:
+    with _editing(path, vocabulary) as document:
         items = document["watchlists"]
         found = [index for index, item in enumerate(items) if item.get("name") == name]
         if not found:
@@ -238,15 +242,18 @@ def remove_watchlist(path: Path, name: str) -> None:
 
 
 @contextmanager
-def _editing(path: Path) -> Iterator[Any]:
+def _editing(path: Path, vocabulary: Vocabulary) -> Iterator[Any]:
     """The file's document, read and written back under a lock so no concurrent edit is lost.
 
     The round trip keeps the file's comments, key order and layout; the new text replaces the
-    file in one rename, so a reader never sees half of it.
+    file in one rename, so a reader never sees half of it. A file that does not load as it is
+    is never edited: the error names its broken entry, and the file stays as it was.
     """
     lock_path = path.with_name(f".{path.name}.lock")
     with open(lock_path, "a", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the lock file is closed
+        if path.exists():
+            load_watchlists(path, vocabulary)  # `${VAR}` recipients need not be set to edit
         document = _round_trip_document(path)
         yield document
         _write(path, document)
@@ -254,8 +261,7 @@ def _editing(path: Path) -> Iterator[Any]:
 
 def _round_trip_document(path: Path) -> Any:
     text = NEW_FILE
-    if path.exists():
-        _raw(path)  # the checked loader refuses what the round trip should never read
+    if path.exists():  # loaded by `_editing` first: nothing the round trip should never read
         text = path.read_text(encoding="utf-8")
     try:
         document = _round_trip().load(text)
@@ -263,13 +269,6 @@ def _round_trip_document(path: Path) -> Any:
         raise ConfigError(f"{path}: {error}") from None
     if not document.get("watchlists"):
         document["watchlists"] = CommentedSeq()  # block style, whatever an empty list was
-    return document
-
-
-def _raw(path: Path) -> dict[str, Any]:
-    document = strip_lines(load_yaml(path))
-    if not isinstance(document, dict) or not isinstance(document.get("watchlists") or [], list):
-        raise ConfigError(f"{path}: expected `version: {VERSION}` and a list `watchlists`")
     return document
 
 

@@ -28,7 +28,7 @@ from pipeline.errors import UsageError
 from pipeline.fetch import build_client
 from pipeline.schedule import CronJob
 from pipeline.scheduler import Runner
-from pipeline.settings import Settings
+from pipeline.settings import TIMEOUT, Settings, read_seconds
 from storage.engine import make_engine, make_session_factory, parse_database_url
 from storage.runs import Outcome
 
@@ -209,7 +209,7 @@ def _run_command(argv: list[str]) -> dict[str, Any]:
 
 def stalled_after() -> float:
     """Seconds of silence after which a worker counts as dead (NEWSTRACK_STALLED_AFTER)."""
-    return float(os.environ.get("NEWSTRACK_STALLED_AFTER", STALLED_AFTER))
+    return read_seconds(os.environ, "NEWSTRACK_STALLED_AFTER", TIMEOUT, STALLED_AFTER)
 
 
 async def retry_stalled(app: procrastinate.App) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -14,26 +15,57 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.errors import DatabaseError, MissingDatabaseError
+from pipeline.errors import DatabaseError, DatabaseUrlError, MissingDatabaseError
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
 SET_UP_FIRST = "run `newstrack init` or `newstrack run` first"
 SCHEMA_TABLE = "alembic_version"  # Alembic's own table: every schema newstrack made has it
+DRIVERS = ("sqlite", "postgresql", "postgresql+psycopg")  # psycopg 3 is the driver installed
+PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
+SUPPORTED_URLS = (
+    "use sqlite:///PATH (a file; sqlite:////absolute/path), postgresql://USER@HOST/NAME "
+    "or postgresql+psycopg://USER@HOST/NAME"
+)
 
 
 def parse_database_url(url: str) -> URL:
-    """Parse a database URL, naming it in the error when it is malformed."""
+    """Parse a database URL newstrack can keep its data in; any other is a usage error (exit 2).
+
+    The error names the URLs newstrack takes. A SQLite file must be in a folder that exists, and
+    an in-memory SQLite database is refused: every command stores or reads what another command
+    stored, which such a database forgets when the command ends.
+    """
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise DatabaseError(f"not a database URL: {url!r} (try sqlite:///newstrack.db)") from None
-    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise DatabaseError(
-            f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
+    except (ArgumentError, ValueError):
+        shown = PASSWORD.sub(r"\1***@", url)  # a URL too broken to parse may still hold one
+        raise DatabaseUrlError(f"not a database URL: {shown!r}; {SUPPORTED_URLS}") from None
+    if parsed.drivername not in DRIVERS:
+        raise DatabaseUrlError(f"unsupported database URL {describe(parsed)!r}: {SUPPORTED_URLS}")
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg")
+    database = parsed.database or ""
+    if _in_memory(parsed):
+        raise DatabaseUrlError(
+            f"{url!r} is an in-memory SQLite database, which keeps nothing once a "
+            f"command ends: every newstrack command needs a file; {SUPPORTED_URLS}"
         )
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    if not database.startswith("file:"):  # a URI filename names its own path
+        folder = Path(database).resolve().parent
+        if not folder.is_dir():
+            raise DatabaseUrlError(f"cannot use {describe(parsed)}: folder {folder} does not exist")
     return parsed
+
+
+def _in_memory(url: URL) -> bool:
+    """Whether a SQLite URL names a database that lives in memory only."""
+    database = url.database or ""
+    return (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or "mode=memory" in database
+        or url.query.get("mode") == "memory"
+    )
 
 
 def describe(url: URL) -> str:
@@ -52,11 +84,6 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    database = url.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        folder = Path(database).expanduser().resolve().parent
-        if not folder.is_dir():
-            raise DatabaseError(f"cannot open {describe(url)}: folder {folder} does not exist")
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
 
     @event.listens_for(engine, "connect")

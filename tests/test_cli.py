@@ -183,7 +183,17 @@ def test_annotate_reports_a_bad_line_and_goes_on() -> None:
             1,
         ),
         (["sql", "SELEC nonsense"], "syntax error", 1),
-        (["--db", "sqlite:////no/such/folder/x.db", "init"], "does not exist", 1),
+        (
+            ["--db", "sqlite:////no/such/folder/x.db", "init"],
+            "folder /no/such/folder does not exist",
+            2,
+        ),
+        (["--db", "mysql://root@127.0.0.1/x", "init"], "unsupported database URL", 2),
+        (["--db", "postgresql+asyncpg://u@127.0.0.1/x", "init"], "use sqlite:///PATH", 2),
+        (["--db", "sqlite://", "init"], "in-memory SQLite database", 2),
+        (["--db", "sqlite:///:memory:", "run"], "in-memory SQLite database", 2),
+        (["--db", "sqlite:///:memory:", "sql", "SELECT 1"], "in-memory SQLite database", 2),
+        (["--db", "nonsense", "status"], "not a database URL: 'nonsense'", 2),
     ],
 )
 def test_bad_input_is_a_clear_error(

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,15 +17,21 @@ import kubernetes_validate
 import pytest
 import yaml
 from alembic.script import ScriptDirectory
+from sqlalchemy import select
 
+from models import JobRun
 from pipeline.cli import build_parser, check_newstrack_command
 from pipeline.deploy import kubernetes_name, longest_run
 from pipeline.errors import ConfigError
-from pipeline.schedule import CronJob, Retry, daylight_saving_warnings, load_cron
+from pipeline.schedule import CronFile, CronJob, Retry, daylight_saving_warnings, load_cron
+from pipeline.scheduler import Scheduler
+from pipeline.settings import Settings
 from pipeline.sources import load_sources, select_sources
+from storage import runs
 from storage.migrate import _alembic_config, downgrade, head_revision, upgrade
 from storage.revision import is_newest, newest_revision
-from tests.stored import engine_for, newstrack
+from storage.sessions import unit_of_work
+from tests.stored import engine_for, newstrack, ready
 
 from .conftest import PROJECT
 
@@ -81,8 +88,8 @@ JOB = "version: 1\njobs:\n  - name: {name}\n    schedule: '{schedule}'\n    comm
         ({"extra": "    timezone: Mars/Olympus\n"}, "job 'a': timezone: 'Mars/Olympus' is not an IANA time zone"),
         ({"extra": "    concurrency: sometimes\n"}, "job 'a': concurrency: 'sometimes'; one of forbid, allow, replace"),
         ({"extra": "    misfire: later\n"}, "job 'a': misfire: 'later'; one of skip, run_once, run_all"),
-        ({"extra": "    timeout: -5\n"}, "job 'a': timeout: -5 is not a whole number of seconds"),
-        ({"extra": "    retry: {limit: two}\n"}, "job 'a': retry: 'two' is not a whole number of seconds"),
+        ({"extra": "    timeout: -5\n"}, "job 'a': timeout: expected a whole number from 1 to 86400, got -5"),
+        ({"extra": "    retry: {limit: two}\n"}, "job 'a': retry: limit: expected a whole number from 0 to 10, got 'two'"),
         ({"extra": "    shedule: '* * * * *'\n"}, "job 'a': shedule: unknown key"),
         ({"extra": "  - name: a\n    schedule: '* * * * *'\n    command: newstrack extract\n"}, "line 6: job 'a': duplicate name"),
     ],
@@ -486,3 +493,101 @@ def test_cron_tick_can_wait_for_the_retries_of_its_runs(tmp_path: Path) -> None:
     assert [label.endswith("(retry 1)") for label in report["started"]] == [False, True]
     rows = newstrack("--db", database, "sql", "SELECT state, attempt FROM job_runs", "--json")
     assert json.loads(rows.stdout) == [{"state": "failed", "attempt": 2}]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        # the values of issue 17: an OverflowError that killed the tick, a tick that hung
+        ("    retry: {backoff: 100000000000000000000}\n", "retry: backoff: expected a whole number from 0 to 86400, got 100000000000000000000"),
+        ("    jitter: 1000000000000000000000\n", "jitter: expected a whole number from 0 to 86400, got 1000000000000000000000"),
+        ("    timeout: 100000000000000000000\n", "timeout: expected a whole number from 1 to 86400, got 100000000000000000000"),
+        ("    timeout: 0\n", "timeout: expected a whole number from 1 to 86400, got 0"),
+        ("    timeout: .nan\n", "timeout: expected a whole number from 1 to 86400, got nan"),
+        ("    timeout: .inf\n", "timeout: expected a whole number from 1 to 86400, got inf"),
+        ("    timeout: true\n", "timeout: expected a whole number from 1 to 86400, got True"),
+        ("    jitter: 1.5\n", "jitter: expected a whole number from 0 to 86400, got 1.5"),
+        ("    starting_deadline: 604801\n", "starting_deadline: expected a whole number from 1 to 604800, or 0 for no deadline"),
+        ("    retry: {limit: 11}\n", "retry: limit: expected a whole number from 0 to 10, got 11"),
+        ("    retry: {limit: true}\n", "retry: limit: expected a whole number from 0 to 10, got True"),
+        ("    retry: {backoff: -1}\n", "retry: backoff: expected a whole number from 0 to 86400, got -1"),
+        ("    jitter: 600\n", "jitter: 600 s is not shorter than the 300 s between the closest fire times of '*/5 * * * *'"),
+    ],
+)  # fmt: skip
+def test_numbers_are_whole_and_bounded(tmp_path: Path, extra: str, message: str) -> None:
+    """Every number of a job is a whole number in its documented range; the error names it."""
+    values = {"name": "a", "schedule": "*/5 * * * *", "command": "newstrack extract"}
+    path = _write(tmp_path, JOB.format(**values, extra=extra))
+    with pytest.raises(ConfigError) as error:
+        load_cron(path, check_newstrack_command)
+    assert f"{path}: line 3: job 'a': {message}" in str(error.value)
+
+
+def test_numbers_at_their_bounds_load(tmp_path: Path) -> None:
+    """A day of timeout and backoff, ten retries, a week's deadline and jitter under the gap load."""
+    extra = (
+        "    timeout: 86400\n    starting_deadline: 604800\n    jitter: 299\n"
+        "    retry: {limit: 10, backoff: 86400}\n"
+    )
+    values = {"name": "a", "schedule": "*/5 * * * *", "command": "newstrack extract"}
+    [job] = load_cron(_write(tmp_path, JOB.format(**values, extra=extra))).jobs
+    assert (job.timeout, job.starting_deadline, job.jitter) == (86400, 604800, 299)
+    assert (job.retry.limit, job.retry.backoff) == (10, 86400)
+    assert job.retry.delay(10) == timedelta(days=512)  # the longest wait: no overflow
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "    retry: {limit: 1, backoff: 100000000000000000000}\n",
+        "    jitter: 1000000000000000000000\n",
+        "    timeout: 100000000000000000000\n",
+    ],
+)
+def test_cron_check_and_tick_refuse_the_numbers_before_any_run(tmp_path: Path, extra: str) -> None:
+    """`cron check` no longer passes them; `cron tick` stops with exit 2 and leaves no run running."""
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    path = _write(
+        tmp_path,
+        "version: 1\njobs:\n  - name: broken\n    schedule: '* * * * *'\n"
+        f"    command: newstrack sql 'SELECT * FROM no_such_table'\n{extra}",
+    )
+    check = newstrack("cron", "check", "--file", str(path))
+    assert check.returncode == 2, check.stdout
+    assert f"{path}: line 3: job 'broken': " in check.stderr
+    assert "Traceback" not in check.stderr
+    assert newstrack("--db", database, "init").returncode == 0
+    tick = newstrack("--db", database, "cron", "tick", "--file", str(path), timeout=60)
+    assert tick.returncode == 2, tick.stderr
+    assert "Traceback" not in tick.stderr
+    rows = newstrack("--db", database, "sql", "SELECT job, state FROM job_runs", "--json")
+    assert json.loads(rows.stdout) == []
+
+
+def test_a_retry_too_far_off_to_date_ends_the_run_instead_of_the_thread(sqlite_url: str) -> None:
+    """A backoff past any date (a job built without loading cron.yaml) fails the run: never `running`."""
+
+    class StillClock:
+        def now(self) -> datetime:
+            return datetime(2026, 3, 2, 9, 0, 30, tzinfo=UTC)
+
+        def sleep(self, seconds: float, stop: threading.Event) -> None:
+            pass
+
+    def failing(job: CronJob, settings: Settings, started: Any) -> runs.Outcome:
+        return runs.Outcome("failed", 1, note="exit code 1")
+
+    job = CronJob("broken", "0 * * * *", ("extract",), retry=Retry(1, 10**20))
+    settings = Settings(database_url=sqlite_url)
+    scheduler = Scheduler(
+        CronFile(Path("cron.yaml"), (job,)), ready(sqlite_url), settings, StillClock(), failing
+    )
+    assert scheduler.tick().started == ["broken@2026-03-02T09:00:00+00:00"]
+    for running in list(scheduler.active.values()):
+        running.thread.join(
+            30
+        )  # not scheduler.wait(): a thread that died would be waited on for ever
+    with unit_of_work(scheduler.session_factory) as session:
+        states = session.scalars(select(JobRun.state)).all()
+    assert states == ["failed"]
+    assert scheduler.failed_runs() == ["broken@2026-03-02T09:00:00+00:00"]

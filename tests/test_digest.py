@@ -855,3 +855,36 @@ def test_a_digest_send_killed_anywhere_never_sends_a_digest_twice(
     assert {state for state, _ in rows} == {"sent"}
     sent_ids = {str(message["Message-ID"]) for message in handler.parsed()}
     assert sent_ids == {message_id for _, message_id in rows}  # a resend keeps its Message-ID
+
+
+def test_preview_writes_only_inside_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--watchlist ../../x` is a usage error; a file in --out linking elsewhere is not followed."""
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    assert main(["--db", database, "init"]) == 0
+    monkeypatch.setenv("NEWSTRACK_DIGEST_TO", "analyst@example.com")
+    out = tmp_path / "a" / "b" / "preview"
+    out.mkdir(parents=True)
+    arguments = [
+        "--db", database, "digest", "preview",
+        "--file", str(PROJECT / "watchlists.yaml"), "--cron", str(PROJECT / "cron.yaml"),
+        "--out", str(out),
+    ]  # fmt: skip
+    with pytest.raises(SystemExit) as stopped:
+        main([*arguments, "--watchlist", "../../x"])
+    assert stopped.value.code == 2
+    assert "'../../x' is not a name" in capsys.readouterr().err
+    assert not (tmp_path / "a" / "x.eml").exists()
+    outside = tmp_path / "outside.eml"
+    outside.write_text("kept", encoding="utf-8")
+    (out / "critical-minerals.eml").symlink_to(outside)
+    assert main([*arguments, "--watchlist", "critical-minerals"]) == 2
+    assert "would be written outside" in capsys.readouterr().err
+    assert outside.read_text(encoding="utf-8") == "kept"
+    (out / "critical-minerals.eml").unlink()
+    assert main([*arguments, "--watchlist", "critical-minerals"]) == 0
+    assert sorted(path.name for path in out.iterdir()) == [
+        "critical-minerals.eml",
+        "critical-minerals.html",
+    ]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.settings import DEFAULT_DATABASE_URL, Settings
+from tests.stored import newstrack
 
 
 def test_defaults_without_environment() -> None:
@@ -38,9 +42,9 @@ def test_environment_overrides() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("NEWSTRACK_READ_TIMEOUT", "soon", "is not a number"),
-        ("NEWSTRACK_READ_TIMEOUT", "0", "must be positive"),
-        ("NEWSTRACK_RETRIES", "-1", "must be zero or more"),
+        ("NEWSTRACK_READ_TIMEOUT", "soon", "expected a number of seconds more than 0 up to 86400"),
+        ("NEWSTRACK_READ_TIMEOUT", "0", "more than 0"),
+        ("NEWSTRACK_RETRIES", "-1", "expected a whole number from 0 to 10"),
         ("NEWSTRACK_OBEY_ROBOTS", "maybe", "is not true or false"),
     ],
 )
@@ -51,8 +55,96 @@ def test_bad_values_name_the_variable(name: str, value: str, message: str) -> No
     assert name in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        # the values of issue 17: tracebacks, a limit silently off, a fetch that hung
+        ("NEWSTRACK_MAX_BODY_BYTES", "inf", "a whole number from 1 to 1073741824"),
+        ("NEWSTRACK_RETRIES", "nan", "a whole number from 0 to 10"),
+        ("NEWSTRACK_TOTAL_TIMEOUT", "nan", "a number of seconds more than 0 up to 86400"),
+        ("NEWSTRACK_PER_HOST_CONNECTIONS", "0.5", "a whole number from 1 to 100"),
+        ("NEWSTRACK_PER_HOST_CONNECTIONS", "0", "a whole number from 1 to 100"),
+        ("NEWSTRACK_CONNECT_TIMEOUT", "inf", "a number of seconds more than 0 up to 86400"),
+        ("NEWSTRACK_READ_TIMEOUT", "-inf", "a number of seconds more than 0 up to 86400"),
+        ("NEWSTRACK_READ_TIMEOUT", "86401", "a number of seconds more than 0 up to 86400"),
+        ("NEWSTRACK_BACKOFF", "nan", "a number of seconds from 0 up to 86400"),
+        ("NEWSTRACK_PER_HOST_INTERVAL", "1e300", "a number of seconds from 0 up to 86400"),
+        ("NEWSTRACK_MAX_RETRY_AFTER", "infinity", "a number of seconds more than 0 up to 86400"),
+        ("NEWSTRACK_MAX_REDIRECTS", "2.5", "a whole number from 1 to 30"),
+        ("NEWSTRACK_RETRIES", "1e100", "a whole number from 0 to 10"),
+        ("NEWSTRACK_FETCH_WORKERS", "true", "a whole number from 1 to 256"),
+        ("NEWSTRACK_MAX_ARTICLES", "0", "a whole number from 1 to 10000"),
+        ("NEWSTRACK_MAX_BODY_BYTES", "99999999999999999999", "a whole number from 1 to 1073741824"),
+    ],
+)
+def test_numbers_are_finite_whole_where_they_count_and_bounded(
+    name: str, value: str, allowed: str
+) -> None:
+    """Every number from the environment is checked in one place: the error names the range."""
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_environment({name: value})
+    assert str(caught.value) == f"{name}={value!r}: expected {allowed}"
+    assert caught.value.exit_code == 2
+
+
+def test_numbers_in_range_are_read_as_their_kind() -> None:
+    """Whole numbers may be written 1e6; seconds take fractions; counts come out as int."""
+    settings = Settings.from_environment(
+        {
+            "NEWSTRACK_MAX_BODY_BYTES": "1e6",
+            "NEWSTRACK_RETRIES": " 3 ",
+            "NEWSTRACK_TOTAL_TIMEOUT": "86400",
+            "NEWSTRACK_PER_HOST_CONNECTIONS": "4.0",
+            "NEWSTRACK_BACKOFF": "0",
+        }
+    )
+    assert settings.http.max_body_bytes == 1_000_000
+    assert isinstance(settings.http.max_body_bytes, int)
+    assert settings.http.retries == 3
+    assert settings.http.total_timeout == 86400.0
+    assert settings.http.per_host_connections == 4
+    assert isinstance(settings.http.per_host_connections, int)
+    assert settings.http.backoff == 0.0
+
+
+def test_smtp_port_and_stalled_after_go_through_the_same_reader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The mail port and a worker's stall limit are environment numbers too."""
+    from pipeline.mail import SmtpSettings
+    from pipeline.workers import stalled_after
+
+    with pytest.raises(ConfigError, match=r"NEWSTRACK_SMTP_PORT='0': expected a whole number"):
+        SmtpSettings.from_environment({"NEWSTRACK_SMTP_PORT": "0"})
+    assert SmtpSettings.from_environment({"NEWSTRACK_SMTP_PORT": "2525"}).port == 2525
+    monkeypatch.setenv("NEWSTRACK_STALLED_AFTER", "nan")
+    with pytest.raises(ConfigError, match="NEWSTRACK_STALLED_AFTER='nan'"):
+        stalled_after()
+
+
 def test_command_line_overrides_keep_unset_values() -> None:
     """with_overrides ignores None, so options left out keep the environment's values."""
     settings = Settings.from_environment({"NEWSTRACK_DB": "sqlite:///x.db"})
     assert settings.with_overrides(database_url=None).database_url == "sqlite:///x.db"
     assert settings.with_overrides(database_url="sqlite:///y.db").database_url == "sqlite:///y.db"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NEWSTRACK_PER_HOST_CONNECTIONS", "0.5"),  # was 0 connections: the fetch hung for ever
+        ("NEWSTRACK_MAX_BODY_BYTES", "inf"),  # was a traceback
+        ("NEWSTRACK_RETRIES", "nan"),  # was a traceback
+        ("NEWSTRACK_TOTAL_TIMEOUT", "nan"),  # was no limit at all
+    ],
+)
+def test_a_bad_number_stops_the_command_before_it_fetches(
+    name: str, value: str, tmp_path: Path
+) -> None:
+    """`fetch` with a bad number in the environment: one line naming it and its range, exit 2."""
+    env = {**os.environ, "NEWSTRACK_DB": f"sqlite:///{tmp_path / 'x.db'}", name: value}
+    result = newstrack("fetch", env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"newstrack: error: {name}={value!r}: expected ")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.db").exists()  # refused before anything was opened

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Article, Base, ElementMention, Event, EventElement, Mention
 from pipeline.cli import main
-from pipeline.errors import DatabaseError, QueryError
+from pipeline.errors import DatabaseError, DatabaseUrlError, QueryError
 from pipeline.extract import ArticleText, Extractor
 from pipeline.jobs import unit_of_work
 from pipeline.sources import SourceConfig
 from storage import queries, writes
-from storage.engine import make_engine
+from storage.engine import SUPPORTED_URLS, make_engine, parse_database_url
 from storage.migrate import current_revision, downgrade, head_revision, newstrack_owns, upgrade
 from storage.readonly import run_readonly
 from tests.stored import (
@@ -327,17 +327,46 @@ def test_unreachable_database_is_a_clear_error() -> None:
 
 
 def test_sqlite_in_missing_folder_is_a_clear_error(tmp_path: object) -> None:
-    """A SQLite path in a folder that does not exist says which folder."""
-    with pytest.raises(DatabaseError, match="does not exist"):
+    """A SQLite path in a folder that does not exist says which folder: a usage error (exit 2)."""
+    with pytest.raises(
+        DatabaseUrlError, match="folder /nonexistent-folder does not exist"
+    ) as caught:
         make_engine("sqlite:////nonexistent-folder/newstrack.db")
+    assert caught.value.exit_code == 2
 
 
-def test_unsupported_database_url() -> None:
-    """Only SQLite and PostgreSQL URLs are accepted."""
-    with pytest.raises(DatabaseError, match="unsupported"):
-        make_engine("mysql://root@127.0.0.1/test")
-    with pytest.raises(DatabaseError, match="not a database URL"):
-        make_engine("not a url")
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://root@127.0.0.1/test", "unsupported database URL 'mysql://root@127.0.0.1/test'"),
+        ("postgresql+asyncpg://u:secret@127.0.0.1/x", "unsupported database URL 'postgresql+asyncpg://u:***@127.0.0.1/x'"),
+        ("postgresql+psycopg2://u@127.0.0.1/x", "unsupported database URL"),
+        ("postgres://u@127.0.0.1/x", "unsupported database URL"),
+        ("sqlite+pysqlcipher:///x.db", "unsupported database URL"),
+        ("not a url", "not a database URL: 'not a url'"),
+        ("postgresql://u:secret@host:port/x", "not a database URL: 'postgresql://u:***@host:port/x'"),
+        ("", "not a database URL: ''"),
+        ("sqlite://", "'sqlite://' is an in-memory SQLite database"),
+        ("sqlite:///:memory:", "'sqlite:///:memory:' is an in-memory SQLite database"),
+        ("sqlite:///file::memory:?uri=true", "in-memory SQLite database"),
+        ("sqlite:///file:x.db?mode=memory&uri=true", "in-memory SQLite database"),
+    ],
+)  # fmt: skip
+def test_unsupported_database_url(url: str, message: str) -> None:
+    """Only SQLite files and PostgreSQL through psycopg: the error names the URLs newstrack takes."""
+    with pytest.raises(DatabaseUrlError) as caught:
+        parse_database_url(url)
+    assert message in str(caught.value)
+    assert "secret" not in str(caught.value)
+    assert str(caught.value).endswith(SUPPORTED_URLS) or "does not exist" in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+def test_supported_database_urls_parse() -> None:
+    """sqlite:///PATH, postgresql:// (psycopg is chosen) and postgresql+psycopg:// are taken."""
+    assert parse_database_url("sqlite:///newstrack.db").database == "newstrack.db"
+    assert parse_database_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert parse_database_url("postgresql+psycopg://u@h/db").drivername == "postgresql+psycopg"
 
 
 def test_upgrade_keeps_rows_written_under_the_first_schema(database_url: str) -> None:

@@ -95,7 +95,7 @@ def test_add_and_remove_keep_the_comments_and_layout(tmp_path: Path) -> None:
     environ = {"NEWSTRACK_DIGEST_TO": "me@example.com"}
     names = [w.name for w in load_watchlists(path, vocabulary, environ)]
     assert names == ["critical-minerals", "gallium"]
-    remove_watchlist(path, "gallium")
+    remove_watchlist(path, "gallium", vocabulary)
     assert path.read_text(encoding="utf-8") == original
     assert [w.name for w in load_watchlists(path, vocabulary, environ)] == ["critical-minerals"]
 
@@ -106,10 +106,10 @@ def test_a_new_file_is_created_and_loads(tmp_path: Path) -> None:
     add_watchlist(path, {"name": "w", "recipients": ["w@example.com"]}, load_vocabulary())
     assert path.read_text(encoding="utf-8").startswith("# newstrack watchlists")
     assert [w.name for w in load_watchlists(path, load_vocabulary(), {})] == ["w"]
-    remove_watchlist(path, "w")
+    remove_watchlist(path, "w", load_vocabulary())
     assert load_watchlists(path, load_vocabulary(), {}) == []
     with pytest.raises(ConfigError, match="no watchlist 'w'"):
-        remove_watchlist(path, "w")
+        remove_watchlist(path, "w", load_vocabulary())
 
 
 def test_concurrent_adds_lose_no_watchlist(tmp_path: Path) -> None:
@@ -136,3 +136,73 @@ def test_concurrent_adds_lose_no_watchlist(tmp_path: Path) -> None:
     stored = {w.name for w in load_watchlists(path, vocabulary, {"NEWSTRACK_DIGEST_TO": "a@b.c"})}
     assert stored == {"critical-minerals", *names}
     assert "# one or more addresses, from the environment" in path.read_text(encoding="utf-8")
+
+
+BAD_NAMES = ["a/b", "..", "../../x", "a\r\nb", "x\n", ".hidden", "Capital", "two words", "x" * 101]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_the_loader_refuses_names_that_are_not_names(tmp_path: Path, name: str) -> None:
+    """A watchlist's name follows the rule source names follow: no '/', '..', line break."""
+    path = tmp_path / "watchlists.yaml"
+    path.write_text(
+        f"version: 1\nwatchlists:\n  - name: {json.dumps(name)}\n    recipients: [a@example.com]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_watchlists(path, load_vocabulary(), {})
+    assert str(caught.value) == (
+        f"{path}: line 3: watchlist {name!r}: name: must be 1 to 100 lower-case letters, digits, "
+        "'-', '_' or '.', starting with a letter or digit"
+    )
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_adding_refuses_a_name_that_is_not_a_name(tmp_path: Path, name: str) -> None:
+    """`add_watchlist` checks the name as the loader does; the file is left as it was."""
+    path = _shipped_copy(tmp_path)
+    original = path.read_bytes()
+    with pytest.raises(ConfigError, match="name: must be 1 to 100 lower-case letters"):
+        add_watchlist(path, {"name": name, "recipients": ["a@example.com"]}, load_vocabulary())
+    assert path.read_bytes() == original
+
+
+BROKEN = """\
+version: 1
+watchlists:
+  - name: good
+    recipients: [a@example.com]
+  - name: broken
+    recipients: [a@example.com]
+    timezone: Mars/Olympus
+"""
+
+
+@pytest.mark.parametrize("edit", ["add", "remove"])
+def test_a_file_that_does_not_load_is_never_edited(tmp_path: Path, edit: str) -> None:
+    """Adding or removing refuses a file another entry makes unloadable, naming that entry."""
+    path = tmp_path / "watchlists.yaml"
+    path.write_text(BROKEN, encoding="utf-8")
+    vocabulary = load_vocabulary()
+    with pytest.raises(ConfigError) as caught:
+        if edit == "add":
+            add_watchlist(path, {"name": "new", "recipients": ["n@example.com"]}, vocabulary)
+        else:
+            remove_watchlist(path, "good", vocabulary)
+    assert str(caught.value) == (
+        f"{path}: line 5: watchlist 'broken': timezone: 'Mars/Olympus' is not an IANA time zone"
+    )
+    assert path.read_text(encoding="utf-8") == BROKEN
+
+
+def test_watchlist_add_on_a_broken_file_is_exit_2_and_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command line says which entry breaks the file, exit 2; before, `add` succeeded."""
+    path = tmp_path / "watchlists.yaml"
+    path.write_text(BROKEN, encoding="utf-8")
+    add = ["watchlist", "add", "new", "--file", str(path), "--recipient", "n@example.com"]
+    assert main(add) == 2
+    assert "line 5: watchlist 'broken': timezone" in capsys.readouterr().err
+    assert main(["watchlist", "remove", "good", "--file", str(path)]) == 2
+    assert path.read_text(encoding="utf-8") == BROKEN
