@@ -828,3 +828,28 @@ def test_stored_articles_hold_no_terminal_controls(session_factory: sessionmaker
     assert "\n\n" in text  # paragraphs keep their breaks
     controls = [c for c in title + text if (ord(c) < 32 and c not in "\t\n") or 127 <= ord(c) < 160]
     assert controls == []
+
+
+def test_a_feed_entry_with_hostile_content_fails_alone(
+    session_factory: sessionmaker[Session], extractor: Extractor
+) -> None:
+    """Full text nested 100,000 deep fails its entry, named; the feed's other entry is stored."""
+    deep = "&lt;div&gt;" * 100_000 + "gallium" + "&lt;/div&gt;" * 100_000
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>t</title>'
+        f"<item><title>Deep</title><link>/deep</link><content:encoded>{deep}</content:encoded></item>"
+        "<item><title>Story 1</title><link>/a/1</link><description>Teaser</description></item>"
+        "</channel></rss>"
+    ).encode()
+    routes = {"/feed": respond(200, feed, content_type="application/rss+xml"), "/a/1": _page(1)}
+    with serve(routes) as server, build_client(SETTINGS.http) as client:
+        fetched = fetch_sources(session_factory, client, [_source(server.url("/feed"))], SETTINGS)
+        extract_pending(session_factory, extractor)
+    (report,) = fetched.sources
+    assert (report.stored, report.status) == (1, "partial")
+    assert len(report.errors) == 1
+    assert report.errors[0].startswith(f"{server.url('/deep')}: TooDeep: HTML nested")
+    with unit_of_work(session_factory) as session:
+        statuses = list(session.scalars(select(Article.extraction_status)))
+    assert len(statuses) == 1 and statuses != ["pending"]
