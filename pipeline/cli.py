@@ -16,7 +16,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -1535,7 +1535,12 @@ def command_annotate(args: argparse.Namespace, settings: Settings) -> int:
     extractor = Extractor(load_pipeline(), load_vocabulary())
     failures = successes = 0
     with ExitStack() as stack:
-        source = sys.stdin if args.input == "-" else stack.enter_context(_open_input(args.input))
+        # Bytes, decoded line by line: a line that is not UTF-8 is that line's error alone.
+        source: Iterator[bytes | str] = (
+            getattr(sys.stdin, "buffer", sys.stdin)
+            if args.input == "-"
+            else stack.enter_context(_open_input(args.input))
+        )
         target = (
             sys.stdout
             if args.output == "-"
@@ -1565,21 +1570,41 @@ def command_annotate(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _open_input(path: str) -> TextIO:
+def _open_input(path: str) -> BinaryIO:
     try:
-        return open(path, encoding="utf-8")
+        return open(path, "rb")
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}") from None
 
 
-def _article_of_line(line: str, number: int) -> ArticleText:
+def _article_of_line(raw: bytes | str, number: int) -> ArticleText:
+    """One input line as a text to annotate; whatever is wrong with it is an InputError naming it."""
+    try:
+        return _read_line(raw, number)
+    except InputError:
+        raise
+    except Exception as error:  # anything else a hostile line sets off is still that line's error
+        log.debug("annotate: line %d not read", number, exc_info=True)
+        raise InputError(f"line {number}: not read ({type(error).__name__})") from None
+
+
+def _read_line(raw: bytes | str, number: int) -> ArticleText:
     from pipeline.extract import ArticleText
     from pipeline.parse import parse_datetime
 
     try:
+        line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as error:
+        raise InputError(f"line {number}: not UTF-8 (byte {error.start + 1})") from None
+    try:
         item = json.loads(line)
     except json.JSONDecodeError as error:
         raise InputError(f"line {number}: not JSON ({error.msg} at column {error.colno})") from None
+    except RecursionError:
+        raise InputError(f"line {number}: not JSON (nested too deeply)") from None
+    except ValueError as error:  # an integer of more digits than Python converts
+        reason = str(error).split(";")[0]  # Python's advice on its own limit is not the user's
+        raise InputError(f"line {number}: not JSON ({reason})") from None
     if not isinstance(item, dict) or not isinstance(item.get("text"), str):
         raise InputError(f'line {number}: expected an object with a "text" string')
     published = item.get("published")

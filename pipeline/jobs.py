@@ -33,6 +33,7 @@ from pipeline.parse import (
     parse_feed,
     parse_listing,
     parse_next_page,
+    strip_controls,
 )
 from pipeline.progress import Progress
 from pipeline.robots import RobotsPolicy
@@ -237,6 +238,9 @@ def fetch_sources(
                 _fetch_source(run, source, source_ids.get(source.name), report)
         except NewstrackError as error:
             report.errors.append(str(error))
+        except Exception as error:  # a bug or a hostile input: this source fails, not the run
+            log.debug("%s: unexpected failure", source.name, exc_info=True)
+            report.errors.append(f"{source.name}: {_described(error)}")
         report.errors = [without_credentials(error) for error in report.errors]
         if report.errors:
             report.status = "partial" if report.stored or report.known else "failed"
@@ -279,9 +283,12 @@ def _fetch_source(
             result = replace(result, outcome=Outcome.NOT_MODIFIED)
         elif result.ok:
             try:
-                items.extend(_items_of(source, result))
+                items.extend(_items_of(source, result, report))
             except ParseError as error:  # HTML where a feed should be, an empty listing ...
                 result = replace(result, outcome=Outcome.HARD, error=str(error))
+            except Exception as error:  # anything else a hostile body sets off: this URL's error
+                log.debug("%s: not read", url, exc_info=True)
+                result = replace(result, outcome=Outcome.HARD, error=_described(error))
         run.log_fetch(source_id, result, health=True)
         if conditional and result.outcome in (Outcome.SUCCESS, Outcome.NOT_MODIFIED):
             validated.append((url, result, body_hash))
@@ -315,6 +322,9 @@ def _fetch_source(
             retry = _store_item(run, source, source_id, url, item, report)
         except NewstrackError as error:
             report.errors.append(f"{item.url}: {error}")
+        except Exception as error:  # one item's bug or hostile content fails that item alone
+            log.debug("%s: not stored", item.url, exc_info=True)
+            report.errors.append(f"{item.url}: {_described(error)}")
         else:
             report.left_for_next_run += retry
         run.progress.advance(url)
@@ -338,7 +348,14 @@ def _older_listing_pages(
     page = first
     for _ in range(source.listing_pages - 1):
         assert source.next_selector is not None
-        following = parse_next_page(page.body, page.final_url, source.next_selector, page.headers)
+        try:
+            following = parse_next_page(
+                page.body, page.final_url, source.next_selector, page.headers
+            )
+        except Exception as error:  # the items of this page are kept; the pages after are not
+            log.debug("%s: next page not found", page.final_url, exc_info=True)
+            report.errors.append(f"{page.final_url}: next page: {_described(error)}")
+            break
         if following is None:
             break
         refusal = run.refused(source, following)
@@ -346,20 +363,40 @@ def _older_listing_pages(
             report.errors.append(refusal)
             break
         page = run.get(following, source_id)
+        try:
+            found = _items_of(source, page, report) if page.ok else []
+        except Exception as error:  # a hostile following page fails alone, like a first one
+            log.debug("%s: not read", following, exc_info=True)
+            page = replace(page, outcome=Outcome.HARD, error=_described(error))
         run.log_fetch(source_id, page)
         if not page.ok:
             report.errors.append(f"{following}: {page.outcome}: {page.error}")
             break
-        items.extend(_items_of(source, page))
+        items.extend(found)
     return items
 
 
-def _items_of(source: SourceConfig, result: FetchResult) -> list[_Item]:
+def _items_of(source: SourceConfig, result: FetchResult, report: SourceReport) -> list[_Item]:
+    """The items of a fetched feed or listing; an entry that cannot be read is a report error."""
     if source.kind == "html_listing":
         assert source.link_selector is not None
         links = parse_listing(result.body, result.final_url, source.link_selector, result.headers)
         return [_Item(url=link) for link in links]
-    return [_item_of(entry) for entry in parse_feed(result.body, result.final_url, result.headers)]
+    items = []
+    entries = parse_feed(result.body, result.final_url, result.headers, report.errors.append)
+    for entry in entries:
+        try:
+            items.append(_item_of(entry))
+        except Exception as error:  # hostile content HTML: this entry's error
+            log.debug("%s: entry not read", entry.url, exc_info=True)
+            report.errors.append(f"{entry.url}: {_described(error)}")
+    return items
+
+
+def _described(error: BaseException) -> str:
+    """An unexpected exception as one line of an error record: its class and message."""
+    message = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def _item_of(entry: FeedEntry) -> _Item:
@@ -388,9 +425,9 @@ def _store_item(
     article = writes.NewArticle(
         url=url,
         source_id=source_id,
-        title=item.title,
+        title=strip_controls(item.title),
         published_at=item.published,
-        text=item.text,
+        text=strip_controls(item.text),
         language=detect_language(item.text, item.language),
         extractor="feed",
         raw_html=item.content_html.encode("utf-8"),
@@ -403,14 +440,23 @@ def _store_item(
             report.errors.append(refusal)
             return False
         result = run.get(item.url, source_id)
+        page = None
+        if result.ok:
+            try:
+                page = extract_page(result.body, result.final_url, source.article, result.headers)
+            except ParseError as error:  # no text, nested too deep, too slow to read
+                result = replace(result, outcome=Outcome.HARD, error=str(error))
+            except Exception as error:  # whatever else a hostile page sets off: this page's error
+                log.debug("%s: page not read", item.url, exc_info=True)
+                error_text = f"{item.url}: {_described(error)}"
+                result = replace(result, outcome=Outcome.HARD, error=error_text)
         run.log_fetch(source_id, result)
-        if not result.ok:
+        if page is None:
             report.errors.append(f"{item.url}: {result.outcome}: {result.error}")
             return result.outcome in (Outcome.TEMPORARY, Outcome.SOFT)
-        page = extract_page(result.body, result.final_url, source.article, result.headers)
         article = replace(
             article,
-            title=item.title or page.title,
+            title=strip_controls(item.title) or page.title,
             published_at=item.published or page.published,
             text=page.text,
             language=page.language,
@@ -643,6 +689,10 @@ def reextract_pages(
             except NewstrackError as error:
                 summary.failed.append(f"{page.url}: {error}")
                 continue
+            except Exception as error:  # a hostile stored page fails alone
+                log.debug("%s: not read again", page.url, exc_info=True)
+                summary.failed.append(f"{page.url}: {_described(error)}")
+                continue
             if text == page.text and extractor == page.extractor:
                 continue
             summary.changed += 1
@@ -696,7 +746,11 @@ def backfill_source(
     with unit_of_work(session_factory) as session:
         stored = writes.article_texts(session, list(posts))
     for url, post in posts.items():
-        text = html_to_text(post.html)
+        try:
+            text = html_to_text(post.html)
+        except ParseError as error:  # nested too deep
+            report.errors.append(f"{post.url}: {error}")
+            continue
         if url in stored:
             report.known += 1
             article_id, old_text = stored[url]
@@ -705,8 +759,14 @@ def backfill_source(
                     writes.replace_text(session, article_id, text, "feed")
                 report.updated += 1
             continue
-        item = replace(_item_of(post.to_entry()), text=text, content_html=post.html)
-        _store_item(run, source, None if dry_run else source_id, url, item, report)
+        try:
+            item = replace(_item_of(post.to_entry()), text=text, content_html=post.html)
+            _store_item(run, source, None if dry_run else source_id, url, item, report)
+        except NewstrackError as error:
+            report.errors.append(f"{post.url}: {error}")
+        except Exception as error:  # one hostile post fails alone
+            log.debug("%s: not stored", post.url, exc_info=True)
+            report.errors.append(f"{post.url}: {_described(error)}")
     report.errors = [without_credentials(error) for error in report.errors]
     if report.errors:
         report.status = "partial" if report.stored or report.known else "failed"

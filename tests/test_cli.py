@@ -173,6 +173,43 @@ def test_annotate_reports_a_bad_line_and_goes_on() -> None:
     assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["a"]
 
 
+def test_annotate_reports_hostile_lines_and_answers_the_others(tmp_path: Path) -> None:
+    """Deep nesting, bad UTF-8 and a 5,000-digit number are each their line's error; no line lost."""
+    good = [json.dumps({"id": f"g{n}", "text": "China banned gallium exports."}) for n in range(14)]
+    hostile = [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"id": "latin", "text": "caf\xe9 \xff"}',
+        b'{"id": ' + b"9" * 5_000 + b', "text": "China banned gallium."}',
+    ]
+    lines = [line.encode() for line in good[:12]] + hostile + [line.encode() for line in good[12:]]
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    result = newstrack("annotate", str(path))
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "line 13: not JSON (nested too deeply)" in result.stderr
+    assert "line 14: not UTF-8" in result.stderr
+    assert "line 15: not JSON (Exceeds the limit (4300 digits)" in result.stderr
+    outputs = [json.loads(line)["id"] for line in result.stdout.splitlines()]
+    assert outputs == [f"g{n}" for n in range(14)]
+
+
+def test_annotate_reads_hostile_lines_from_standard_input_too() -> None:
+    """On standard input as from a file: the bad line is named, the others answered in order."""
+    stdin = "\n".join(
+        [
+            json.dumps({"id": "a", "text": "China banned gallium exports."}),
+            '{"x": ' * 50_000 + "1" + "}" * 50_000,
+            json.dumps({"id": "b", "text": "Markets were quiet."}),
+        ]
+    )
+    result = newstrack("annotate", stdin=stdin + "\n")
+    assert result.returncode == 3
+    assert "line 2: not JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["a", "b"]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message", "code"),
     [

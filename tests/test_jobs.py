@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -18,8 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Article, Fetch, HttpValidator, Source
 from pipeline.cli import main
+from pipeline.extract import Extractor
 from pipeline.fetch import build_client
-from pipeline.jobs import ConsolidationPace, fetch_sources, unit_of_work
+from pipeline.jobs import ConsolidationPace, extract_pending, fetch_sources, unit_of_work
 from pipeline.settings import HttpSettings, Settings
 from pipeline.sources import ArticleSelectors, SourceConfig
 from storage.engine import make_session_factory, open_engine
@@ -862,3 +864,228 @@ def _every_text(engine: Engine) -> Iterator[str]:
         for table in inspect(engine).get_table_names():
             for row in connection.execute(text(f'SELECT * FROM "{table}"')):
                 yield from (str(value) for value in row if isinstance(value, str | bytes))
+
+
+# Hostile pages (issue 17, items 3, 7, 14): each served next to a good source, through the job
+# functions `newstrack run` calls, fetching then extracting in the same run.
+HOSTILE_PAGE = PAGE.format(title="Story 1", day="Sept. 1")
+
+
+def _hostile_page(misbehaviour: str) -> Behaviour:
+    """The article page of the bad source, with one hostile trait."""
+    html = "text/html; charset=utf-8"
+    meta = '<head><meta charset="{}">'
+    if misbehaviour.startswith("header charset="):
+        charset = misbehaviour.removeprefix("header charset=")
+        return respond(200, HOSTILE_PAGE.encode(), content_type=f"text/html; charset={charset}")
+    if misbehaviour.startswith("meta charset="):
+        charset = misbehaviour.removeprefix("meta charset=")
+        body = HOSTILE_PAGE.replace("<head>", meta.format(charset)).encode()
+        return respond(200, body, content_type="text/html")
+    if misbehaviour == "JSON-LD 100k deep":
+        script = '<script type="application/ld+json">' + "[" * 100_000 + "]" * 100_000
+        body = HOSTILE_PAGE.replace("<head>", "<head>" + script + "</script>").encode()
+        return respond(200, body, content_type=html)
+    assert misbehaviour == "HTML 100k deep"
+    # Inside the article the selectors pick: its boilerplate pass was quadratic in the depth.
+    deep = "<div>" * 100_000 + "<p>Gallium.</p>" + "</div>" * 100_000
+    return respond(
+        200, HOSTILE_PAGE.replace("<article>", "<article>" + deep).encode(), content_type=html
+    )
+
+
+@pytest.mark.parametrize(
+    ("misbehaviour", "stored", "outcome"),
+    [
+        # A charset that is no text encoding of a page is passed over: the page is read anyway.
+        ("header charset=undefined", 1, "success"),
+        ("header charset=punycode", 1, "success"),
+        ("header charset=idna", 1, "success"),
+        ("header charset=rot13", 1, "success"),
+        ("header charset=base64", 1, "success"),
+        ("meta charset=undefined", 1, "success"),
+        ("meta charset=punycode", 1, "success"),
+        ("meta charset=zlib", 1, "success"),
+        ("JSON-LD 100k deep", 1, "success"),  # its dates are not read; the page is
+        ("HTML 100k deep", 0, "hard"),  # refused, as that page's own error
+    ],
+)
+def test_a_hostile_page_fails_alone_and_the_run_goes_on(
+    session_factory: sessionmaker[Session],
+    extractor: Extractor,
+    misbehaviour: str,
+    stored: int,
+    outcome: str,
+) -> None:
+    """A hostile page is read or refused alone; the good source is stored and extracted."""
+    bad_routes = {
+        "/feed": respond(200, _feed(1), content_type="application/rss+xml"),
+        "/a/1": _hostile_page(misbehaviour),
+    }
+    good_routes = {
+        "/feed": respond(200, _feed(2), content_type="application/rss+xml"),
+        "/a/1": _page(3),
+        "/a/2": _page(4),
+    }
+    settings = Settings(http=replace(SETTINGS.http, max_body_bytes=5_000_000))
+    with (
+        serve(bad_routes) as bad,
+        serve(good_routes) as good,
+        build_client(settings.http) as client,
+    ):
+        sources = [
+            SourceConfig("bad", "rss", (bad.url("/feed"),), article=ArticleSelectors("article")),
+            SourceConfig("good", "rss", (good.url("/feed"),), article=ArticleSelectors("article")),
+        ]
+        started = time.perf_counter()
+        fetched = fetch_sources(session_factory, client, sources, settings)
+        extracted = extract_pending(session_factory, extractor)
+        elapsed = time.perf_counter() - started
+    assert elapsed < 60  # a hang guard only: the work is counted by the parse tests
+    reports = {report.name: report for report in fetched.sources}
+    assert (reports["good"].stored, reports["good"].status) == (2, "ok")
+    assert reports["bad"].stored == stored
+    with unit_of_work(session_factory) as session:
+        outcomes = set(session.scalars(select(Fetch.outcome).where(Fetch.url == bad.url("/a/1"))))
+        statuses = dict(session.execute(select(Article.url, Article.extraction_status)).all())
+    assert outcomes == {outcome}
+    assert statuses[good.url("/a/1")] != "pending"
+    assert statuses[good.url("/a/2")] != "pending"
+    assert extracted.articles == 2 + stored
+    if stored:
+        assert reports["bad"].status == "ok"
+    else:  # the run is partial: the error names the page and what was wrong with it
+        assert reports["bad"].status == "failed"
+        assert fetched.failed == [reports["bad"]]
+        assert bad.url("/a/1") in reports["bad"].errors[0]
+        assert "nested" in reports["bad"].errors[0]
+
+
+def test_an_unexpected_error_fails_its_item_and_its_source_alone(
+    session_factory: sessionmaker[Session],
+    extractor: Extractor,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Any exception reading a page is that page's error, classified; the other pages go on."""
+    from pipeline import jobs
+
+    real = jobs.extract_page
+
+    def explode_on_first(body: bytes, url: str, *args: object, **kwargs: object) -> object:
+        if url.endswith("/a/1") and "bad" in body.decode():
+            raise UnicodeError("a codec no page should name")
+        return real(body, url, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jobs, "extract_page", explode_on_first)
+    bad_page = PAGE.format(title="bad", day="Sept. 1").encode()
+    bad_routes = {
+        "/feed": respond(200, _feed(2), content_type="application/rss+xml"),
+        "/a/1": respond(200, bad_page, content_type="text/html; charset=utf-8"),
+        "/a/2": _page(2),
+    }
+    good_routes = {
+        "/feed": respond(200, _feed(1), content_type="application/rss+xml"),
+        "/a/1": _page(3),
+    }
+    with (
+        serve(bad_routes) as bad,
+        serve(good_routes) as good,
+        build_client(SETTINGS.http) as client,
+    ):
+        sources = [
+            SourceConfig("bad", "rss", (bad.url("/feed"),), article=ArticleSelectors("article")),
+            SourceConfig("good", "rss", (good.url("/feed"),), article=ArticleSelectors("article")),
+        ]
+        fetched = fetch_sources(session_factory, client, sources, SETTINGS)
+        extract_pending(session_factory, extractor)
+    reports = {report.name: report for report in fetched.sources}
+    assert (reports["bad"].stored, reports["bad"].status) == (1, "partial")
+    assert reports["bad"].errors == [
+        f"{bad.url('/a/1')}: hard: {bad.url('/a/1')}: UnicodeError: a codec no page should name"
+    ]
+    assert (reports["good"].stored, reports["good"].status) == (1, "ok")
+    with unit_of_work(session_factory) as session:
+        outcome = session.scalar(select(Fetch.outcome).where(Fetch.url == bad.url("/a/1")))
+        pending = session.scalar(
+            select(func.count()).select_from(Article).where(Article.extraction_status == "pending")
+        )
+    assert (outcome, pending) == ("hard", 0)
+
+
+def test_a_source_whose_handling_raises_fails_alone(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected exception outside any one item fails that source; the others are fetched."""
+    from pipeline import jobs
+
+    real = jobs._items_of
+
+    def explode_for_bad(source: SourceConfig, *args: object) -> object:
+        if source.name == "bad":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(source, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jobs, "_items_of", explode_for_bad)
+    routes = {"/feed": respond(200, _feed(1), content_type="application/rss+xml"), "/a/1": _page(1)}
+    with serve(routes) as server, build_client(SETTINGS.http) as client:
+        sources = [
+            replace(_source(server.url("/feed")), name="bad"),
+            replace(_source(server.url("/feed?good")), name="good"),
+        ]
+        fetched = fetch_sources(session_factory, client, sources, SETTINGS)
+    reports = {report.name: report for report in fetched.sources}
+    assert reports["bad"].status == "failed"
+    assert "RecursionError" in reports["bad"].errors[0]
+    assert (reports["good"].stored, reports["good"].status) == (1, "ok")
+
+
+CONTROLLED_FEED = (
+    '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+    "<item><title>Gallium \x1b[31mcurbs\x1b[0m\x07 widen\u202e</title><link>/a/1</link>"
+    "<description>Teaser</description></item></channel></rss>"
+).encode()
+
+
+def test_stored_articles_hold_no_terminal_controls(session_factory: sessionmaker[Session]) -> None:
+    """Escape sequences and control characters of a feed and its page never reach the database."""
+    page = PAGE.format(title="Story", day="Sept. 1").replace(
+        "imposed export", "imposed \x1b]0;pwned\x07export\x9b2J"
+    )
+    routes = {
+        "/feed": respond(200, CONTROLLED_FEED, content_type="application/rss+xml"),
+        "/a/1": respond(200, page.encode(), content_type="text/html; charset=utf-8"),
+    }
+    with serve(routes) as server, build_client(SETTINGS.http) as client:
+        fetch_sources(session_factory, client, [_source(server.url("/feed"))], SETTINGS)
+    with unit_of_work(session_factory) as session:
+        title, text = session.execute(select(Article.title, Article.text)).one()
+    assert title == "Gallium curbs widen"
+    assert "China's Commerce Ministry imposed export controls on gallium" in text
+    assert "\n\n" in text  # paragraphs keep their breaks
+    controls = [c for c in title + text if (ord(c) < 32 and c not in "\t\n") or 127 <= ord(c) < 160]
+    assert controls == []
+
+
+def test_a_feed_entry_with_hostile_content_fails_alone(
+    session_factory: sessionmaker[Session], extractor: Extractor
+) -> None:
+    """Full text nested 100,000 deep fails its entry, named; the feed's other entry is stored."""
+    deep = "&lt;div&gt;" * 100_000 + "gallium" + "&lt;/div&gt;" * 100_000
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>t</title>'
+        f"<item><title>Deep</title><link>/deep</link><content:encoded>{deep}</content:encoded></item>"
+        "<item><title>Story 1</title><link>/a/1</link><description>Teaser</description></item>"
+        "</channel></rss>"
+    ).encode()
+    routes = {"/feed": respond(200, feed, content_type="application/rss+xml"), "/a/1": _page(1)}
+    with serve(routes) as server, build_client(SETTINGS.http) as client:
+        fetched = fetch_sources(session_factory, client, [_source(server.url("/feed"))], SETTINGS)
+        extract_pending(session_factory, extractor)
+    (report,) = fetched.sources
+    assert (report.stored, report.status) == (1, "partial")
+    assert len(report.errors) == 1
+    assert report.errors[0].startswith(f"{server.url('/deep')}: TooDeep: HTML nested")
+    with unit_of_work(session_factory) as session:
+        statuses = list(session.scalars(select(Article.extraction_status)))
+    assert len(statuses) == 1 and statuses != ["pending"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,15 +13,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.parse import (
+    JSON_LD_MAX_CHARS,
+    MAX_NESTING,
     FeedEntry,
     ParseError,
     extract_page,
     has_full_text,
     html_to_text,
     not_in_future,
+    page_encoding,
     parse_datetime,
     parse_feed,
     parse_listing,
+    strip_controls,
 )
 from pipeline.sources import ArticleSelectors
 
@@ -623,3 +629,218 @@ def test_date_falls_back_to_a_dateline_in_the_text() -> None:
         extract_page(future.encode(), "https://example.cn/a", ArticleSelectors(), HTML).published
         is None
     )
+
+
+# Hostile pages (issue 17): charsets that are no page encoding, deep JSON-LD, deep HTML, controls
+
+NOT_PAGE_ENCODINGS = ["undefined", "punycode", "idna", "rot13", "base64", "zlib", "hex", "bz2"]
+NOT_PAGE_ENCODINGS += ["uu", "quopri", "unicode_escape", "raw_unicode_escape", "utf-7", "cp037"]
+
+
+@pytest.mark.parametrize("charset", NOT_PAGE_ENCODINGS)
+def test_a_header_charset_that_is_no_page_encoding_is_passed_over(charset: str) -> None:
+    """charset=undefined (and other codecs no page is written in) fall back: the page is read."""
+    page = extract_page(
+        CAFE.encode("utf-8"),
+        "https://e.org/",
+        ArticleSelectors(),
+        {"content-type": f"text/html; charset={charset}"},
+    )
+    assert page.text == "Le café de l’Élysée coûte 2 €."
+
+
+@pytest.mark.parametrize("charset", NOT_PAGE_ENCODINGS)
+def test_a_meta_charset_that_is_no_page_encoding_is_passed_over(charset: str) -> None:
+    """<meta charset="punycode"> and the like fall back to detection: windows-1252 is read right."""
+    html = CAFE.replace("<html>", f'<html><head><meta charset="{charset}"></head>')
+    page = extract_page(html.encode("windows-1252"), "https://e.org/", ArticleSelectors(), HTML)
+    assert page.text == "Le café de l’Élysée coûte 2 €."
+    utf8 = extract_page(html.encode("utf-8"), "https://e.org/", ArticleSelectors(), HTML)
+    assert utf8.text == "Le café de l’Élysée coûte 2 €."
+
+
+@pytest.mark.parametrize("charset", NOT_PAGE_ENCODINGS)
+def test_listing_with_a_charset_that_is_no_page_encoding(charset: str) -> None:
+    """A listing page's bogus charset is passed over too."""
+    html = f'<meta charset="{charset}"><a class="s" href="/a/1">One</a>'
+    headers = {"content-type": f"text/html; charset={charset}"}
+    assert parse_listing(html.encode(), "https://e.org/", "a.s", headers) == ["https://e.org/a/1"]
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        ("UTF-8", "utf-8"),
+        ("windows-1251", "cp1251"),
+        ("Shift_JIS", "shift_jis"),
+        ("euc-kr", "euc_kr"),
+        ("gb18030", "gb18030"),
+        ("utf-16le", "utf-16-le"),
+        *((label, None) for label in NOT_PAGE_ENCODINGS),
+        ("no-such-charset", None),
+        ("utf\x00-8", None),
+    ],
+)
+def test_page_encoding_accepts_only_text_encodings_of_web_pages(
+    label: str, expected: str | None
+) -> None:
+    """The WHATWG encodings pass, by Python's names; codecs no page is written in do not."""
+    assert page_encoding(label) == expected
+
+
+def test_json_ld_nested_100k_deep_is_passed_over() -> None:
+    """A JSON-LD block nested 100,000 deep yields no date and raises nothing; the page is read."""
+    deep = "[" * 100_000 + "]" * 100_000
+    html = (
+        f'<html><head><script type="application/ld+json">{deep}</script>'
+        '<script type="application/ld+json">{"datePublished": "2025-05-14T09:00:00Z"}</script>'
+        "</head><body><article><p>The ministry spoke.</p></article></body></html>"
+    )
+    page = extract_page(html.encode(), "https://e.org/", ArticleSelectors(), HTML)
+    assert page.text == "The ministry spoke."
+    assert page.published == datetime(2025, 5, 14, 9, tzinfo=UTC)  # the sane block still counts
+
+
+def test_oversized_json_ld_is_not_read() -> None:
+    """A JSON-LD block over JSON_LD_MAX_CHARS is skipped without parsing it."""
+    padding = " " * JSON_LD_MAX_CHARS
+    html = (
+        f'<script type="application/ld+json">{{"datePublished": "2025-05-14"{padding}}}</script>'
+        "<article><p>The ministry spoke.</p></article>"
+    )
+    assert extract_page(html.encode(), "https://e.org/", ArticleSelectors(), HTML).published is None
+
+
+PARAGRAPH = "<p>China's Commerce Ministry imposed export controls on gallium, it said.</p>"
+NESTINGS = {
+    "div": lambda depth: "<div>" * depth + PARAGRAPH + "</div>" * depth,
+    "boilerplate": lambda depth: (
+        '<div class="sidebar">' * depth + PARAGRAPH + "</div>" * depth + f"<main>{PARAGRAPH}</main>"
+    ),
+    "blockquote": lambda depth: (
+        "<article>" + "<blockquote>" * depth + PARAGRAPH + "</blockquote>" * depth + "</article>"
+    ),
+    "list": lambda depth: (
+        "<article>"
+        + "<ul><li>" * (depth // 2)
+        + PARAGRAPH
+        + "</li></ul>" * (depth // 2)
+        + "</article>"
+    ),
+}
+
+
+def _calls(body: bytes, selectors: ArticleSelectors) -> int:
+    """Python and C function calls made reading a page: the work, counted, not timed."""
+    count = 0
+
+    def profile(frame: object, event: str, argument: object) -> None:
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        extract_page(body, "https://e.org/a", selectors, HTML)
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+@pytest.mark.parametrize("shape", list(NESTINGS))
+@pytest.mark.parametrize("selectors", [ArticleSelectors(), ArticleSelectors(text="article")])
+def test_reading_a_nested_page_is_linear_in_its_depth(
+    shape: str, selectors: ArticleSelectors
+) -> None:
+    """Twice as deep costs about twice the work, not four times (bs4 lookups made it quadratic)."""
+    extract_page(PARAGRAPH.encode(), "https://e.org/a", ArticleSelectors(), HTML)  # warm caches
+    page = NESTINGS[shape]
+    shallow = _calls(page(200).encode(), selectors)
+    deep = _calls(page(400).encode(), selectors)
+    assert deep < 2.5 * shallow, (shallow, deep)
+    assert "gallium" in extract_page(page(400).encode(), "https://e.org/a", selectors, HTML).text
+
+
+def test_a_page_nested_100k_deep_is_refused_quickly() -> None:
+    """Beyond MAX_NESTING tags deep a page is a ParseError naming it, after linear work."""
+    body = ("<html><body>" + NESTINGS["div"](100_000) + "</body></html>").encode()
+    started = time.perf_counter()
+    with pytest.raises(ParseError, match=r"https://e.org/a: HTML nested 100\d\d\d tags deep"):
+        extract_page(body, "https://e.org/a", ArticleSelectors(), HTML)
+    assert time.perf_counter() - started < 30  # a hang guard only: the old code took hours
+    with pytest.raises(ParseError, match="nested"):
+        html_to_text(NESTINGS["div"](MAX_NESTING + 1))
+    assert html_to_text(NESTINGS["div"](MAX_NESTING - 5)).startswith("China's")
+
+
+def test_a_page_read_past_its_deadline_is_given_up() -> None:
+    """Reading that outlasts its deadline is a ParseError naming the page and the time."""
+    body = ("<html><body>" + NESTINGS["div"](100) + "</body></html>").encode()
+    with pytest.raises(ParseError, match=r"https://e.org/a: reading took longer than 0 s"):
+        extract_page(body, "https://e.org/a", ArticleSelectors(), HTML, seconds=0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("plain\ttext\nkept", "plain\ttext\nkept"),
+        ("\x1b[31mred\x1b[0m", "red"),
+        ("\x1b]0;new title\x07title", "title"),
+        ("\x1b]8;;https://evil.example/\x1b\\link\x1b]8;;\x1b\\", "link"),
+        ("bell\x07 back\x08 nul\x00 del\x7f", "bell back nul del"),
+        ("c1 \x9b2J csi \x85 nel", "c1  csi  nel"),
+        ("bidi \u202eevil\u202c \u2066iso\u2069", "bidi evil iso"),
+        ("windows\r\nlines\rold mac", "windows\nlines\nold mac"),
+        ("caf\u00e9 \u2019quotes\u2019 \u4e2d\u6587", "caf\u00e9 \u2019quotes\u2019 \u4e2d\u6587"),
+    ],
+)
+def test_strip_controls(raw: str, clean: str) -> None:
+    """Escape sequences and control characters go; tabs, newlines and ordinary text stay."""
+    assert strip_controls(raw) == clean
+
+
+@given(st.text())
+def test_stripped_text_holds_no_controls(text: str) -> None:
+    """Whatever comes in, nothing a terminal obeys comes out."""
+    assert not [c for c in strip_controls(text) if c in CONTROLS]
+
+
+CONTROLS = {chr(n) for n in (*range(0, 9), *range(11, 32), *range(127, 160))}
+CONTROLS |= {chr(n) for n in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
+def test_feed_titles_and_summaries_are_stripped_of_controls() -> None:
+    """A feed entry's title and summary reach newstrack without escape sequences."""
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+        "<title>Gallium \x1b[2Jcurbs\x07</title><link>https://e.org/a</link>"
+        "<description>Teaser \x1b]0;pwned\x07here\u202e</description></item></channel></rss>"
+    )
+    (entry,) = parse_feed(feed.encode(), "https://e.org/feed")
+    assert (entry.title, entry.summary) == ("Gallium curbs", "Teaser here")
+
+
+def test_page_title_and_text_are_stripped_of_controls() -> None:
+    """Titles and body text of a page lose control characters; paragraphs stay apart."""
+    html = (
+        "<html><head><title>Ministry \x1b[31mred\x1b[0m title\x9b</title></head><body><article>"
+        "<p>First \x1b]0;pwned\x07paragraph\x7f.</p><p>Second\u202e paragraph.</p>"
+        "</article></body></html>"
+    )
+    page = extract_page(html.encode(), "https://e.org/", ArticleSelectors(text="article"), HTML)
+    assert page.title == "Ministry red title"
+    assert page.text == "First paragraph.\n\nSecond paragraph."
+
+
+def test_a_hostile_feed_entry_fails_alone() -> None:
+    """An entry whose title is nested past MAX_NESTING is reported; the other entries are read."""
+    deep = "&lt;b&gt;" * 1_000 + "x"
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        f'<item><title type="html">{deep}</title><link>https://e.org/bad</link></item>'
+        "<item><title>Good</title><link>https://e.org/good</link></item></channel></rss>"
+    )
+    errors: list[str] = []
+    entries = parse_feed(feed.encode(), "https://e.org/feed", on_error=errors.append)
+    assert [entry.title for entry in entries] == ["Good"]
+    assert len(errors) == 1 and errors[0].startswith("https://e.org/bad: TooDeep: HTML nested")
