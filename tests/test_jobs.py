@@ -679,6 +679,18 @@ def _good_source(server_url: str) -> SourceConfig:
     return replace(_source(server_url + "/feed"), name="good")
 
 
+def _extracted_in_the_same_run(
+    session_factory: sessionmaker[Session], extractor: Extractor, urls: set[str]
+) -> None:
+    """Extract what the run stored: exactly these articles, none left pending."""
+    extracted = extract_pending(session_factory, extractor)
+    with unit_of_work(session_factory) as session:
+        statuses = dict(session.execute(select(Article.url, Article.extraction_status)).all())
+    assert set(statuses) == urls
+    assert "pending" not in statuses.values()
+    assert extracted.articles == len(urls)
+
+
 GOOD_ROUTES: dict[str, Behaviour] = {
     "/feed": respond(200, _feed(2), content_type="application/rss+xml"),
     "/a/1": _page(3),
@@ -688,7 +700,10 @@ GOOD_ROUTES: dict[str, Behaviour] = {
 
 @pytest.mark.parametrize("kind", ["rss", "html_listing"])
 def test_links_to_private_addresses_fail_alone(
-    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, kind: str
+    session_factory: sessionmaker[Session],
+    extractor: Extractor,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
 ) -> None:
     """A loopback source's links to private addresses fail hard before connecting; none stored."""
     opened = _connections_recorded(monkeypatch)
@@ -726,6 +741,7 @@ def test_links_to_private_addresses_fail_alone(
     assert urls == {good.url("/a/1"), good.url("/a/2")}
     assert outcomes == {"hard"}
     assert set(opened) == {"127.0.0.1"}
+    _extracted_in_the_same_run(session_factory, extractor, urls)
 
 
 def test_a_source_on_a_name_that_leads_to_loopback_is_refused(
@@ -767,7 +783,7 @@ def test_a_source_on_a_name_that_leads_to_loopback_is_refused(
     ],
 )
 def test_a_hostile_encoding_or_pace_fails_its_page_alone(
-    session_factory: sessionmaker[Session], misbehaviour: str, error: str
+    session_factory: sessionmaker[Session], extractor: Extractor, misbehaviour: str, error: str
 ) -> None:
     """Bombs in other encodings and headers sent a byte at a time fail their page; others go on."""
     behaviours: dict[str, Behaviour] = {
@@ -797,6 +813,7 @@ def test_a_hostile_encoding_or_pace_fails_its_page_alone(
         took = session.scalars(select(Fetch.duration_ms).where(Fetch.url == bad.url("/a/1"))).all()
     assert len(took) == 1
     assert took[0] < 3000  # 3 times the total time, where trickled headers used to last 5 s
+    _extracted_in_the_same_run(session_factory, extractor, {good.url("/a/1"), good.url("/a/2")})
 
 
 def test_credentials_in_a_source_url_are_used_and_never_stored_or_shown(
