@@ -23,6 +23,9 @@ from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpcore
+import pytest
+
 HANDLER_TIMEOUT = 5.0  # seconds a handler waits on a silent client
 MAX_WAIT = 5.0  # the longest any behaviour sleeps or trickles
 
@@ -401,3 +404,20 @@ def basic_auth(user: str, password: str, then: Behaviour) -> Behaviour:
             handler.send(401, b"who are you?", {"WWW-Authenticate": 'Basic realm="news"'})
 
     return behave
+
+
+def record_connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The hosts sockets are asked for, recorded; only loopback ones are really connected to."""
+    opened: list[str] = []
+    connect = httpcore.SyncBackend.connect_tcp
+
+    def recorded(
+        backend: httpcore.SyncBackend, host: str, port: int, *args: Any, **kwargs: Any
+    ) -> Any:
+        opened.append(host)
+        if host not in ("127.0.0.1", "::1", "localhost"):  # no test traffic leaves loopback
+            raise httpcore.ConnectError(f"a test connected to {host}")
+        return connect(backend, host, port, *args, **kwargs)
+
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", recorded)
+    return opened

@@ -10,10 +10,8 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urljoin
 
-import httpcore
 import httpx
 import pytest
 
@@ -43,6 +41,7 @@ from tests.servers import (
     gzip_bomb,
     gzip_bomb_body,
     hang_up,
+    record_connections,
     redirect,
     redirect_chain,
     respond,
@@ -88,19 +87,7 @@ def client() -> Iterator[httpx.Client]:
 @pytest.fixture
 def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The hosts sockets are asked for, recorded; only loopback ones are really connected to."""
-    opened: list[str] = []
-    connect = httpcore.SyncBackend.connect_tcp
-
-    def recorded(
-        backend: httpcore.SyncBackend, host: str, port: int, *args: Any, **kwargs: Any
-    ) -> Any:
-        opened.append(host)
-        if host not in ("127.0.0.1", "::1", "localhost"):  # no test traffic leaves loopback
-            raise httpcore.ConnectError(f"a test connected to {host}")
-        return connect(backend, host, port, *args, **kwargs)
-
-    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", recorded)
-    return opened
+    return record_connections(monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,8 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-import httpcore
 import pytest
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +33,7 @@ from .servers import (
     endless,
     gzip_bomb,
     hang_up,
+    record_connections,
     redirect,
     respond,
     serve,
@@ -658,23 +657,6 @@ def _feed_of(links: Sequence[str]) -> bytes:
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
 
 
-def _connections_recorded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The hosts sockets are asked for; any but loopback fails without a packet sent."""
-    opened: list[str] = []
-    connect = httpcore.SyncBackend.connect_tcp
-
-    def recorded(
-        backend: httpcore.SyncBackend, host: str, port: int, *args: Any, **kwargs: Any
-    ) -> Any:
-        opened.append(host)
-        if host not in ("127.0.0.1", "::1", "localhost"):  # no test traffic leaves loopback
-            raise httpcore.ConnectError(f"a test connected to {host}")
-        return connect(backend, host, port, *args, **kwargs)
-
-    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", recorded)
-    return opened
-
-
 def _good_source(server_url: str) -> SourceConfig:
     return replace(_source(server_url + "/feed"), name="good")
 
@@ -706,7 +688,7 @@ def test_links_to_private_addresses_fail_alone(
     kind: str,
 ) -> None:
     """A loopback source's links to private addresses fail hard before connecting; none stored."""
-    opened = _connections_recorded(monkeypatch)
+    opened = record_connections(monkeypatch)
     index = (
         respond(200, _feed_of(PRIVATE_LINKS), content_type="application/rss+xml")
         if kind == "rss"
@@ -748,7 +730,7 @@ def test_a_source_on_a_name_that_leads_to_loopback_is_refused(
     session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A source named by a host that resolves to loopback is not a loopback source: refused."""
-    opened = _connections_recorded(monkeypatch)
+    opened = record_connections(monkeypatch)
     asked: list[str] = []
 
     def resolver(host: str, port: int) -> list[str]:
@@ -939,15 +921,10 @@ def test_a_hostile_page_fails_alone_and_the_run_goes_on(
         "/feed": respond(200, _feed(1), content_type="application/rss+xml"),
         "/a/1": _hostile_page(misbehaviour),
     }
-    good_routes = {
-        "/feed": respond(200, _feed(2), content_type="application/rss+xml"),
-        "/a/1": _page(3),
-        "/a/2": _page(4),
-    }
     settings = Settings(http=replace(SETTINGS.http, max_body_bytes=5_000_000))
     with (
         serve(bad_routes) as bad,
-        serve(good_routes) as good,
+        serve(GOOD_ROUTES) as good,
         build_client(settings.http) as client,
     ):
         sources = [

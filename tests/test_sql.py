@@ -29,6 +29,13 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, captured.out, captured.err
 
 
+def _typed(
+    capsys: pytest.CaptureFixture[str], database_url: str, reader_url: str, *args: str
+) -> tuple[int, str, str]:
+    """`newstrack sql` on a database, reading as the reader role."""
+    return _run(capsys, "--db", database_url, "sql", "--sql-db", reader_url, *args)
+
+
 @pytest.mark.parametrize(
     ("args", "messages"),
     [
@@ -138,12 +145,9 @@ def test_a_row_cap_that_cuts_rows_is_a_partial_answer(
     two_sources(ready(database_url))
     query = "SELECT name FROM sources ORDER BY name"
     for output_format in ("csv", "json", "table"):
-        code, out, err = _run(
+        code, out, err = _typed(
             capsys,
-            "--db",
             database_url,
-            "sql",
-            "--sql-db",
             reader_url,
             query,
             "--max-rows",
@@ -155,12 +159,9 @@ def test_a_row_cap_that_cuts_rows_is_a_partial_answer(
         assert "first" in out
         assert "second" not in out
         assert "stopped at 1 rows" in err
-    code, out, err = _run(
+    code, out, err = _typed(
         capsys,
-        "--db",
         database_url,
-        "sql",
-        "--sql-db",
         reader_url,
         query,
         "--max-rows",
@@ -169,9 +170,7 @@ def test_a_row_cap_that_cuts_rows_is_a_partial_answer(
     )
     assert code == 0, err
     assert [row["name"] for row in json.loads(out)] == ["first", "second"]
-    code, _, err = _run(
-        capsys, "--db", database_url, "sql", "--sql-db", reader_url, query, "--max-rows", "2"
-    )
+    code, _, err = _typed(capsys, database_url, reader_url, query, "--max-rows", "2")
     assert (code, err) == (0, "")
 
 
@@ -185,12 +184,9 @@ def test_json_gives_lists_as_arrays_and_empty_as_null(
         "WHERE measure = 'export_control'"
     )
     for output_format in ("json", "jsonl"):
-        code, out, err = _run(
+        code, out, err = _typed(
             capsys,
-            "--db",
             database_url,
-            "sql",
-            "--sql-db",
             reader_url,
             query,
             "--format",
@@ -206,9 +202,7 @@ def test_json_gives_lists_as_arrays_and_empty_as_null(
             {"elements": ["gallium", "germanium"], "targets": None, "conflicts": None,
              "note": None}
         ]  # fmt: skip
-    code, out, err = _run(
-        capsys, "--db", database_url, "sql", "--sql-db", reader_url, query, "--format", "csv"
-    )
+    code, out, err = _typed(capsys, database_url, reader_url, query, "--format", "csv")
     assert out.splitlines()[1] == '"gallium, germanium",,,'
     code, out, err = _run(
         capsys, "--db", database_url, "status", "--on", "2025-06-01", "--format", "json"
@@ -337,9 +331,7 @@ def test_postgresql_sql_runs_one_statement_and_changes_nothing(
     two_sources(ready(postgres_url))
     for url in (postgres_url, postgres_reader_url):  # the superuser too: refused before the role
         started = time.monotonic()
-        code, out, err = _run(
-            capsys, "--db", postgres_url, "sql", "--sql-db", url, "--time-limit", "2", attack
-        )
+        code, out, err = _typed(capsys, postgres_url, url, "--time-limit", "2", attack)
         assert (code, out) == (1, ""), err
         assert "runs one statement at a time" in err
         assert time.monotonic() - started < 2
@@ -358,7 +350,7 @@ def test_postgresql_sql_refuses_transaction_control_settings_and_copy(
     """BEGIN, COMMIT, SET, RESET and COPY are refused by name, as any role."""
     ready(postgres_url)
     for url in (postgres_url, postgres_reader_url):
-        code, _, err = _run(capsys, "--db", url, "sql", "--sql-db", url, statement)
+        code, _, err = _typed(capsys, url, url, statement)
         assert code == 1, err
         assert f"newstrack sql only reads: it does not run {message}" in err
     assert not Path("/tmp/newstrack-copy").exists()
@@ -427,8 +419,7 @@ def test_postgresql_sql_refuses_a_superuser_and_reads_as_a_reader_role(
     code, out, err = _run(capsys, "--db", postgres_url, "sql", "recent-events", "--json")
     assert code == 0, err  # newstrack's own SQL
     query = "SELECT count(*) AS n FROM sources"
-    code, out, err = _run(capsys, "--db", postgres_url, "sql", "--sql-db", postgres_reader_url,
-                          query, "--json")  # fmt: skip
+    code, out, err = _typed(capsys, postgres_url, postgres_reader_url, query, "--json")  # fmt: skip
     assert (code, json.loads(out)) == (0, [{"n": 2}]), err
     monkeypatch.setenv("NEWSTRACK_SQL_DB", postgres_reader_url)
     code, out, err = _run(capsys, "--db", postgres_url, "sql", query, "--json")
@@ -498,9 +489,7 @@ def test_an_answer_too_big_is_stopped_whatever_its_row_count(
         if database_url.startswith("sqlite")
         else "SELECT repeat('x', 30000000) FROM generate_series(1, 3)"
     )
-    code, out, err = _run(
-        capsys, "--db", database_url, "sql", "--sql-db", reader_url, "--max-rows", max_rows, big
-    )
+    code, out, err = _typed(capsys, database_url, reader_url, "--max-rows", max_rows, big)
     assert (code, out) == (1, "")
     assert "query stopped: its answer passed 64 MB after 2 rows" in err
 
