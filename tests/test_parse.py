@@ -832,6 +832,20 @@ def test_page_title_and_text_are_stripped_of_controls() -> None:
     assert page.text == "First paragraph.\n\nSecond paragraph."
 
 
+def test_text_read_by_the_generic_extractor_holds_no_controls() -> None:
+    """Without a text selector (trafilatura), controls of the body never reach the text either."""
+    html = (
+        "<html><head><title>Ministry \x1b[31mred\x1b[0m title\x9b</title></head><body><article>"
+        "<p>First \x1b]0;pwned\x07paragraph\x7f about \x1b[1mgallium\x1b[0m export controls.</p>"
+        "<p>Second\u202e paragraph on the ministry's rules for germanium and antimony.</p>"
+        "</article></body></html>"
+    )
+    page = extract_page(html.encode(), "https://e.org/", ArticleSelectors(), HTML)
+    assert "gallium" in page.text and "antimony" in page.text
+    assert page.text == strip_controls(page.text)
+    assert not [c for c in page.text if (ord(c) < 32 and c not in "\t\n") or 127 <= ord(c) < 160]
+
+
 def test_a_hostile_feed_entry_fails_alone() -> None:
     """An entry whose title is nested past MAX_NESTING is reported; the other entries are read."""
     deep = "&lt;b&gt;" * 1_000 + "x"
