@@ -190,6 +190,9 @@ def soak(
             with build_client(settings.http) as client:
                 summary = fetch_sources(session_factory, client, configs, settings, force=True)
             server.wait_idle()  # the server's own threads are not the client's to close
+            # The engine's pool keeps as many SQLite connections as threads last needed at once,
+            # which varies with load; a connection still checked out would stay open and count.
+            engine.dispose()
             gc.collect()
             with unit_of_work(session_factory) as session:
                 stored, distinct = session.execute(
