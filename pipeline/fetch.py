@@ -284,7 +284,9 @@ def _fetch_once(
         try:
             scheme = urlsplit(current).scheme
             if scheme not in ("http", "https"):
-                return result(Outcome.HARD, error=f"refusing non-http URL {shown(current)}")
+                return result(
+                    Outcome.HARD, error=f"refusing non-http URL {without_credentials(current)}"
+                )
             with pacer.slot(current) if pacer is not None else nullcontext():
                 # The clock starts once a slot is ours: waiting for a busy host is not slowness.
                 if deadline is None:
@@ -294,7 +296,7 @@ def _fetch_once(
                     connection_deadline(deadline),
                     client.stream(
                         "GET",
-                        shown(current),
+                        without_credentials(current),
                         headers=headers,
                         auth=_credentials(current),
                         timeout=timeout,
@@ -314,7 +316,7 @@ def _fetch_once(
                             return result(
                                 Outcome.HARD,
                                 status_code=response.status_code,
-                                error=f"redirect loop at {shown(target)}",
+                                error=f"redirect loop at {without_credentials(target)}",
                             )
                         visited.add(target)
                         current = target
@@ -353,7 +355,7 @@ def _fetch_once(
         except AddressRefusedError as error:
             return result(
                 Outcome.HARD,
-                error=f"refusing {shown(current)}: {error}",
+                error=f"refusing {without_credentials(current)}: {error}",
                 refused_address=error.address,
             )
         except TimeoutError:
@@ -368,13 +370,15 @@ def _fetch_once(
             return result(Outcome.TEMPORARY, error=f"timeout: {type(error).__name__}")
         except httpx.TransportError as error:
             message = f"{type(error).__name__}: {error}".rstrip(": ")
-            return result(Outcome.TEMPORARY, error=shown(message))
+            return result(Outcome.TEMPORARY, error=without_credentials(message))
         except (httpx.DecodingError, zlib.error) as error:
             return result(Outcome.TEMPORARY, error=f"undecodable body: {error}")
         except (httpx.InvalidURL, ValueError) as error:  # ValueError: urlsplit on "http://[x"
-            return result(Outcome.HARD, error=shown(f"invalid URL: {error}"))
+            return result(Outcome.HARD, error=without_credentials(f"invalid URL: {error}"))
         except httpx.RequestError as error:
-            return result(Outcome.TEMPORARY, error=shown(f"{type(error).__name__}: {error}"))
+            return result(
+                Outcome.TEMPORARY, error=without_credentials(f"{type(error).__name__}: {error}")
+            )
     return result(Outcome.HARD, error=f"more than {settings.max_redirects} redirects")
 
 
@@ -464,11 +468,6 @@ class BoundedInflater:
             except zlib.error:
                 self._decompressor = zlib.decompressobj(-zlib.MAX_WBITS)
         return data
-
-
-def shown(text: str) -> str:
-    """A URL or message as it may be stored and printed: without credentials."""
-    return without_credentials(text)
 
 
 def _credentials(url: str) -> httpx.BasicAuth | None:

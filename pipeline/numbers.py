@@ -83,16 +83,6 @@ class Seconds:
             raise self._error(text) from None
         return self._bounded(number, text)
 
-    def from_yaml(self, value: object) -> float:
-        """The duration a YAML value gives: an integer or a float, never a boolean."""
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self._error(value)
-        try:
-            number = float(value)
-        except OverflowError:  # an integer too large for a float
-            raise self._error(value) from None
-        return self._bounded(number, value)
-
     def _bounded(self, number: float, given: object) -> float:
         if not math.isfinite(number) or number > self.high:
             raise self._error(given)
