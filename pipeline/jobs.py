@@ -320,11 +320,8 @@ def _fetch_source(
     for url, item in fresh[:budget]:
         try:
             retry = _store_item(run, source, source_id, url, item, report)
-        except NewstrackError as error:
-            report.errors.append(f"{item.url}: {error}")
         except Exception as error:  # one item's bug or hostile content fails that item alone
-            log.debug("%s: not stored", item.url, exc_info=True)
-            report.errors.append(f"{item.url}: {_described(error)}")
+            report.errors.append(_failure(item.url, error))
         else:
             report.left_for_next_run += retry
         run.progress.advance(url)
@@ -393,6 +390,17 @@ def _items_of(source: SourceConfig, result: FetchResult, report: SourceReport) -
     return items
 
 
+def _failure(name: str, error: Exception) -> str:
+    """One item's error record: newstrack's own message, else the exception's class and message.
+
+    An exception newstrack did not raise itself is logged with its traceback at debug level.
+    """
+    if isinstance(error, NewstrackError):
+        return f"{name}: {error}"
+    log.debug("%s: failed", name, exc_info=error)
+    return f"{name}: {_described(error)}"
+
+
 def _described(error: BaseException) -> str:
     """An unexpected exception as one line of an error record: its class and message."""
     message = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
@@ -456,7 +464,7 @@ def _store_item(
             return result.outcome in (Outcome.TEMPORARY, Outcome.SOFT)
         article = replace(
             article,
-            title=strip_controls(item.title) or page.title,
+            title=article.title or page.title,
             published_at=item.published or page.published,
             text=page.text,
             language=page.language,
@@ -686,12 +694,8 @@ def reextract_pages(
             summary.checked += 1
             try:
                 text, extractor = _text_of(page, selectors.get(page.source or ""))
-            except NewstrackError as error:
-                summary.failed.append(f"{page.url}: {error}")
-                continue
             except Exception as error:  # a hostile stored page fails alone
-                log.debug("%s: not read again", page.url, exc_info=True)
-                summary.failed.append(f"{page.url}: {_described(error)}")
+                summary.failed.append(_failure(page.url, error))
                 continue
             if text == page.text and extractor == page.extractor:
                 continue
@@ -762,11 +766,8 @@ def backfill_source(
         try:
             item = replace(_item_of(post.to_entry()), text=text, content_html=post.html)
             _store_item(run, source, None if dry_run else source_id, url, item, report)
-        except NewstrackError as error:
-            report.errors.append(f"{post.url}: {error}")
         except Exception as error:  # one hostile post fails alone
-            log.debug("%s: not stored", post.url, exc_info=True)
-            report.errors.append(f"{post.url}: {_described(error)}")
+            report.errors.append(_failure(post.url, error))
     report.errors = [without_credentials(error) for error in report.errors]
     if report.errors:
         report.status = "partial" if report.stored or report.known else "failed"
