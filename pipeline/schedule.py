@@ -203,7 +203,7 @@ def _job(
         if merged.get(key) is not None:
             numbers[key] = whole_number(merged[key], kind, partial(fail, key))
     jitter = numbers.get("jitter", 0)
-    gap = shortest_gap(schedule, str(timezone))
+    gap = shortest_gap(schedule, str(timezone)) if jitter else DAY  # walked only when it matters
     if jitter >= gap:
         raise fail(
             "jitter",

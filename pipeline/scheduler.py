@@ -273,12 +273,11 @@ class Scheduler:
             except Exception as error:  # the scheduler keeps going whatever a run does
                 outcome = runs.Outcome("failed", note=f"{type(error).__name__}: {error}")
             retry_at = None
+            # A retry past any date (OverflowError) is no retry: never a run left `running`.
             try:
                 if _worth_retrying(job, outcome) and attempt <= job.retry.limit:
                     retry_at = self.clock.now() + job.retry.delay(attempt)
-            except (
-                ArithmeticError
-            ) as error:  # a retry past any date: none, never a run left running
+            except ArithmeticError as error:
                 log.error("%s: no retry: %s", job.name, error)
             with unit_of_work(self.session_factory) as session:
                 runs.finish(session, run_id, outcome, retry_at)
