@@ -6,6 +6,7 @@ import calendar
 import codecs
 import json
 import logging
+import math
 import re
 import time
 import warnings
@@ -141,6 +142,9 @@ class Deadline:
         """Raise PageTooSlow if the deadline has passed (reads the clock now: between steps)."""
         if time.monotonic() > self.at:
             raise PageTooSlow(f"reading took longer than {self.seconds:g} s")
+
+
+UNBOUNDED = Deadline(math.inf)  # for reading outside a page's deadline (feed fragments)
 
 
 def strip_controls(text: str) -> str:
@@ -423,7 +427,7 @@ def _nesting(soup: BeautifulSoup) -> int:
     return deepest
 
 
-def _drop_boilerplate(root: Tag, deadline: Deadline | None = None) -> None:
+def _drop_boilerplate(root: Tag, deadline: Deadline = UNBOUNDED) -> None:
     """Remove boilerplate tags in one document-order pass: a tag inside a removed one is skipped.
 
     Asking a removed tag anything (even `.decomposed`, which bs4 answers by searching the tag's
@@ -432,8 +436,7 @@ def _drop_boilerplate(root: Tag, deadline: Deadline | None = None) -> None:
     removed: set[int] = set()
     doomed: list[Tag] = []
     for tag in root.find_all(True):
-        if deadline is not None:
-            deadline.check()
+        deadline.check()
         if id(tag.parent) in removed:
             removed.add(id(tag))
         elif _is_boilerplate(tag):
@@ -472,7 +475,7 @@ def _trafilatura_text(html: str, url: str) -> str:
     return "\n\n".join(_clean(line) for line in extracted.splitlines() if line.strip())
 
 
-def _generic_text(soup: BeautifulSoup, deadline: Deadline | None = None) -> str:
+def _generic_text(soup: BeautifulSoup, deadline: Deadline = UNBOUNDED) -> str:
     """The text of the element holding most paragraph text: an article, main, or a <p>'s parent."""
     body = soup.body or soup
     _drop_boilerplate(body, deadline)
@@ -492,7 +495,7 @@ def _generic_text(soup: BeautifulSoup, deadline: Deadline | None = None) -> str:
     return _blocks_text(best, deadline) if best is not None else ""
 
 
-def _paragraph_chars(soup: BeautifulSoup, deadline: Deadline | None) -> dict[int, int]:
+def _paragraph_chars(soup: BeautifulSoup, deadline: Deadline) -> dict[int, int]:
     """For every tag (by id), the length of the text of the <p> tags inside it.
 
     Summed bottom-up in one pass, rather than searching each candidate's subtree again.
@@ -500,8 +503,7 @@ def _paragraph_chars(soup: BeautifulSoup, deadline: Deadline | None) -> dict[int
     tags = soup.find_all(True)
     chars: dict[int, int] = {}
     for tag in reversed(tags):  # children before their parents
-        if deadline is not None:
-            deadline.check()
+        deadline.check()
         own = chars.get(id(tag), 0) + (len(tag.get_text()) if tag.name == "p" else 0)
         if own:
             chars[id(tag)] = own
@@ -509,7 +511,7 @@ def _paragraph_chars(soup: BeautifulSoup, deadline: Deadline | None) -> dict[int
     return chars
 
 
-def _blocks_text(root: Tag, deadline: Deadline | None = None) -> str:
+def _blocks_text(root: Tag, deadline: Deadline = UNBOUNDED) -> str:
     """Text of the innermost block tags (paragraphs, headings, items), a blank line apart.
 
     Which block tags hold another is found in one bottom-up pass over the tree, not by searching
@@ -518,15 +520,13 @@ def _blocks_text(root: Tag, deadline: Deadline | None = None) -> str:
     tags = root.find_all(True)
     holds_block: set[int] = set()
     for tag in reversed(tags):  # children before their parents
-        if deadline is not None:
-            deadline.check()
+        deadline.check()
         if tag.name in BLOCK_TAGS or id(tag) in holds_block:
             holds_block.add(id(tag.parent))
     blocks = []
     for tag in tags:
         if tag.name in BLOCK_TAGS and id(tag) not in holds_block:
-            if deadline is not None:
-                deadline.check()
+            deadline.check()
             blocks.append(_clean(tag.get_text()))
     blocks = [block for block in blocks if block]
     if not blocks:
@@ -553,11 +553,10 @@ def _meta(soup: BeautifulSoup, name: str) -> str:
 
 
 def _page_date(
-    soup: BeautifulSoup, selector: str | None, zone: tzinfo, deadline: Deadline | None = None
+    soup: BeautifulSoup, selector: str | None, zone: tzinfo, deadline: Deadline = UNBOUNDED
 ) -> datetime | None:
     for candidate in _date_candidates(soup, selector):
-        if deadline is not None:
-            deadline.check()
+        deadline.check()
         moment = parse_datetime(candidate, zone)
         if moment is not None:
             return not_in_future(moment)
