@@ -22,7 +22,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from models import Article, Event, Mention, MentionElement, Source
-from pipeline.consolidate import Claim, group_claims
+from models.grouping import Claim, group_claims
 from storage.consolidation import Kind, claims_of, consolidate
 from storage.engine import make_engine
 from storage.migrate import upgrade

@@ -62,8 +62,8 @@ PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{tit
 @cache
 def sentence_pool() -> tuple[str, ...]:
     """Sentences of the snapshot's recorded article pages, read as newstrack reads them."""
-    from pipeline.parse import ParseError, extract_page
-    from pipeline.sources import ArticleSelectors
+    from models.source import ArticleSelectors
+    from pipeline.fetching.parse import ParseError, extract_page
 
     sentences: list[str] = []
     for path in sorted((PROJECT / "snapshot").rglob("*.html")):

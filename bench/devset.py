@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from models.annotation import Annotation, ArticleText
 from models.vocabulary import load_vocabulary
-from pipeline.evaluate import GoldArticle, load_devset, score_devset
-from pipeline.extract import Annotation, ArticleText, Extractor
-from pipeline.nlp import load_pipeline
+from pipeline.extraction.extractor import Extractor
+from pipeline.extraction.nlp import load_pipeline
+from pipeline.flows.evaluate import GoldArticle, load_devset, score_devset
 
 DEVSET = Path(__file__).resolve().parent.parent / "tests" / "devset" / "articles.yaml"
 

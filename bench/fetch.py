@@ -28,10 +28,10 @@ from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from pipeline.fetch import build_client
-from pipeline.jobs import FetchSummary, fetch_sources
-from pipeline.settings import Settings
-from pipeline.sources import ArticleSelectors, SourceConfig
+from models.source import ArticleSelectors, SourceConfig
+from pipeline.config.settings import Settings
+from pipeline.fetching.http import build_client
+from pipeline.flows.jobs import FetchSummary, fetch_sources
 from storage.engine import make_session_factory, open_engine
 from storage.migrate import upgrade
 

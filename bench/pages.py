@@ -15,8 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.parse import extract_page
-from pipeline.sources import ArticleSelectors, load_sources, selectors_for
+from models.source import ArticleSelectors
+from pipeline.config.sources import load_sources, selectors_for
+from pipeline.fetching.parse import extract_page
 
 ROOT = Path(__file__).resolve().parent.parent
 

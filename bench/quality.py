@@ -10,9 +10,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pipeline.cli import main as newstrack
-from pipeline.evaluate import found_in_database, load_expected, score
-from pipeline.jobs import unit_of_work
+from pipeline.cli.commands import main as newstrack
+from pipeline.flows.evaluate import found_in_database, load_expected, score
+from pipeline.flows.jobs import unit_of_work
 from storage.engine import make_engine, make_session_factory
 
 ROOT = Path(__file__).resolve().parent.parent

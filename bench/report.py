@@ -191,9 +191,10 @@ def measure_size(articles: int, feeds: int, folder: Path) -> SizeResult:
 
 def extractor_ratio(texts: int = 1000) -> tuple[float, float, float]:
     """Words per second of `nlp.pipe` and of the extractor on the same texts, and their ratio."""
+    from models.annotation import ArticleText
     from models.vocabulary import load_vocabulary
-    from pipeline.extract import ArticleText, Extractor
-    from pipeline.nlp import load_pipeline
+    from pipeline.extraction.extractor import Extractor
+    from pipeline.extraction.nlp import load_pipeline
 
     bodies = [corpus.article(n)[2] for n in range(texts)]
     words = sum(len(body.split()) for body in bodies)

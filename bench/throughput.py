@@ -17,11 +17,12 @@ from pathlib import Path
 from sqlalchemy import select
 
 from models import Article
+from models.annotation import ArticleText
 from models.vocabulary import load_vocabulary
-from pipeline.cli import main as newstrack
-from pipeline.extract import ArticleText, Extractor
-from pipeline.jobs import unit_of_work
-from pipeline.nlp import load_pipeline
+from pipeline.cli.commands import main as newstrack
+from pipeline.extraction.extractor import Extractor
+from pipeline.extraction.nlp import load_pipeline
+from pipeline.flows.jobs import unit_of_work
 from storage.engine import make_session_factory, open_engine
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 
+from models.errors import UsageError
 from models.vocabulary import ACTIONS, MEASURES, Vocabulary
-from pipeline.errors import UsageError
 
 # "-- param NAME: TYPE = DEFAULT"; without "= DEFAULT" the parameter is required.
 PARAM = re.compile(r"^--\s*param\s+(\w+)\s*(?::\s*(\w+))?\s*(?:=\s*(.+?))?\s*$")

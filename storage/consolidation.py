@@ -23,8 +23,7 @@ from models import (
     MentionElement,
     PendingConsolidation,
 )
-from models.vocabulary import load_vocabulary
-from pipeline.consolidate import (
+from models.grouping import (
     AFFIRMING,
     STATE_OF_ACTION,
     Claim,
@@ -35,6 +34,7 @@ from pipeline.consolidate import (
     link_changes,
     timeline,
 )
+from models.vocabulary import load_vocabulary
 from storage.engine import as_utc
 from storage.queries import existing_events
 

@@ -19,7 +19,7 @@ from models import (
     Mention,
     Source,
 )
-from pipeline.watchlists import Filters
+from models.filters import Filters
 from storage.engine import as_utc
 from storage.sessions import dialect_insert
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.errors import DatabaseError, DatabaseUrlError, MissingDatabaseError
+from models.errors import DatabaseError, DatabaseUrlError, MissingDatabaseError
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
 SET_UP_FIRST = "run `newstrack init` or `newstrack run` first"

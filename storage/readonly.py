@@ -16,7 +16,7 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from pipeline.errors import ConfigError, DatabaseError, MissingDatabaseError, QueryError
+from models.errors import ConfigError, DatabaseError, MissingDatabaseError, QueryError
 from storage.engine import (
     SCHEMA_TABLE,
     SET_UP_FIRST,

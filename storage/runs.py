@@ -15,7 +15,7 @@ from storage.sessions import dialect_insert
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RunOutcome:
     """How a run ended, and the figures its command reported."""
 
     state: str  # succeeded | failed | timed_out | abandoned
@@ -87,7 +87,7 @@ def running(session: Session, job: str) -> list[ActiveRun]:
 
 
 def finish(
-    session: Session, run_id: int, outcome: Outcome, retry_at: datetime | None = None
+    session: Session, run_id: int, outcome: RunOutcome, retry_at: datetime | None = None
 ) -> None:
     """Record how a run ended; a failure with a retry left waits as `retrying` until `retry_at`."""
     session.execute(

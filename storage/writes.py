@@ -25,15 +25,15 @@ from models import (
     Quantity,
     Source,
 )
-from pipeline.similar import NEAR_DUPLICATE, Fingerprint, fingerprint
-from pipeline.urls import without_credentials
+from models.similarity import NEAR_DUPLICATE, Fingerprint, fingerprint
+from models.urls import without_credentials
 from storage.consolidation import Family, Kind, consolidate, host_event, lock_families
 from storage.sessions import dialect_insert
 
 if TYPE_CHECKING:
-    from pipeline.extract import Annotation
-    from pipeline.fetch import FetchResult
-    from pipeline.sources import SourceConfig
+    from models.annotation import Annotation
+    from models.fetched import FetchResult
+    from models.source import SourceConfig
 
 STATUS_OF_ANNOTATION = {"read": "done", "screened": "screened", "skipped": "skipped"}
 EXTRACTED = frozenset(STATUS_OF_ANNOTATION.values())  # the statuses of an article the extractor saw

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from models.vocabulary import load_vocabulary
-from pipeline.extract import Extractor
-from pipeline.nlp import load_pipeline
+from pipeline.extraction.extractor import Extractor
+from pipeline.extraction.nlp import load_pipeline
 from tests.stored import ENGINES
 
 FIXTURES = Path(__file__).parent / "fixtures"

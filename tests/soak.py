@@ -21,10 +21,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from models import Article
-from pipeline.fetch import build_client
-from pipeline.jobs import fetch_sources, unit_of_work
-from pipeline.settings import HttpSettings, Settings
-from pipeline.sources import SourceConfig
+from models.source import SourceConfig
+from pipeline.config.settings import HttpSettings, Settings
+from pipeline.fetching.http import build_client
+from pipeline.flows.jobs import fetch_sources, unit_of_work
 from storage.engine import make_engine, make_session_factory
 from storage.migrate import upgrade
 from tests.servers import (

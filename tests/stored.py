@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.extract import Annotation, ArticleText, Extractor
-from pipeline.jobs import unit_of_work
-from pipeline.sources import SourceConfig
+from models.annotation import Annotation, ArticleText
+from models.source import SourceConfig
+from pipeline.extraction.extractor import Extractor
+from pipeline.flows.jobs import unit_of_work
 from storage import consolidation, writes
 from storage.engine import make_engine, make_session_factory
 from storage.migrate import newstrack_owns, upgrade

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from pipeline.cli import build_parser, main
+from pipeline.cli.commands import build_parser, main
 from storage.engine import open_engine
 from tests.stored import newstrack
 
@@ -295,7 +295,7 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 def test_shipped_sources_include_the_real_feeds() -> None:
     """sources.yaml ships Rare Earth Exchanges, four CNBC feeds and both MOFCOM listings."""
-    from pipeline.sources import load_sources
+    from pipeline.config.sources import load_sources
 
     sources = load_sources(PROJECT / "sources.yaml")
     urls = [url for source in sources for url in source.urls]

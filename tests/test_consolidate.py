@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.consolidate import (
+from models.grouping import (
     Claim,
     EventFacts,
     Period,

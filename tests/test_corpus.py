@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.fetch import build_client, fetch
-from pipeline.parse import ParseError, extract_page, parse_feed
-from pipeline.settings import HttpSettings
-from pipeline.sources import ArticleSelectors
+from models.source import ArticleSelectors
+from pipeline.config.settings import HttpSettings
+from pipeline.fetching.http import build_client, fetch
+from pipeline.fetching.parse import ParseError, extract_page, parse_feed
 from tests.conftest import PROJECT
 from tests.servers import Behaviour, gzip_bomb, respond, serve
 

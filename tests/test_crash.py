@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.jobs import unit_of_work
+from pipeline.flows.jobs import unit_of_work
 from tests.conftest import PROJECT
 from tests.stored import end_state, ready
 
@@ -28,9 +28,9 @@ KILL_POINTS = [
     "storage.writes:save_validators:2:after",  # a feed's validators kept, its articles not all
     "storage.writes:add_article:5",  # fetching: some articles stored
     "storage.writes:add_article:30:after",  # an article written, its transaction not committed
-    "pipeline.jobs:_extract_batch:1",  # every article stored, no event yet
+    "pipeline.flows.jobs:_extract_batch:1",  # every article stored, no event yet
     "storage.writes:store_annotation:12:after",  # mentions written, the batch not committed
-    "pipeline.jobs:consolidate_pending:1",  # a batch stored, its events not yet grouped
+    "pipeline.flows.jobs:consolidate_pending:1",  # a batch stored, its events not yet grouped
     "storage.consolidation:consolidate_pending:1:after",  # grouped, not committed
     "storage.consolidation:refresh_event:40",  # consolidating: events half refreshed
     "storage.consolidation:relink:9:after",  # a family regrouped, its links not committed
@@ -117,14 +117,14 @@ def test_a_run_killed_on_postgresql_and_run_again_ends_as_one_run(
 def test_a_kill_point_stops_the_process_there(tmp_path: Path) -> None:
     """The hook kills at the N-th call and only then: two calls pass, the third dies."""
     script = (
-        "from pipeline import urls\n"
+        "from models import urls\n"
         "for n in range(1, 4):\n"
         "    urls.canonicalize_url('https://example.org/' + str(n))\n"
         "    print(n, flush=True)\n"
     )
     env = {
         **os.environ,
-        "NEWSTRACK_KILL_AT": "pipeline.urls:canonicalize_url:3",
+        "NEWSTRACK_KILL_AT": "models.urls:canonicalize_url:3",
         "PYTHONPATH": str(CRASHPOINTS),
     }
     result = subprocess.run(

@@ -20,13 +20,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
 from models import JobRun
-from pipeline.cli import build_parser, check_newstrack_command
-from pipeline.deploy import kubernetes_name, longest_run
-from pipeline.errors import ConfigError
-from pipeline.schedule import CronFile, CronJob, Retry, daylight_saving_warnings, load_cron
-from pipeline.scheduler import Scheduler
-from pipeline.settings import Settings
-from pipeline.sources import load_sources, select_sources
+from models.errors import ConfigError
+from pipeline.cli.commands import build_parser, check_newstrack_command
+from pipeline.config.cron import CronFile, CronJob, Retry, daylight_saving_warnings, load_cron
+from pipeline.config.settings import Settings
+from pipeline.config.sources import load_sources, select_sources
+from pipeline.running.deploy import kubernetes_name, longest_run
+from pipeline.running.scheduler import Scheduler
 from storage import runs
 from storage.migrate import _alembic_config, downgrade, head_revision, upgrade
 from storage.revision import is_newest, newest_revision
@@ -448,7 +448,7 @@ def test_a_tick_loads_neither_spacy_nor_the_job_flows(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'x.db'}"
     assert newstrack("--db", database, "init").returncode == 0  # migrating is done once, not here
     code = (
-        "import json, sys\nfrom pipeline.cli import main\n"
+        "import json, sys\nfrom pipeline.cli.commands import main\n"
         f"code = main(['-q', '--db', {database!r}, 'cron', 'tick', '--file', {str(path)!r}])\n"
         "print(json.dumps([code, sorted(sys.modules)]))\n"
     )
@@ -458,7 +458,14 @@ def test_a_tick_loads_neither_spacy_nor_the_job_flows(tmp_path: Path) -> None:
     code, modules = json.loads(result.stdout.splitlines()[-1])
     assert code == 0, result.stderr
     loaded = {name.split(".")[0] for name in modules} | set(modules)
-    heavy = {"spacy", "thinc", "numpy", "pipeline.jobs", "pipeline.extract", "procrastinate"}
+    heavy = {
+        "spacy",
+        "thinc",
+        "numpy",
+        "pipeline.flows.jobs",
+        "pipeline.extraction.extractor",
+        "procrastinate",
+    }
     assert not loaded & (heavy | {"alembic", "sqlalchemy.dialects.postgresql"})
 
 
@@ -574,8 +581,8 @@ def test_a_retry_too_far_off_to_date_ends_the_run_instead_of_the_thread(sqlite_u
         def sleep(self, seconds: float, stop: threading.Event) -> None:
             pass
 
-    def failing(job: CronJob, settings: Settings, started: Any) -> runs.Outcome:
-        return runs.Outcome("failed", 1, note="exit code 1")
+    def failing(job: CronJob, settings: Settings, started: Any) -> runs.RunOutcome:
+        return runs.RunOutcome("failed", 1, note="exit code 1")
 
     job = CronJob("broken", "0 * * * *", ("extract",), retry=Retry(1, 10**20))
     settings = Settings(database_url=sqlite_url)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from models.annotation import ArticleText
 from models.vocabulary import load_vocabulary
-from pipeline.evaluate import DevsetReport, load_devset, score_devset
-from pipeline.extract import ArticleText, Extractor
+from pipeline.extraction.extractor import Extractor
+from pipeline.flows.evaluate import DevsetReport, load_devset, score_devset
 
 DEVSET = Path(__file__).parent / "devset" / "articles.yaml"
 

@@ -30,9 +30,13 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
 from models import Article, DigestDelivery, Mention, PendingConsolidation
+from models.annotation import ArticleText
+from models.filters import Filters
 from models.vocabulary import load_vocabulary
-from pipeline.cli import check_newstrack_command, main
-from pipeline.digest import (
+from pipeline.cli.commands import check_newstrack_command, main
+from pipeline.config.cron import CronFile, CronJob
+from pipeline.config.watchlists import Watchlist, load_watchlists
+from pipeline.delivery.digest import (
     CHART_DAYS,
     HEADER_HEIGHT,
     LABEL_WIDTH,
@@ -45,11 +49,9 @@ from pipeline.digest import (
     best_evidence,
     timeline_png,
 )
-from pipeline.extract import ArticleText, Extractor
-from pipeline.jobs import send_digests, unit_of_work
-from pipeline.mail import SmtpSettings
-from pipeline.schedule import CronFile, CronJob
-from pipeline.watchlists import Filters, Watchlist, load_watchlists
+from pipeline.delivery.mail import SmtpSettings
+from pipeline.extraction.extractor import Extractor
+from pipeline.flows.jobs import send_digests, unit_of_work
 from storage.digests import Evidence, StatePeriod
 from tests.conftest import PROJECT
 from tests.stored import (
@@ -425,7 +427,7 @@ def test_the_preview_html_shows_its_chart_when_opened_alone(
     """`digest preview` writes the .eml with the chart by Content-ID, the .html with it inlined."""
     database = f"sqlite:///{tmp_path / 'x.db'}"
     _stored(database, extractor)
-    monkeypatch.setattr("pipeline.jobs.DIGEST_SETTLE", timedelta(0))
+    monkeypatch.setattr("pipeline.flows.jobs.DIGEST_SETTLE", timedelta(0))
     monkeypatch.setenv("NEWSTRACK_DIGEST_TO", "analyst@example.com")
     out = tmp_path / "preview"
     arguments = [
@@ -676,7 +678,7 @@ def test_the_example_watchlist_reads_its_recipient_from_the_environment() -> Non
     )
     assert watchlist.recipients == ("me@example.com",)
     assert "dysprosium" in watchlist.filters.elements and "gallium" in watchlist.filters.elements
-    from pipeline.schedule import load_cron
+    from pipeline.config.cron import load_cron
 
     cron = load_cron(PROJECT / "cron.yaml", check_newstrack_command)
     assert cron.job(watchlist.schedule).command == ("digest", "send")
@@ -761,7 +763,7 @@ def test_digest_send_exit_codes_say_what_happened(
     handler, port = inbox
     database = f"sqlite:///{tmp_path / 'x.db'}"
     _stored(database, extractor)
-    monkeypatch.setattr("pipeline.jobs.DIGEST_SETTLE", timedelta(0))
+    monkeypatch.setattr("pipeline.flows.jobs.DIGEST_SETTLE", timedelta(0))
     arguments = [
         "--db", database, "digest", "send",
         "--file", str(PROJECT / "watchlists.yaml"), "--cron", str(PROJECT / "cron.yaml"),
@@ -782,9 +784,21 @@ def test_digest_send_exit_codes_say_what_happened(
 @pytest.mark.parametrize(
     ("kill_at", "unsent", "in_doubt"),
     [
-        ("pipeline.jobs:_digest_message:2", set(), set()),  # composing the second: rerun sends it
-        ("pipeline.mail:send:2", {"b@example.com"}, {"b@example.com"}),  # never handed over
-        ("pipeline.mail:send:2:after", set(), {"b@example.com"}),  # taken, never marked sent
+        (
+            "pipeline.flows.jobs:_digest_message:2",
+            set(),
+            set(),
+        ),  # composing the second: rerun sends it
+        (
+            "pipeline.delivery.mail:send:2",
+            {"b@example.com"},
+            {"b@example.com"},
+        ),  # never handed over
+        (
+            "pipeline.delivery.mail:send:2:after",
+            set(),
+            {"b@example.com"},
+        ),  # taken, never marked sent
     ],
 )
 def test_a_digest_send_killed_anywhere_never_sends_a_digest_twice(

@@ -12,10 +12,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import PendingConsolidation
-from pipeline.cli import main
-from pipeline.evaluate import load_devset
-from pipeline.extract import Annotation, ArticleText, Extractor
-from pipeline.jobs import consolidate_all, unit_of_work
+from models.annotation import Annotation, ArticleText
+from pipeline.cli.commands import main
+from pipeline.extraction.extractor import Extractor
+from pipeline.flows.evaluate import load_devset
+from pipeline.flows.jobs import consolidate_all, unit_of_work
 from storage import consolidation
 from tests.conftest import PROJECT
 from tests.stored import (

@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime
 import pytest
 from spacy.tokens import Doc
 
+from models.annotation import Annotation, ArticleText, EventRecord
+from models.errors import ModelNotFoundError
 from models.vocabulary import load_vocabulary
-from pipeline.dates import add_duration
-from pipeline.errors import ModelNotFoundError
-from pipeline.extract import MAX_READ_CHARS, Annotation, ArticleText, EventRecord, Extractor
-from pipeline.nlp import load_pipeline
+from pipeline.extraction.extractor import MAX_READ_CHARS, Extractor
+from pipeline.extraction.nlp import load_pipeline
+from pipeline.text.dates import add_duration
 
 SEVEN = {"samarium", "gadolinium", "terbium", "dysprosium", "lutetium", "scandium", "yttrium"}
 MAY_2025 = datetime(2025, 5, 14, 12, tzinfo=UTC)

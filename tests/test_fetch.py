@@ -15,21 +15,20 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from pipeline.fetch import (
+from models.fetched import FetchOutcome, FetchResult
+from models.source import ArticleSelectors
+from pipeline.config.settings import HttpSettings
+from pipeline.fetching.http import (
     DECODE_STEP,
     BoundedInflater,
-    FetchResult,
     HostPacer,
-    Outcome,
     build_client,
     fetch,
     fetching_for,
     parse_retry_after,
 )
-from pipeline.network import is_refused_address
-from pipeline.parse import extract_page
-from pipeline.settings import HttpSettings
-from pipeline.sources import ArticleSelectors
+from pipeline.fetching.network import is_refused_address
+from pipeline.fetching.parse import extract_page
 from tests.servers import (
     Behaviour,
     Handler,
@@ -108,7 +107,7 @@ def test_success_returns_body_status_and_headers(client: httpx.Client) -> None:
     """A plain 200 is SUCCESS with the body, status and lower-cased headers."""
     with serve({"/feed": respond(200, FEED, {"X-Extra": "yes"}, "application/rss+xml")}) as server:
         result = fetch(client, server.url("/feed"), SETTINGS)
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     assert result.ok
     assert result.status_code == 200
     assert result.body == FEED
@@ -136,9 +135,9 @@ def test_etag_conditional_get_is_not_modified(client: httpx.Client) -> None:
     with serve({"/feed": with_etag('"v1"', FEED)}) as server:
         first = fetch(client, server.url("/feed"), SETTINGS)
         second = fetch(client, server.url("/feed"), SETTINGS, etag=first.etag)
-    assert first.outcome is Outcome.SUCCESS
+    assert first.outcome is FetchOutcome.SUCCESS
     assert first.etag == '"v1"'
-    assert second.outcome is Outcome.NOT_MODIFIED
+    assert second.outcome is FetchOutcome.NOT_MODIFIED
     assert second.status_code == 304
     assert second.body == b""
     assert not second.ok
@@ -149,7 +148,7 @@ def test_stale_etag_gets_the_new_body(client: httpx.Client) -> None:
     """An ETag the server no longer has yields SUCCESS with the new body and ETag."""
     with serve({"/feed": with_etag('"v2"', FEED)}) as server:
         result = fetch(client, server.url("/feed"), SETTINGS, etag='"v1"')
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     assert result.body == FEED
     assert result.etag == '"v2"'
 
@@ -159,9 +158,9 @@ def test_last_modified_conditional_get_is_not_modified(client: httpx.Client) -> 
     with serve({"/feed": with_last_modified(1_700_000_000, FEED)}) as server:
         first = fetch(client, server.url("/feed"), SETTINGS)
         second = fetch(client, server.url("/feed"), SETTINGS, last_modified=first.last_modified)
-    assert first.outcome is Outcome.SUCCESS
+    assert first.outcome is FetchOutcome.SUCCESS
     assert first.last_modified == "Tue, 14 Nov 2023 22:13:20 GMT"
-    assert second.outcome is Outcome.NOT_MODIFIED
+    assert second.outcome is FetchOutcome.NOT_MODIFIED
     assert second.status_code == 304
     assert server.requests[1].headers["if-modified-since"] == "Tue, 14 Nov 2023 22:13:20 GMT"
 
@@ -170,7 +169,7 @@ def test_redirect_is_followed_and_final_url_kept(client: httpx.Client) -> None:
     """An absolute redirect is followed; final_url is where the body came from."""
     with serve({"/old": redirect("/new", 301), "/new": respond(200, b"moved here")}) as server:
         result = fetch(client, server.url("/old"), SETTINGS)
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     assert result.body == b"moved here"
     assert result.url == server.url("/old")
     assert result.final_url == server.url("/new")
@@ -182,7 +181,7 @@ def test_relative_redirect_is_resolved(client: httpx.Client) -> None:
     routes = {"/a/x/start": redirect("../b/page"), "/a/b/page": respond(200, b"relative ok")}
     with serve(routes) as server:
         result = fetch(client, server.url("/a/x/start"), SETTINGS)
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     assert result.body == b"relative ok"
     assert result.final_url == server.url("/a/b/page")
 
@@ -191,7 +190,7 @@ def test_conditional_headers_follow_redirects(client: httpx.Client) -> None:
     """If-None-Match is sent again to the redirect target, which can answer 304."""
     with serve({"/old": redirect("/feed"), "/feed": with_etag('"v1"', FEED)}) as server:
         result = fetch(client, server.url("/old"), SETTINGS, etag='"v1"')
-    assert result.outcome is Outcome.NOT_MODIFIED
+    assert result.outcome is FetchOutcome.NOT_MODIFIED
     assert result.final_url == server.url("/feed")
     assert [r.headers.get("if-none-match") for r in server.requests] == ['"v1"', '"v1"']
 
@@ -201,7 +200,7 @@ def test_redirect_to_non_http_scheme_is_refused(client: httpx.Client, location: 
     """A redirect to a non-http(s) scheme is HARD and is not followed."""
     with serve({"/r": redirect(location)}) as server:
         result = fetch(client, server.url("/r"), SETTINGS)
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     assert result.error == f"refusing non-http URL {location}"
     assert result.final_url == location
     assert server.paths() == ["/r"]
@@ -211,7 +210,7 @@ def test_redirect_to_javascript_is_hard(client: httpx.Client) -> None:
     """A redirect to javascript: (which httpx cannot even parse as a target) is HARD."""
     with serve({"/r": redirect("javascript:alert(1)")}) as server:
         result = fetch(client, server.url("/r"), SETTINGS)
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     assert result.error is not None
     assert result.error.startswith(("refusing non-http URL", "invalid URL"))
     assert server.paths() == ["/r"]
@@ -221,7 +220,7 @@ def test_redirect_loop_is_hard(client: httpx.Client) -> None:
     """a → b → a is detected as a loop, without using up the redirect budget."""
     with serve({"/a": redirect("/b"), "/b": redirect("/a")}) as server:
         result = fetch(client, server.url("/a"), SETTINGS)
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     assert result.error == f"redirect loop at {server.url('/a')}"
     assert result.status_code == 302
     assert server.paths() == ["/a", "/b"]
@@ -231,7 +230,7 @@ def test_too_many_redirects_is_hard(client: httpx.Client) -> None:
     """A chain of 10 redirects stops after max_redirects hops with a HARD outcome."""
     with serve(redirect_chain("/hop", 10, respond(200, b"end"))) as server:
         result = fetch(client, server.url("/hop/0"), SETTINGS)
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     assert result.error == "more than 5 redirects"
     assert len(server.requests) == SETTINGS.max_redirects + 1
     assert "/hop/10" not in server.paths()
@@ -241,7 +240,7 @@ def test_redirects_up_to_the_limit_are_followed(client: httpx.Client) -> None:
     """Exactly max_redirects redirects still reach the final page."""
     with serve(redirect_chain("/hop", SETTINGS.max_redirects, respond(200, b"end"))) as server:
         result = fetch(client, server.url("/hop/0"), SETTINGS)
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     assert result.body == b"end"
     assert result.final_url == server.url(f"/hop/{SETTINGS.max_redirects}")
 
@@ -251,7 +250,7 @@ def test_redirect_without_location_is_hard(client: httpx.Client) -> None:
     result_routes = {"/r": respond(302, b"<html>moved, somewhere</html>", content_type="text/html")}
     with serve(result_routes) as server:
         result = fetch(client, server.url("/r"), SETTINGS)
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     assert result.status_code == 302
     assert result.error == "redirect without Location"
     assert result.body == b""
@@ -261,7 +260,7 @@ def test_redirect_to_unparseable_url_is_a_failure(client: httpx.Client) -> None:
     """A Location that is not a URL ("http://[::1") is a classified failure, never an exception."""
     with serve({"/r": redirect("http://[::1")}) as server:
         result = fetch(client, server.url("/r"), SETTINGS)
-    assert result.outcome in (Outcome.TEMPORARY, Outcome.HARD)
+    assert result.outcome in (FetchOutcome.TEMPORARY, FetchOutcome.HARD)
     assert result.error is not None
     assert "location header" in result.error.lower() or result.error.startswith("invalid URL")
     assert server.paths() == ["/r"]
@@ -270,16 +269,18 @@ def test_redirect_to_unparseable_url_is_a_failure(client: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("status", "outcome"),
     [
-        (500, Outcome.TEMPORARY),
-        (503, Outcome.TEMPORARY),
-        (404, Outcome.HARD),
-        (410, Outcome.HARD),
-        (403, Outcome.SOFT),
-        (401, Outcome.SOFT),
-        (400, Outcome.SOFT),
+        (500, FetchOutcome.TEMPORARY),
+        (503, FetchOutcome.TEMPORARY),
+        (404, FetchOutcome.HARD),
+        (410, FetchOutcome.HARD),
+        (403, FetchOutcome.SOFT),
+        (401, FetchOutcome.SOFT),
+        (400, FetchOutcome.SOFT),
     ],
 )
-def test_error_statuses_are_classified(client: httpx.Client, status: int, outcome: Outcome) -> None:
+def test_error_statuses_are_classified(
+    client: httpx.Client, status: int, outcome: FetchOutcome
+) -> None:
     """Each error status maps to its outcome class, with "HTTP <status>" and no body."""
     result = _fetch_one(client, respond(status, b"error page"))
     assert result.outcome is outcome
@@ -291,7 +292,7 @@ def test_error_statuses_are_classified(client: httpx.Client, status: int, outcom
 def test_429_is_temporary_and_keeps_retry_after(client: httpx.Client) -> None:
     """429 is TEMPORARY and its Retry-After header is kept for backoff."""
     result = _fetch_one(client, respond(429, b"slow down", {"Retry-After": "120"}))
-    assert result.outcome is Outcome.TEMPORARY
+    assert result.outcome is FetchOutcome.TEMPORARY
     assert result.status_code == 429
     assert result.error == "HTTP 429"
     assert result.headers["retry-after"] == "120"
@@ -301,7 +302,7 @@ def test_gzip_bomb_is_stopped_by_the_size_cap(client: httpx.Client) -> None:
     """A 50 KB gzip body that inflates to 50 MB is HARD under a 1 MB cap."""
     assert len(gzip_bomb_body()) < 100_000  # the bomb really is small on the wire
     result = _fetch_one(client, gzip_bomb())
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     assert result.error == f"body larger than {SETTINGS.max_body_bytes} bytes"
     assert result.body == b""
 
@@ -309,14 +310,14 @@ def test_gzip_bomb_is_stopped_by_the_size_cap(client: httpx.Client) -> None:
 def test_endless_body_is_stopped_by_the_size_cap(client: httpx.Client) -> None:
     """A body without a length that never ends is cut at the cap and classed hard."""
     result = _fetch_one(client, endless(), SETTINGS)
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     assert result.error == f"body larger than {SETTINGS.max_body_bytes} bytes"
 
 
 def test_gzip_body_under_the_cap_is_decoded(client: httpx.Client) -> None:
     """A gzip body within the cap arrives inflated, so the cap counts decoded bytes."""
     result = _fetch_one(client, gzip_bomb(200_000))
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     assert result.body == b"\0" * 200_000
 
 
@@ -324,7 +325,7 @@ def test_declared_length_over_the_cap_is_hard(client: httpx.Client) -> None:
     """A plain body larger than max_body_bytes is HARD."""
     settings = HttpSettings(user_agent=SETTINGS.user_agent, max_body_bytes=1000, retries=0)
     result = _fetch_one(client, respond(200, b"x" * 5000), settings)
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     assert result.error == "body larger than 1000 bytes"
 
 
@@ -332,14 +333,14 @@ def test_body_at_the_cap_is_accepted(client: httpx.Client) -> None:
     """A body of exactly max_body_bytes is still SUCCESS."""
     settings = HttpSettings(user_agent=SETTINGS.user_agent, max_body_bytes=1000, retries=0)
     result = _fetch_one(client, respond(200, b"x" * 1000), settings)
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     assert len(result.body) == 1000
 
 
 def test_slow_headers_time_out_as_temporary(fast_client: httpx.Client) -> None:
     """A server silent for longer than read_timeout gives TEMPORARY with a timeout error."""
     result = _fetch_one(fast_client, slow(4.0, respond(200, b"too late")), FAST)
-    assert result.outcome is Outcome.TEMPORARY
+    assert result.outcome is FetchOutcome.TEMPORARY
     assert result.error == "timeout: ReadTimeout"
     assert result.status_code is None
     assert result.body == b""
@@ -350,7 +351,7 @@ def test_trickled_body_past_total_timeout_is_temporary(fast_client: httpx.Client
     result = _fetch_one(
         fast_client, trickle(b"x" * 2000, chunk_size=10, pause=0.1, limit=4.0), FAST
     )
-    assert result.outcome is Outcome.TEMPORARY
+    assert result.outcome is FetchOutcome.TEMPORARY
     assert result.error == "took longer than 1.5 s"
     assert result.body == b""
 
@@ -359,14 +360,14 @@ def test_short_trickle_completes(fast_client: httpx.Client) -> None:
     """A trickled body that ends in time arrives whole."""
     body = b"abcdefghij" * 5
     result = _fetch_one(fast_client, trickle(body, chunk_size=10, pause=0.02), FAST)
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     assert result.body == body
 
 
 def test_truncated_body_is_temporary(client: httpx.Client) -> None:
     """A body shorter than its Content-Length is TEMPORARY, never a partial SUCCESS."""
     result = _fetch_one(client, truncated(b"<html><body>half of it", declared=10_000))
-    assert result.outcome is Outcome.TEMPORARY
+    assert result.outcome is FetchOutcome.TEMPORARY
     assert result.error is not None
     assert result.error.startswith("RemoteProtocolError")
     assert result.body == b""
@@ -375,7 +376,7 @@ def test_truncated_body_is_temporary(client: httpx.Client) -> None:
 def test_connection_closed_without_response_is_temporary(client: httpx.Client) -> None:
     """A server that hangs up without answering gives TEMPORARY and names the problem."""
     result = _fetch_one(client, hang_up())
-    assert result.outcome is Outcome.TEMPORARY
+    assert result.outcome is FetchOutcome.TEMPORARY
     assert result.status_code is None
     assert result.error is not None
     assert result.error.startswith("RemoteProtocolError")
@@ -388,7 +389,7 @@ def test_refused_connection_is_temporary(client: httpx.Client) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     result = fetch(client, f"http://127.0.0.1:{port}/feed", SETTINGS)
-    assert result.outcome is Outcome.TEMPORARY
+    assert result.outcome is FetchOutcome.TEMPORARY
     assert result.error is not None
     assert result.error.startswith("ConnectError")
 
@@ -396,7 +397,7 @@ def test_refused_connection_is_temporary(client: httpx.Client) -> None:
 def test_undecodable_gzip_is_temporary(client: httpx.Client) -> None:
     """A body that claims gzip but is not gzip gives TEMPORARY, not an exception."""
     result = _fetch_one(client, respond(200, b"this is not gzip", {"Content-Encoding": "gzip"}))
-    assert result.outcome is Outcome.TEMPORARY
+    assert result.outcome is FetchOutcome.TEMPORARY
     assert result.error is not None
     assert result.error.startswith("undecodable body")
 
@@ -405,7 +406,7 @@ def test_undecodable_gzip_is_temporary(client: httpx.Client) -> None:
 def test_non_http_start_url_is_hard(client: httpx.Client, url: str) -> None:
     """A start URL that is not http(s) is refused without a request."""
     result = fetch(client, url, SETTINGS)
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     assert result.error == f"refusing non-http URL {url}"
 
 
@@ -413,7 +414,7 @@ def test_non_http_start_url_is_hard(client: httpx.Client, url: str) -> None:
 def test_malformed_start_url_is_hard(client: httpx.Client, url: str) -> None:
     """A malformed http URL is a HARD "invalid URL", never an exception or a retry."""
     result = fetch(client, url, SETTINGS)
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     assert result.error is not None
     assert result.error.startswith("invalid URL")
 
@@ -442,7 +443,7 @@ def test_wrong_charset_header_does_not_garble_text(client: httpx.Client) -> None
     body = CAFE_PAGE.replace("€", "EUR").encode("latin-1")
     with serve({"/p": respond(200, body, content_type="text/html; charset=utf-8")}) as srv:
         result = fetch(client, srv.url("/p"), SETTINGS)
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     page = extract_page(result.body, result.final_url, ArticleSelectors(), result.headers)
     assert "\ufffd" not in page.text
     assert page.text == "Le café coûte 2 EUR à Montréal."
@@ -455,7 +456,7 @@ def test_server_budget_and_recording_are_per_server() -> None:
         build_client(SETTINGS) as http,
     ):
         outcomes = [fetch(http, server.url("/x"), SETTINGS).outcome for _ in range(3)]
-    assert outcomes == [Outcome.SUCCESS, Outcome.SUCCESS, Outcome.TEMPORARY]
+    assert outcomes == [FetchOutcome.SUCCESS, FetchOutcome.SUCCESS, FetchOutcome.TEMPORARY]
     assert isinstance(server, LoopbackHTTPServer)
     assert server.paths() == ["/x", "/x"]
 
@@ -484,7 +485,7 @@ def test_temporary_failures_are_retried_with_growing_backoff(client: httpx.Clien
     waits: list[float] = []
     with serve({"/f": _failing(2, 503, respond(200, FEED))}) as server:
         result = fetch(client, server.url("/f"), RETRYING, sleep=waits.append)
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     assert result.attempts == 3
     assert server.paths() == ["/f", "/f", "/f"]
     assert len(waits) == 2
@@ -498,7 +499,7 @@ def test_retry_after_is_honoured(client: httpx.Client) -> None:
     behaviour = _failing(1, 429, respond(200, FEED), {"Retry-After": "7"})
     with serve({"/f": behaviour}) as server:
         result = fetch(client, server.url("/f"), RETRYING, sleep=waits.append)
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     assert 7 <= waits[0] <= 10.5
 
 
@@ -508,7 +509,7 @@ def test_retry_after_beyond_the_cap_is_not_waited_for(client: httpx.Client) -> N
     behaviour = _failing(5, 503, respond(200, FEED), {"Retry-After": "3600"})
     with serve({"/f": behaviour}) as server:
         result = fetch(client, server.url("/f"), RETRYING, sleep=waits.append)
-    assert result.outcome is Outcome.TEMPORARY
+    assert result.outcome is FetchOutcome.TEMPORARY
     assert result.attempts == 1
     assert waits == []
     assert result.headers["retry-after"] == "3600"
@@ -604,10 +605,10 @@ def test_redirect_to_a_private_address_is_refused(
             refused = fetch(client, origin.url("/private"), SETTINGS)
             allowed = fetch(client, origin.url("/local"), SETTINGS)
         assert server.paths() == ["/feed"]
-    assert refused.outcome is Outcome.HARD
+    assert refused.outcome is FetchOutcome.HARD
     assert refused.error == ("refusing http://10.0.0.1/feed: 10.0.0.1 is not a public address")
     assert "10.0.0.1" not in connections
-    assert allowed.outcome is Outcome.SUCCESS
+    assert allowed.outcome is FetchOutcome.SUCCESS
 
 
 def test_slow_headers_are_bounded_by_the_total_time(client: httpx.Client) -> None:
@@ -615,7 +616,7 @@ def test_slow_headers_are_bounded_by_the_total_time(client: httpx.Client) -> Non
     settings = replace(SETTINGS, read_timeout=10.0, total_timeout=0.5)
     with serve({"/f": slow(2.0, respond(200, FEED))}) as server:
         result = fetch(client, server.url("/f"), settings)
-    assert result.outcome is Outcome.TEMPORARY
+    assert result.outcome is FetchOutcome.TEMPORARY
     assert result.error == "took longer than 0.5 s"
 
 
@@ -637,8 +638,8 @@ def test_waiting_for_a_busy_host_does_not_use_up_the_total_time(client: httpx.Cl
             threading.Event().wait(0.01)
         second = fetch(client, server.url("/fast"), settings, pacer=pacer)
         thread.join(10)
-    assert first[0].outcome is Outcome.SUCCESS
-    assert second.outcome is Outcome.SUCCESS
+    assert first[0].outcome is FetchOutcome.SUCCESS
+    assert second.outcome is FetchOutcome.SUCCESS
 
 
 def test_crawl_delay_slows_one_host_only() -> None:
@@ -739,7 +740,7 @@ def test_private_addresses_are_refused_before_connecting(
 ) -> None:
     """A first request to a private address fails hard, naming it, and opens no socket."""
     result = fetch(client, url, SETTINGS)
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     assert result.error is not None
     assert result.error.startswith(f"refusing {url}: ")
     assert "is not a public address" in result.error
@@ -768,7 +769,7 @@ def test_loopback_is_refused_for_a_source_that_is_not_loopback(
             )
         by_name = fetch(named, f"http://intranet.example:{port}/secret", SETTINGS)
         assert server.paths() == []
-    assert [r.outcome for r in (by_address, protocol_relative, by_name)] == [Outcome.HARD] * 3
+    assert [r.outcome for r in (by_address, protocol_relative, by_name)] == [FetchOutcome.HARD] * 3
     assert by_name.error == (
         f"refusing http://intranet.example:{port}/secret: "
         "intranet.example is at 127.0.0.1, which is not a public address"
@@ -796,7 +797,7 @@ def test_the_connection_goes_to_the_address_checked(
         with fetching_for([server.url("/")]):  # a loopback source: loopback is allowed
             result = fetch(rebound, f"http://rebind.example:{port}/feed", SETTINGS)
         assert server.requests[0].headers["host"] == f"rebind.example:{port}"
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     assert asked == ["rebind.example"]
     assert connections == ["127.0.0.1"]
 
@@ -814,8 +815,8 @@ def test_a_rebound_answer_is_refused(connections: list[str]) -> None:
             first = fetch(one, f"http://rebind.example:{port}/a", SETTINGS)
         with fetching_for([server.url("/")]), build_client(SETTINGS, resolver=rebinding) as two:
             second = fetch(two, f"http://rebind.example:{port}/b", SETTINGS)
-    assert first.outcome is Outcome.SUCCESS
-    assert second.outcome is Outcome.HARD
+    assert first.outcome is FetchOutcome.SUCCESS
+    assert second.outcome is FetchOutcome.HARD
     assert second.error is not None and "rebind.example is at 10.0.0.1" in second.error
     assert connections == ["127.0.0.1"]
 
@@ -838,7 +839,7 @@ def test_bombs_in_other_encodings_fail_hard(
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     assert result.error == error
     assert peak < SETTINGS.max_body_bytes + 4 * DECODE_STEP
 
@@ -852,7 +853,7 @@ def test_gzip_bomb_inflates_no_more_than_the_cap_and_one_step(client: httpx.Clie
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     # The kept chunks, their join, and one step in flight: far below the 50 MB the bomb makes.
     assert peak < 2 * SETTINGS.max_body_bytes + 4 * DECODE_STEP
 
@@ -872,7 +873,7 @@ def test_deflate_is_read_with_or_without_its_zlib_header(client: httpx.Client, w
     compressor = zlib.compressobj(6, zlib.DEFLATED, wbits)
     body = compressor.compress(b"<p>news</p>" * 1000) + compressor.flush()
     result = _fetch_one(client, respond(200, body, {"Content-Encoding": "deflate"}))
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     assert result.body == b"<p>news</p>" * 1000
 
 
@@ -889,7 +890,7 @@ def test_trickled_headers_end_at_the_total_time(fast_client: httpx.Client) -> No
     started = time.monotonic()
     result = _fetch_one(fast_client, trickled_headers(pause=0.2), settings)
     took = time.monotonic() - started
-    assert result.outcome is Outcome.TEMPORARY
+    assert result.outcome is FetchOutcome.TEMPORARY
     assert result.error == "took longer than 1 s"
     assert took < 3 * settings.total_timeout  # the server trickles for 5 s
 
@@ -905,8 +906,8 @@ def test_credentials_are_used_but_never_shown(client: httpx.Client) -> None:
         ok = fetch(client, f"http://reader:s3cret-pass@127.0.0.1:{port}/feed", SETTINGS)
         gone = fetch(client, f"http://reader:s3cret-pass@127.0.0.1:{port}/moved", SETTINGS)
         bad = fetch(client, f"ftp://reader:s3cret-pass@127.0.0.1:{port}/x", SETTINGS)
-    assert ok.outcome is Outcome.SUCCESS and ok.body == FEED
-    assert gone.outcome is Outcome.HARD
+    assert ok.outcome is FetchOutcome.SUCCESS and ok.body == FEED
+    assert gone.outcome is FetchOutcome.HARD
     assert bad.error == f"refusing non-http URL ftp://127.0.0.1:{port}/x"
     for result in (ok, gone, bad):
         assert "s3cret-pass" not in (result.error or "")

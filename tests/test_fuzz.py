@@ -15,14 +15,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from models.annotation import ArticleText
+from models.errors import ConfigError
 from models.vocabulary import load_vocabulary
-from pipeline.cli import check_newstrack_command
-from pipeline.errors import ConfigError
-from pipeline.extract import ArticleText, Extractor
-from pipeline.parse import ParseError, parse_feed
-from pipeline.schedule import load_cron
-from pipeline.sources import load_sources
-from pipeline.watchlists import load_watchlists
+from pipeline.cli.commands import check_newstrack_command
+from pipeline.config.cron import load_cron
+from pipeline.config.sources import load_sources
+from pipeline.config.watchlists import load_watchlists
+from pipeline.extraction.extractor import Extractor
+from pipeline.fetching.parse import ParseError, parse_feed
 from tests.conftest import PROJECT
 
 VOCABULARY = load_vocabulary()

@@ -185,6 +185,6 @@ def test_the_build_stage_builds_newstrack_from_what_it_copies(tmp_path: Path) ->
         "models/vocabulary/elements.yaml",
         "storage/sql/in-force.sql",
         "storage/migrations/env.py",
-        "pipeline/templates/digest.html.j2",
+        "pipeline/delivery/templates/digest.html.j2",
     ):
         assert expected in names, expected

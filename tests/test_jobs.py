@@ -16,12 +16,12 @@ from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Article, Fetch, HttpValidator, Source
-from pipeline.cli import main
-from pipeline.extract import Extractor
-from pipeline.fetch import build_client
-from pipeline.jobs import ConsolidationPace, extract_pending, fetch_sources, unit_of_work
-from pipeline.settings import HttpSettings, Settings
-from pipeline.sources import ArticleSelectors, SourceConfig
+from models.source import ArticleSelectors, SourceConfig
+from pipeline.cli.commands import main
+from pipeline.config.settings import HttpSettings, Settings
+from pipeline.extraction.extractor import Extractor
+from pipeline.fetching.http import build_client
+from pipeline.flows.jobs import ConsolidationPace, extract_pending, fetch_sources, unit_of_work
 from storage.engine import make_session_factory, open_engine
 from storage.migrate import upgrade
 
@@ -961,7 +961,7 @@ def test_an_unexpected_error_fails_its_item_and_its_source_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Any exception reading a page is that page's error, classified; the other pages go on."""
-    from pipeline import jobs
+    from pipeline.flows import jobs
 
     real = jobs.extract_page
 
@@ -1010,7 +1010,7 @@ def test_a_source_whose_handling_raises_fails_alone(
     session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An unexpected exception outside any one item fails that source; the others are fetched."""
-    from pipeline import jobs
+    from pipeline.flows import jobs
 
     real = jobs._items_of
 

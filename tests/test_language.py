@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pipeline import language
-from pipeline.language import declared_language, detect_language
-from pipeline.parse import extract_page
-from pipeline.sources import ArticleSelectors
+from models.source import ArticleSelectors
+from pipeline.fetching.parse import extract_page
+from pipeline.text import language
+from pipeline.text.language import declared_language, detect_language
 
 ENGLISH = (
     "China's Ministry of Commerce said on Wednesday it would keep the export ban on seven rare "

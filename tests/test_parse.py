@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.parse import (
+from models.source import ArticleSelectors
+from pipeline.fetching.parse import (
     JSON_LD_MAX_CHARS,
     MAX_NESTING,
     FeedEntry,
@@ -27,7 +28,6 @@ from pipeline.parse import (
     parse_listing,
     strip_controls,
 )
-from pipeline.sources import ArticleSelectors
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WORDPRESS_URL = "http://www.norm2782.com/feed/"

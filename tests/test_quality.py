@@ -15,12 +15,12 @@ import yaml
 from sqlalchemy import func, select
 
 from models import Article, Event, EventElement, Mention, MentionElement
+from models.urls import canonicalize_url
 from models.vocabulary import load_vocabulary
-from pipeline.cli import main
-from pipeline.evaluate import Scores, found_in_database, load_expected, score
-from pipeline.jobs import unit_of_work
-from pipeline.urls import canonicalize_url
-from pipeline.watchlists import load_watchlists
+from pipeline.cli.commands import main
+from pipeline.config.watchlists import load_watchlists
+from pipeline.flows.evaluate import Scores, found_in_database, load_expected, score
+from pipeline.flows.jobs import unit_of_work
 from storage.engine import make_session_factory, open_engine
 
 from .conftest import FIXTURES, PROJECT
@@ -178,7 +178,7 @@ def test_the_snapshot_digest_renders_every_matching_measure_once(
 ) -> None:
     """`digest preview` on the demo database writes a digest holding each matching measure once."""
     monkeypatch.setenv("NEWSTRACK_DIGEST_TO", "analyst@example.com")
-    monkeypatch.setattr("pipeline.jobs.DIGEST_SETTLE", timedelta(0))  # the run ended just now
+    monkeypatch.setattr("pipeline.flows.jobs.DIGEST_SETTLE", timedelta(0))  # the run ended just now
     capsys.readouterr()
     code = main(
         [

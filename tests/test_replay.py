@@ -8,10 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.errors import ConfigError
-from pipeline.fetch import Outcome, build_client, fetch
-from pipeline.replay import ReplayTransport, load_snapshot, request_key, serve_snapshot
-from pipeline.settings import HttpSettings
+from models.errors import ConfigError
+from models.fetched import FetchOutcome
+from pipeline.config.settings import HttpSettings
+from pipeline.fetching.http import build_client, fetch
+from pipeline.fetching.replay import ReplayTransport, load_snapshot, request_key, serve_snapshot
 
 SETTINGS = HttpSettings(connect_timeout=2.0, read_timeout=2.0, total_timeout=5.0, retries=0)
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>one</title></channel></rss>'
@@ -72,7 +73,7 @@ def test_serve_snapshot_is_on_loopback(snapshot: Path) -> None:
 def test_original_url_gets_its_recorded_body(replay: httpx.Client) -> None:
     """An https URL of the snapshot comes back with its body and recorded content type."""
     result = fetch(replay, "https://example.org/feed?id=1", SETTINGS)
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     assert result.status_code == 200
     assert result.body == FEED
     assert result.headers["content-type"] == "application/rss+xml; charset=UTF-8"
@@ -86,7 +87,7 @@ def test_host_and_query_select_the_response(replay: httpx.Client) -> None:
     assert other.body == OTHER_FEED
     assert other.headers["content-type"] == "text/xml"
     unrecorded = fetch(replay, "https://example.org/feed?id=2", SETTINGS)
-    assert unrecorded.outcome is Outcome.HARD
+    assert unrecorded.outcome is FetchOutcome.HARD
     assert unrecorded.status_code == 404
 
 
@@ -100,7 +101,7 @@ def test_default_content_type_and_host_case(replay: httpx.Client) -> None:
 def test_recorded_404(replay: httpx.Client) -> None:
     """A response recorded with status 404 replays as a HARD 404."""
     result = fetch(replay, "https://example.org/gone", SETTINGS)
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     assert result.status_code == 404
     assert result.error == "HTTP 404"
 
@@ -108,14 +109,14 @@ def test_recorded_404(replay: httpx.Client) -> None:
 def test_unknown_url_is_404(replay: httpx.Client) -> None:
     """A URL not in the snapshot gets 404, never the network."""
     result = fetch(replay, "https://unrecorded.example.com/feed", SETTINGS)
-    assert result.outcome is Outcome.HARD
+    assert result.outcome is FetchOutcome.HARD
     assert result.status_code == 404
 
 
 def test_recorded_redirect_is_followed_on_the_original_host(replay: httpx.Client) -> None:
     """A recorded 301 with a relative Location leads to the recorded target."""
     result = fetch(replay, "https://example.org/old", SETTINGS)
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is FetchOutcome.SUCCESS
     assert result.final_url == "https://example.org/news/a.html"
     assert result.body == ARTICLE
 
@@ -125,10 +126,10 @@ def test_etag_conditional_fetch_is_not_modified(replay: httpx.Client) -> None:
     first = fetch(replay, "https://example.org/feed?id=1", SETTINGS)
     assert first.etag is not None
     second = fetch(replay, "https://example.org/feed?id=1", SETTINGS, etag=first.etag)
-    assert second.outcome is Outcome.NOT_MODIFIED
+    assert second.outcome is FetchOutcome.NOT_MODIFIED
     assert second.status_code == 304
     stale = fetch(replay, "https://example.org/feed?id=1", SETTINGS, etag='"something-else"')
-    assert stale.outcome is Outcome.SUCCESS
+    assert stale.outcome is FetchOutcome.SUCCESS
     assert stale.body == FEED
 
 
@@ -157,7 +158,7 @@ def test_recorded_etag_header_is_honoured(tmp_path: Path) -> None:
         first = fetch(client, "https://example.org/f", SETTINGS)
         second = fetch(client, "https://example.org/f", SETTINGS, etag=first.etag)
     assert first.etag == '"recorded-1"'
-    assert second.outcome is Outcome.NOT_MODIFIED
+    assert second.outcome is FetchOutcome.NOT_MODIFIED
 
 
 def test_server_stops_after_the_block(snapshot: Path) -> None:
@@ -166,7 +167,7 @@ def test_server_stops_after_the_block(snapshot: Path) -> None:
         pass
     with build_client(SETTINGS, ReplayTransport(server_url)) as client:
         result = fetch(client, "https://example.org/feed?id=1", SETTINGS)
-    assert result.outcome is Outcome.TEMPORARY
+    assert result.outcome is FetchOutcome.TEMPORARY
     assert result.error is not None
     assert result.error.startswith("ConnectError")
 

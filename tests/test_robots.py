@@ -11,15 +11,16 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from pipeline.fetch import FetchResult, build_client, fetch
-from pipeline.robots import (
+from models.fetched import FetchResult
+from pipeline.config.settings import HttpSettings
+from pipeline.fetching.http import build_client, fetch
+from pipeline.fetching.robots import (
     DEFAULT_MAX_AGE,
     MAX_ROBOTS_BYTES,
     UNREACHABLE_MAX_AGE,
     RobotsPolicy,
     robots_url,
 )
-from pipeline.settings import HttpSettings
 from tests.servers import Behaviour, Handler, gzip_bomb, hang_up, respond, serve, slow
 
 SETTINGS = HttpSettings(

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import JobRun
-from pipeline.cli import check_newstrack_command
-from pipeline.jobs import unit_of_work
-from pipeline.schedule import CronFile, CronJob, Retry, load_cron
-from pipeline.scheduler import Scheduler, run_command, run_process
-from pipeline.settings import Settings
+from pipeline.cli.commands import check_newstrack_command
+from pipeline.config.cron import CronFile, CronJob, Retry, load_cron
+from pipeline.config.settings import Settings
+from pipeline.flows.jobs import unit_of_work
+from pipeline.running.scheduler import Scheduler, run_command, run_process
 from storage import runs
 from tests.stored import ready
 from tests.test_digest import Inbox, _free_port
@@ -44,10 +44,10 @@ class FakeClock:
         self.moment += timedelta(seconds=seconds)
 
 
-def _python(code: str) -> Callable[[CronJob, Settings, Any], runs.Outcome]:
+def _python(code: str) -> Callable[[CronJob, Settings, Any], runs.RunOutcome]:
     """A runner whose job is a real Python child process running `code`."""
 
-    def runner(job: CronJob, settings: Settings, started: Any) -> runs.Outcome:
+    def runner(job: CronJob, settings: Settings, started: Any) -> runs.RunOutcome:
         return run_process([sys.executable, "-c", code], dict(os.environ), job.timeout, started)
 
     return runner
@@ -61,7 +61,7 @@ def _scheduler(
     database_url: str,
     jobs: list[CronJob],
     clock: FakeClock,
-    runner: Callable[[CronJob, Settings, Any], runs.Outcome] | None = None,
+    runner: Callable[[CronJob, Settings, Any], runs.RunOutcome] | None = None,
 ) -> tuple[Scheduler, sessionmaker[Session]]:
     session_factory = ready(database_url)
     settings = Settings(database_url=database_url)
@@ -91,7 +91,7 @@ def _seen(session_factory: sessionmaker[Session], job: str, at: datetime) -> Non
     with unit_of_work(session_factory) as session:
         run_id = runs.claim(session, job, at)
         assert run_id is not None
-        runs.finish(session, run_id, runs.Outcome("succeeded", 0))
+        runs.finish(session, run_id, runs.RunOutcome("succeeded", 0))
 
 
 @pytest.mark.parametrize(
@@ -283,7 +283,7 @@ def test_cron_run_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "pipeline.cli",
+            "pipeline.cli.commands",
             "--db",
             database,
             "cron",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import ConfigError, UnknownSourceError
-from pipeline.sources import load_sources, select_sources, selectors_for
+from models.errors import ConfigError, UnknownSourceError
+from pipeline.config.sources import load_sources, select_sources, selectors_for
 from tests.stored import newstrack
 
 from .conftest import PROJECT

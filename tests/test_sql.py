@@ -11,10 +11,10 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from models.errors import QueryError, UsageError
 from models.vocabulary import load_vocabulary
-from pipeline.cli import main
-from pipeline.errors import QueryError, UsageError
-from pipeline.extract import Extractor
+from pipeline.cli.commands import main
+from pipeline.extraction.extractor import Extractor
 from storage import readonly
 from storage.canned import CannedQuery, Parameter
 from storage.readonly import run_readonly

@@ -12,11 +12,12 @@ from sqlalchemy import inspect, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Article, Base, ElementMention, Event, EventElement, Mention
-from pipeline.cli import main
-from pipeline.errors import DatabaseError, DatabaseUrlError, QueryError
-from pipeline.extract import ArticleText, Extractor
-from pipeline.jobs import unit_of_work
-from pipeline.sources import SourceConfig
+from models.annotation import ArticleText
+from models.errors import DatabaseError, DatabaseUrlError, QueryError
+from models.source import SourceConfig
+from pipeline.cli.commands import main
+from pipeline.extraction.extractor import Extractor
+from pipeline.flows.jobs import unit_of_work
 from storage import queries, writes
 from storage.engine import SUPPORTED_URLS, make_engine, parse_database_url
 from storage.migrate import current_revision, downgrade, head_revision, newstrack_owns, upgrade

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from pipeline.urls import absolute_url, canonicalize_url, without_credentials
+from models.urls import absolute_url, canonicalize_url, without_credentials
 
 
 @pytest.mark.parametrize(

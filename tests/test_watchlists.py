@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from models.errors import ConfigError
 from models.vocabulary import load_vocabulary
-from pipeline.cli import main
-from pipeline.errors import ConfigError
-from pipeline.watchlists import add_watchlist, load_watchlists, remove_watchlist
+from pipeline.cli.commands import main
+from pipeline.config.watchlists import add_watchlist, load_watchlists, remove_watchlist
 from tests.conftest import PROJECT
 
 

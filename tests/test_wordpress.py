@@ -13,11 +13,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.errors import ConfigError, FetchError
-from pipeline.fetch import FetchResult, Outcome, build_client, fetch
-from pipeline.parse import FeedEntry, ParseError, has_full_text
-from pipeline.settings import HttpSettings
-from pipeline.wordpress import (
+from models.errors import ConfigError, FetchError
+from models.fetched import FetchOutcome, FetchResult
+from pipeline.config.settings import HttpSettings
+from pipeline.fetching.http import build_client, fetch
+from pipeline.fetching.parse import FeedEntry, ParseError, has_full_text
+from pipeline.fetching.wordpress import (
     BackfillError,
     WordPressPost,
     backfill,
@@ -425,7 +426,7 @@ def test_server_error_raises_naming_url_and_outcome(client: httpx.Client) -> Non
     assert isinstance(error, FetchError)
     assert error.url == posts_url(server.url("/"), 2, after=SINCE - timedelta(days=1))
     assert str(error) == f"{error.url}: temporary: HTTP 500"
-    assert error.outcome == Outcome.TEMPORARY
+    assert error.outcome == FetchOutcome.TEMPORARY
     assert error.status_code == 500
 
 
@@ -440,9 +441,9 @@ def test_bad_request_on_the_first_page_raises(client: httpx.Client) -> None:
 
 def test_other_400_code_on_a_later_page_raises() -> None:
     """A 400 whose body names another error than page out of range is not the end of the walk."""
-    first = FetchResult("u", "u", Outcome.SUCCESS, 200, _fixture(1))
+    first = FetchResult("u", "u", FetchOutcome.SUCCESS, 200, _fixture(1))
     invalid = b'{"code": "rest_invalid_param", "message": "Invalid parameter(s): after"}'
-    second = FetchResult("u", "u", Outcome.SOFT, 400, invalid, error="HTTP 400")
+    second = FetchResult("u", "u", FetchOutcome.SOFT, 400, invalid, error="HTTP 400")
     answers = iter([first, second])
     with pytest.raises(BackfillError, match="soft: HTTP 400"):
         list(backfill(lambda url: next(answers), SITE + "/feed/", SINCE))
@@ -466,7 +467,7 @@ def test_unusable_feed_url_raises_before_any_request() -> None:
 
     def get(url: str) -> FetchResult:
         asked.append(url)
-        return FetchResult(url, url, Outcome.SUCCESS, 200, b"[]")
+        return FetchResult(url, url, FetchOutcome.SUCCESS, 200, b"[]")
 
     with pytest.raises(ConfigError):
         list(backfill(get, "feed.xml", SINCE))

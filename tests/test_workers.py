@@ -18,11 +18,11 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import JobRun
-from pipeline.jobs import unit_of_work
-from pipeline.schedule import CronFile, CronJob
-from pipeline.scheduler import Scheduler
-from pipeline.settings import Settings
-from pipeline.workers import deferring_runner, make_app
+from pipeline.config.cron import CronFile, CronJob
+from pipeline.config.settings import Settings
+from pipeline.flows.jobs import unit_of_work
+from pipeline.running.scheduler import Scheduler
+from pipeline.running.workers import deferring_runner, make_app
 from storage import queries
 from tests.conftest import PROJECT
 from tests.servers import respond, serve, slow
@@ -136,7 +136,7 @@ def _claims(log: str) -> list[list[int]]:
 
 def _queue_articles(session_factory: sessionmaker[Session], count: int) -> list[int]:
     """Store articles about export controls, each with its extraction job, as a fetch would."""
-    from pipeline.workers import queue_extraction
+    from pipeline.running.workers import queue_extraction
     from storage import writes
 
     ids = []
@@ -317,7 +317,7 @@ def test_an_article_and_its_extraction_job_are_stored_together_or_not_at_all(
     postgres_url: str,
 ) -> None:
     """The extraction job is queued in the article's own transaction: a rollback takes both."""
-    from pipeline.workers import queue_extraction
+    from pipeline.running.workers import queue_extraction
     from storage import writes
     from tests.stored import new_article
 
@@ -424,7 +424,7 @@ def test_deployment_examples_run_real_commands() -> None:
 
     import yaml
 
-    from pipeline.cli import check_newstrack_command
+    from pipeline.cli.commands import check_newstrack_command
 
     commands = []
     for document in yaml.safe_load_all((PROJECT / "deploy/kubernetes/workers.yaml").read_text()):
@@ -452,7 +452,7 @@ def test_failed_jobs_are_listed_with_their_error_and_can_be_retried(
     postgres_url: str, postgres_reader_url: str
 ) -> None:
     """A job that fails shows in `newstrack jobs` with why; `--retry` queues it again."""
-    from pipeline.workers import run_command
+    from pipeline.running.workers import run_command
 
     # `sql` runs typed SQL as a role that only reads, not as the test server's superuser
     env = {**os.environ, "NEWSTRACK_DB": postgres_url, "NEWSTRACK_SQL_DB": postgres_reader_url}

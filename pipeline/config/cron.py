@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
-from pipeline.config import load_yaml, where, whole_number
-from pipeline.errors import ConfigError
-from pipeline.numbers import DAY, Whole
+from models.errors import ConfigError
+from pipeline.config.numbers import DAY, Whole
+from pipeline.config.yamlfile import load_yaml, where, whole_number
 
 VERSION = 1
 CONCURRENCY = ("forbid", "allow", "replace")

@@ -1,8 +1,8 @@
 """Kinds of number newstrack accepts: finite, whole where they count, and bounded.
 
 One definition per kind serves the three borders numbers cross: the command line
-(`pipeline.arguments`), the environment (`pipeline.settings`) and the YAML files
-(`pipeline.config`). Each border words the error its own way, naming the option, the variable
+(`pipeline.cli.arguments`), the environment (`pipeline.config.settings`) and the YAML files
+(`pipeline.config.yamlfile`). Each border words the error its own way, naming the option, the variable
 or the file, line and field; the range comes from here, so it reads the same everywhere.
 """
 

@@ -15,16 +15,22 @@ from email.message import EmailMessage
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.annotation import Annotation, ArticleText
+from models.errors import NewstrackError
+from models.fetched import FetchOutcome, FetchResult
+from models.source import ArticleSelectors, SourceConfig
+from models.urls import canonicalize_url, without_credentials
 from models.vocabulary import load_vocabulary
-from pipeline import wordpress
-from pipeline.digest import Digest, build_digest, compose
-from pipeline.errors import NewstrackError
-from pipeline.extract import Annotation, ArticleText, Extractor
-from pipeline.fetch import FetchResult, HostPacer, Outcome, fetch, fetching_for
-from pipeline.language import detect_language
-from pipeline.mail import MailError, SmtpSettings
-from pipeline.mail import send as send_mail
-from pipeline.parse import (
+from pipeline.config.cron import CronFile
+from pipeline.config.settings import Settings
+from pipeline.config.watchlists import Watchlist
+from pipeline.delivery.digest import Digest, build_digest, compose
+from pipeline.delivery.mail import MailError, SmtpSettings
+from pipeline.delivery.mail import send as send_mail
+from pipeline.extraction.extractor import Extractor
+from pipeline.fetching import wordpress
+from pipeline.fetching.http import HostPacer, fetch, fetching_for
+from pipeline.fetching.parse import (
     FeedEntry,
     ParseError,
     extract_page,
@@ -35,13 +41,9 @@ from pipeline.parse import (
     parse_next_page,
     strip_controls,
 )
-from pipeline.progress import Progress
-from pipeline.robots import RobotsPolicy
-from pipeline.schedule import CronFile
-from pipeline.settings import Settings
-from pipeline.sources import ArticleSelectors, SourceConfig
-from pipeline.urls import canonicalize_url, without_credentials
-from pipeline.watchlists import Watchlist
+from pipeline.fetching.robots import RobotsPolicy
+from pipeline.flows.progress import Progress
+from pipeline.text.language import detect_language
 from storage import consolidation, queries, writes
 from storage import digests as digests_store
 
@@ -280,19 +282,19 @@ def _fetch_source(
         body_hash = hashlib.sha256(result.body).hexdigest() if result.ok else None
         if result.ok and conditional and body_hash == known_hash:
             # Some servers ignore validators: an identical body is as good as a 304.
-            result = replace(result, outcome=Outcome.NOT_MODIFIED)
+            result = replace(result, outcome=FetchOutcome.NOT_MODIFIED)
         elif result.ok:
             try:
                 items.extend(_items_of(source, result, report))
             except ParseError as error:  # HTML where a feed should be, an empty listing ...
-                result = replace(result, outcome=Outcome.HARD, error=str(error))
+                result = replace(result, outcome=FetchOutcome.HARD, error=str(error))
             except Exception as error:  # anything else a hostile body sets off: this URL's error
                 log.debug("%s: not read", url, exc_info=True)
-                result = replace(result, outcome=Outcome.HARD, error=_described(error))
+                result = replace(result, outcome=FetchOutcome.HARD, error=_described(error))
         run.log_fetch(source_id, result, health=True)
-        if conditional and result.outcome in (Outcome.SUCCESS, Outcome.NOT_MODIFIED):
+        if conditional and result.outcome in (FetchOutcome.SUCCESS, FetchOutcome.NOT_MODIFIED):
             validated.append((url, result, body_hash))
-        if result.outcome is Outcome.NOT_MODIFIED:
+        if result.outcome is FetchOutcome.NOT_MODIFIED:
             continue
         if not result.ok:
             report.errors.append(f"{url}: {result.outcome}: {result.error}")
@@ -364,7 +366,7 @@ def _older_listing_pages(
             found = _items_of(source, page, report) if page.ok else []
         except Exception as error:  # a hostile following page fails alone, like a first one
             log.debug("%s: not read", following, exc_info=True)
-            page = replace(page, outcome=Outcome.HARD, error=_described(error))
+            page = replace(page, outcome=FetchOutcome.HARD, error=_described(error))
         run.log_fetch(source_id, page)
         if not page.ok:
             report.errors.append(f"{following}: {page.outcome}: {page.error}")
@@ -453,15 +455,15 @@ def _store_item(
             try:
                 page = extract_page(result.body, result.final_url, source.article, result.headers)
             except ParseError as error:  # no text, nested too deep, too slow to read
-                result = replace(result, outcome=Outcome.HARD, error=str(error))
+                result = replace(result, outcome=FetchOutcome.HARD, error=str(error))
             except Exception as error:  # whatever else a hostile page sets off: this page's error
                 log.debug("%s: page not read", item.url, exc_info=True)
                 error_text = f"{item.url}: {_described(error)}"
-                result = replace(result, outcome=Outcome.HARD, error=error_text)
+                result = replace(result, outcome=FetchOutcome.HARD, error=error_text)
         run.log_fetch(source_id, result)
         if page is None:
             report.errors.append(f"{item.url}: {result.outcome}: {result.error}")
-            return result.outcome in (Outcome.TEMPORARY, Outcome.SOFT)
+            return result.outcome in (FetchOutcome.TEMPORARY, FetchOutcome.SOFT)
         article = replace(
             article,
             title=article.title or page.title,

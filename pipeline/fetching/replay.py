@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from pipeline.config import load_yaml, where
-from pipeline.errors import ConfigError
+from models.errors import ConfigError
+from pipeline.config.yamlfile import load_yaml, where
 
 
 @dataclass(frozen=True)

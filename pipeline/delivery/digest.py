@@ -22,7 +22,7 @@ from jinja2 import Environment, FunctionLoader, StrictUndefined, select_autoesca
 from PIL import Image, ImageDraw, ImageFont
 
 from models.vocabulary import Vocabulary
-from pipeline.watchlists import Watchlist
+from pipeline.config.watchlists import Watchlist
 from storage.digests import Act, DigestMeasure, Evidence, StatePeriod
 
 HEADER_UNSAFE = re.compile(r"[\r\n\x00-\x1f\x7f]+")
@@ -271,7 +271,7 @@ def _names(folded: str, phrase: str) -> bool:
 
 
 def _template(name: str) -> str:
-    return (files("pipeline") / "templates" / name).read_text(encoding="utf-8")
+    return (files("pipeline.delivery") / "templates" / name).read_text(encoding="utf-8")
 
 
 TEMPLATES = Environment(

@@ -18,10 +18,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from models.errors import ConfigError
+from models.filters import Filters
 from models.vocabulary import UnknownNameError, Vocabulary
-from pipeline.config import NAME_RULE, is_name, load_yaml, where, whole_number
-from pipeline.errors import ConfigError
-from pipeline.numbers import MIN_SOURCES
+from pipeline.config.numbers import MIN_SOURCES
+from pipeline.config.yamlfile import NAME_RULE, is_name, load_yaml, where, whole_number
 
 VERSION = 1
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -37,19 +38,6 @@ NEW_FILE = f"""# newstrack watchlists: `newstrack watchlist add/remove` edit thi
 version: {VERSION}
 watchlists:
 """
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which events a watchlist wants; an empty list means any."""
-
-    elements: frozenset[str] = frozenset()  # canonical names, groups expanded
-    measures: frozenset[str] = frozenset()
-    actions: frozenset[str] = frozenset()
-    actors: frozenset[str] = frozenset()
-    targets: frozenset[str] = frozenset()
-    modality: frozenset[str] = frozenset()
-    min_sources: int = 1
 
 
 @dataclass(frozen=True)

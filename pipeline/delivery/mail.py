@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from pipeline.errors import ConfigError, NewstrackError
-from pipeline.numbers import Whole
-from pipeline.settings import read_whole
+from models.errors import ConfigError, NewstrackError
+from pipeline.config.numbers import Whole
+from pipeline.config.settings import read_whole
 
 SECURITY = ("starttls", "ssl", "none")
 DEFAULT_PORT = {"starttls": 587, "ssl": 465, "none": 25}

@@ -9,15 +9,17 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from enum import StrEnum
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from pipeline.network import (
+from models.fetched import FetchOutcome, FetchResult
+from models.urls import without_credentials
+from pipeline.config.settings import HttpSettings
+from pipeline.fetching.network import (
     ALLOW_LOOPBACK,
     AddressRefusedError,
     CheckedTransport,
@@ -26,51 +28,6 @@ from pipeline.network import (
     is_loopback_url,
     system_resolver,
 )
-from pipeline.settings import HttpSettings
-from pipeline.urls import without_credentials
-
-
-class Outcome(StrEnum):
-    """How a fetch ended, for health tracking and backoff."""
-
-    SUCCESS = "success"
-    NOT_MODIFIED = "not_modified"
-    TEMPORARY = "temporary"  # worth retrying soon: timeouts, connection errors, 5xx, 429
-    SOFT = "soft"  # refused for now: 401, 403 and other 4xx
-    HARD = "hard"  # will not work as it is: 404, 410, too large, redirect loops, bad URLs
-    BLOCKED = "blocked"  # a bot challenge ("Just a moment..."), not the page asked for
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    """What one fetch of one URL produced."""
-
-    url: str
-    final_url: str
-    outcome: Outcome
-    status_code: int | None = None
-    body: bytes = b""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    error: str | None = None
-    duration_ms: int = 0
-    attempts: int = 1
-    refused_address: str | None = None  # the non-public address the URL led to, if that stopped it
-
-    @property
-    def ok(self) -> bool:
-        """True when a body arrived."""
-        return self.outcome is Outcome.SUCCESS
-
-    @property
-    def etag(self) -> str | None:
-        """The ETag validator, as sent."""
-        return self.headers.get("etag")
-
-    @property
-    def last_modified(self) -> str | None:
-        """The Last-Modified validator, as sent."""
-        return self.headers.get("last-modified")
-
 
 # Only these are redirects; httpx's `is_redirect` is true for every 3xx, 304 included.
 CHALLENGE_SNIFF_BYTES = 4096
@@ -105,7 +62,7 @@ def build_client(
 ) -> httpx.Client:
     """An HTTP client with newstrack's identity and timeouts; redirects are followed by `fetch`.
 
-    Without a `transport`, connections go only to public addresses (see pipeline.network);
+    Without a `transport`, connections go only to public addresses (see pipeline.fetching.network);
     `resolver` answers for DNS there.
     """
     if transport is None:
@@ -153,7 +110,7 @@ def fetch(
 ) -> FetchResult:
     """GET one URL, retrying timeouts, 408, 429 and 5xx with jittered backoff; never raises.
 
-    Network and HTTP trouble is classified into an `Outcome`, not raised. A Retry-After longer
+    Network and HTTP trouble is classified into an `FetchOutcome`, not raised. A Retry-After longer
     than `settings.max_retry_after` is not waited for: the result says when to come back.
     Each attempt that is retried is handed to `on_retry` first, so it can be logged.
     Only public addresses are reached, and loopback ones for a loopback source (`fetching_for`;
@@ -161,7 +118,7 @@ def fetch(
     """
     for attempt in range(settings.retries + 1):
         result = _fetch_once(client, url, settings, etag, last_modified, pacer)
-        if result.outcome is not Outcome.TEMPORARY or attempt == settings.retries:
+        if result.outcome is not FetchOutcome.TEMPORARY or attempt == settings.retries:
             return replace(result, attempts=attempt + 1)
         delay = retry_delay(result, attempt, settings)
         if delay is None:
@@ -260,7 +217,7 @@ def _fetch_once(
     extensions = {ALLOW_LOOPBACK: allows_loopback(url)}
 
     def result(
-        outcome: Outcome,
+        outcome: FetchOutcome,
         *,
         status_code: int | None = None,
         body: bytes = b"",
@@ -285,7 +242,7 @@ def _fetch_once(
             scheme = urlsplit(current).scheme
             if scheme not in ("http", "https"):
                 return result(
-                    Outcome.HARD, error=f"refusing non-http URL {without_credentials(current)}"
+                    FetchOutcome.HARD, error=f"refusing non-http URL {without_credentials(current)}"
                 )
             with pacer.slot(current) if pacer is not None else nullcontext():
                 # The clock starts once a slot is ours: waiting for a busy host is not slowness.
@@ -308,13 +265,13 @@ def _fetch_once(
                         target = urljoin(current, location)
                         if not location:
                             return result(
-                                Outcome.HARD,
+                                FetchOutcome.HARD,
                                 status_code=response.status_code,
                                 error="redirect without Location",
                             )
                         if target in visited:
                             return result(
-                                Outcome.HARD,
+                                FetchOutcome.HARD,
                                 status_code=response.status_code,
                                 error=f"redirect loop at {without_credentials(target)}",
                             )
@@ -327,12 +284,12 @@ def _fetch_once(
                     status = response.status_code
                     if status == 304:
                         return result(
-                            Outcome.NOT_MODIFIED, status_code=status, headers=response_headers
+                            FetchOutcome.NOT_MODIFIED, status_code=status, headers=response_headers
                         )
                     if status >= 400:
                         blocked = response_headers.get("cf-mitigated") == "challenge"
                         return result(
-                            Outcome.BLOCKED if blocked else _classify_status(status),
+                            FetchOutcome.BLOCKED if blocked else _classify_status(status),
                             status_code=status,
                             headers=response_headers,
                             error=f"HTTP {status}" + (" (bot challenge)" if blocked else ""),
@@ -340,46 +297,54 @@ def _fetch_once(
                     body = _read_capped(response, settings.max_body_bytes, deadline)
                     if is_challenge_page(body):
                         return result(
-                            Outcome.BLOCKED,
+                            FetchOutcome.BLOCKED,
                             status_code=status,
                             headers=response_headers,
                             error="a bot challenge page instead of the content",
                         )
                     return result(
-                        Outcome.SUCCESS, status_code=status, body=body, headers=response_headers
+                        FetchOutcome.SUCCESS,
+                        status_code=status,
+                        body=body,
+                        headers=response_headers,
                     )
         except BodyTooLargeError:
-            return result(Outcome.HARD, error=f"body larger than {settings.max_body_bytes} bytes")
+            return result(
+                FetchOutcome.HARD, error=f"body larger than {settings.max_body_bytes} bytes"
+            )
         except UnsupportedEncodingError as error:
-            return result(Outcome.HARD, error=str(error))
+            return result(FetchOutcome.HARD, error=str(error))
         except AddressRefusedError as error:
             return result(
-                Outcome.HARD,
+                FetchOutcome.HARD,
                 error=f"refusing {without_credentials(current)}: {error}",
                 refused_address=error.address,
             )
         except TimeoutError:
-            return result(Outcome.TEMPORARY, error=f"took longer than {settings.total_timeout:g} s")
+            return result(
+                FetchOutcome.TEMPORARY, error=f"took longer than {settings.total_timeout:g} s"
+            )
         except httpx.UnsupportedProtocol as error:  # e.g. "http:///path": no host
-            return result(Outcome.HARD, error=f"invalid URL: {error}")
+            return result(FetchOutcome.HARD, error=f"invalid URL: {error}")
         except httpx.TimeoutException as error:
             if deadline is not None and time.monotonic() >= deadline:
                 return result(
-                    Outcome.TEMPORARY, error=f"took longer than {settings.total_timeout:g} s"
+                    FetchOutcome.TEMPORARY, error=f"took longer than {settings.total_timeout:g} s"
                 )
-            return result(Outcome.TEMPORARY, error=f"timeout: {type(error).__name__}")
+            return result(FetchOutcome.TEMPORARY, error=f"timeout: {type(error).__name__}")
         except httpx.TransportError as error:
             message = f"{type(error).__name__}: {error}".rstrip(": ")
-            return result(Outcome.TEMPORARY, error=without_credentials(message))
+            return result(FetchOutcome.TEMPORARY, error=without_credentials(message))
         except (httpx.DecodingError, zlib.error) as error:
-            return result(Outcome.TEMPORARY, error=f"undecodable body: {error}")
+            return result(FetchOutcome.TEMPORARY, error=f"undecodable body: {error}")
         except (httpx.InvalidURL, ValueError) as error:  # ValueError: urlsplit on "http://[x"
-            return result(Outcome.HARD, error=without_credentials(f"invalid URL: {error}"))
+            return result(FetchOutcome.HARD, error=without_credentials(f"invalid URL: {error}"))
         except httpx.RequestError as error:
             return result(
-                Outcome.TEMPORARY, error=without_credentials(f"{type(error).__name__}: {error}")
+                FetchOutcome.TEMPORARY,
+                error=without_credentials(f"{type(error).__name__}: {error}"),
             )
-    return result(Outcome.HARD, error=f"more than {settings.max_redirects} redirects")
+    return result(FetchOutcome.HARD, error=f"more than {settings.max_redirects} redirects")
 
 
 def is_challenge_page(body: bytes) -> bool:
@@ -478,9 +443,9 @@ def _credentials(url: str) -> httpx.BasicAuth | None:
     return httpx.BasicAuth(parsed.username, parsed.password)
 
 
-def _classify_status(status: int) -> Outcome:
+def _classify_status(status: int) -> FetchOutcome:
     if status in (408, 429) or status >= 500:
-        return Outcome.TEMPORARY
+        return FetchOutcome.TEMPORARY
     if status in (404, 410):
-        return Outcome.HARD
-    return Outcome.SOFT
+        return FetchOutcome.HARD
+    return FetchOutcome.SOFT

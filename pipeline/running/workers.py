@@ -24,13 +24,13 @@ import procrastinate
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.errors import UsageError
-from pipeline.fetch import build_client
-from pipeline.schedule import CronJob
-from pipeline.scheduler import Runner
-from pipeline.settings import TIMEOUT, Settings, read_seconds
+from models.errors import UsageError
+from pipeline.config.cron import CronJob
+from pipeline.config.settings import TIMEOUT, Settings, read_seconds
+from pipeline.fetching.http import build_client
+from pipeline.running.scheduler import Runner
 from storage.engine import make_engine, make_session_factory, parse_database_url
-from storage.runs import Outcome
+from storage.runs import RunOutcome
 
 log = logging.getLogger("newstrack")
 QUEUES = ("fetch", "extract", "jobs")
@@ -83,8 +83,8 @@ def _session_factory(database_url: str) -> sessionmaker[Session]:
 def _extractor() -> Any:
     """The trained pipeline, loaded once per worker process."""
     from models.vocabulary import load_vocabulary
-    from pipeline.extract import Extractor
-    from pipeline.nlp import load_pipeline
+    from pipeline.extraction.extractor import Extractor
+    from pipeline.extraction.nlp import load_pipeline
 
     return Extractor(load_pipeline(), load_vocabulary())
 
@@ -92,7 +92,7 @@ def _extractor() -> Any:
 @cache
 def _pace() -> Any:
     """When this worker process groups stored mentions into events, across its jobs."""
-    from pipeline.jobs import ConsolidationPace
+    from pipeline.flows.jobs import ConsolidationPace
 
     return ConsolidationPace()
 
@@ -104,8 +104,8 @@ def _settings() -> Settings:
 @tasks.task(name="fetch_source", queue="fetch", pass_context=True)
 def fetch_source(context: procrastinate.JobContext, source: str) -> dict[str, Any]:
     """Fetch one source; each new article is stored with its extraction queued, in one transaction."""
-    from pipeline.jobs import fetch_sources
-    from pipeline.sources import load_sources, select_sources
+    from pipeline.config.sources import load_sources, select_sources
+    from pipeline.flows.jobs import fetch_sources
 
     settings = _settings()
     chosen = select_sources(load_sources(settings.sources_path), [source])
@@ -128,7 +128,7 @@ def recorded(context: procrastinate.JobContext) -> Iterator[None]:
         yield
     except Exception as error:
         from models import QueueError
-        from pipeline.jobs import unit_of_work
+        from pipeline.flows.jobs import unit_of_work
 
         job = context.job
         try:
@@ -170,7 +170,7 @@ def extract_articles(
     The batch is claimed, so each article is read once even with many workers; an article another
     worker holds is read there.
     """
-    from pipeline.jobs import extract_claimed
+    from pipeline.flows.jobs import extract_claimed
 
     settings = _settings()
     with recorded(context):
@@ -247,8 +247,8 @@ def defer_fetches(app: procrastinate.App, sources: Sequence[str]) -> list[str]:
 
 def defer_job(app: procrastinate.App, settings: Settings, job: CronJob) -> str:
     """Queue what a cron.yaml job does: a fetch per source, an extraction, or its command."""
-    from pipeline.cli import build_parser
-    from pipeline.sources import load_sources, select_sources
+    from pipeline.cli.commands import build_parser
+    from pipeline.config.sources import load_sources, select_sources
 
     args = build_parser().parse_args(list(job.command))
     if job.command[0] == "fetch":
@@ -268,11 +268,11 @@ def defer_job(app: procrastinate.App, settings: Settings, job: CronJob) -> str:
 def deferring_runner(app: procrastinate.App) -> Runner:
     """A scheduler runner that queues each run for the workers instead of running it here."""
 
-    def runner(job: CronJob, settings: Settings, started: Any) -> Outcome:
+    def runner(job: CronJob, settings: Settings, started: Any) -> RunOutcome:
         try:
-            return Outcome("succeeded", 0, note=defer_job(app, settings, job))
+            return RunOutcome("succeeded", 0, note=defer_job(app, settings, job))
         except procrastinate.exceptions.AlreadyEnqueued:
-            return Outcome("succeeded", 0, note="already queued")
+            return RunOutcome("succeeded", 0, note="already queued")
 
     return runner
 

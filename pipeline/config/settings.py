@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from models.errors import ConfigError
 from pipeline import __version__
-from pipeline.errors import ConfigError
-from pipeline.numbers import ARTICLES_PER_SOURCE, DAY, NumberError, Seconds, Whole
+from pipeline.config.numbers import ARTICLES_PER_SOURCE, DAY, NumberError, Seconds, Whole
 
 DEFAULT_DATABASE_URL = "sqlite:///newstrack.db"
 DEFAULT_USER_AGENT = f"newstrack/{__version__} (+https://github.com/newstrack/newstrack)"

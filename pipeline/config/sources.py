@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 import soupsieve
 
-from pipeline.config import NAME_RULE, is_name, load_yaml, where, whole_number
-from pipeline.errors import ConfigError, UnknownSourceError
-from pipeline.numbers import ARTICLES_PER_SOURCE, Whole
+from models.errors import ConfigError, UnknownSourceError
+from models.source import ArticleSelectors, SourceConfig
+from pipeline.config.numbers import ARTICLES_PER_SOURCE, Whole
+from pipeline.config.yamlfile import NAME_RULE, is_name, load_yaml, where, whole_number
 
 KINDS = ("rss", "html_listing")
 SELECTOR_KEYS = ("title", "text", "published")
@@ -30,39 +30,6 @@ SOURCE_KEYS = {
     "http_cache",
     "obey_robots",
 }
-
-
-@dataclass(frozen=True)
-class ArticleSelectors:
-    """CSS selectors that find an article page's parts; None means generic extraction."""
-
-    title: str | None = None
-    text: str | None = None
-    published: str | None = None
-    timezone: str = "UTC"  # the zone of page times written without an offset
-
-    @property
-    def zone(self) -> ZoneInfo:
-        """The time zone of page times written without an offset."""
-        return ZoneInfo(self.timezone)
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    """One configured source."""
-
-    name: str
-    kind: str
-    urls: tuple[str, ...]
-    group: str = "default"
-    enabled: bool = True
-    max_articles: int | None = None
-    http_cache: bool = True
-    obey_robots: bool = True
-    link_selector: str | None = None
-    next_selector: str | None = None
-    listing_pages: int = 1
-    article: ArticleSelectors = field(default_factory=ArticleSelectors)
 
 
 def load_sources(path: Path) -> list[SourceConfig]:

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from sqlalchemy.orm import Session
 
-from pipeline.urls import canonicalize_url
+from models.urls import canonicalize_url
 from storage import queries
 
 if TYPE_CHECKING:
-    from pipeline.extract import Annotation
+    from models.annotation import Annotation
 
 
 @dataclass(frozen=True)

@@ -21,23 +21,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from pipeline import __version__, numbers
-from pipeline.arguments import NumberType, SuggestingParser, seconds, watchlist_name, whole
-from pipeline.errors import InputError, NewstrackError, UsageError
-from pipeline.settings import Settings
-from pipeline.terminal import printable
+from models.errors import InputError, NewstrackError, UsageError
+from pipeline import __version__
+from pipeline.cli.arguments import NumberType, SuggestingParser, seconds, watchlist_name, whole
+from pipeline.config import numbers
+from pipeline.config.settings import Settings
+from pipeline.text.terminal import printable
 
 if TYPE_CHECKING:
     import httpx
 
+    from models.annotation import Annotation, ArticleText, QuantityTag
     from models.vocabulary import Vocabulary
-    from pipeline.deploy import JobNeeds
-    from pipeline.extract import Annotation, ArticleText, Extractor, QuantityTag
-    from pipeline.jobs import FetchSummary
-    from pipeline.mail import SmtpSettings
-    from pipeline.schedule import CronFile, CronJob
-    from pipeline.scheduler import Scheduler
-    from pipeline.watchlists import Watchlist
+    from pipeline.config.cron import CronFile, CronJob
+    from pipeline.config.watchlists import Watchlist
+    from pipeline.delivery.mail import SmtpSettings
+    from pipeline.extraction.extractor import Extractor
+    from pipeline.flows.jobs import FetchSummary
+    from pipeline.running.deploy import JobNeeds
+    from pipeline.running.scheduler import Scheduler
     from storage.queries import Report
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -48,7 +50,7 @@ log = logging.getLogger("newstrack")
 # JSON output gives them as arrays.
 LIST_COLUMNS = frozenset({"elements", "targets", "conflicts", "recipients"})
 Resolved = TypeVar("Resolved")  # what the vocabulary resolves a name to
-# The numbers options take (pipeline.arguments): whole where they count, bounded, never nan or inf.
+# The numbers options take (pipeline.cli.arguments): whole where they count, bounded, never nan or inf.
 ARTICLE_LIMIT = whole(1, 1_000_000)
 PROCESSES = whole(1, 256)
 DAYS = whole(1, 36_500)  # a hundred years
@@ -569,8 +571,8 @@ def command_init(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_fetch(args: argparse.Namespace, settings: Settings) -> int:
     """Fetch sources and store new articles."""
-    from pipeline.jobs import fetch_sources
-    from pipeline.sources import load_sources, select_sources
+    from pipeline.config.sources import load_sources, select_sources
+    from pipeline.flows.jobs import fetch_sources
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
 
@@ -592,9 +594,9 @@ def command_fetch(args: argparse.Namespace, settings: Settings) -> int:
 def command_extract(args: argparse.Namespace, settings: Settings) -> int:
     """Extract events from articles waiting for it."""
     from models.vocabulary import load_vocabulary
-    from pipeline.extract import Extractor
-    from pipeline.jobs import extract_pending
-    from pipeline.nlp import load_pipeline
+    from pipeline.extraction.extractor import Extractor
+    from pipeline.extraction.nlp import load_pipeline
+    from pipeline.flows.jobs import extract_pending
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
 
@@ -630,10 +632,10 @@ def command_extract(args: argparse.Namespace, settings: Settings) -> int:
 def command_run(args: argparse.Namespace, settings: Settings) -> int:
     """The main job: fetch every source, extract events, print what the database now holds."""
     from models.vocabulary import load_vocabulary
-    from pipeline.extract import Extractor
-    from pipeline.jobs import extract_pending, fetch_sources, unit_of_work
-    from pipeline.nlp import load_pipeline
-    from pipeline.sources import load_sources, select_sources
+    from pipeline.config.sources import load_sources, select_sources
+    from pipeline.extraction.extractor import Extractor
+    from pipeline.extraction.nlp import load_pipeline
+    from pipeline.flows.jobs import extract_pending, fetch_sources, unit_of_work
     from storage import queries
     from storage.engine import describe, make_session_factory, open_engine
     from storage.migrate import upgrade
@@ -689,9 +691,9 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_backfill(args: argparse.Namespace, settings: Settings) -> int:
     """Load a WordPress source's posts since a date; edited posts get their new text."""
-    from pipeline.jobs import backfill_source
-    from pipeline.parse import parse_datetime
-    from pipeline.sources import load_sources, select_sources
+    from pipeline.config.sources import load_sources, select_sources
+    from pipeline.fetching.parse import parse_datetime
+    from pipeline.flows.jobs import backfill_source
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
 
@@ -735,8 +737,8 @@ def command_sources(args: argparse.Namespace, settings: Settings) -> int:
     """Each configured source with its health: last success, last error, failures, next due."""
     from datetime import UTC
 
-    from pipeline.jobs import unit_of_work
-    from pipeline.sources import load_sources
+    from pipeline.config.sources import load_sources
+    from pipeline.flows.jobs import unit_of_work
     from storage import queries
     from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade
@@ -784,8 +786,8 @@ def command_sources(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_reextract(args: argparse.Namespace, settings: Settings) -> int:
     """Re-extract text from stored raw pages; changed articles are queued for `extract`."""
-    from pipeline.jobs import reextract_pages
-    from pipeline.sources import load_sources, select_sources
+    from pipeline.config.sources import load_sources, select_sources
+    from pipeline.flows.jobs import reextract_pages
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
 
@@ -806,7 +808,7 @@ def command_reextract(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_consolidate(args: argparse.Namespace, settings: Settings) -> int:
     """Regroup every stored mention into events and rebuild the timelines of measures."""
-    from pipeline.jobs import consolidate_all
+    from pipeline.flows.jobs import consolidate_all
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
 
@@ -827,7 +829,7 @@ def command_consolidate(args: argparse.Namespace, settings: Settings) -> int:
 def command_status(args: argparse.Namespace, settings: Settings) -> int:
     """Print where each matching measure stands on a day."""
     from models.vocabulary import load_vocabulary
-    from pipeline.jobs import unit_of_work
+    from pipeline.flows.jobs import unit_of_work
     from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade
     from storage.queries import measure_reports, measure_states
@@ -952,7 +954,7 @@ def command_prune(args: argparse.Namespace, settings: Settings) -> int:
 def command_watchlist_list(args: argparse.Namespace, settings: Settings) -> int:
     """Print every watchlist with its recipients as written, schedule and filters."""
     from models.vocabulary import load_vocabulary
-    from pipeline.watchlists import load_watchlists, unset_variables
+    from pipeline.config.watchlists import load_watchlists, unset_variables
 
     watchlists = load_watchlists(args.file, load_vocabulary())  # `${VAR}` stays as written
     rows = []
@@ -991,7 +993,7 @@ def command_watchlist_list(args: argparse.Namespace, settings: Settings) -> int:
 def command_watchlist_add(args: argparse.Namespace, settings: Settings) -> int:
     """Add a watchlist, checked as the loader checks it."""
     from models.vocabulary import load_vocabulary
-    from pipeline.watchlists import add_watchlist
+    from pipeline.config.watchlists import add_watchlist
 
     filters: dict[str, Any] = {
         key: values
@@ -1024,7 +1026,7 @@ def command_watchlist_add(args: argparse.Namespace, settings: Settings) -> int:
 def command_watchlist_remove(args: argparse.Namespace, settings: Settings) -> int:
     """Remove a watchlist by name."""
     from models.vocabulary import load_vocabulary
-    from pipeline.watchlists import remove_watchlist
+    from pipeline.config.watchlists import remove_watchlist
 
     remove_watchlist(args.file, args.name, load_vocabulary())
     print(f"removed watchlist {args.name!r} from {args.file}")
@@ -1033,8 +1035,8 @@ def command_watchlist_remove(args: argparse.Namespace, settings: Settings) -> in
 
 def _digest_setup(args: argparse.Namespace) -> tuple[list[Watchlist], CronFile, SmtpSettings]:
     from models.vocabulary import load_vocabulary
-    from pipeline.mail import SmtpSettings
-    from pipeline.watchlists import load_watchlists
+    from pipeline.config.watchlists import load_watchlists
+    from pipeline.delivery.mail import SmtpSettings
 
     # Sending and previewing fill in `${VAR}` recipients; listing and editing never need them.
     watchlists = load_watchlists(args.file, load_vocabulary(), os.environ)
@@ -1054,7 +1056,7 @@ def _digest_setup(args: argparse.Namespace) -> tuple[list[Watchlist], CronFile, 
 
 def command_digest_send(args: argparse.Namespace, settings: Settings) -> int:
     """Send every due digest at most once; a failed one stays pending for the next run."""
-    from pipeline.jobs import send_digests
+    from pipeline.flows.jobs import send_digests
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
 
@@ -1089,8 +1091,8 @@ def command_digest_send(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
     """Write the digest a watchlist would send now, as .eml and .html, and print their paths."""
-    from pipeline.digest import standalone_html
-    from pipeline.jobs import preview_digest
+    from pipeline.delivery.digest import standalone_html
+    from pipeline.flows.jobs import preview_digest
     from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade
 
@@ -1127,7 +1129,7 @@ def command_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Run jobs from the queue until stopped (or, with --once, until the queues are empty)."""
     import asyncio
 
-    from pipeline.workers import QUEUES, make_app, run_worker
+    from pipeline.running.workers import QUEUES, make_app, run_worker
     from storage.engine import open_engine
     from storage.migrate import upgrade
 
@@ -1146,8 +1148,8 @@ def command_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_jobs(args: argparse.Namespace, settings: Settings) -> int:
     """List the queue's jobs, or queue fetches, extraction, or a failed job again."""
-    from pipeline.sources import load_sources, select_sources
-    from pipeline.workers import defer_fetches, extract_articles, make_app
+    from pipeline.config.sources import load_sources, select_sources
+    from pipeline.running.workers import defer_fetches, extract_articles, make_app
     from storage.engine import open_existing
 
     app = make_app(settings.database_url)
@@ -1191,7 +1193,7 @@ def _queue_errors(database_url: str) -> dict[int, str]:
     from sqlalchemy import select
 
     from models import QueueError
-    from pipeline.jobs import unit_of_work
+    from pipeline.flows.jobs import unit_of_work
     from storage.engine import make_session_factory, open_engine
 
     with open_engine(database_url) as engine, unit_of_work(make_session_factory(engine)) as session:
@@ -1218,14 +1220,14 @@ def check_newstrack_command(words: list[str]) -> str | None:
 
 
 def _load_cron(path: Path) -> CronFile:
-    from pipeline.schedule import load_cron
+    from pipeline.config.cron import load_cron
 
     return load_cron(path, check_newstrack_command)
 
 
 def command_cron_check(args: argparse.Namespace, settings: Settings) -> int:
     """Validate cron.yaml and show when each job fires next."""
-    from pipeline.schedule import daylight_saving_warnings
+    from pipeline.config.cron import daylight_saving_warnings
 
     try:
         shown_in = ZoneInfo(args.timezone)
@@ -1270,7 +1272,7 @@ def _fire_time(moment: datetime, shown_in: ZoneInfo, own: ZoneInfo) -> str:
 @contextmanager
 def _scheduler(args: argparse.Namespace, settings: Settings) -> Iterator[Scheduler]:
     """The scheduler of cron.yaml (or --job) on a migrated database, closed afterwards."""
-    from pipeline.scheduler import Runner, Scheduler, run_command
+    from pipeline.running.scheduler import Runner, Scheduler, run_command
     from storage.engine import make_session_factory, open_engine
     from storage.revision import is_newest
 
@@ -1285,7 +1287,7 @@ def _scheduler(args: argparse.Namespace, settings: Settings) -> Iterator[Schedul
             upgrade(engine)
         runner: Runner = run_command
         if settings.distributed:  # runs go to the workers' queue; job_runs still counts each once
-            from pipeline.workers import deferring_runner, make_app
+            from pipeline.running.workers import deferring_runner, make_app
 
             app = make_app(settings.database_url)
             stack.enter_context(app.open())
@@ -1313,7 +1315,7 @@ def command_cron_tick(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_cron_run(args: argparse.Namespace, settings: Settings) -> int:
     """The scheduler in the foreground: runs jobs when due until SIGTERM or Ctrl-C."""
-    from pipeline.scheduler import stop_on_signals
+    from pipeline.running.scheduler import stop_on_signals
 
     with _scheduler(args, settings) as scheduler:
         stop_on_signals(scheduler)
@@ -1323,8 +1325,13 @@ def command_cron_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_cron_render(args: argparse.Namespace, settings: Settings) -> int:
     """Print the crontab for `cron tick`, or a ConfigMap and one Kubernetes CronJob per job."""
-    from pipeline.deploy import crontab, env_file_text, kubernetes_manifests, missing_variables
-    from pipeline.settings import SECRET_VARIABLES, read_variables
+    from pipeline.config.settings import SECRET_VARIABLES, read_variables
+    from pipeline.running.deploy import (
+        crontab,
+        env_file_text,
+        kubernetes_manifests,
+        missing_variables,
+    )
     from storage.engine import parse_database_url
 
     cron = _load_cron(args.file)
@@ -1370,9 +1377,9 @@ def command_cron_render(args: argparse.Namespace, settings: Settings) -> int:
 
 def _job_needs(job: CronJob, settings: Settings) -> JobNeeds:
     """What a cron.yaml job's command reads: its settings, files, and the variables it requires."""
-    from pipeline.deploy import JobNeeds
-    from pipeline.settings import COMMAND_VARIABLES, SOURCES_VARIABLE, WATCHLISTS_VARIABLE
-    from pipeline.watchlists import recipient_variables
+    from pipeline.config.settings import COMMAND_VARIABLES, SOURCES_VARIABLE, WATCHLISTS_VARIABLE
+    from pipeline.config.watchlists import recipient_variables
+    from pipeline.running.deploy import JobNeeds
 
     args = build_parser().parse_args(list(job.command))
     variables = COMMAND_VARIABLES.get(job.command[0], ())
@@ -1386,7 +1393,7 @@ def _job_needs(job: CronJob, settings: Settings) -> JobNeeds:
 
 def _crontab_settings(needs: list[JobNeeds], settings: Settings) -> dict[str, str]:
     """The database and files the jobs use here, absolute so that cron's folder does not matter."""
-    from pipeline.settings import DATABASE_VARIABLE, DISTRIBUTED_VARIABLE
+    from pipeline.config.settings import DATABASE_VARIABLE, DISTRIBUTED_VARIABLE
     from storage.engine import parse_database_url
 
     database_url = settings.database_url
@@ -1497,8 +1504,9 @@ def _hint_newest_article(database_url: str, since: str) -> None:
 
 def command_article(args: argparse.Namespace, settings: Settings) -> int:
     """Extract title, date, text and language from one saved page, as the fetcher would."""
-    from pipeline.parse import extract_page
-    from pipeline.sources import ArticleSelectors, load_sources, selectors_for
+    from models.source import ArticleSelectors
+    from pipeline.config.sources import load_sources, selectors_for
+    from pipeline.fetching.parse import extract_page
 
     try:
         body = args.file.read_bytes()
@@ -1529,8 +1537,8 @@ def command_article(args: argparse.Namespace, settings: Settings) -> int:
 def command_annotate(args: argparse.Namespace, settings: Settings) -> int:
     """Annotate JSON lines; a bad line is reported by number and the rest go on."""
     from models.vocabulary import load_vocabulary
-    from pipeline.extract import Extractor
-    from pipeline.nlp import load_pipeline
+    from pipeline.extraction.extractor import Extractor
+    from pipeline.extraction.nlp import load_pipeline
 
     extractor = Extractor(load_pipeline(), load_vocabulary())
     failures = successes = 0
@@ -1589,8 +1597,8 @@ def _article_of_line(raw: bytes | str, number: int) -> ArticleText:
 
 
 def _read_line(raw: bytes | str, number: int) -> ArticleText:
-    from pipeline.extract import ArticleText
-    from pipeline.parse import parse_datetime
+    from models.annotation import ArticleText
+    from pipeline.fetching.parse import parse_datetime
 
     try:
         line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
@@ -1706,8 +1714,8 @@ def _paced_for(settings: Settings, replay: Path | None) -> Settings:
 @contextmanager
 def _http_client(settings: Settings, replay: Path | None) -> Iterator[httpx.Client]:
     """The HTTP client for a run: the network, or a recorded snapshot served on 127.0.0.1."""
-    from pipeline.fetch import build_client
-    from pipeline.replay import ReplayTransport, serve_snapshot
+    from pipeline.fetching.http import build_client
+    from pipeline.fetching.replay import ReplayTransport, serve_snapshot
 
     if replay is None:
         with build_client(settings.http) as client:

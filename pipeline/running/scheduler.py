@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.schedule import CronFile, CronJob
-from pipeline.settings import Settings
+from pipeline.config.cron import CronFile, CronJob
+from pipeline.config.settings import Settings
 from storage import runs
 from storage.sessions import unit_of_work
 
@@ -54,12 +54,12 @@ class SystemClock:
         stop.wait(max(seconds, 0.0))
 
 
-Runner = Callable[[CronJob, Settings, Callable[[subprocess.Popen[bytes]], None]], runs.Outcome]
+Runner = Callable[[CronJob, Settings, Callable[[subprocess.Popen[bytes]], None]], runs.RunOutcome]
 
 
 def run_command(
     job: CronJob, settings: Settings, started: Callable[[subprocess.Popen[bytes]], None]
-) -> runs.Outcome:
+) -> runs.RunOutcome:
     """Run a job's newstrack command in a child process, as the command line would, within its timeout."""
     command = [sys.executable, "-m", "pipeline.cli", *job.command, "--json"]
     environment = {
@@ -75,7 +75,7 @@ def run_process(
     environment: dict[str, str],
     timeout: float,
     started: Callable[[subprocess.Popen[bytes]], None],
-) -> runs.Outcome:
+) -> runs.RunOutcome:
     """Run a child process to its end or its timeout; its JSON summary gives the figures."""
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment
@@ -86,9 +86,11 @@ def run_process(
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
-        return runs.Outcome("timed_out", None, note=f"stopped after its timeout of {timeout:g} s")
+        return runs.RunOutcome(
+            "timed_out", None, note=f"stopped after its timeout of {timeout:g} s"
+        )
     if process.returncode < 0:
-        return runs.Outcome(
+        return runs.RunOutcome(
             "abandoned", process.returncode, note=f"stopped by signal {-process.returncode}"
         )
     figures = _figures(out)
@@ -96,10 +98,10 @@ def run_process(
     note = None if state == "succeeded" else _last_line(err) or f"exit code {process.returncode}"
     if process.returncode == EXIT_PARTIAL:
         note = "partial: " + (_last_line(err) or "some items failed")
-    return runs.Outcome(state, process.returncode, figures[0], figures[1], note)
+    return runs.RunOutcome(state, process.returncode, figures[0], figures[1], note)
 
 
-def _worth_retrying(job: CronJob, outcome: runs.Outcome) -> bool:
+def _worth_retrying(job: CronJob, outcome: runs.RunOutcome) -> bool:
     """Whether a run's outcome calls for a retry: a failure, or a partial run the job retries."""
     partial = outcome.state == "succeeded" and outcome.exit_code == EXIT_PARTIAL
     return outcome.state in ("failed", "timed_out") or (partial and job.retry.on_partial)
@@ -271,7 +273,7 @@ class Scheduler:
             try:
                 outcome = self.runner(job, self.settings, started)
             except Exception as error:  # the scheduler keeps going whatever a run does
-                outcome = runs.Outcome("failed", note=f"{type(error).__name__}: {error}")
+                outcome = runs.RunOutcome("failed", note=f"{type(error).__name__}: {error}")
             retry_at = None
             # A retry past any date (OverflowError) is no retry: never a run left `running`.
             try:

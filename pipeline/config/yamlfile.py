@@ -9,8 +9,8 @@ from typing import Any, TypeGuard
 
 import yaml
 
-from pipeline.errors import ConfigError
-from pipeline.numbers import NumberError, Whole
+from models.errors import ConfigError
+from pipeline.config.numbers import NumberError, Whole
 
 MAX_EXPANDED = 100_000  # nodes that aliases may repeat; more is an alias bomb ("billion laughs")
 # The names of sources and watchlists: they become file names (digest previews), log lines and

@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from pipeline.errors import UsageError
-from pipeline.schedule import CronFile, CronJob
-from pipeline.settings import DATABASE_VARIABLE
+from models.errors import UsageError
+from pipeline.config.cron import CronFile, CronJob
+from pipeline.config.settings import DATABASE_VARIABLE
 
 CONFIG_FOLDER = PurePosixPath("/app/config")  # where the image's jobs find the mounted files
 DATABASE_KEY = "database-url"  # the Secret's key holding NEWSTRACK_DB

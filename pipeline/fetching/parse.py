@@ -21,11 +21,11 @@ import trafilatura
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag, XMLParsedAsHTMLWarning
 from bs4.dammit import EncodingDetector
 
-from pipeline.dates import resolve_date
-from pipeline.errors import NewstrackError
-from pipeline.language import declared_language, detect_language
-from pipeline.sources import ArticleSelectors
-from pipeline.urls import absolute_url
+from models.errors import NewstrackError
+from models.source import ArticleSelectors
+from models.urls import absolute_url
+from pipeline.text.dates import resolve_date
+from pipeline.text.language import declared_language, detect_language
 
 BOILERPLATE = re.compile(
     r"nav|menu|footer|header|sidebar|related|share|social|comment|newsletter|subscribe|signup"

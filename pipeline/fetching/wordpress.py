@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
-from pipeline.errors import ConfigError, FetchError
-from pipeline.fetch import FetchResult
-from pipeline.parse import FeedEntry, ParseError, parse_datetime
-from pipeline.urls import absolute_url
+from models.errors import ConfigError, FetchError
+from models.fetched import FetchResult
+from models.urls import absolute_url
+from pipeline.fetching.parse import FeedEntry, ParseError, parse_datetime
 
 POSTS_PATH = "wp-json/wp/v2/posts"
 FIELDS = ("id", "date_gmt", "modified_gmt", "link", "title", "content", "excerpt")

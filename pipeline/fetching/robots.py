@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
-from pipeline.fetch import FetchResult, Outcome
+from models.fetched import FetchOutcome, FetchResult
 
 MAX_ROBOTS_BYTES = 500 * 1024  # RFC 9309's minimum parsing limit; Google ignores what follows
 DEFAULT_MAX_AGE = 24 * 60 * 60.0  # RFC 9309: a cached copy should not be used for longer
@@ -103,7 +103,7 @@ class RobotsPolicy:
     def _refresh(self, host: _Host, robots: str) -> _Rules:
         """Fetch robots.txt and decide, with RFC 9309's reading of each outcome."""
         result = self._fetch(robots)
-        if result.outcome is Outcome.SUCCESS:
+        if result.outcome is FetchOutcome.SUCCESS:
             rules, max_age = _Rules(parse_robots(result.body)), self.max_age
             host.last_good = rules
         elif _unavailable(result):
@@ -153,7 +153,7 @@ def parse_robots(body: bytes) -> RobotFileParser:
 def _unavailable(result: FetchResult) -> bool:
     """A final 4xx (404, 410, 401, 403…): RFC 9309 lets crawlers treat the file as absent."""
     status = result.status_code
-    final = result.outcome in (Outcome.HARD, Outcome.SOFT)  # 408 and 429 are temporary
+    final = result.outcome in (FetchOutcome.HARD, FetchOutcome.SOFT)  # 408 and 429 are temporary
     return final and status is not None and 400 <= status < 500
 
 

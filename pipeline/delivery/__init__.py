@@ -1,0 +1,1 @@
+"""Delivery: the digest e-mail, its templates and the SMTP sender."""

@@ -1,0 +1,1 @@
+"""Extraction: from article text to tagged elements, entities and policy events."""

@@ -1,0 +1,1 @@
+"""Workflows, one per module: fetch, extract, re-extract, consolidate, digests."""

@@ -1,0 +1,1 @@
+"""Running the flows over time: the cron scheduler, queue workers, deployment files."""

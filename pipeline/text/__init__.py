@@ -1,0 +1,1 @@
+"""Text helpers every stage shares: dates, language, terminal-safe strings."""
