@@ -12,7 +12,7 @@ from pathlib import Path
 
 from models.annotation import Annotation, ArticleText
 from models.vocabulary import load_vocabulary
-from pipeline.extraction.extractor import Extractor
+from pipeline.extraction import Extractor
 from pipeline.extraction.nlp import load_pipeline
 from pipeline.flows.evaluate import GoldArticle, load_devset, score_devset
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pipeline.cli.commands import main as newstrack
 from pipeline.flows.evaluate import found_in_database, load_expected, score
-from pipeline.flows.jobs import unit_of_work
 from storage.engine import make_engine, make_session_factory
+from storage.sessions import unit_of_work
 
 ROOT = Path(__file__).resolve().parent.parent
 

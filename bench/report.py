@@ -193,7 +193,7 @@ def extractor_ratio(texts: int = 1000) -> tuple[float, float, float]:
     """Words per second of `nlp.pipe` and of the extractor on the same texts, and their ratio."""
     from models.annotation import ArticleText
     from models.vocabulary import load_vocabulary
-    from pipeline.extraction.extractor import Extractor
+    from pipeline.extraction import Extractor
     from pipeline.extraction.nlp import load_pipeline
 
     bodies = [corpus.article(n)[2] for n in range(texts)]

@@ -22,11 +22,11 @@ from models import Article
 from models.annotation import ArticleText
 from models.vocabulary import load_vocabulary
 from pipeline.cli.commands import main as newstrack
-from pipeline.extraction.extractor import Extractor
+from pipeline.extraction import Extractor
 from pipeline.extraction.nlp import load_pipeline
 from pipeline.flows.evaluate import load_expected
-from pipeline.flows.jobs import unit_of_work
 from storage.engine import make_session_factory, open_engine
+from storage.sessions import unit_of_work
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 64

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from models.vocabulary import load_vocabulary
-from pipeline.extraction.extractor import Extractor
+from pipeline.extraction import Extractor
 from pipeline.extraction.nlp import load_pipeline
 from tests.stored import ENGINES
 

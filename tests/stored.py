@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.annotation import Annotation, ArticleText
 from models.source import SourceConfig
-from pipeline.extraction.extractor import Extractor
-from pipeline.flows.jobs import unit_of_work
+from pipeline.extraction import Extractor
 from storage import consolidation, writes
 from storage.engine import make_engine, make_session_factory
 from storage.migrate import newstrack_owns, upgrade
+from storage.sessions import unit_of_work
 
 PROJECT = Path(__file__).parent.parent
 PUBLISHED = datetime(2025, 5, 14, 12, tzinfo=UTC)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.flows.jobs import unit_of_work
+from storage.sessions import unit_of_work
 from tests.conftest import PROJECT
 from tests.stored import end_state, ready
 

@@ -8,7 +8,7 @@ import pytest
 
 from models.annotation import ArticleText
 from models.vocabulary import load_vocabulary
-from pipeline.extraction.extractor import Extractor
+from pipeline.extraction import Extractor
 from pipeline.flows.evaluate import DevsetReport, load_devset, score_devset
 
 DEVSET = Path(__file__).parent / "devset" / "articles.yaml"

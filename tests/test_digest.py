@@ -50,9 +50,10 @@ from pipeline.delivery.digest import (
     timeline_png,
 )
 from pipeline.delivery.mail import SmtpSettings
-from pipeline.extraction.extractor import Extractor
-from pipeline.flows.jobs import send_digests, unit_of_work
+from pipeline.extraction import Extractor
+from pipeline.flows.jobs import send_digests
 from storage.digests import Evidence, StatePeriod
+from storage.sessions import unit_of_work
 from tests.conftest import PROJECT
 from tests.stored import (
     PUBLISHED,

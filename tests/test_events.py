@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import PendingConsolidation
 from models.annotation import Annotation, ArticleText
 from pipeline.cli.commands import main
-from pipeline.extraction.extractor import Extractor
+from pipeline.extraction import Extractor
 from pipeline.flows.evaluate import load_devset
-from pipeline.flows.jobs import consolidate_all, unit_of_work
+from pipeline.flows.jobs import consolidate_all
 from storage import consolidation
+from storage.sessions import unit_of_work
 from tests.conftest import PROJECT
 from tests.stored import (
     PUBLISHED,

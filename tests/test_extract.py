@@ -11,7 +11,7 @@ from spacy.tokens import Doc
 from models.annotation import Annotation, ArticleText, EventRecord
 from models.errors import ModelNotFoundError
 from models.vocabulary import load_vocabulary
-from pipeline.extraction.extractor import MAX_READ_CHARS, Extractor
+from pipeline.extraction import MAX_READ_CHARS, Extractor
 from pipeline.extraction.nlp import load_pipeline
 from pipeline.text.dates import add_duration
 

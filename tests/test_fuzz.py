@@ -22,7 +22,7 @@ from pipeline.cli.commands import check_newstrack_command
 from pipeline.config.cron import load_cron
 from pipeline.config.sources import load_sources
 from pipeline.config.watchlists import load_watchlists
-from pipeline.extraction.extractor import Extractor
+from pipeline.extraction import Extractor
 from pipeline.fetching.parse import ParseError, parse_feed
 from tests.conftest import PROJECT
 

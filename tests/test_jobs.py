@@ -19,11 +19,12 @@ from models import Article, Fetch, HttpValidator, Source
 from models.source import ArticleSelectors, SourceConfig
 from pipeline.cli.commands import main
 from pipeline.config.settings import HttpSettings, Settings
-from pipeline.extraction.extractor import Extractor
+from pipeline.extraction import Extractor
 from pipeline.fetching.http import build_client
-from pipeline.flows.jobs import ConsolidationPace, extract_pending, fetch_sources, unit_of_work
+from pipeline.flows.jobs import ConsolidationPace, extract_pending, fetch_sources
 from storage.engine import make_session_factory, open_engine
 from storage.migrate import upgrade
+from storage.sessions import unit_of_work
 
 from .servers import (
     Behaviour,

@@ -20,8 +20,8 @@ from models.vocabulary import load_vocabulary
 from pipeline.cli.commands import main
 from pipeline.config.watchlists import load_watchlists
 from pipeline.flows.evaluate import Scores, found_in_database, load_expected, score
-from pipeline.flows.jobs import unit_of_work
 from storage.engine import make_session_factory, open_engine
+from storage.sessions import unit_of_work
 
 from .conftest import FIXTURES, PROJECT
 

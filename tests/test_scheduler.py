@@ -20,9 +20,9 @@ from models import JobRun
 from pipeline.cli.commands import check_newstrack_command
 from pipeline.config.cron import CronFile, CronJob, Retry, load_cron
 from pipeline.config.settings import Settings
-from pipeline.flows.jobs import unit_of_work
 from pipeline.running.scheduler import Scheduler, run_command, run_process
 from storage import runs
+from storage.sessions import unit_of_work
 from tests.stored import ready
 from tests.test_digest import Inbox, _free_port
 

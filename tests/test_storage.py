@@ -16,12 +16,12 @@ from models.annotation import ArticleText
 from models.errors import DatabaseError, DatabaseUrlError, QueryError
 from models.source import SourceConfig
 from pipeline.cli.commands import main
-from pipeline.extraction.extractor import Extractor
-from pipeline.flows.jobs import unit_of_work
+from pipeline.extraction import Extractor
 from storage import queries, writes
 from storage.engine import SUPPORTED_URLS, make_engine, parse_database_url
 from storage.migrate import current_revision, downgrade, head_revision, newstrack_owns, upgrade
 from storage.readonly import run_readonly
+from storage.sessions import unit_of_work
 from tests.stored import (
     PUBLISHED,
     count,

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import JobRun
 from pipeline.config.cron import CronFile, CronJob
 from pipeline.config.settings import Settings
-from pipeline.flows.jobs import unit_of_work
 from pipeline.running.scheduler import Scheduler
 from pipeline.running.workers import deferring_runner, make_app
 from storage import queries
+from storage.sessions import unit_of_work
 from tests.conftest import PROJECT
 from tests.servers import respond, serve, slow
 from tests.stored import engine_for, new_article, newstrack, ready

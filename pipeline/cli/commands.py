@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from pipeline.config.cron import CronFile, CronJob
     from pipeline.config.watchlists import Watchlist
     from pipeline.delivery.mail import SmtpSettings
-    from pipeline.extraction.extractor import Extractor
+    from pipeline.extraction import Extractor
     from pipeline.flows.jobs import FetchSummary
     from pipeline.running.deploy import JobNeeds
     from pipeline.running.scheduler import Scheduler
@@ -594,7 +594,7 @@ def command_fetch(args: argparse.Namespace, settings: Settings) -> int:
 def command_extract(args: argparse.Namespace, settings: Settings) -> int:
     """Extract events from articles waiting for it."""
     from models.vocabulary import load_vocabulary
-    from pipeline.extraction.extractor import Extractor
+    from pipeline.extraction import Extractor
     from pipeline.extraction.nlp import load_pipeline
     from pipeline.flows.jobs import extract_pending
     from storage.engine import make_session_factory, open_engine
@@ -633,12 +633,13 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
     """The main job: fetch every source, extract events, print what the database now holds."""
     from models.vocabulary import load_vocabulary
     from pipeline.config.sources import load_sources, select_sources
-    from pipeline.extraction.extractor import Extractor
+    from pipeline.extraction import Extractor
     from pipeline.extraction.nlp import load_pipeline
-    from pipeline.flows.jobs import extract_pending, fetch_sources, unit_of_work
+    from pipeline.flows.jobs import extract_pending, fetch_sources
     from storage import queries
     from storage.engine import describe, make_session_factory, open_engine
     from storage.migrate import upgrade
+    from storage.sessions import unit_of_work
 
     sources = select_sources(load_sources(settings.sources_path), args.source)
     settings = _paced_for(settings, args.replay)
@@ -738,10 +739,10 @@ def command_sources(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC
 
     from pipeline.config.sources import load_sources
-    from pipeline.flows.jobs import unit_of_work
     from storage import queries
     from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade
+    from storage.sessions import unit_of_work
 
     configured = load_sources(settings.sources_path)
     now = datetime.now(UTC)
@@ -829,10 +830,10 @@ def command_consolidate(args: argparse.Namespace, settings: Settings) -> int:
 def command_status(args: argparse.Namespace, settings: Settings) -> int:
     """Print where each matching measure stands on a day."""
     from models.vocabulary import load_vocabulary
-    from pipeline.flows.jobs import unit_of_work
     from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade
     from storage.queries import measure_reports, measure_states
+    from storage.sessions import unit_of_work
 
     vocabulary = load_vocabulary()
     elements: tuple[str, ...] = ()
@@ -1193,8 +1194,8 @@ def _queue_errors(database_url: str) -> dict[int, str]:
     from sqlalchemy import select
 
     from models import QueueError
-    from pipeline.flows.jobs import unit_of_work
     from storage.engine import make_session_factory, open_engine
+    from storage.sessions import unit_of_work
 
     with open_engine(database_url) as engine, unit_of_work(make_session_factory(engine)) as session:
         rows = session.execute(
@@ -1537,7 +1538,7 @@ def command_article(args: argparse.Namespace, settings: Settings) -> int:
 def command_annotate(args: argparse.Namespace, settings: Settings) -> int:
     """Annotate JSON lines; a bad line is reported by number and the rest go on."""
     from models.vocabulary import load_vocabulary
-    from pipeline.extraction.extractor import Extractor
+    from pipeline.extraction import Extractor
     from pipeline.extraction.nlp import load_pipeline
 
     extractor = Extractor(load_pipeline(), load_vocabulary())

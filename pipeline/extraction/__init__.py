@@ -1,1 +1,5 @@
 """Extraction: from article text to tagged elements, entities and policy events."""
+
+from pipeline.extraction.extractor import MAX_READ_CHARS, Extractor
+
+__all__ = ["MAX_READ_CHARS", "Extractor"]

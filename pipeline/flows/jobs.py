@@ -27,7 +27,7 @@ from pipeline.config.watchlists import Watchlist
 from pipeline.delivery.digest import Digest, build_digest, compose
 from pipeline.delivery.mail import MailError, SmtpSettings
 from pipeline.delivery.mail import send as send_mail
-from pipeline.extraction.extractor import Extractor
+from pipeline.extraction import Extractor
 from pipeline.fetching import wordpress
 from pipeline.fetching.http import HostPacer, fetch, fetching_for
 from pipeline.fetching.parse import (
@@ -48,7 +48,7 @@ from storage import consolidation, queries, writes
 from storage import digests as digests_store
 
 # Re-exported: the flows and their callers open transactions through this one helper.
-from storage.sessions import unit_of_work as unit_of_work
+from storage.sessions import unit_of_work
 
 log = logging.getLogger("newstrack")
 StoredHook = Callable[[Session, int], None]  # runs in the transaction that stores an article

@@ -83,7 +83,7 @@ def _session_factory(database_url: str) -> sessionmaker[Session]:
 def _extractor() -> Any:
     """The trained pipeline, loaded once per worker process."""
     from models.vocabulary import load_vocabulary
-    from pipeline.extraction.extractor import Extractor
+    from pipeline.extraction import Extractor
     from pipeline.extraction.nlp import load_pipeline
 
     return Extractor(load_pipeline(), load_vocabulary())
@@ -128,7 +128,7 @@ def recorded(context: procrastinate.JobContext) -> Iterator[None]:
         yield
     except Exception as error:
         from models import QueueError
-        from pipeline.flows.jobs import unit_of_work
+        from storage.sessions import unit_of_work
 
         job = context.job
         try:
