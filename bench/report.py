@@ -217,16 +217,27 @@ def growth(results: list[SizeResult], cost: str) -> tuple[float, str]:
     return ratio, "linear or better" if ratio <= LINEAR_SLACK else "grows faster than linear"
 
 
+@dataclass(frozen=True)
+class Cost:
+    """One cost a run is measured by, and how to read it per article."""
+
+    label: str
+    per_article: Callable[[SizeResult], float]
+
+
+RUN_COSTS = (
+    Cost("first run", lambda r: r.first_seconds / r.articles),
+    Cost("re-run", lambda r: r.rerun_seconds / r.articles),
+    Cost("peak memory", lambda r: r.peak_mb / r.articles),
+)
+
+
 def _cost_per_article(cost: str) -> Callable[[SizeResult], float]:
-    """A run's cost per article: "first run", "re-run", "peak memory" or "query: NAME"."""
+    """A run's cost per article: one of RUN_COSTS by label, or "query: NAME"."""
     if cost.startswith("query: "):
         name = cost.removeprefix("query: ")
         return lambda r: r.queries_ms[name] / r.articles
-    return {
-        "first run": lambda r: r.first_seconds / r.articles,
-        "re-run": lambda r: r.rerun_seconds / r.articles,
-        "peak memory": lambda r: r.peak_mb / r.articles,
-    }[cost]
+    return next(known.per_article for known in RUN_COSTS if known.label == cost)
 
 
 def line_chart(
@@ -317,7 +328,7 @@ def write_report(
     lines += ["", "![throughput](throughput.png) ![time](time.png) ![memory](memory.png)", ""]
     lines += ["## Growth from the smallest to the largest size", ""]
     lines += ["| cost per article | largest / smallest | verdict |", "|---|---|---|"]
-    for cost in ("first run", "re-run", "peak memory", *(f"query: {n}" for n in names)):
+    for cost in (*(known.label for known in RUN_COSTS), *(f"query: {n}" for n in names)):
         value, verdict = growth(results, cost)
         lines.append(f"| {cost} | {value:.2f} | {verdict} |")
     lines += ["", f"Linear or better means at most {LINEAR_SLACK:.2f}.", ""]
