@@ -252,11 +252,11 @@ def test_a_word_list_is_found_in_a_literal_and_in_a_pattern(tmp_path: Path) -> N
     """The word-list reader finds cue words in a set and in a regular expression's alternation."""
     path = tmp_path / "module.py"
     path.write_text(
-        'CUES = frozenset({"threaten", "warn", "vow"})\n'
+        'CUES = frozenset({"pledge", "warn", "vow"})\n'
         'PATTERN = r"\\b(these|those|such) materials"\n'
         'COLUMNS = ("title", "url", "published")\n'
     )
     assert [words for _, words in _word_lists(path)] == [
-        ["threaten", "warn", "vow"],
+        ["pledge", "warn", "vow"],
         ["these", "those", "such"],
     ]
