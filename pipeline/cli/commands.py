@@ -693,7 +693,7 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
 def command_backfill(args: argparse.Namespace, settings: Settings) -> int:
     """Load a WordPress source's posts since a date; edited posts get their new text."""
     from pipeline.config.sources import load_sources, select_sources
-    from pipeline.fetching.parse import parse_datetime
+    from pipeline.fetching.times import parse_datetime
     from pipeline.flows.jobs import backfill_source
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
@@ -1507,7 +1507,7 @@ def command_article(args: argparse.Namespace, settings: Settings) -> int:
     """Extract title, date, text and language from one saved page, as the fetcher would."""
     from models.source import ArticleSelectors
     from pipeline.config.sources import load_sources, selectors_for
-    from pipeline.fetching.parse import extract_page
+    from pipeline.fetching.pages import extract_page
 
     try:
         body = args.file.read_bytes()
@@ -1599,7 +1599,7 @@ def _article_of_line(raw: bytes | str, number: int) -> ArticleText:
 
 def _read_line(raw: bytes | str, number: int) -> ArticleText:
     from models.annotation import ArticleText
-    from pipeline.fetching.parse import parse_datetime
+    from pipeline.fetching.times import parse_datetime
 
     try:
         line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
