@@ -36,7 +36,7 @@ from models.vocabulary import load_vocabulary
 from pipeline.cli.commands import check_newstrack_command, main
 from pipeline.config.cron import CronFile, CronJob
 from pipeline.config.watchlists import Watchlist, load_watchlists
-from pipeline.delivery.digest import (
+from pipeline.delivery.chart import (
     CHART_DAYS,
     HEADER_HEIGHT,
     LABEL_WIDTH,
@@ -44,11 +44,10 @@ from pipeline.delivery.digest import (
     ROW_HEIGHT,
     STATE_COLOURS,
     TOP,
-    EvidenceWords,
     TimelineRow,
-    best_evidence,
     timeline_png,
 )
+from pipeline.delivery.digest import EvidenceWords, best_evidence
 from pipeline.delivery.mail import SmtpSettings
 from pipeline.extraction import Extractor
 from pipeline.flows.jobs import send_digests

@@ -1092,7 +1092,7 @@ def command_digest_send(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
     """Write the digest a watchlist would send now, as .eml and .html, and print their paths."""
-    from pipeline.delivery.digest import standalone_html
+    from pipeline.delivery.message import standalone_html
     from pipeline.flows.jobs import preview_digest
     from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade

@@ -24,9 +24,10 @@ from models.vocabulary import load_vocabulary
 from pipeline.config.cron import CronFile
 from pipeline.config.settings import Settings
 from pipeline.config.watchlists import Watchlist
-from pipeline.delivery.digest import Digest, build_digest, compose
+from pipeline.delivery.digest import Digest, build_digest
 from pipeline.delivery.mail import MailError, SmtpSettings
 from pipeline.delivery.mail import send as send_mail
+from pipeline.delivery.message import compose
 from pipeline.extraction import Extractor
 from pipeline.fetching import wordpress
 from pipeline.fetching.blocks import html_to_text
