@@ -48,7 +48,7 @@ from pipeline.delivery.chart import (
     timeline_png,
 )
 from pipeline.delivery.digest import EvidenceWords, best_evidence
-from pipeline.delivery.mail import SmtpSettings
+from pipeline.delivery.smtp import SmtpSettings
 from pipeline.extraction import Extractor
 from pipeline.flows.jobs import send_digests
 from storage.digests import Evidence, StatePeriod
@@ -790,12 +790,12 @@ def test_digest_send_exit_codes_say_what_happened(
             set(),
         ),  # composing the second: rerun sends it
         (
-            "pipeline.delivery.mail:send:2",
+            "pipeline.delivery.smtp:send:2",
             {"b@example.com"},
             {"b@example.com"},
         ),  # never handed over
         (
-            "pipeline.delivery.mail:send:2:after",
+            "pipeline.delivery.smtp:send:2:after",
             set(),
             {"b@example.com"},
         ),  # taken, never marked sent

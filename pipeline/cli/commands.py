@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from models.vocabulary import Vocabulary
     from pipeline.config.cron import CronFile, CronJob
     from pipeline.config.watchlists import Watchlist
-    from pipeline.delivery.mail import SmtpSettings
+    from pipeline.delivery.smtp import SmtpSettings
     from pipeline.extraction import Extractor
     from pipeline.flows.jobs import FetchSummary
     from pipeline.running.deploy import JobNeeds
@@ -1037,7 +1037,7 @@ def command_watchlist_remove(args: argparse.Namespace, settings: Settings) -> in
 def _digest_setup(args: argparse.Namespace) -> tuple[list[Watchlist], CronFile, SmtpSettings]:
     from models.vocabulary import load_vocabulary
     from pipeline.config.watchlists import load_watchlists
-    from pipeline.delivery.mail import SmtpSettings
+    from pipeline.delivery.smtp import SmtpSettings
 
     # Sending and previewing fill in `${VAR}` recipients; listing and editing never need them.
     watchlists = load_watchlists(args.file, load_vocabulary(), os.environ)

@@ -25,9 +25,9 @@ from pipeline.config.cron import CronFile
 from pipeline.config.settings import Settings
 from pipeline.config.watchlists import Watchlist
 from pipeline.delivery.digest import Digest, build_digest
-from pipeline.delivery.mail import MailError, SmtpSettings
-from pipeline.delivery.mail import send as send_mail
 from pipeline.delivery.message import compose
+from pipeline.delivery.smtp import MailError, SmtpSettings
+from pipeline.delivery.smtp import send as send_mail
 from pipeline.extraction import Extractor
 from pipeline.fetching import wordpress
 from pipeline.fetching.blocks import html_to_text
