@@ -63,7 +63,8 @@ PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{tit
 def sentence_pool() -> tuple[str, ...]:
     """Sentences of the snapshot's recorded article pages, read as newstrack reads them."""
     from models.source import ArticleSelectors
-    from pipeline.fetching.parse import ParseError, extract_page
+    from pipeline.fetching.guards import ParseError
+    from pipeline.fetching.pages import extract_page
 
     sentences: list[str] = []
     for path in sorted((PROJECT / "snapshot").rglob("*.html")):

@@ -17,7 +17,7 @@ import yaml
 
 from models.source import ArticleSelectors
 from pipeline.config.sources import load_sources, selectors_for
-from pipeline.fetching.parse import extract_page
+from pipeline.fetching.pages import extract_page
 
 ROOT = Path(__file__).resolve().parent.parent
 

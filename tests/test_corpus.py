@@ -22,8 +22,10 @@ import pytest
 
 from models.source import ArticleSelectors
 from pipeline.config.settings import HttpSettings
+from pipeline.fetching.feeds import parse_feed
+from pipeline.fetching.guards import ParseError
 from pipeline.fetching.http import build_client, fetch
-from pipeline.fetching.parse import ParseError, extract_page, parse_feed
+from pipeline.fetching.pages import extract_page
 from tests.conftest import PROJECT
 from tests.servers import Behaviour, gzip_bomb, respond, serve
 

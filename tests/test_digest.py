@@ -36,7 +36,7 @@ from models.vocabulary import load_vocabulary
 from pipeline.cli.commands import check_newstrack_command, main
 from pipeline.config.cron import CronFile, CronJob
 from pipeline.config.watchlists import Watchlist, load_watchlists
-from pipeline.delivery.digest import (
+from pipeline.delivery.chart import (
     CHART_DAYS,
     HEADER_HEIGHT,
     LABEL_WIDTH,
@@ -44,12 +44,11 @@ from pipeline.delivery.digest import (
     ROW_HEIGHT,
     STATE_COLOURS,
     TOP,
-    EvidenceWords,
     TimelineRow,
-    best_evidence,
     timeline_png,
 )
-from pipeline.delivery.mail import SmtpSettings
+from pipeline.delivery.digest import EvidenceWords, best_evidence
+from pipeline.delivery.smtp import SmtpSettings
 from pipeline.extraction import Extractor
 from pipeline.flows.jobs import send_digests
 from storage.digests import Evidence, StatePeriod
@@ -791,12 +790,12 @@ def test_digest_send_exit_codes_say_what_happened(
             set(),
         ),  # composing the second: rerun sends it
         (
-            "pipeline.delivery.mail:send:2",
+            "pipeline.delivery.smtp:send:2",
             {"b@example.com"},
             {"b@example.com"},
         ),  # never handed over
         (
-            "pipeline.delivery.mail:send:2:after",
+            "pipeline.delivery.smtp:send:2:after",
             set(),
             {"b@example.com"},
         ),  # taken, never marked sent

@@ -28,7 +28,7 @@ from pipeline.fetching.http import (
     parse_retry_after,
 )
 from pipeline.fetching.network import is_refused_address
-from pipeline.fetching.parse import extract_page
+from pipeline.fetching.pages import extract_page
 from tests.servers import (
     Behaviour,
     Handler,

@@ -23,7 +23,8 @@ from pipeline.config.cron import load_cron
 from pipeline.config.sources import load_sources
 from pipeline.config.watchlists import load_watchlists
 from pipeline.extraction import Extractor
-from pipeline.fetching.parse import ParseError, parse_feed
+from pipeline.fetching.feeds import parse_feed
+from pipeline.fetching.guards import ParseError
 from tests.conftest import PROJECT
 
 VOCABULARY = load_vocabulary()

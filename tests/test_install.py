@@ -1,13 +1,16 @@
-"""The locks install exactly what they list, whatever the registry publishes later."""
+"""The locks install exactly what they list; the wheel holds all of newstrack and runs on its own."""
 
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -149,8 +152,37 @@ def test_everything_the_image_copies_is_there_and_not_ignored() -> None:
             assert top not in ignored, source
 
 
-def test_the_build_stage_builds_newstrack_from_what_it_copies(tmp_path: Path) -> None:
-    """The files the build stage copies are enough to build the wheel, data files included."""
+PACKAGES = ("pipeline", "models", "storage")
+PACKAGE_DATA = ("*.yaml", "*.j2", "*.sql", "*.mako")  # vocabulary, templates, SQL, migrations
+
+
+# What newstrack reads from its own install: packages, vocabulary, page words, digest templates.
+WHEEL_FILES = """
+import models, pipeline, storage, pipeline.cli
+from models.vocabulary import default_folder, load_vocabulary
+from models.vocabulary.pages import default_page_words, load_page_words
+from importlib.resources import files
+from pipeline.delivery.rendering import TEMPLATES
+load_vocabulary(), load_page_words(), TEMPLATES.get_template("digest.html.j2")
+templates = files("pipeline.delivery") / "templates"
+for path in (pipeline.__file__, models.__file__, storage.__file__, pipeline.cli.__file__,
+             default_folder(), default_page_words(), templates):
+    print(path)
+"""
+
+
+@dataclass(frozen=True)
+class BuiltWheel:
+    """The wheel the image's build stage makes, and the copy of the sources it was built from."""
+
+    path: Path
+    context: Path
+
+
+@pytest.fixture(scope="module")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> BuiltWheel:
+    """newstrack's wheel, built from exactly what the Dockerfile's build stage copies."""
+    tmp_path = tmp_path_factory.mktemp("wheel")
     steps = _dockerfile()
     build_stage = steps[: [i for i, step in enumerate(steps) if step.startswith("FROM ")][1]]
     context = tmp_path / "src"
@@ -180,7 +212,12 @@ def test_the_build_stage_builds_newstrack_from_what_it_copies(tmp_path: Path) ->
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     [wheel] = (tmp_path / "wheels").glob("newstrack-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
+    return BuiltWheel(wheel, context)
+
+
+def test_the_build_stage_builds_newstrack_from_what_it_copies(built_wheel: BuiltWheel) -> None:
+    """The files the build stage copies are enough to build the wheel, data files included."""
+    names = zipfile.ZipFile(built_wheel.path).namelist()
     for expected in (
         "models/vocabulary/elements.yaml",
         "storage/sql/in-force.sql",
@@ -188,3 +225,70 @@ def test_the_build_stage_builds_newstrack_from_what_it_copies(tmp_path: Path) ->
         "pipeline/delivery/templates/digest.html.j2",
     ):
         assert expected in names, expected
+
+
+def _sources(root: Path, *patterns: str) -> set[str]:
+    """Files under the packages of a source tree that match a pattern, as paths in a wheel."""
+    return {
+        path.relative_to(root).as_posix()
+        for package in PACKAGES
+        for pattern in patterns
+        for path in (root / package).rglob(pattern)
+        if "__pycache__" not in path.parts
+    }
+
+
+def test_the_wheel_holds_every_package_module_and_data_file(built_wheel: BuiltWheel) -> None:
+    """Every package, module and data file of the sources is in the wheel; none is left behind.
+
+    An editable install reads the source tree and would never miss one; an image would.
+    """
+    names = set(zipfile.ZipFile(built_wheel.path).namelist())
+    packages = _sources(built_wheel.context, "__init__.py")
+    assert {"pipeline/fetching/__init__.py", "storage/migrations/__init__.py"} <= packages
+    assert sorted(packages - names) == []
+    assert sorted(_sources(built_wheel.context, "*.py") - names) == []
+    data = _sources(built_wheel.context, *PACKAGE_DATA)
+    assert {"models/vocabulary/pages.yaml", "storage/migrations/script.py.mako"} <= data
+    assert sorted(data - names) == []
+
+
+def test_newstrack_runs_from_its_wheel_alone(built_wheel: BuiltWheel, tmp_path: Path) -> None:
+    """Installed from the wheel into a new venv, newstrack makes a database and reports on it.
+
+    The new venv reaches this one's locked dependencies through a .pth line (offline: nothing is
+    downloaded), but not its editable install of newstrack: the code that runs is the wheel's.
+    """
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"PYTHONPATH", "PYTHONHOME"} and not name.startswith("NEWSTRACK_")
+    }
+    environment["PYTHONNOUSERSITE"] = "1"
+
+    def run(*command: str | Path) -> str:
+        result = subprocess.run(
+            [str(part) for part in command],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    installed = Path(
+        run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))").strip()
+    )
+    (installed / "locked-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index",
+        "--quiet", "--disable-pip-version-check", built_wheel.path)  # fmt: skip
+    database = f"sqlite:///{tmp_path / 'wheel.db'}"
+    assert "schema" in run(venv / "bin" / "newstrack", "--db", database, "init")
+    assert "(0 rows)" in run(venv / "bin" / "newstrack", "--db", database, "status")
+    loaded = run(python, "-c", WHEEL_FILES).split()
+    assert loaded and all(Path(path).is_relative_to(installed) for path in loaded), loaded

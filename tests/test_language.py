@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from models.source import ArticleSelectors
-from pipeline.fetching.parse import extract_page
+from pipeline.fetching.pages import extract_page
 from pipeline.text import language
 from pipeline.text.language import declared_language, detect_language
 

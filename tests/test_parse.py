@@ -13,21 +13,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from models.source import ArticleSelectors
-from pipeline.fetching.parse import (
-    JSON_LD_MAX_CHARS,
-    MAX_NESTING,
-    FeedEntry,
-    ParseError,
-    extract_page,
-    has_full_text,
-    html_to_text,
-    not_in_future,
-    page_encoding,
-    parse_datetime,
-    parse_feed,
-    parse_listing,
-    strip_controls,
-)
+from models.vocabulary import VocabularyError
+from models.vocabulary.pages import load_page_words
+from pipeline.fetching.blocks import html_to_text
+from pipeline.fetching.boilerplate import boilerplate_pattern
+from pipeline.fetching.encoding import page_encoding
+from pipeline.fetching.feeds import FeedEntry, has_full_text, parse_feed
+from pipeline.fetching.guards import ParseError
+from pipeline.fetching.listing import parse_listing
+from pipeline.fetching.markup import MAX_NESTING, strip_controls
+from pipeline.fetching.pages import extract_page
+from pipeline.fetching.times import JSON_LD_MAX_CHARS, not_in_future, parse_datetime
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WORDPRESS_URL = "http://www.norm2782.com/feed/"
@@ -858,3 +854,23 @@ def test_a_hostile_feed_entry_fails_alone() -> None:
     entries = parse_feed(feed.encode(), "https://e.org/feed", on_error=errors.append)
     assert [entry.title for entry in entries] == ["Good"]
     assert len(errors) == 1 and errors[0].startswith("https://e.org/bad: TooDeep: HTML nested")
+
+
+# The page vocabulary
+
+
+def test_boilerplate_hints_come_from_the_page_vocabulary() -> None:
+    """The shipped pages.yaml lists the hints; a tag whose class holds one is boilerplate."""
+    hints = load_page_words().boilerplate_hints
+    assert "newsletter" in hints
+    assert boilerplate_pattern().search("Site-NewsletterBox") is not None
+    assert boilerplate_pattern().search("article-body") is None
+
+
+@pytest.mark.parametrize("document", ["boilerplate: []\n", "boilerplate: [nav, 3]\n", "- nav\n"])
+def test_a_page_vocabulary_without_a_word_list_is_refused(tmp_path: Path, document: str) -> None:
+    """An empty, mistyped or missing boilerplate list is an error naming the file."""
+    path = tmp_path / "pages.yaml"
+    path.write_text(document, encoding="utf-8")
+    with pytest.raises(VocabularyError, match=r"pages\.yaml: boilerplate"):
+        load_page_words(path)

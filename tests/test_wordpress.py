@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from models.errors import ConfigError, FetchError
 from models.fetched import FetchOutcome, FetchResult
 from pipeline.config.settings import HttpSettings
+from pipeline.fetching.feeds import FeedEntry, has_full_text
+from pipeline.fetching.guards import ParseError
 from pipeline.fetching.http import build_client, fetch
-from pipeline.fetching.parse import FeedEntry, ParseError, has_full_text
 from pipeline.fetching.wordpress import (
     BackfillError,
     WordPressPost,

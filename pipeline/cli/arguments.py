@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pipeline.config.numbers import DAY, NumberError, Seconds, Whole
-from pipeline.config.yamlfile import NAME_RULE, is_name
+from pipeline.config.yaml_loader import NAME_RULE, is_name
 
 NUMBER = re.compile(r"-\d+(\.\d*)?")  # "-1" is a value, not an option
 

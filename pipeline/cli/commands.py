@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from models.vocabulary import Vocabulary
     from pipeline.config.cron import CronFile, CronJob
     from pipeline.config.watchlists import Watchlist
-    from pipeline.delivery.mail import SmtpSettings
+    from pipeline.delivery.smtp import SmtpSettings
     from pipeline.extraction import Extractor
     from pipeline.flows.jobs import FetchSummary
     from pipeline.running.deploy import JobNeeds
@@ -693,7 +693,7 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
 def command_backfill(args: argparse.Namespace, settings: Settings) -> int:
     """Load a WordPress source's posts since a date; edited posts get their new text."""
     from pipeline.config.sources import load_sources, select_sources
-    from pipeline.fetching.parse import parse_datetime
+    from pipeline.fetching.times import parse_datetime
     from pipeline.flows.jobs import backfill_source
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
@@ -1037,7 +1037,7 @@ def command_watchlist_remove(args: argparse.Namespace, settings: Settings) -> in
 def _digest_setup(args: argparse.Namespace) -> tuple[list[Watchlist], CronFile, SmtpSettings]:
     from models.vocabulary import load_vocabulary
     from pipeline.config.watchlists import load_watchlists
-    from pipeline.delivery.mail import SmtpSettings
+    from pipeline.delivery.smtp import SmtpSettings
 
     # Sending and previewing fill in `${VAR}` recipients; listing and editing never need them.
     watchlists = load_watchlists(args.file, load_vocabulary(), os.environ)
@@ -1092,7 +1092,7 @@ def command_digest_send(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
     """Write the digest a watchlist would send now, as .eml and .html, and print their paths."""
-    from pipeline.delivery.digest import standalone_html
+    from pipeline.delivery.message import standalone_html
     from pipeline.flows.jobs import preview_digest
     from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade
@@ -1507,7 +1507,7 @@ def command_article(args: argparse.Namespace, settings: Settings) -> int:
     """Extract title, date, text and language from one saved page, as the fetcher would."""
     from models.source import ArticleSelectors
     from pipeline.config.sources import load_sources, selectors_for
-    from pipeline.fetching.parse import extract_page
+    from pipeline.fetching.pages import extract_page
 
     try:
         body = args.file.read_bytes()
@@ -1599,7 +1599,7 @@ def _article_of_line(raw: bytes | str, number: int) -> ArticleText:
 
 def _read_line(raw: bytes | str, number: int) -> ArticleText:
     from models.annotation import ArticleText
-    from pipeline.fetching.parse import parse_datetime
+    from pipeline.fetching.times import parse_datetime
 
     try:
         line = raw.decode("utf-8") if isinstance(raw, bytes) else raw

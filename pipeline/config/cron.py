@@ -16,7 +16,7 @@ from cronsim import CronSim, CronSimError
 
 from models.errors import ConfigError
 from pipeline.config.numbers import DAY, Whole
-from pipeline.config.yamlfile import load_yaml, where, whole_number
+from pipeline.config.yaml_loader import load_yaml, where, whole_number
 
 VERSION = 1
 CONCURRENCY = ("forbid", "allow", "replace")

@@ -2,8 +2,8 @@
 
 One definition per kind serves the three borders numbers cross: the command line
 (`pipeline.cli.arguments`), the environment (`pipeline.config.settings`) and the YAML files
-(`pipeline.config.yamlfile`). Each border words the error its own way, naming the option, the variable
-or the file, line and field; the range comes from here, so it reads the same everywhere.
+(`pipeline.config.yaml_loader`). Each border words the error its own way, naming the option, the
+variable or the file, line and field; the range comes from here, so it reads the same everywhere.
 """
 
 from __future__ import annotations

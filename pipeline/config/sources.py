@@ -13,7 +13,7 @@ import soupsieve
 from models.errors import ConfigError, UnknownSourceError
 from models.source import ArticleSelectors, SourceConfig
 from pipeline.config.numbers import ARTICLES_PER_SOURCE, Whole
-from pipeline.config.yamlfile import NAME_RULE, is_name, load_yaml, where, whole_number
+from pipeline.config.yaml_loader import NAME_RULE, is_name, load_yaml, where, whole_number
 
 KINDS = ("rss", "html_listing")
 SELECTOR_KEYS = ("title", "text", "published")

@@ -22,7 +22,7 @@ from models.errors import ConfigError
 from models.filters import Filters
 from models.vocabulary import UnknownNameError, Vocabulary
 from pipeline.config.numbers import MIN_SOURCES
-from pipeline.config.yamlfile import NAME_RULE, is_name, load_yaml, where, whole_number
+from pipeline.config.yaml_loader import NAME_RULE, is_name, load_yaml, where, whole_number
 
 VERSION = 1
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")

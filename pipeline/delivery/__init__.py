@@ -1,1 +1,1 @@
-"""Delivery: the digest e-mail, its templates and the SMTP sender."""
+"""Delivery: the digest (its content, chart, bodies and e-mail message), templates, SMTP sending."""

@@ -1,1 +1,1 @@
-"""Fetching: HTTP with its guards, robots.txt, feed and page parsing, WordPress, offline replay."""
+"""Fetching: HTTP with its guards, robots.txt, feeds, listing and article pages, WordPress, replay."""

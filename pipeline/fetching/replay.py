@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from models.errors import ConfigError
-from pipeline.config.yamlfile import load_yaml, where
+from pipeline.config.yaml_loader import load_yaml, where
 
 
 @dataclass(frozen=True)

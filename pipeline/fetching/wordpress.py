@@ -14,7 +14,9 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 from models.errors import ConfigError, FetchError
 from models.fetched import FetchResult
 from models.urls import absolute_url
-from pipeline.fetching.parse import FeedEntry, ParseError, parse_datetime
+from pipeline.fetching.feeds import FeedEntry
+from pipeline.fetching.guards import ParseError
+from pipeline.fetching.times import parse_datetime
 
 POSTS_PATH = "wp-json/wp/v2/posts"
 FIELDS = ("id", "date_gmt", "modified_gmt", "link", "title", "content", "excerpt")

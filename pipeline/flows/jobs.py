@@ -24,23 +24,19 @@ from models.vocabulary import load_vocabulary
 from pipeline.config.cron import CronFile
 from pipeline.config.settings import Settings
 from pipeline.config.watchlists import Watchlist
-from pipeline.delivery.digest import Digest, build_digest, compose
-from pipeline.delivery.mail import MailError, SmtpSettings
-from pipeline.delivery.mail import send as send_mail
+from pipeline.delivery.digest import Digest, build_digest
+from pipeline.delivery.message import compose
+from pipeline.delivery.smtp import MailError, SmtpSettings
+from pipeline.delivery.smtp import send as send_mail
 from pipeline.extraction import Extractor
 from pipeline.fetching import wordpress
+from pipeline.fetching.blocks import html_to_text
+from pipeline.fetching.feeds import FeedEntry, has_full_text, parse_feed
+from pipeline.fetching.guards import ParseError
 from pipeline.fetching.http import HostPacer, fetch, fetching_for
-from pipeline.fetching.parse import (
-    FeedEntry,
-    ParseError,
-    extract_page,
-    has_full_text,
-    html_to_text,
-    parse_feed,
-    parse_listing,
-    parse_next_page,
-    strip_controls,
-)
+from pipeline.fetching.listing import parse_listing, parse_next_page
+from pipeline.fetching.markup import strip_controls
+from pipeline.fetching.pages import extract_page
 from pipeline.fetching.robots import RobotsPolicy
 from pipeline.flows.progress import Progress
 from pipeline.text.language import detect_language

@@ -1,4 +1,4 @@
-"""YAML loading that reports the file and line of every problem."""
+"""The YAML loader of cron.yaml, sources.yaml and watchlists.yaml: every problem named by file and line."""
 
 from __future__ import annotations
 
