@@ -28,6 +28,7 @@ class Cues:
     ban_words: tuple[str, ...]
     ban_nouns: tuple[str, ...]
     export_words: tuple[str, ...]
+    ban_prepositions: tuple[str, ...]
     future_auxiliaries: tuple[str, ...]
     approvals: tuple[str, ...]
     request_verbs: tuple[str, ...]
@@ -52,6 +53,7 @@ class Relations:
     prolonged_deps: tuple[str, ...]
     noun_phrase_deps: tuple[str, ...]
     owner_deps: tuple[str, ...]
+    counted_modifier_deps: tuple[str, ...]
 
 
 @dataclass(frozen=True)
