@@ -30,6 +30,7 @@ class Cues:
     export_words: tuple[str, ...]
     ban_prepositions: tuple[str, ...]
     future_auxiliaries: tuple[str, ...]
+    reported_futures: tuple[str, ...]
     approvals: tuple[str, ...]
     request_verbs: tuple[str, ...]
     speech_verbs: tuple[str, ...]
@@ -92,6 +93,7 @@ def load_relations(folder: Path | None = None) -> Relations:
 def load_calendar(folder: Path | None = None) -> Calendar:
     """The calendar words of a vocabulary folder (the shipped one by default)."""
     calendar = read_named_lists(Calendar, (folder or shipped_folder()) / "calendar.yaml")
-    if len(calendar.months) != 12 or len(calendar.weekdays) != 7:
-        raise VocabularyError("calendar.yaml: 'months' needs 12 entries and 'weekdays' 7")
+    for key, needed in (("months", 12), ("weekdays", 7)):
+        if len(getattr(calendar, key)) != needed:
+            raise VocabularyError(f"calendar.yaml: {key!r} needs {needed} entries")
     return calendar

@@ -27,7 +27,7 @@ def modality(sentence: Span, action_token: Token | None, action: str, lexicon: L
         ):
             return "negated"
         hypothetical = children & set(cues.get("hypothetical", ()))
-        if hypothetical - {"would", "will"} or (
+        if hypothetical - set(lexicon.cues.reported_futures) or (
             hypothetical and not reported_speech(action_token, lexicon)
         ):
             return "hypothetical"
