@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
-Lists = TypeVar("Lists")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Lists = TypeVar("Lists", bound="DataclassInstance")
 
 
 class VocabularyError(ValueError):
@@ -31,7 +34,7 @@ def read_named_lists(kind: type[Lists], path: Path) -> Lists:
     document = read_document(path)
     hints = get_type_hints(kind)
     values: dict[str, object] = {}
-    for item in dataclasses.fields(kind):  # type: ignore[arg-type]
+    for item in dataclasses.fields(kind):
         if item.name not in document:
             raise VocabularyError(f"{path.name}: the list {item.name!r} is missing")
         value = _typed(document[item.name], hints[item.name])
