@@ -123,6 +123,8 @@ def _event_elements(
     acting: Token | None,
     element_tags: list[ElementTag],
 ) -> list[str]:
+    """The elements of a measure: under it in the parse, else under its action, else after it."""
+
     def within(tokens: Iterable[Token]) -> list[str]:
         indexes = sorted(token.i for token in tokens)
         if not indexes:

@@ -40,6 +40,7 @@ def dates(
 def _stated_dates(
     sentence: Span, published: datetime | None, candidate: Candidate, lexicon: Lexicon
 ) -> Iterator[DateTag]:
+    """The dates the sentence states, each with its role: announced, effective, expires, recalled."""
     cues = lexicon.cues
     for ent in sentence.ents:
         if ent.label_ != "DATE":

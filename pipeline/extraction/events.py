@@ -172,6 +172,7 @@ def _restrictions_kept_are_the_ban(candidates: list[Candidate]) -> None:
 
 
 def _record(found: Candidate) -> EventRecord:
+    """The event record of a settled candidate, its sentence as the one mention."""
     sentence = found.sentence
     text = sentence.text.strip()
     offset = sentence.text.index(text[:1]) if text else 0
@@ -231,6 +232,7 @@ def _merge_same_event(records: list[EventRecord]) -> list[EventRecord]:
 
 
 def _completeness(record: EventRecord) -> tuple[int, float]:
+    """How much of an event a record fills in, then how sure it is."""
     filled = len(record.elements) + bool(record.target) + bool(record.actor) + len(record.dates)
     return filled, record.mentions[0].confidence
 

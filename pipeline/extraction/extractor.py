@@ -82,6 +82,7 @@ class Extractor:
     def _annotate_doc(
         self, article: ArticleText, doc: Doc, reading: Reading | None = None
     ) -> Annotation:
+        """The annotation of a parsed text, with the vocabulary tags of the paragraphs it skipped."""
         note = reading.note if reading is not None else None
         element_tags, entity_tags = self.tagger.tag_names(doc)
         found = tuple(quantities(doc, self.lexicon))

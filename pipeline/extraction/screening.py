@@ -117,4 +117,5 @@ def unread(article: ArticleText, tags: Tags, status: str, note: str, version: st
 
 
 def _joined(first: str, second: str | None) -> str:
+    """Two notes as one, the second only when there is one."""
     return f"{first}; {second}" if second else first

@@ -50,6 +50,7 @@ class Tagger:
         self._build_matchers()
 
     def _add(self, matcher: PhraseMatcher, kind: str, key: str, phrases: Iterable[str]) -> None:
+        """Match the phrases of one element, group, country or body under its label."""
         label = f"{kind}:{key}"
         self._labels[label] = (kind, key)
         patterns = [
@@ -59,6 +60,7 @@ class Tagger:
             matcher.add(label, patterns)
 
     def _build_matchers(self) -> None:
+        """Fill the matchers with every phrase of the vocabulary."""
         vocabulary = self.vocabulary
         for element in vocabulary.elements:
             self._add(self._terms, "element", element.name, [element.name, *element.synonyms])
@@ -183,6 +185,7 @@ class Tagger:
                 yield span
 
     def _element_tag(self, name: str, span: Span, form: str | None) -> ElementTag:
+        """The tag of an element named by a span."""
         element = self.vocabulary.element(name)
         return ElementTag(
             name,
@@ -196,11 +199,13 @@ class Tagger:
         )
 
     def _form_after(self, doc: Doc, index: int) -> str | None:
+        """The form the word after an element names ("oxide", "metal"), if any."""
         if index < len(doc):
             return self._forms.get(doc[index].lower_)
         return None
 
     def _looks_like_organisation(self, text: str) -> bool:
+        """Whether a name has a word of company names ("Group", "Mining")."""
         return bool(self.lexicon.organisation.search(text))
 
 
