@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -10,8 +11,9 @@ from spacy.tokens import Doc
 
 from models.annotation import Annotation, ArticleText, EventRecord
 from models.errors import ModelNotFoundError
-from models.vocabulary import load_vocabulary
+from models.vocabulary import VocabularyError, load_vocabulary
 from pipeline.extraction import MAX_READ_CHARS, Extractor
+from pipeline.extraction.lexicon import lexicon_of
 from pipeline.extraction.nlp import load_pipeline
 from pipeline.text.dates import add_duration
 
@@ -433,3 +435,23 @@ def test_durations_end_on_the_right_day() -> None:
     assert add_duration(date(2025, 11, 10), "six months") == date(2026, 5, 10)
     assert add_duration(date(2024, 2, 29), "a year") == date(2025, 2, 28)
     assert add_duration(date(2025, 5, 14), "the coming months") is None
+
+
+def test_the_reference_patterns_are_built_from_the_cue_words() -> None:
+    """ "These materials" and "the three metals" match the nouns cues.yaml lists, and only those."""
+    vocabulary = load_vocabulary()
+    cues = replace(vocabulary.cues, reference_nouns=("alloys",), counted_nouns=("alloys",))
+    lexicon = lexicon_of(replace(vocabulary, cues=cues))
+    assert lexicon.anaphora.search("exports of these alloys")
+    assert not lexicon.anaphora.search("exports of these metals")
+    assert lexicon.counted_reference.search("the three alloys")
+    assert not lexicon.counted_reference.search("the three metals")
+    assert lexicon_of(vocabulary).counted_reference.search("both rare earths")
+
+
+def test_a_counted_number_without_a_value_is_a_vocabulary_error() -> None:
+    """Every number word of a counted reference needs its value among the number words."""
+    vocabulary = load_vocabulary()
+    cues = replace(vocabulary.cues, counted_numbers=("two", "eleventy"))
+    with pytest.raises(VocabularyError, match="eleventy"):
+        lexicon_of(replace(vocabulary, cues=cues))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from models.vocabulary import UnknownNameError, load_vocabulary
+from models.vocabulary import UnknownNameError, VocabularyError, default_folder, load_vocabulary
 
 HEAVY = ("gadolinium", "terbium", "dysprosium", "holmium", "erbium", "thulium", "ytterbium")
 
@@ -54,3 +57,51 @@ def test_an_unknown_jurisdiction_suggests_the_closest_names() -> None:
     """A misspelt capital or country names what it is close to."""
     with pytest.raises(UnknownNameError, match="did you mean Beijing"):
         load_vocabulary().resolve_jurisdiction("Bejing")
+
+
+def _vocabulary_copy(tmp_path: Path) -> Path:
+    """A copy of the shipped vocabulary folder, to break one file of."""
+    folder = tmp_path / "vocabulary"
+    folder.mkdir()
+    for path in default_folder().glob("*.yaml"):
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    return folder
+
+
+def test_the_cue_words_and_calendar_are_read_into_typed_lists() -> None:
+    """Cue words, parse relations and calendar words come from YAML as tuples and mappings."""
+    vocabulary = load_vocabulary()
+    assert "say" in vocabulary.cues.speech_verbs
+    assert vocabulary.cues.qualifiers["more than"] == "over"
+    assert vocabulary.cues.number_words["dozen"] == 12
+    assert "nsubj" in vocabulary.relations.subject_deps
+    assert vocabulary.calendar.month_numbers()["sept"] == 9
+    assert vocabulary.calendar.weekdays[0] == "monday"
+
+
+@pytest.mark.parametrize(
+    ("file", "key", "broken", "message"),
+    [
+        ("cues.yaml", "speech_verbs", "", "cues.yaml: the list 'speech_verbs' is missing"),
+        ("cues.yaml", "speech_verbs", "speech_verbs: say", "'speech_verbs' is not a list of"),
+        ("cues.yaml", "qualifiers", "qualifiers: [over]", "'qualifiers' is not a mapping of"),
+        ("cues.yaml", "number_words", "number_words: {one: uno}", "'number_words' is not a"),
+        ("relations.yaml", "owner_deps", "owner_deps: [1, 2]", "relations.yaml: 'owner_deps'"),
+        ("calendar.yaml", "weekdays", "weekdays: [monday]", "calendar.yaml: 'weekdays' needs 7"),
+    ],
+)
+def test_a_missing_or_malformed_word_list_names_its_file_and_key(
+    tmp_path: Path, file: str, key: str, broken: str, message: str
+) -> None:
+    """A word list that is absent or of the wrong shape stops loading with a clear message."""
+    folder = _vocabulary_copy(tmp_path)
+    path = folder / file
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{key}:"))
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i] and not lines[i].startswith(" ")),
+        len(lines),
+    )
+    path.write_text("\n".join([*lines[:start], broken, *lines[end:]]) + "\n", encoding="utf-8")
+    with pytest.raises(VocabularyError, match=re.escape(message)):
+        load_vocabulary(folder)

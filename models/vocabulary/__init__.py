@@ -1,4 +1,4 @@
-"""The domain vocabulary (elements, countries, bodies, measures, actions) loaded from YAML data."""
+"""The domain vocabulary (elements, countries, bodies, measures, actions, cue words) loaded from YAML data."""
 
 from __future__ import annotations
 
@@ -6,11 +6,43 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import yaml
+from models.vocabulary.reading import VocabularyError, read_document
+from models.vocabulary.words import (
+    Calendar,
+    Cues,
+    Relations,
+    load_calendar,
+    load_cues,
+    load_relations,
+    shipped_folder,
+)
+
+__all__ = [
+    "ACTIONS",
+    "MEASURES",
+    "MODALITIES",
+    "PARTS",
+    "Body",
+    "Calendar",
+    "Compound",
+    "Country",
+    "Cues",
+    "Element",
+    "ElementGroup",
+    "MeasurePhrase",
+    "Relations",
+    "UnknownNameError",
+    "Vocabulary",
+    "VocabularyError",
+    "default_folder",
+    "load_calendar",
+    "load_cues",
+    "load_relations",
+    "load_vocabulary",
+]
 
 PARTS = ("verbs", "nouns", "adjectives")  # the parts of speech an action word is listed under
 ACTIONS = ("impose", "expand", "maintain", "suspend", "extend", "lift", "ease", "threaten")
@@ -28,10 +60,6 @@ MEASURES = (
     "agreement",
 )
 MODALITIES = ("asserted", "reported", "threatened", "negated", "hypothetical")
-
-
-class VocabularyError(ValueError):
-    """A vocabulary file is malformed."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +133,9 @@ class Vocabulary:
     bodies: tuple[Body, ...]
     measure_phrases: tuple[MeasurePhrase, ...]
     action_lemmas: dict[str, str]
+    cues: Cues
+    relations: Relations
+    calendar: Calendar
     action_lemmas_by_part: dict[str, dict[str, str]] = field(default_factory=dict)
     modality_cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
     preambles: tuple[str, ...] = ()  # openings of sentences that state grounds, not acts
@@ -179,19 +210,19 @@ def _fold(word: str) -> str:
 
 def default_folder() -> Path:
     """The vocabulary shipped with newstrack."""
-    return Path(str(files("models") / "vocabulary"))
+    return shipped_folder()
 
 
 @cache
 def load_vocabulary(folder: Path | None = None) -> Vocabulary:
-    """Read the six vocabulary files of a folder (the shipped one by default)."""
+    """Read the vocabulary files of a folder (the shipped one by default)."""
     folder = folder or default_folder()
-    elements_doc = _read(folder / "elements.yaml")
-    countries_doc = _read(folder / "countries.yaml")
-    bodies_doc = _read(folder / "bodies.yaml")
-    measures_doc = _read(folder / "measures.yaml")
-    actions_doc = _read(folder / "actions.yaml")
-    evidence_doc = _read(folder / "evidence.yaml")
+    elements_doc = read_document(folder / "elements.yaml")
+    countries_doc = read_document(folder / "countries.yaml")
+    bodies_doc = read_document(folder / "bodies.yaml")
+    measures_doc = read_document(folder / "measures.yaml")
+    actions_doc = read_document(folder / "actions.yaml")
+    evidence_doc = read_document(folder / "evidence.yaml")
     return Vocabulary(
         elements=tuple(_element(item) for item in elements_doc.get("elements", [])),
         compounds=tuple(
@@ -226,20 +257,13 @@ def load_vocabulary(folder: Path | None = None) -> Vocabulary:
         ),
         measure_phrases=tuple(_measure_phrases(measures_doc)),
         action_lemmas=_action_lemmas(actions_doc),
+        cues=load_cues(folder),
+        relations=load_relations(folder),
+        calendar=load_calendar(folder),
         action_lemmas_by_part={part: _action_lemmas(actions_doc, [part]) for part in PARTS},
         modality_cues={str(k): _strings(v) for k, v in (actions_doc.get("modality") or {}).items()},
         preambles=tuple(phrase.casefold() for phrase in _strings(evidence_doc.get("preambles"))),
     )
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise VocabularyError(f"{path}: {error}") from None
-    if not isinstance(document, dict):
-        raise VocabularyError(f"{path}: expected a mapping")
-    return document
 
 
 def _strings(value: Any) -> tuple[str, ...]:

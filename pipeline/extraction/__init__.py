@@ -1,4 +1,4 @@
-"""Extraction: from article text to tagged elements, entities and policy events."""
+"""Extraction: from article text to tagged elements, entities and policy events, stage by stage."""
 
 from pipeline.extraction.extractor import MAX_READ_CHARS, Extractor
 

@@ -13,6 +13,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from models.urls import canonicalize_url
+from models.vocabulary import ACTIONS, MODALITIES
 from storage import queries
 
 if TYPE_CHECKING:
@@ -153,9 +154,6 @@ def found_in_database(session: Session) -> dict[str, Found]:
 
 
 # The development set: hand-labelled texts scored field by field and label by label.
-
-ACTIONS = ("impose", "expand", "maintain", "suspend", "extend", "lift", "ease", "threaten")
-MODALITIES = ("asserted", "reported", "threatened", "negated", "hypothetical")
 
 
 @dataclass

@@ -5,21 +5,16 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"), ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}  # fmt: skip
+from models.vocabulary import load_calendar
+
+CALENDAR = load_calendar()
+MONTHS = CALENDAR.month_numbers()
+WEEKDAYS = CALENDAR.weekdays
+COUNTS = CALENDAR.counts
 MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+ORDINAL = r"(?:" + "|".join(CALENDAR.ordinal_suffixes) + r")?"
 MONTH_DAY = re.compile(
-    MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(?P<year>\d{4}))?\b", re.IGNORECASE
+    MONTH + r"\s+(?P<day>\d{1,2})" + ORDINAL + r"(?:,?\s+(?P<year>\d{4}))?\b", re.IGNORECASE
 )
 DAY_MONTH = re.compile(
     r"\b(?P<day>\d{1,2})\s+" + MONTH + r"(?:,?\s+(?P<year>\d{4}))?\b", re.IGNORECASE
@@ -27,14 +22,11 @@ DAY_MONTH = re.compile(
 ISO = re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})\b")
 MONTH_YEAR = re.compile(MONTH + r",?\s+(?P<year>\d{4})\b", re.IGNORECASE)
 STALE_AFTER = timedelta(days=183)
-COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-          "nine": 9, "ten": 10, "twelve": 12}  # fmt: skip
 DURATION = re.compile(
     r"^(?:for\s+)?(?:a\s+period\s+of\s+)?(?P<count>\d{1,3}|" + "|".join(COUNTS) + r")"
-    r"[\s-](?P<unit>day|week|month|year)s?$",
+    r"[\s-](?P<unit>" + "|".join(CALENDAR.units) + r")s?$",
     re.IGNORECASE,
 )
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 WEEKDAY = re.compile(r"\b(?P<weekday>" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
 
 

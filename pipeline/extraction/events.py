@@ -1,0 +1,245 @@
+"""Events: an article's candidates read sentence by sentence, settled against each other, and
+turned into event records, one per actor, action and measure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+
+from spacy.tokens import Doc
+
+from models.annotation import (
+    ArticleText,
+    ElementTag,
+    EntityTag,
+    EventMention,
+    EventRecord,
+    QuantityTag,
+)
+from pipeline.extraction.candidates import Candidate, candidate, counted_reference, refers_back
+from pipeline.extraction.dating import dates
+from pipeline.extraction.tagging import Tagger, names_within
+from pipeline.extraction.triggers import measure_triggers, references_to_measures
+
+EXPORT_SIDE_MEASURES = frozenset(
+    {"export_ban", "export_control", "export_quota", "export_tax", "entity_listing"}
+)
+FORWARD_REACH = 2000  # characters after the sentence where "the following items" are listed
+
+
+def events(
+    article: ArticleText,
+    doc: Doc,
+    element_tags: list[ElementTag],
+    entity_tags: list[EntityTag],
+    quantities: Sequence[QuantityTag],
+    tagger: Tagger,
+) -> list[EventRecord]:
+    """The policy events a parsed article states, its sentences on the same event merged."""
+    candidates = _candidates(article, doc, element_tags, entity_tags, quantities, tagger)
+    default_actor = _default_actor(candidates, entity_tags)
+    _future_steps_are_threats(candidates, tagger.lexicon.cues.future_auxiliaries)
+    _restrictions_kept_are_the_ban(candidates)
+    records = []
+    for found in candidates:
+        if not found.stated_action:
+            continue  # a measure named in passing ("the export ban") is not an event
+        if found.actor is None and default_actor is not None:
+            found.actor = default_actor
+            found.confidence -= 0.1
+        if found.actor is not None and found.target == found.actor.jurisdiction:
+            found.target = found.target_count = found.target_unit = None
+        if (
+            found.measure == "entity_listing"
+            and "control list" in found.trigger.text.lower()
+            and found.elements
+            and found.target_count is None
+        ):
+            # Minerals and items added to a control list are export controls, not listings.
+            found.measure = "export_control"
+        if found.modality == "negated" and found.action in ("lift", "suspend", "ease"):
+            # "refused to lift the ban": the measure stays in force.
+            found.action, found.modality = "maintain", "asserted"
+        records.append(_record(found))
+    return _merge_same_event(records)
+
+
+def _candidates(
+    article: ArticleText,
+    doc: Doc,
+    element_tags: list[ElementTag],
+    entity_tags: list[EntityTag],
+    quantities: Sequence[QuantityTag],
+    tagger: Tagger,
+) -> list[Candidate]:
+    """A candidate for every measure of every sentence, with the elements it refers back to."""
+    lexicon = tagger.lexicon
+    triggers = measure_triggers(doc, element_tags, tagger)
+    triggers += references_to_measures(doc, triggers, lexicon)
+    candidates: list[Candidate] = []
+    previous_elements: list[str] = []
+    for sentence in doc.sents:
+        in_sentence = [
+            t for t in triggers if t[0].start >= sentence.start and t[0].end <= sentence.end
+        ]
+        sentence_elements = names_within(element_tags, sentence.start_char, sentence.end_char)
+        roots = {trigger.root.i for trigger, _, _ in in_sentence}
+        for trigger, measure, implied in in_sentence:
+            found = candidate(
+                sentence,
+                trigger,
+                measure,
+                implied,
+                entity_tags,
+                element_tags,
+                roots - {trigger.root.i},
+                lexicon,
+            )
+            if not found.elements and previous_elements and refers_back(sentence, trigger, lexicon):
+                found.elements = list(previous_elements)
+                found.elements_referred = True
+            if not found.elements:  # "the three metals": the last three named before
+                found.elements = counted_reference(sentence, element_tags, lexicon)
+            if not found.elements and lexicon.forward_reference.search(sentence.text):
+                found.elements = names_within(
+                    element_tags, sentence.end_char, sentence.end_char + FORWARD_REACH
+                )
+            found.quantities = [
+                q for q in quantities if sentence.start_char <= q.start < sentence.end_char
+            ]
+            found.dates = list(dates(sentence, article.published, found, lexicon))
+            candidates.append(found)
+        if sentence_elements:
+            previous_elements = sentence_elements
+    return candidates
+
+
+def _default_actor(candidates: list[Candidate], entities: list[EntityTag]) -> EntityTag | None:
+    """The actor most events of the article name, else the body it names most.
+
+    Targets get no such default: a measure is aimed at a country only when the text says so
+    (licensing that applies to every destination has no target).
+    """
+    actors = Counter(c.actor.jurisdiction for c in candidates if c.actor is not None)
+    actor_code = actors.most_common(1)[0][0] if actors else None
+    actor = next(
+        (c.actor for c in candidates if c.actor is not None and c.actor.jurisdiction == actor_code),
+        None,
+    )
+    if actor is None:
+        # An announcement that never names its subject ("it is decided to ...") acts for the
+        # body it names most, as MOFCOM's do.
+        bodies = Counter(tag.canonical for tag in entities if tag.kind == "body")
+        if bodies:
+            name = bodies.most_common(1)[0][0]
+            actor = next(tag for tag in entities if tag.canonical == name)
+    return actor
+
+
+def _future_steps_are_threats(candidates: list[Candidate], auxiliaries: Sequence[str]) -> None:
+    """A step an actor "will" take on a measure the same article says it threatens is that threat."""
+    threatened = {
+        (c.actor.jurisdiction if c.actor else None, c.measure)
+        for c in candidates
+        if c.action == "threaten"
+    }
+    for found in candidates:
+        token = found.action_token
+        owner = found.actor.jurisdiction if found.actor else None
+        if (
+            found.action == "impose"
+            and token is not None
+            and any(child.lower_ in auxiliaries for child in token.children)
+            and (owner, found.measure) in threatened
+        ):
+            found.action, found.modality = "threaten", "threatened"
+
+
+def _restrictions_kept_are_the_ban(candidates: list[Candidate]) -> None:
+    """ "The restrictions remain in force for these materials", after a sentence on the ban kept on
+    them, speaks of that ban."""
+    kept_bans = [
+        set(c.elements) for c in candidates if (c.measure, c.action) == ("export_ban", "maintain")
+    ]
+    for found in candidates:
+        if (
+            found.elements_referred
+            and (found.measure, found.action) == ("export_control", "maintain")
+            and any(set(found.elements) <= elements for elements in kept_bans)
+        ):
+            found.measure = "export_ban"
+
+
+def _record(found: Candidate) -> EventRecord:
+    """The event record of a settled candidate, its sentence as the one mention."""
+    sentence = found.sentence
+    text = sentence.text.strip()
+    offset = sentence.text.index(text[:1]) if text else 0
+    mention = EventMention(
+        sentence=text,
+        start=sentence.start_char + offset,
+        end=sentence.start_char + offset + len(text),
+        reported_label=found.trigger.text,
+        modality=found.modality,
+        confidence=round(min(max(found.confidence, 0.05), 0.99), 2),
+    )
+    actor = found.actor
+    return EventRecord(
+        actor=actor.jurisdiction if actor else None,
+        actor_body=actor.canonical if actor and actor.kind == "body" else None,
+        action=found.action,
+        measure=found.measure,
+        elements=tuple(found.elements),
+        target=found.target,
+        target_count=found.target_count,
+        target_unit=found.target_unit,
+        quantities=tuple(found.quantities),
+        dates=tuple(found.dates),
+        mentions=(mention,),
+    )
+
+
+def _merge_same_event(records: list[EventRecord]) -> list[EventRecord]:
+    """Sentences of one article stating the same actor, action and measure are one event."""
+    merged: dict[tuple[str | None, str, str], EventRecord] = {}
+    for record in records:
+        key = (record.actor, record.action, record.measure)
+        existing = merged.get(key)
+        if existing is None:
+            merged[key] = record
+            continue
+        better, other = (
+            (record, existing)
+            if _completeness(record) > _completeness(existing)
+            else (existing, record)
+        )
+        seen_starts = {mention.start for mention in better.mentions}
+        merged[key] = replace(
+            better,
+            elements=tuple(dict.fromkeys([*better.elements, *other.elements])),
+            target=better.target or other.target,
+            target_count=better.target_count or other.target_count,
+            target_unit=better.target_unit or other.target_unit,
+            actor_body=better.actor_body or other.actor_body,
+            quantities=better.quantities
+            + tuple(q for q in other.quantities if q not in better.quantities),
+            dates=better.dates + tuple(d for d in other.dates if d not in better.dates),
+            mentions=better.mentions
+            + tuple(m for m in other.mentions if m.start not in seen_starts),
+        )
+    return list(merged.values())
+
+
+def _completeness(record: EventRecord) -> tuple[int, float]:
+    """How much of an event a record fills in, then how sure it is."""
+    filled = len(record.elements) + bool(record.target) + bool(record.actor) + len(record.dates)
+    return filled, record.mentions[0].confidence
+
+
+def on_topic(element_tags: list[ElementTag], records: list[EventRecord]) -> bool:
+    """About critical-mineral policy: an export-side measure, or a government's measure with minerals."""
+    return any(
+        event.measure in EXPORT_SIDE_MEASURES or (element_tags and event.actor is not None)
+        for event in records
+    )

@@ -1,0 +1,121 @@
+"""Screening: whether a text is worth the trained pipeline's time, and which of its paragraphs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from spacy.tokens import Doc
+
+from models.annotation import Annotation, ArticleText
+from pipeline.extraction.events import EXPORT_SIDE_MEASURES, FORWARD_REACH
+from pipeline.extraction.tagging import Tagger, Tags
+from pipeline.text.language import detect_language
+
+MAX_READ_CHARS = 100_000  # the trained pipeline reads at most this much of a text (~450 MB peak)
+WORD = re.compile(r"[a-z]+")
+LINE = re.compile(r"[^\n]+")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the trained pipeline reads of a text, and the vocabulary tags of what it skips."""
+
+    doc: Doc
+    note: str | None = None
+    tags: Tags = field(default_factory=lambda: ([], []))
+    blanked: tuple[tuple[int, int], ...] = ()
+
+    def was_blanked(self, offset: int) -> bool:
+        """Whether a character offset lies in a paragraph the pipeline did not read."""
+        return any(start <= offset < end for start, end in self.blanked)
+
+
+def screen(
+    article: ArticleText, tagger: Tagger, version: str, screening: bool = True
+) -> Annotation | Reading:
+    """An annotation for a text the trained pipeline need not read, else the doc it must read."""
+    language = article.language or detect_language(article.text)
+    if language not in (None, "en"):
+        written = f"written in {language!r}; the pipeline reads English"
+        return unread(article, ([], []), "skipped", written, version)
+    if not article.text.strip():
+        return unread(article, ([], []), "skipped", "empty text", version)
+    text = article.text
+    note: str | None = None
+    if len(text) > MAX_READ_CHARS:
+        cut = text.rfind("\n", 0, MAX_READ_CHARS)
+        cut = cut if cut > MAX_READ_CHARS // 2 else MAX_READ_CHARS
+        text, note = text[:cut], f"read the first {cut:,} of {len(text):,} characters"
+    doc = tagger.nlp.make_doc(text)
+    if not screening:
+        return Reading(doc, note)
+    cues = tagger.lexicon.cues
+    words = set(WORD.findall(text.lower()))
+    # The phrase matcher runs only when a measure phrase's last word is there at all.
+    measures = set() if words.isdisjoint(tagger.measure_words) else tagger.measures_named(doc)
+    tags = tagger.tag_names(doc)
+    minerals = bool(tags[0])  # elements and groups
+    if minerals and not words.isdisjoint(cues.weak_ban_words):
+        measures.add("export_ban")  # "ban" beside element names reads as an export ban
+    if not words.isdisjoint(tagger.lexicon.ban_forms) and not words.isdisjoint(cues.export_words):
+        measures.add("export_ban")  # maybe a ban verb on exports, which the parse decides
+    if not measures:
+        return unread(article, tags, "screened", _joined("names no trade measure", note), version)
+    if not minerals and measures.isdisjoint(EXPORT_SIDE_MEASURES):
+        # The same test as `on_topic`: without minerals, only export-side measures count.
+        return unread(
+            article, tags, "screened", _joined("names no critical mineral", note), version
+        )
+    return paragraphs_to_read(doc, note, tags, tagger)
+
+
+def paragraphs_to_read(doc: Doc, note: str | None, tags: Tags, tagger: Tagger) -> Reading:
+    """The text with the paragraphs that cannot state a measure blanked out.
+
+    The trained pipeline reads the first paragraph (headline, dateline), every paragraph with
+    a measure word, and the paragraph before each (for "these materials"); the others become
+    spaces of the same length, so offsets hold, and keep their vocabulary tags.
+    """
+    lexicon = tagger.lexicon
+    text = doc.text
+    lines = [(m.start(), m.end()) for m in LINE.finditer(text)]
+    keep = {0}
+    for index, (start, end) in enumerate(lines):
+        words = set(WORD.findall(text[start:end].lower()))
+        if not words.isdisjoint(tagger.measure_words) or not words.isdisjoint(lexicon.ban_forms):
+            keep.update((index - 1, index))
+            if lexicon.forward_reference.search(text[start:end]):  # "on the following items:"
+                keep.update(
+                    later
+                    for later, (later_start, _) in enumerate(lines)
+                    if end <= later_start < end + FORWARD_REACH
+                )
+    blanked = [span for index, span in enumerate(lines) if index not in keep]
+    if not blanked:
+        return Reading(doc, note)  # every paragraph counts: the tokens are already there
+    characters = list(text)
+    for start, end in blanked:
+        characters[start:end] = " " * (end - start)
+    return Reading(tagger.nlp.make_doc("".join(characters)), note, tags, tuple(blanked))
+
+
+def unread(article: ArticleText, tags: Tags, status: str, note: str, version: str) -> Annotation:
+    """An annotation from the vocabularies alone: elements, groups and countries, no events."""
+    element_tags, entity_tags = tags
+    return Annotation(
+        id=article.id,
+        on_topic=False,
+        element_tags=tuple(element_tags),
+        entity_tags=tuple(entity_tags),
+        quantities=(),
+        events=(),
+        extractor_version=version,
+        status=status,
+        note=note,
+    )
+
+
+def _joined(first: str, second: str | None) -> str:
+    """Two notes as one, the second only when there is one."""
+    return f"{first}; {second}" if second else first
