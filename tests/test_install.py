@@ -160,13 +160,13 @@ PACKAGE_DATA = ("*.yaml", "*.j2", "*.sql", "*.mako")  # vocabulary, templates, S
 WHEEL_FILES = """
 import models, pipeline, storage, pipeline.cli
 from models.vocabulary import default_folder, load_vocabulary
-from models.vocabulary.pages import default_page_words, load_page_words
+from models.vocabulary.words import load_page_words, shipped_folder
 from importlib.resources import files
 from pipeline.delivery.rendering import TEMPLATES
 load_vocabulary(), load_page_words(), TEMPLATES.get_template("digest.html.j2")
 templates = files("pipeline.delivery") / "templates"
 for path in (pipeline.__file__, models.__file__, storage.__file__, pipeline.cli.__file__,
-             default_folder(), default_page_words(), templates):
+             default_folder(), shipped_folder() / "pages.yaml", templates):
     print(path)
 """
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from models.source import ArticleSelectors
 from models.vocabulary import VocabularyError
-from models.vocabulary.pages import load_page_words
+from models.vocabulary.words import load_page_words
 from pipeline.fetching.blocks import html_to_text
 from pipeline.fetching.boilerplate import boilerplate_pattern
 from pipeline.fetching.encoding import page_encoding
@@ -861,7 +861,7 @@ def test_a_hostile_feed_entry_fails_alone() -> None:
 
 def test_boilerplate_hints_come_from_the_page_vocabulary() -> None:
     """The shipped pages.yaml lists the hints; a tag whose class holds one is boilerplate."""
-    hints = load_page_words().boilerplate_hints
+    hints = load_page_words().boilerplate
     assert "newsletter" in hints
     assert boilerplate_pattern().search("Site-NewsletterBox") is not None
     assert boilerplate_pattern().search("article-body") is None
@@ -872,5 +872,5 @@ def test_a_page_vocabulary_without_a_word_list_is_refused(tmp_path: Path, docume
     """An empty, mistyped or missing boilerplate list is an error naming the file."""
     path = tmp_path / "pages.yaml"
     path.write_text(document, encoding="utf-8")
-    with pytest.raises(VocabularyError, match=r"pages\.yaml: boilerplate"):
+    with pytest.raises(VocabularyError, match=r"pages\.yaml"):
         load_page_words(path)

@@ -1,4 +1,4 @@
-"""Named word lists read from YAML: cue words, parse relations and calendar words."""
+"""Named word lists read from YAML: cue words, parse relations, calendar and page words."""
 
 from __future__ import annotations
 
@@ -72,6 +72,13 @@ class Calendar:
         return {name: number for number, names in enumerate(self.months, start=1) for name in names}
 
 
+@dataclass(frozen=True)
+class PageWords:
+    """What the markup of an article page is read for (pages.yaml)."""
+
+    boilerplate: tuple[str, ...]  # parts of class names and ids that mark a tag as boilerplate
+
+
 def shipped_folder() -> Path:
     """The vocabulary shipped with newstrack."""
     return Path(str(files("models") / "vocabulary"))
@@ -97,3 +104,13 @@ def load_calendar(folder: Path | None = None) -> Calendar:
         if len(getattr(calendar, key)) != needed:
             raise VocabularyError(f"calendar.yaml: {key!r} needs {needed} entries")
     return calendar
+
+
+@cache
+def load_page_words(path: Path | None = None) -> PageWords:
+    """The page words of a file (the shipped pages.yaml by default); an empty list is an error."""
+    path = path or shipped_folder() / "pages.yaml"
+    words = read_named_lists(PageWords, path)
+    if not words.boilerplate:
+        raise VocabularyError(f"{path.name}: the list 'boilerplate' is empty")
+    return words

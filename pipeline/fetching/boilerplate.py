@@ -7,7 +7,7 @@ from functools import cache
 
 from bs4 import Tag
 
-from models.vocabulary.pages import load_page_words
+from models.vocabulary.words import load_page_words
 from pipeline.fetching.guards import UNBOUNDED, Deadline
 
 DROPPED_TAGS = (
@@ -30,7 +30,7 @@ KEPT_TAGS = ("html", "body", "article", "main")  # never boilerplate, whatever t
 @cache
 def boilerplate_pattern() -> re.Pattern[str]:
     """Any of the vocabulary's boilerplate hints, in any case, anywhere in a tag's classes or id."""
-    hints = load_page_words().boilerplate_hints
+    hints = load_page_words().boilerplate
     return re.compile("|".join(re.escape(hint) for hint in hints), re.IGNORECASE)
 
 
