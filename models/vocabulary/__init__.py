@@ -28,6 +28,15 @@ MEASURES = (
     "agreement",
 )
 MODALITIES = ("asserted", "reported", "threatened", "negated", "hypothetical")
+STATES = (
+    "in_force",
+    "suspended",
+    "eased",
+    "threatened",
+    "lifted",
+    "expired",
+)  # a measure's, in order
+ANNOTATION_STATUSES = ("read", "screened", "skipped")  # how far the extractor read an article
 
 
 class VocabularyError(ValueError):

@@ -21,9 +21,9 @@ import css_inline
 from jinja2 import Environment, FunctionLoader, StrictUndefined, select_autoescape
 from PIL import Image, ImageDraw, ImageFont
 
+from models.digest import Act, DigestMeasure, Evidence, StatePeriod
 from models.vocabulary import Vocabulary
 from pipeline.config.watchlists import Watchlist
-from storage.digests import Act, DigestMeasure, Evidence, StatePeriod
 
 HEADER_UNSAFE = re.compile(r"[\r\n\x00-\x1f\x7f]+")
 WORD = re.compile(r"[a-z]+")
