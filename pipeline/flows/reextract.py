@@ -18,7 +18,7 @@ from pipeline.fetching import wordpress
 from pipeline.fetching.http import fetching_for
 from pipeline.fetching.parse import ParseError, extract_page, html_to_text
 from pipeline.flows.failures import failure
-from pipeline.flows.fetch import FetchRun, SourceReport, item_of, store_item
+from pipeline.flows.fetch_run import FetchRun, SourceReport, item_of, store_item
 from storage.articles import article_texts, decompress_page, replace_text
 from storage.queries import StoredPage, article_ids_with_pages, stored_pages
 from storage.sessions import unit_of_work
