@@ -15,10 +15,11 @@ from models import Article, Base, ElementMention, Event, EventElement, Mention
 from models.annotation import ArticleText
 from models.errors import DatabaseError, DatabaseUrlError, QueryError
 from models.source import SourceConfig
+from models.vocabulary import ANNOTATION_STATUSES
 from pipeline.cli.commands import main
 from pipeline.extraction import Extractor
 from storage import queries
-from storage.annotations import save_annotation
+from storage.annotations import STATUS_OF_ANNOTATION, save_annotation
 from storage.articles import add_article, adopt_articles, known_urls
 from storage.engine import SUPPORTED_URLS, make_engine, parse_database_url
 from storage.migrate import current_revision, downgrade, head_revision, newstrack_owns, upgrade
@@ -511,3 +512,8 @@ def test_no_statement_can_write_through_sql(
     assert not attached.exists()
     assert run_readonly(reader_url, "SELECT count(*) FROM sources").rows == [(2,)]
     assert run_readonly(reader_url, "SELECT count(*) FROM v_events").rows == [(0,)]
+
+
+def test_every_annotation_status_has_an_article_status() -> None:
+    """An article annotated with any status the vocabulary names is stored with a status of its own."""
+    assert set(STATUS_OF_ANNOTATION) == set(ANNOTATION_STATUSES)
