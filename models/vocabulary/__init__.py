@@ -28,14 +28,8 @@ MEASURES = (
     "agreement",
 )
 MODALITIES = ("asserted", "reported", "threatened", "negated", "hypothetical")
-STATES = (
-    "in_force",
-    "suspended",
-    "eased",
-    "threatened",
-    "lifted",
-    "expired",
-)  # a measure's, in order
+# The states a measure can be in, in the order reports list them.
+STATES = ("in_force", "suspended", "eased", "threatened", "lifted", "expired")
 ANNOTATION_STATUSES = ("read", "screened", "skipped")  # how far the extractor read an article
 
 
