@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from models.source import ArticleSelectors, SourceConfig
 from pipeline.config.settings import Settings
 from pipeline.fetching.http import build_client
-from pipeline.flows.jobs import FetchSummary, fetch_sources
+from pipeline.flows.fetch import FetchSummary, fetch_sources
 from storage.engine import make_session_factory, open_engine
 from storage.migrate import upgrade
 

@@ -22,8 +22,8 @@ from models import Article, Event, EventElement, MeasurePeriod, Mention, Source
 from models.vocabulary import load_vocabulary
 from storage.canned import canned_queries
 from storage.engine import make_engine
+from storage.measures import measure_states
 from storage.migrate import upgrade
-from storage.queries import measure_states
 from storage.readonly import run_readonly
 
 ELEMENTS = ["dysprosium", "terbium", "gallium", "germanium", "antimony", "graphite", "tungsten"]

@@ -146,7 +146,7 @@ def query_times(database_url: str) -> dict[str, float]:
     from models.vocabulary import load_vocabulary
     from storage.canned import canned_queries
     from storage.engine import make_engine
-    from storage.queries import measure_states
+    from storage.measures import measure_states
     from storage.readonly import run_readonly
 
     times: dict[str, float] = {}

@@ -7,8 +7,7 @@ import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -29,13 +28,12 @@ from models.grouping import (
     Claim,
     EventFacts,
     best_supported,
-    disputed,
     group_claims,
     link_changes,
     timeline,
 )
-from models.vocabulary import load_vocabulary
 from storage.engine import as_utc
+from storage.event_refresh import refresh_event
 from storage.queries import existing_events
 
 CHUNK = 500
@@ -63,19 +61,20 @@ class Family:
     measure: str
 
 
-def _actor_is(actor: str | None) -> ColumnElement[bool]:
+def actor_is(actor: str | None) -> ColumnElement[bool]:
+    """Events of this actor, or of none."""
     return Event.actor.is_(None) if actor is None else Event.actor == actor
 
 
 def _of_kind(kind: Kind) -> tuple[ColumnElement[bool], ...]:
-    return (_actor_is(kind.actor), Event.action == kind.action, Event.measure == kind.measure)
+    return (actor_is(kind.actor), Event.action == kind.action, Event.measure == kind.measure)
 
 
 def lock_families(session: Session, families: Iterable[Family]) -> None:
     """On PostgreSQL, serialise writers consolidating the same families; SQLite writers are serial."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    for family in sorted(set(families), key=_family_order):
+    for family in sorted(set(families), key=family_order):
         key = zlib.crc32(f"{family.actor}|{family.measure}".encode())
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
@@ -227,126 +226,6 @@ def _move(session: Session, mention_ids: Sequence[int], event_id: int) -> None:
         )
 
 
-def refresh_event(session: Session, event_id: int) -> None:
-    """Recompute an event's elements, targets, dates, counts and conflicts from its mentions."""
-    rows = session.execute(
-        select(
-            Mention.article_id,
-            Article.source_id,
-            func.coalesce(Article.published_at, Article.fetched_at).label("seen"),
-            Mention.announced_on,
-            Mention.effective_on,
-            Mention.expires_on,
-            Mention.recalls_on,
-            Mention.modality,
-            Mention.actor_body,
-            Mention.target,
-            Mention.target_count,
-            Mention.target_unit,
-        )
-        .join(Article, Article.id == Mention.article_id)
-        .where(Mention.event_id == event_id)
-    ).all()
-    if not rows:
-        session.execute(delete(Event).where(Event.id == event_id))
-        return
-    elements = set(
-        session.scalars(
-            select(MentionElement.element)
-            .join(Mention, Mention.id == MentionElement.mention_id)
-            .where(Mention.event_id == event_id)
-        )
-    )
-    _replace_children(session, event_id, elements, rows)
-    seen = [as_utc(row.seen) for row in rows if row.seen is not None]
-    claimed = {
-        name: [getattr(row, name) for row in rows]
-        for name in ("announced_on", "effective_on", "expires_on", "recalls_on", "target")
-    }
-    claimed["modality"] = [_polarity(row.modality) for row in rows]
-    session.execute(
-        update(Event)
-        .where(Event.id == event_id)
-        .values(
-            article_count=len({row.article_id for row in rows}),
-            source_count=len({row.source_id for row in rows if row.source_id is not None}),
-            first_seen=min(seen) if seen else datetime.now(UTC),
-            last_seen=max(seen) if seen else datetime.now(UTC),
-            announced_on=best_supported(claimed["announced_on"]),
-            effective_on=best_supported(claimed["effective_on"]),
-            expires_on=best_supported(claimed["expires_on"]),
-            modality=best_supported(row.modality for row in rows),
-            actor_body=best_supported(row.actor_body for row in rows),
-            conflicts=",".join(name for name, values in claimed.items() if disputed(values)),
-        )
-    )
-    _refresh_summary(session, event_id)
-
-
-def _polarity(modality: str | None) -> str | None:
-    """Asserted and reported claims say the same thing; denials and suppositions differ."""
-    return "affirmed" if modality in AFFIRMING else modality
-
-
-def _replace_children(
-    session: Session, event_id: int, elements: set[str], rows: Sequence[Any]
-) -> None:
-    vocabulary = load_vocabulary()
-    session.execute(delete(EventElement).where(EventElement.event_id == event_id))
-    session.execute(delete(EventTarget).where(EventTarget.event_id == event_id))
-    if elements:
-        session.execute(
-            insert(EventElement),
-            [
-                {
-                    "event_id": event_id,
-                    "element": name,
-                    "symbol": vocabulary.element(name).symbol,
-                    "element_group": vocabulary.element(name).group,
-                }
-                for name in sorted(elements)
-            ],
-        )
-    targets = sorted({row.target for row in rows if row.target})
-    if targets:
-        session.execute(
-            insert(EventTarget),
-            [
-                {
-                    "event_id": event_id,
-                    "target": target,
-                    "kind": "country",
-                    "count": best_supported(r.target_count for r in rows if r.target == target),
-                    "count_unit": best_supported(r.target_unit for r in rows if r.target == target),
-                }
-                for target in targets
-            ],
-        )
-
-
-def _refresh_summary(session: Session, event_id: int) -> None:
-    event = session.execute(
-        select(Event.actor, Event.action, Event.measure).where(Event.id == event_id)
-    ).one()
-    elements = ", ".join(
-        session.scalars(
-            select(EventElement.element)
-            .where(EventElement.event_id == event_id)
-            .order_by(EventElement.element)
-        )
-    )
-    targets = ", ".join(
-        session.scalars(
-            select(EventTarget.target)
-            .where(EventTarget.event_id == event_id)
-            .order_by(EventTarget.target)
-        )
-    )
-    summary = f"{event.actor or '?'} {event.action} {event.measure.replace('_', ' ')} on {elements or 'unnamed items'}"
-    summary += f" (target {targets})" if targets else ""
-    session.execute(update(Event).where(Event.id == event_id).values(summary=summary))
-
-
 def relink(session: Session, family: Family) -> None:
     """Link a family's changes to the impositions they change, and rebuild their timelines."""
     events = session.execute(
@@ -357,7 +236,7 @@ def relink(session: Session, family: Family) -> None:
             Event.first_seen,
             Event.expires_on,
             Event.modality,
-        ).where(_actor_is(family.actor), Event.measure == family.measure)
+        ).where(actor_is(family.actor), Event.measure == family.measure)
     ).all()
     if not events:
         return
@@ -486,7 +365,7 @@ def consolidate(session: Session, kinds: Iterable[Kind], touched: Iterable[int] 
     changed = existing_events(session, changed)
     for event_id in sorted(changed):
         refresh_event(session, event_id)
-    for family in sorted({kind.family for kind in kinds}, key=_family_order):
+    for family in sorted({kind.family for kind in kinds}, key=family_order):
         relink(session, family)
     return changed
 
@@ -511,7 +390,7 @@ def queue_consolidation(session: Session, kinds: Iterable[Kind], touched: Iterab
         session.execute(insert(PendingConsolidation), rows)
 
 
-def consolidate_pending(session: Session) -> set[int]:
+def consolidate_queued(session: Session) -> set[int]:
     """Consolidate every kind queued by earlier transactions; return the events that changed.
 
     Another writer consolidating at the same time skips the queue rows this one holds.
@@ -543,65 +422,6 @@ def consolidate_pending(session: Session) -> set[int]:
     return changed
 
 
-def families(session: Session) -> list[Family]:
-    """Every actor and measure with events stored."""
-    rows = session.execute(select(Event.actor, Event.measure).distinct())
-    return sorted((Family(actor, measure) for actor, measure in rows), key=_family_order)
-
-
-def consolidate_family(session: Session, family: Family) -> int:
-    """Regroup every event of one actor and measure from its mentions; return how many changed."""
-    lock_families(session, [family])
-    rows = session.execute(
-        select(Event.id, Event.action).where(
-            _actor_is(family.actor), Event.measure == family.measure
-        )
-    ).all()
-    kinds = {Kind(family.actor, action, family.measure) for _, action in rows}
-    before = {
-        row[0]: row[1:]
-        for row in session.execute(_event_state().where(Event.id.in_([row[0] for row in rows])))
-    }
-    consolidate(session, kinds, touched=[row[0] for row in rows])
-    _forget_pending(session, family)
-    after = {
-        row[0]: row[1:]
-        for row in session.execute(
-            _event_state().where(_actor_is(family.actor), Event.measure == family.measure)
-        )
-    }
-    return sum(1 for key in before.keys() | after.keys() if before.get(key) != after.get(key))
-
-
-def _forget_pending(session: Session, family: Family) -> None:
-    """Drop a family's queued consolidations, except those another writer holds."""
-    held = (
-        select(PendingConsolidation.id)
-        .where(
-            PendingConsolidation.actor.is_(None)
-            if family.actor is None
-            else PendingConsolidation.actor == family.actor,
-            PendingConsolidation.measure == family.measure,
-        )
-        .with_for_update(skip_locked=True)
-    )
-    session.execute(delete(PendingConsolidation).where(PendingConsolidation.id.in_(held)))
-
-
-def _event_state() -> Any:
-    """What a user sees change in an event when it is consolidated again."""
-    return select(
-        Event.id,
-        Event.article_count,
-        Event.source_count,
-        Event.announced_on,
-        Event.effective_on,
-        Event.expires_on,
-        Event.conflicts,
-        Event.changes_event_id,
-        Event.summary,
-    )
-
-
-def _family_order(family: Family) -> tuple[str, str]:
+def family_order(family: Family) -> tuple[str, str]:
+    """The order families are locked and consolidated in."""
     return (family.actor or "", family.measure)

@@ -24,7 +24,7 @@ from models import Article
 from models.source import SourceConfig
 from pipeline.config.settings import HttpSettings, Settings
 from pipeline.fetching.http import build_client
-from pipeline.flows.jobs import fetch_sources
+from pipeline.flows.fetch import fetch_sources
 from storage.engine import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.sessions import unit_of_work

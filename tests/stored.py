@@ -16,10 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.annotation import Annotation, ArticleText
 from models.source import SourceConfig
 from pipeline.extraction import Extractor
-from storage import consolidation, writes
+from storage import consolidation
+from storage.annotations import save_annotation, store_annotation
+from storage.articles import NewArticle, add_article
 from storage.engine import make_engine, make_session_factory
 from storage.migrate import newstrack_owns, upgrade
 from storage.sessions import unit_of_work
+from storage.sources import sync_sources
 
 PROJECT = Path(__file__).parent.parent
 PUBLISHED = datetime(2025, 5, 14, 12, tzinfo=UTC)
@@ -47,14 +50,14 @@ def two_sources(session_factory: sessionmaker[Session]) -> dict[str, int]:
         SourceConfig(name="second", kind="rss", urls=("https://second.example/feed",)),
     ]
     with unit_of_work(session_factory) as session:
-        return writes.sync_sources(session, configs)
+        return sync_sources(session, configs)
 
 
 def new_article(
     url: str, text: str, source_id: int | None, published: datetime = PUBLISHED
-) -> writes.NewArticle:
+) -> NewArticle:
     """An English article as a feed would give it."""
-    return writes.NewArticle(
+    return NewArticle(
         url=url,
         source_id=source_id,
         title="title",
@@ -75,10 +78,10 @@ def store_annotated(
 ) -> int:
     """Store an article and save an annotation of it; return its id."""
     with unit_of_work(session_factory) as session:
-        article_id = writes.add_article(session, new_article(url, text, source_id, published))
+        article_id = add_article(session, new_article(url, text, source_id, published))
     assert article_id is not None
     with unit_of_work(session_factory) as session:
-        writes.save_annotation(session, article_id, annotation)
+        save_annotation(session, article_id, annotation)
     return article_id
 
 
@@ -116,9 +119,9 @@ def store_queued(
 ) -> int:
     """Store an article and its annotation as an extraction batch does: its events wait to be grouped."""
     with unit_of_work(session_factory) as session:
-        article_id = writes.add_article(session, new_article(url, text, source_id, published))
+        article_id = add_article(session, new_article(url, text, source_id, published))
         assert article_id is not None
-        kinds, touched = writes.store_annotation(session, article_id, annotation)
+        kinds, touched = store_annotation(session, article_id, annotation)
         consolidation.queue_consolidation(session, kinds, touched)
     return article_id
 

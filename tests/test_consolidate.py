@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.grouping import (
+    STATE_OF_ACTION,
     Claim,
     EventFacts,
     Period,
@@ -18,6 +19,7 @@ from models.grouping import (
     link_changes,
     timeline,
 )
+from models.vocabulary import STATES
 
 APRIL_4 = date(2025, 4, 4)
 
@@ -353,3 +355,8 @@ def test_best_supported_value_and_disputes() -> None:
     assert best_supported([None, None]) is None
     assert disputed([APRIL_4, None, APRIL_4]) is False
     assert disputed([APRIL_4, date(2025, 4, 5)]) is True
+
+
+def test_the_measure_states_are_every_state_a_timeline_sets() -> None:
+    """The vocabulary's closed set of states: those an action sets, and the end of a term."""
+    assert set(STATES) == {*STATE_OF_ACTION.values(), "expired"}

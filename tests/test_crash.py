@@ -25,14 +25,14 @@ SNAPSHOT = PROJECT / "snapshot"
 CRASHPOINTS = PROJECT / "tests" / "crashpoints"
 RUN = ("-q", "run", "--replay", str(SNAPSHOT))
 KILL_POINTS = [
-    "storage.writes:save_validators:2:after",  # a feed's validators kept, its articles not all
-    "storage.writes:add_article:5",  # fetching: some articles stored
-    "storage.writes:add_article:30:after",  # an article written, its transaction not committed
-    "pipeline.flows.jobs:_extract_batch:1",  # every article stored, no event yet
-    "storage.writes:store_annotation:12:after",  # mentions written, the batch not committed
-    "pipeline.flows.jobs:consolidate_pending:1",  # a batch stored, its events not yet grouped
-    "storage.consolidation:consolidate_pending:1:after",  # grouped, not committed
-    "storage.consolidation:refresh_event:40",  # consolidating: events half refreshed
+    "storage.sources:save_validators:2:after",  # a feed's validators kept, its articles not all
+    "storage.articles:add_article:5",  # fetching: some articles stored
+    "storage.articles:add_article:30:after",  # an article written, its transaction not committed
+    "pipeline.flows.extract:_extract_batch:1",  # every article stored, no event yet
+    "storage.annotations:store_annotation:12:after",  # mentions written, the batch not committed
+    "pipeline.flows.consolidate:run_queued_consolidation:1",  # a batch stored, its events not yet grouped
+    "storage.consolidation:consolidate_queued:1:after",  # grouped, not committed
+    "storage.event_refresh:refresh_event:40",  # consolidating: events half refreshed
     "storage.consolidation:relink:9:after",  # a family regrouped, its links not committed
 ]
 

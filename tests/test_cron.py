@@ -462,7 +462,11 @@ def test_a_tick_loads_neither_spacy_nor_the_job_flows(tmp_path: Path) -> None:
         "spacy",
         "thinc",
         "numpy",
-        "pipeline.flows.jobs",
+        "pipeline.flows.fetch",
+        "pipeline.flows.extract",
+        "pipeline.flows.reextract",
+        "pipeline.flows.consolidate",
+        "pipeline.flows.digests",
         "pipeline.extraction.extractor",
         "procrastinate",
     }

@@ -31,6 +31,7 @@ from sqlalchemy.orm import sessionmaker
 
 from models import Article, DigestDelivery, Mention, PendingConsolidation
 from models.annotation import ArticleText
+from models.digest import Evidence, StatePeriod
 from models.filters import Filters
 from models.vocabulary import load_vocabulary
 from pipeline.cli.commands import check_newstrack_command, main
@@ -50,8 +51,7 @@ from pipeline.delivery.chart import (
 from pipeline.delivery.digest import EvidenceWords, best_evidence
 from pipeline.delivery.smtp import SmtpSettings
 from pipeline.extraction import Extractor
-from pipeline.flows.jobs import send_digests
-from storage.digests import Evidence, StatePeriod
+from pipeline.flows.digests import send_digests
 from storage.sessions import unit_of_work
 from tests.conftest import PROJECT
 from tests.stored import (
@@ -427,7 +427,7 @@ def test_the_preview_html_shows_its_chart_when_opened_alone(
     """`digest preview` writes the .eml with the chart by Content-ID, the .html with it inlined."""
     database = f"sqlite:///{tmp_path / 'x.db'}"
     _stored(database, extractor)
-    monkeypatch.setattr("pipeline.flows.jobs.DIGEST_SETTLE", timedelta(0))
+    monkeypatch.setattr("pipeline.flows.digests.DIGEST_SETTLE", timedelta(0))
     monkeypatch.setenv("NEWSTRACK_DIGEST_TO", "analyst@example.com")
     out = tmp_path / "preview"
     arguments = [
@@ -763,7 +763,7 @@ def test_digest_send_exit_codes_say_what_happened(
     handler, port = inbox
     database = f"sqlite:///{tmp_path / 'x.db'}"
     _stored(database, extractor)
-    monkeypatch.setattr("pipeline.flows.jobs.DIGEST_SETTLE", timedelta(0))
+    monkeypatch.setattr("pipeline.flows.digests.DIGEST_SETTLE", timedelta(0))
     arguments = [
         "--db", database, "digest", "send",
         "--file", str(PROJECT / "watchlists.yaml"), "--cron", str(PROJECT / "cron.yaml"),
@@ -785,7 +785,7 @@ def test_digest_send_exit_codes_say_what_happened(
     ("kill_at", "unsent", "in_doubt"),
     [
         (
-            "pipeline.flows.jobs:_digest_message:2",
+            "pipeline.flows.digests:_digest_message:2",
             set(),
             set(),
         ),  # composing the second: rerun sends it

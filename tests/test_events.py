@@ -15,8 +15,8 @@ from models import PendingConsolidation
 from models.annotation import Annotation, ArticleText
 from pipeline.cli.commands import main
 from pipeline.extraction import Extractor
+from pipeline.flows.consolidate import consolidate_all
 from pipeline.flows.evaluate import load_devset
-from pipeline.flows.jobs import consolidate_all
 from storage import consolidation
 from storage.sessions import unit_of_work
 from tests.conftest import PROJECT
@@ -147,10 +147,10 @@ def _store_queued(
         store_queued(session_factory, url, body, source, annotation, published)
         if group_every and index % group_every == group_every - 1:
             with unit_of_work(session_factory) as session:
-                consolidation.consolidate_pending(session)
+                consolidation.consolidate_queued(session)
     if group_every:
         with unit_of_work(session_factory) as session:
-            consolidation.consolidate_pending(session)
+            consolidation.consolidate_queued(session)
 
 
 def _waiting(session_factory: sessionmaker[Session]) -> int:
@@ -197,10 +197,10 @@ def test_a_grouping_under_way_is_skipped_by_another_not_waited_for(
         session_factory, two_sources(session_factory), _annotated_devset(extractor)[:8], None
     )
     with session_factory() as first, first.begin():
-        assert consolidation.consolidate_pending(first)  # some events changed
+        assert consolidation.consolidate_queued(first)  # some events changed
         with session_factory() as second, second.begin():
             second.execute(text("SET LOCAL lock_timeout = '2s'"))
-            assert consolidation.consolidate_pending(second) == set()
+            assert consolidation.consolidate_queued(second) == set()
         assert _waiting(session_factory) > 0  # the first has not committed
     assert _waiting(session_factory) == 0
 

@@ -21,7 +21,8 @@ from pipeline.cli.commands import main
 from pipeline.config.settings import HttpSettings, Settings
 from pipeline.extraction import Extractor
 from pipeline.fetching.http import build_client
-from pipeline.flows.jobs import ConsolidationPace, extract_pending, fetch_sources
+from pipeline.flows.extract import ConsolidationPace, extract_pending
+from pipeline.flows.fetch import fetch_sources
 from storage.engine import make_session_factory, open_engine
 from storage.migrate import upgrade
 from storage.sessions import unit_of_work
@@ -962,16 +963,16 @@ def test_an_unexpected_error_fails_its_item_and_its_source_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Any exception reading a page is that page's error, classified; the other pages go on."""
-    from pipeline.flows import jobs
+    from pipeline.flows import fetch_run
 
-    real = jobs.extract_page
+    real = fetch_run.extract_page
 
     def explode_on_first(body: bytes, url: str, *args: object, **kwargs: object) -> object:
         if url.endswith("/a/1") and "bad" in body.decode():
             raise UnicodeError("a codec no page should name")
         return real(body, url, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(jobs, "extract_page", explode_on_first)
+    monkeypatch.setattr(fetch_run, "extract_page", explode_on_first)
     bad_page = PAGE.format(title="bad", day="Sept. 1").encode()
     bad_routes = {
         "/feed": respond(200, _feed(2), content_type="application/rss+xml"),
@@ -1011,16 +1012,16 @@ def test_a_source_whose_handling_raises_fails_alone(
     session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An unexpected exception outside any one item fails that source; the others are fetched."""
-    from pipeline.flows import jobs
+    from pipeline.flows import fetch
 
-    real = jobs._items_of
+    real = fetch._items_of
 
     def explode_for_bad(source: SourceConfig, *args: object) -> object:
         if source.name == "bad":
             raise RecursionError("maximum recursion depth exceeded")
         return real(source, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(jobs, "_items_of", explode_for_bad)
+    monkeypatch.setattr(fetch, "_items_of", explode_for_bad)
     routes = {"/feed": respond(200, _feed(1), content_type="application/rss+xml"), "/a/1": _page(1)}
     with serve(routes) as server, build_client(SETTINGS.http) as client:
         sources = [

@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from models import Base
-from models.vocabulary import ACTIONS, MEASURES, MODALITIES, PARTS, load_vocabulary
+from models.vocabulary import (
+    ACTIONS,
+    ANNOTATION_STATUSES,
+    MEASURES,
+    MODALITIES,
+    PARTS,
+    STATES,
+    load_vocabulary,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("models", "storage", "pipeline")
@@ -121,6 +129,7 @@ def _identifiers() -> frozenset[str]:
     names = {column.name for table in Base.metadata.tables.values() for column in table.columns}
     names |= set(Base.metadata.tables)
     names |= {*ACTIONS, *MEASURES, *MODALITIES, *PARTS, *vocabulary.forms}
+    names |= {*STATES, *ANNOTATION_STATUSES}
     names |= {element.name for element in vocabulary.elements}
     names |= {group.name for group in vocabulary.groups}
     for path in _modules(*PACKAGES):

@@ -178,7 +178,8 @@ def test_the_snapshot_digest_renders_every_matching_measure_once(
 ) -> None:
     """`digest preview` on the demo database writes a digest holding each matching measure once."""
     monkeypatch.setenv("NEWSTRACK_DIGEST_TO", "analyst@example.com")
-    monkeypatch.setattr("pipeline.flows.jobs.DIGEST_SETTLE", timedelta(0))  # the run ended just now
+    # the run ended just now
+    monkeypatch.setattr("pipeline.flows.digests.DIGEST_SETTLE", timedelta(0))
     capsys.readouterr()
     code = main(
         [

@@ -15,13 +15,17 @@ from models import Article, Base, ElementMention, Event, EventElement, Mention
 from models.annotation import ArticleText
 from models.errors import DatabaseError, DatabaseUrlError, QueryError
 from models.source import SourceConfig
+from models.vocabulary import ANNOTATION_STATUSES
 from pipeline.cli.commands import main
 from pipeline.extraction import Extractor
-from storage import queries, writes
+from storage import queries
+from storage.annotations import STATUS_OF_ANNOTATION, save_annotation
+from storage.articles import add_article, adopt_articles, known_urls
 from storage.engine import SUPPORTED_URLS, make_engine, parse_database_url
 from storage.migrate import current_revision, downgrade, head_revision, newstrack_owns, upgrade
 from storage.readonly import run_readonly
 from storage.sessions import unit_of_work
+from storage.sources import sync_sources
 from tests.stored import (
     PUBLISHED,
     count,
@@ -67,21 +71,19 @@ def test_article_stored_once_by_url_and_by_text(database_url: str) -> None:
     session_factory = ready(database_url)
     ids = two_sources(session_factory)
     with unit_of_work(session_factory) as session:
-        first = writes.add_article(
-            session, new_article("https://a.example/1", "Some text.", ids["first"])
-        )
+        first = add_article(session, new_article("https://a.example/1", "Some text.", ids["first"]))
     with unit_of_work(session_factory) as session:
-        again = writes.add_article(
+        again = add_article(
             session, new_article("https://a.example/1", "Other text.", ids["first"])
         )
-        moved = writes.add_article(
+        moved = add_article(
             session, new_article("https://a.example/moved", " Some   text. ", ids["first"])
         )
     assert first is not None
     assert again is None
     assert moved is None
     with unit_of_work(session_factory) as session:
-        assert writes.known_urls(session, ["https://a.example/1", "https://x.example/"]) == {
+        assert known_urls(session, ["https://a.example/1", "https://x.example/"]) == {
             "https://a.example/1"
         }
 
@@ -106,10 +108,10 @@ def _syndicated(
         for n in range(len(texts))
     ]
     with unit_of_work(session_factory) as session:
-        ids = writes.sync_sources(session, configs)
+        ids = sync_sources(session, configs)
     for n, (url, body) in enumerate(texts.items()):
         with unit_of_work(session_factory) as session:
-            writes.add_article(session, new_article(url, body, ids[f"outlet-{n}"]))
+            add_article(session, new_article(url, body, ids[f"outlet-{n}"]))
     with unit_of_work(session_factory) as session:
         rows = session.scalars(select(Article)).all()
         session.expunge_all()
@@ -166,7 +168,7 @@ def test_failed_unit_of_work_stores_nothing(database_url: str) -> None:
     session_factory = ready(database_url)
     ids = two_sources(session_factory)
     with pytest.raises(RuntimeError), unit_of_work(session_factory) as session:
-        writes.add_article(session, new_article("https://a.example/1", "Text one.", ids["first"]))
+        add_article(session, new_article("https://a.example/1", "Text one.", ids["first"]))
         raise RuntimeError("crash between writes")
     assert count(session_factory, Article) == 0
 
@@ -188,7 +190,7 @@ def test_annotation_saved_twice_leaves_the_same_rows(
         )
     [annotation] = extractor.annotate([ArticleText(str(article_id), seed_text, "", PUBLISHED)])
     with unit_of_work(session_factory) as session:
-        writes.save_annotation(session, article_id, annotation)
+        save_annotation(session, article_id, annotation)
     assert [count(session_factory, model) for model in (Event, Mention, ElementMention)] == counts
 
 
@@ -244,12 +246,12 @@ def test_an_article_in_two_feeds_belongs_to_the_first_configured_source(
 
     assert sources_of_event() == ([ids["second"], ids["second"]], 1)
     with unit_of_work(session_factory) as session:
-        moved = writes.adopt_articles(session, ids["first"], ["https://a.example/0"])
+        moved = adopt_articles(session, ids["first"], ["https://a.example/0"])
     assert len(moved) == 1
     assert sources_of_event() == ([ids["first"], ids["second"]], 2)  # the event's count follows
     with unit_of_work(session_factory) as session:  # a later source never takes it back
-        assert writes.adopt_articles(session, ids["second"], ["https://a.example/0"]) == []
-        assert writes.adopt_articles(session, ids["first"], ["https://a.example/0"]) == []
+        assert adopt_articles(session, ids["second"], ["https://a.example/0"]) == []
+        assert adopt_articles(session, ids["first"], ["https://a.example/0"]) == []
 
 
 def test_totals_count_articles_events_and_elements(
@@ -405,7 +407,7 @@ def test_downgrade_to_the_first_schema_and_back(database_url: str) -> None:
     session_factory = ready(database_url)
     ids = two_sources(session_factory)
     with unit_of_work(session_factory) as session:
-        writes.add_article(session, new_article("https://a.example/1", "Kept text.", ids["first"]))
+        add_article(session, new_article("https://a.example/1", "Kept text.", ids["first"]))
     engine = session_factory.kw["bind"]
     downgrade(engine, "0001")
     assert current_revision(engine) == "0001"
@@ -510,3 +512,8 @@ def test_no_statement_can_write_through_sql(
     assert not attached.exists()
     assert run_readonly(reader_url, "SELECT count(*) FROM sources").rows == [(2,)]
     assert run_readonly(reader_url, "SELECT count(*) FROM v_events").rows == [(0,)]
+
+
+def test_every_annotation_status_has_an_article_status() -> None:
+    """An article annotated with any status the vocabulary names is stored with a status of its own."""
+    assert set(STATUS_OF_ANNOTATION) == set(ANNOTATION_STATUSES)

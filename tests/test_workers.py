@@ -137,15 +137,13 @@ def _claims(log: str) -> list[list[int]]:
 def _queue_articles(session_factory: sessionmaker[Session], count: int) -> list[int]:
     """Store articles about export controls, each with its extraction job, as a fetch would."""
     from pipeline.running.workers import queue_extraction
-    from storage import writes
+    from storage.articles import add_article
 
     ids = []
     for n in range(1, count + 1):
         with unit_of_work(session_factory) as session:
             text_ = PAGE.format(title=f"n{n}", element="gallium", day=n % 28 + 1)
-            article_id = writes.add_article(
-                session, new_article(f"https://a.example/{n}", text_, None)
-            )
+            article_id = add_article(session, new_article(f"https://a.example/{n}", text_, None))
             assert article_id is not None
             queue_extraction(session, article_id)
             ids.append(article_id)
@@ -206,8 +204,11 @@ def test_extraction_jobs_read_waiting_articles_in_batches(postgres_url: str) -> 
 @pytest.mark.parametrize(
     ("kill_at", "stored"),
     [
-        ("storage.writes:store_annotation:10:after", 0),  # storing the tenth article of a batch
-        ("storage.consolidation:consolidate_pending:1", 32),  # a batch stored, not yet grouped
+        (
+            "storage.annotations:store_annotation:10:after",
+            0,
+        ),  # storing the tenth article of a batch
+        ("storage.consolidation:consolidate_queued:1", 32),  # a batch stored, not yet grouped
     ],
 )
 def test_a_worker_killed_mid_extraction_loses_nothing_and_duplicates_nothing(
@@ -318,7 +319,7 @@ def test_an_article_and_its_extraction_job_are_stored_together_or_not_at_all(
 ) -> None:
     """The extraction job is queued in the article's own transaction: a rollback takes both."""
     from pipeline.running.workers import queue_extraction
-    from storage import writes
+    from storage.articles import add_article
     from tests.stored import new_article
 
     session_factory = ready(postgres_url)
@@ -328,17 +329,13 @@ def test_an_article_and_its_extraction_job_are_stored_together_or_not_at_all(
             return session.scalar(text("SELECT count(*) FROM procrastinate_jobs")) or 0
 
     with pytest.raises(RuntimeError), unit_of_work(session_factory) as session:
-        article_id = writes.add_article(
-            session, new_article("https://a.example/1", "Text one.", None)
-        )
+        article_id = add_article(session, new_article("https://a.example/1", "Text one.", None))
         assert article_id is not None
         queue_extraction(session, article_id)
         raise RuntimeError("the worker dies before the commit")
     assert jobs() == 0
     with unit_of_work(session_factory) as session:
-        article_id = writes.add_article(
-            session, new_article("https://a.example/1", "Text one.", None)
-        )
+        article_id = add_article(session, new_article("https://a.example/1", "Text one.", None))
         assert article_id is not None
         queue_extraction(session, article_id)
     with unit_of_work(session_factory) as session:

@@ -60,6 +60,9 @@ MEASURES = (
     "agreement",
 )
 MODALITIES = ("asserted", "reported", "threatened", "negated", "hypothetical")
+# The states a measure can be in, in the order reports list them.
+STATES = ("in_force", "suspended", "eased", "threatened", "lifted", "expired")
+ANNOTATION_STATUSES = ("read", "screened", "skipped")  # how far the extractor read an article
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,10 @@ if TYPE_CHECKING:
     from pipeline.config.watchlists import Watchlist
     from pipeline.delivery.smtp import SmtpSettings
     from pipeline.extraction import Extractor
-    from pipeline.flows.jobs import FetchSummary
+    from pipeline.flows.fetch import FetchSummary
     from pipeline.running.deploy import JobNeeds
     from pipeline.running.scheduler import Scheduler
-    from storage.queries import Report
+    from storage.measures import Report
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 CANNED_NAME = re.compile(r"^[a-z][a-z0-9-]*$")  # a one-word query is a canned query's name
@@ -572,7 +572,7 @@ def command_init(args: argparse.Namespace, settings: Settings) -> int:
 def command_fetch(args: argparse.Namespace, settings: Settings) -> int:
     """Fetch sources and store new articles."""
     from pipeline.config.sources import load_sources, select_sources
-    from pipeline.flows.jobs import fetch_sources
+    from pipeline.flows.fetch import fetch_sources
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
 
@@ -596,7 +596,7 @@ def command_extract(args: argparse.Namespace, settings: Settings) -> int:
     from models.vocabulary import load_vocabulary
     from pipeline.extraction import Extractor
     from pipeline.extraction.nlp import load_pipeline
-    from pipeline.flows.jobs import extract_pending
+    from pipeline.flows.extract import extract_pending
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
 
@@ -635,7 +635,8 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.config.sources import load_sources, select_sources
     from pipeline.extraction import Extractor
     from pipeline.extraction.nlp import load_pipeline
-    from pipeline.flows.jobs import extract_pending, fetch_sources
+    from pipeline.flows.extract import extract_pending
+    from pipeline.flows.fetch import fetch_sources
     from storage import queries
     from storage.engine import describe, make_session_factory, open_engine
     from storage.migrate import upgrade
@@ -694,7 +695,7 @@ def command_backfill(args: argparse.Namespace, settings: Settings) -> int:
     """Load a WordPress source's posts since a date; edited posts get their new text."""
     from pipeline.config.sources import load_sources, select_sources
     from pipeline.fetching.times import parse_datetime
-    from pipeline.flows.jobs import backfill_source
+    from pipeline.flows.reextract import backfill_source
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
 
@@ -788,7 +789,7 @@ def command_sources(args: argparse.Namespace, settings: Settings) -> int:
 def command_reextract(args: argparse.Namespace, settings: Settings) -> int:
     """Re-extract text from stored raw pages; changed articles are queued for `extract`."""
     from pipeline.config.sources import load_sources, select_sources
-    from pipeline.flows.jobs import reextract_pages
+    from pipeline.flows.reextract import reextract_pages
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
 
@@ -809,7 +810,7 @@ def command_reextract(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_consolidate(args: argparse.Namespace, settings: Settings) -> int:
     """Regroup every stored mention into events and rebuild the timelines of measures."""
-    from pipeline.flows.jobs import consolidate_all
+    from pipeline.flows.consolidate import consolidate_all
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
 
@@ -831,8 +832,8 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
     """Print where each matching measure stands on a day."""
     from models.vocabulary import load_vocabulary
     from storage.engine import make_session_factory, open_existing
+    from storage.measures import measure_reports, measure_states
     from storage.migrate import upgrade
-    from storage.queries import measure_reports, measure_states
     from storage.sessions import unit_of_work
 
     vocabulary = load_vocabulary()
@@ -1057,7 +1058,7 @@ def _digest_setup(args: argparse.Namespace) -> tuple[list[Watchlist], CronFile, 
 
 def command_digest_send(args: argparse.Namespace, settings: Settings) -> int:
     """Send every due digest at most once; a failed one stays pending for the next run."""
-    from pipeline.flows.jobs import send_digests
+    from pipeline.flows.digests import send_digests
     from storage.engine import make_session_factory, open_engine
     from storage.migrate import upgrade
 
@@ -1093,7 +1094,7 @@ def command_digest_send(args: argparse.Namespace, settings: Settings) -> int:
 def command_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
     """Write the digest a watchlist would send now, as .eml and .html, and print their paths."""
     from pipeline.delivery.message import standalone_html
-    from pipeline.flows.jobs import preview_digest
+    from pipeline.flows.digests import preview_digest
     from storage.engine import make_session_factory, open_existing
     from storage.migrate import upgrade
 

@@ -9,8 +9,8 @@ from datetime import date, timedelta
 
 from PIL import Image, ImageDraw, ImageFont
 
+from models.digest import DigestMeasure, StatePeriod
 from pipeline.delivery.digest import Digest, grouped
-from storage.digests import DigestMeasure, StatePeriod
 
 CHART_DAYS = 90
 CHART_ROWS = 24  # measures drawn at most; the rest are counted under the chart

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from models.digest import Act, DigestMeasure, Evidence
 from models.vocabulary import Vocabulary
 from pipeline.config.watchlists import Watchlist
-from storage.digests import Act, DigestMeasure, Evidence
 
 WORD = re.compile(r"[a-z]+")
 NO_ELEMENT = "Other measures (no element named)"

@@ -92,7 +92,7 @@ def _extractor() -> Any:
 @cache
 def _pace() -> Any:
     """When this worker process groups stored mentions into events, across its jobs."""
-    from pipeline.flows.jobs import ConsolidationPace
+    from pipeline.flows.extract import ConsolidationPace
 
     return ConsolidationPace()
 
@@ -105,7 +105,7 @@ def _settings() -> Settings:
 def fetch_source(context: procrastinate.JobContext, source: str) -> dict[str, Any]:
     """Fetch one source; each new article is stored with its extraction queued, in one transaction."""
     from pipeline.config.sources import load_sources, select_sources
-    from pipeline.flows.jobs import fetch_sources
+    from pipeline.flows.fetch import fetch_sources
 
     settings = _settings()
     chosen = select_sources(load_sources(settings.sources_path), [source])
@@ -170,7 +170,7 @@ def extract_articles(
     The batch is claimed, so each article is read once even with many workers; an article another
     worker holds is read there.
     """
-    from pipeline.flows.jobs import extract_claimed
+    from pipeline.flows.extract import extract_claimed
 
     settings = _settings()
     with recorded(context):

@@ -1,17 +1,15 @@
-"""Digests: the measures a watchlist wants news of since its last digest, and their deliveries."""
+"""The measures a watchlist wants news of since its last digest, read for the digest."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import (
     Article,
-    DigestDelivery,
     Event,
     EventElement,
     EventTarget,
@@ -19,75 +17,12 @@ from models import (
     Mention,
     Source,
 )
+from models.digest import Act, DigestMeasure, DigestReport, Evidence, StatePeriod
 from models.filters import Filters
+from models.grouping import AFFIRMING
 from storage.engine import as_utc
-from storage.sessions import dialect_insert
 
 CHUNK = 500
-AFFIRMING = (
-    "asserted",
-    "reported",
-)  # modalities that state an act; denials and suppositions do not
-
-
-@dataclass(frozen=True)
-class Report:
-    """An article reporting a measure, as a digest links to it."""
-
-    title: str
-    url: str
-    source: str
-    published_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """A sentence stating an event, with how surely it states it."""
-
-    sentence: str
-    modality: str
-    confidence: float
-    published_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Act:
-    """One event of a measure: its founding act or a change to it."""
-
-    event_id: int
-    action: str
-    on: date  # effective, else announced, else first reported: the day it sets a state
-    expires_on: date | None
-    affirmed: bool  # stated as done, not denied or supposed
-    is_new: bool  # first reported in the digest's period
-
-
-@dataclass(frozen=True)
-class StatePeriod:
-    """A stretch of time in which a measure is in one state."""
-
-    state: str
-    starts_on: date
-    ends_on: date | None
-
-
-@dataclass(frozen=True)
-class DigestMeasure:
-    """A measure with new reports in a digest's period: its acts, states and evidence."""
-
-    id: int  # its founding event
-    actor: str | None
-    actor_body: str | None
-    measure: str
-    status: str  # its founding event's status, for a measure with no stated period
-    elements: tuple[str, ...]  # of all its events
-    targets: tuple[str, ...]
-    source_count: int
-    acts: tuple[Act, ...]  # by day
-    periods: tuple[StatePeriod, ...]  # by start
-    evidence: dict[int, tuple[Evidence, ...]]  # each act's sentences, by event id
-    reports: tuple[Report, ...]  # the reports that arrived in the digest's period, by publication
-    is_new: bool  # no report of it came before the period
 
 
 def digest_measures(
@@ -256,9 +191,9 @@ def _evidence(session: Session, event_ids: list[int]) -> dict[int, tuple[Evidenc
 
 def _reports(
     session: Session, event_ids: list[int], since: datetime, until: datetime
-) -> dict[int, list[Report]]:
+) -> dict[int, list[DigestReport]]:
     """The articles extracted in [since, until) that report each of these events."""
-    found: dict[int, list[Report]] = defaultdict(list)
+    found: dict[int, list[DigestReport]] = defaultdict(list)
     for start in range(0, len(event_ids), CHUNK):
         rows = session.execute(
             select(
@@ -277,7 +212,7 @@ def _reports(
             )
         )
         for event_id, title, url, source, published_at in rows:
-            found[event_id].append(Report(title, url, source, _utc(published_at)))
+            found[event_id].append(DigestReport(title, url, source, _utc(published_at)))
     return found
 
 
@@ -334,164 +269,4 @@ def _passes(filters: Filters, event: Event, elements: list[str], targets: list[s
         and (not filters.targets or bool(filters.targets.intersection(targets)))
         and (not filters.modality or event.modality in filters.modality)
         and event.source_count >= filters.min_sources
-    )
-
-
-def open_deliveries(
-    session: Session,
-    watchlist: str,
-    recipients: tuple[str, ...],
-    period: datetime,
-    first_since: datetime,
-) -> None:
-    """Give each recipient a delivery for the period, covering what came since their last digest.
-
-    A recipient whose earlier digest is still pending gets no new one: that one, when it is sent,
-    covers everything up to its sending.
-    """
-    for recipient in recipients:
-        rows = session.execute(
-            select(DigestDelivery.period, DigestDelivery.until, DigestDelivery.state)
-            .where(DigestDelivery.watchlist == watchlist, DigestDelivery.recipient == recipient)
-            .order_by(DigestDelivery.period.desc())
-            .limit(1)
-        ).all()
-        since = first_since
-        if rows:
-            last_period, last_until, last_state = rows[0]
-            if last_state == "pending" or as_utc(last_period) >= period:
-                continue
-            since = as_utc(last_until or last_period)
-        session.execute(
-            dialect_insert(session, DigestDelivery)
-            .values(
-                watchlist=watchlist,
-                recipient=recipient,
-                period=period,
-                since=since,
-                state="pending",
-            )
-            .on_conflict_do_nothing(index_elements=["watchlist", "recipient", "period"])
-        )
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A digest to send: for whom, which watchlist and which stretch of time."""
-
-    id: int
-    watchlist: str
-    recipient: str
-    period: datetime
-    since: datetime
-    attempts: int
-
-
-def pending(session: Session, watchlist: str) -> list[Delivery]:
-    """A watchlist's deliveries not sent yet, oldest first."""
-    rows = session.execute(
-        select(DigestDelivery)
-        .where(DigestDelivery.watchlist == watchlist, DigestDelivery.state == "pending")
-        .order_by(DigestDelivery.period, DigestDelivery.recipient)
-    ).scalars()
-    return [_delivery(row) for row in rows]
-
-
-def take(session: Session, delivery_id: int) -> Delivery | None:
-    """Lock a pending delivery for sending; None when it was sent meanwhile."""
-    row = session.execute(
-        select(DigestDelivery)
-        .where(DigestDelivery.id == delivery_id, DigestDelivery.state == "pending")
-        .with_for_update()
-    ).scalar_one_or_none()
-    return _delivery(row) if row is not None else None
-
-
-def mark_sending(
-    session: Session,
-    delivery_id: int,
-    until: datetime,
-    message_id: str,
-    events: int,
-    updates: int,
-) -> None:
-    """Record that a digest covering up to `until` is being handed to the server: never again.
-
-    Committed before the server sees the message, so a run stopped at any point after this sends
-    it at most once; if it stops before the server says yes, the digest shows as unconfirmed.
-    """
-    session.execute(
-        update(DigestDelivery)
-        .where(DigestDelivery.id == delivery_id)
-        .values(
-            state="sending",
-            until=until,
-            message_id=message_id,
-            events=events,
-            updates=updates,
-            sent_at=datetime.now(UTC),  # when sending began, until it is confirmed
-            attempts=DigestDelivery.attempts + 1,
-            error=None,
-        )
-    )
-
-
-def mark_sent(session: Session, delivery_id: int) -> None:
-    """Record that the server took a digest."""
-    session.execute(
-        update(DigestDelivery)
-        .where(DigestDelivery.id == delivery_id)
-        .values(state="sent", sent_at=datetime.now(UTC))
-    )
-
-
-def mark_unconfirmed(session: Session, delivery_id: int, error: str) -> None:
-    """Keep a digest whose handing-over broke off as sending: the server may have it."""
-    session.execute(
-        update(DigestDelivery).where(DigestDelivery.id == delivery_id).values(error=error[:2000])
-    )
-
-
-def unconfirmed(session: Session, watchlist: str, begun_before: datetime) -> list[Delivery]:
-    """A watchlist's digests whose sending began before `begun_before` and was never confirmed."""
-    rows = session.execute(
-        select(DigestDelivery)
-        .where(
-            DigestDelivery.watchlist == watchlist,
-            DigestDelivery.state == "sending",
-            DigestDelivery.sent_at < begun_before,
-        )
-        .order_by(DigestDelivery.period, DigestDelivery.recipient)
-    ).scalars()
-    return [_delivery(row) for row in rows]
-
-
-def settle_unconfirmed(
-    session: Session, watchlist: str, begun_before: datetime, arrived: bool
-) -> int:
-    """At the user's word, mark a watchlist's unconfirmed digests sent, or queue them again."""
-    result = session.execute(
-        update(DigestDelivery)
-        .where(
-            DigestDelivery.watchlist == watchlist,
-            DigestDelivery.state == "sending",
-            DigestDelivery.sent_at < begun_before,
-        )
-        .values(state="sent" if arrived else "pending")
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def mark_failed(session: Session, delivery_id: int, error: str) -> None:
-    """Record a failed attempt the server never took; the delivery waits for the next run."""
-    session.execute(
-        update(DigestDelivery)
-        .where(DigestDelivery.id == delivery_id)
-        .values(state="pending", sent_at=None, error=error[:2000])
-    )
-
-
-def _delivery(row: DigestDelivery) -> Delivery:
-    return Delivery(
-        row.id, row.watchlist, row.recipient, as_utc(row.period), as_utc(row.since), row.attempts
     )

@@ -1,0 +1,210 @@
+"""Extraction: stored articles annotated and their mentions stored, a batch per transaction."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.annotation import Annotation, ArticleText
+from pipeline.extraction import Extractor
+from pipeline.flows.consolidate import run_queued_consolidation
+from pipeline.flows.progress import Progress
+from storage.annotations import lock_for_annotations, store_annotation
+from storage.articles import mark_extraction_failed
+from storage.consolidation import Kind, consolidate, queue_consolidation
+from storage.queries import (
+    articles_by_id,
+    claim_pending_articles,
+    existing_events,
+    pending_article_ids,
+)
+from storage.sessions import unit_of_work
+
+log = logging.getLogger("newstrack")
+
+
+@dataclass
+class ExtractSummary:
+    """What an extraction run did."""
+
+    articles: int = 0
+    failed: int = 0
+    screened: int = 0  # read by the vocabularies only: no critical mineral or no measure named
+    skipped: int = 0  # not read: empty, or not in English
+    events: set[int] = field(default_factory=set)
+
+
+def extract_pending(
+    session_factory: sessionmaker[Session],
+    extractor: Extractor,
+    batch_size: int = 32,
+    limit: int | None = None,
+    dry_run: bool = False,
+    outdated: bool = False,
+    processes: int = 1,
+    ids: Sequence[int] | None = None,
+) -> ExtractSummary:
+    """Annotate articles waiting for extraction and store their events, a batch per transaction.
+
+    With `outdated`, articles extracted by another extractor version are annotated again; their
+    tags and mentions are replaced, and articles already at this version are left untouched.
+    Stored mentions are grouped into events as they are paced, and once more at the end.
+    """
+    summary = ExtractSummary()
+    with unit_of_work(session_factory) as session:
+        waiting = pending_article_ids(
+            session, limit, extractor.version if outdated else None, among=ids
+        )
+    progress = Progress("extract", total=len(waiting))
+    pace = ConsolidationPace()
+    for start in range(0, len(waiting), batch_size):
+        with pace.extracting():
+            _extract_batch(
+                session_factory,
+                extractor,
+                waiting[start : start + batch_size],
+                summary,
+                progress,
+                dry_run,
+                processes,
+            )
+        if pace.due() and not dry_run:
+            with pace.consolidating():
+                summary.events |= run_queued_consolidation(session_factory)
+    progress.finish()
+    if not dry_run:
+        summary.events |= run_queued_consolidation(session_factory)
+    if summary.events and not dry_run:  # events merged into others later in the run are gone
+        with unit_of_work(session_factory) as session:
+            summary.events = existing_events(session, summary.events)
+    return summary
+
+
+def extract_claimed(
+    session_factory: sessionmaker[Session],
+    extractor: Extractor,
+    prefer: Sequence[int] = (),
+    batch_size: int = 32,
+    until_none_left: bool = False,
+    pace: ConsolidationPace | None = None,
+) -> ExtractSummary:
+    """On PostgreSQL, extract batches of waiting articles no other worker holds, `prefer` first.
+
+    Each batch is claimed for as long as it is read and stored, so workers running at once share
+    the waiting articles without reading one twice. Without `until_none_left`, one batch is read.
+    The stored mentions are grouped into events when `pace` says it is due, and whenever no
+    article is left waiting, so the last worker to finish groups them.
+    """
+    summary = ExtractSummary()
+    progress = Progress("extract")
+    pace = pace or ConsolidationPace()
+    while True:
+        with session_factory() as claim, claim.begin():
+            claimed = claim_pending_articles(claim, prefer, batch_size)
+            if not claimed:
+                break
+            log.info("extract: claimed articles %s", ",".join(map(str, claimed)))
+            with pace.extracting():
+                _extract_batch(session_factory, extractor, claimed, summary, progress)
+        if pace.due():
+            with pace.consolidating():
+                summary.events |= run_queued_consolidation(session_factory)
+        if not until_none_left:
+            break
+    progress.finish()
+    with unit_of_work(session_factory) as session:
+        left = pending_article_ids(session, limit=1)
+    if not left:
+        summary.events |= run_queued_consolidation(session_factory)
+    return summary
+
+
+@dataclass
+class ConsolidationPace:
+    """When to group stored mentions into events during a long extraction.
+
+    Grouping rereads every claim of the kinds it touches, so it is run when the extraction since
+    the last one took `times` as long as that one did: it stays a bounded share of the work
+    however large the store grows, and events are never older than a few groupings.
+    """
+
+    times: float = 10.0
+    extracted: float = 0.0  # seconds of extraction since the last grouping
+    last: float = 0.0  # seconds the last grouping took
+
+    def due(self) -> bool:
+        """Whether enough extraction has passed since the last grouping."""
+        return self.extracted > 0 and self.extracted >= self.times * self.last
+
+    @contextmanager
+    def extracting(self) -> Iterator[None]:
+        """Count the time of an extraction batch."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.extracted += time.perf_counter() - started
+
+    @contextmanager
+    def consolidating(self) -> Iterator[None]:
+        """Count the time of a grouping, and start counting extraction again."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.last = time.perf_counter() - started
+            self.extracted = 0.0
+
+
+def _extract_batch(
+    session_factory: sessionmaker[Session],
+    extractor: Extractor,
+    ids: Sequence[int],
+    summary: ExtractSummary,
+    progress: Progress,
+    dry_run: bool = False,
+    processes: int = 1,
+) -> None:
+    """Annotate some articles in one pass of the pipeline and store them in one transaction.
+
+    Each article is stored in its own savepoint, so one that fails is marked failed and the others
+    go on; their events are consolidated once for the whole batch, and a batch is stored whole or
+    not at all.
+    """
+    with unit_of_work(session_factory) as session:
+        batch = articles_by_id(session, list(ids))
+    texts = [ArticleText(str(a.id), a.text, a.title, a.published_at, a.language) for a in batch]
+    annotated = list(zip(batch, extractor.annotate_each(texts, processes), strict=True))
+    with unit_of_work(session_factory, dry_run) as session:
+        lock_for_annotations(
+            session,
+            [(article.id, found) for article, found in annotated if isinstance(found, Annotation)],
+        )
+        kinds: set[Kind] = set()
+        touched: set[int] = set()
+        for article, annotation in annotated:
+            try:
+                if isinstance(annotation, Exception):
+                    raise annotation
+                with session.begin_nested():
+                    found_kinds, found_events = store_annotation(session, article.id, annotation)
+            except Exception as error:  # one bad article must not stop the batch
+                log.warning("article %d: extraction failed: %s", article.id, error)
+                summary.failed += 1
+                mark_extraction_failed(session, article.id, f"{type(error).__name__}: {error}")
+            else:
+                kinds |= found_kinds
+                touched |= found_events
+                summary.screened += annotation.status == "screened"
+                summary.skipped += annotation.status == "skipped"
+            summary.articles += 1
+            progress.advance(article.title)
+        if dry_run and (kinds or touched):  # a rolled-back batch shows its events now
+            summary.events.update(consolidate(session, kinds, touched))
+        else:
+            queue_consolidation(session, kinds, touched)
