@@ -1,4 +1,4 @@
-"""SQLAlchemy models and the domain vocabulary of newstrack."""
+"""The bottom layer: tables, the vocabulary, and the plain records and rules every layer passes around."""
 
 from models.tables import (
     Article,

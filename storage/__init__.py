@@ -1,1 +1,1 @@
-"""Everything that talks to the database: engines, migrations, writes, queries, read-only SQL."""
+"""All database work, one module per kind of row; imports nothing of newstrack but models/."""
