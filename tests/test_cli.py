@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from pipeline.cli.commands import build_parser, main
+from pipeline.cli import build_parser, main
 from storage.engine import open_engine
 from tests.stored import newstrack
 

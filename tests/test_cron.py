@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from models import JobRun
 from models.errors import ConfigError
-from pipeline.cli.commands import build_parser, check_newstrack_command
+from pipeline.cli import build_parser, check_newstrack_command
 from pipeline.config.cron import CronFile, CronJob, Retry, daylight_saving_warnings, load_cron
 from pipeline.config.settings import Settings
 from pipeline.config.sources import load_sources, select_sources
@@ -448,7 +448,7 @@ def test_a_tick_loads_neither_spacy_nor_the_job_flows(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'x.db'}"
     assert newstrack("--db", database, "init").returncode == 0  # migrating is done once, not here
     code = (
-        "import json, sys\nfrom pipeline.cli.commands import main\n"
+        "import json, sys\nfrom pipeline.cli import main\n"
         f"code = main(['-q', '--db', {database!r}, 'cron', 'tick', '--file', {str(path)!r}])\n"
         "print(json.dumps([code, sorted(sys.modules)]))\n"
     )

@@ -33,7 +33,7 @@ from models import Article, DigestDelivery, Mention, PendingConsolidation
 from models.annotation import ArticleText
 from models.filters import Filters
 from models.vocabulary import load_vocabulary
-from pipeline.cli.commands import check_newstrack_command, main
+from pipeline.cli import check_newstrack_command, main
 from pipeline.config.cron import CronFile, CronJob
 from pipeline.config.watchlists import Watchlist, load_watchlists
 from pipeline.delivery.digest import (

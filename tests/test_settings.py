@@ -111,8 +111,8 @@ def test_smtp_port_and_stalled_after_go_through_the_same_reader(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The mail port and a worker's stall limit are environment numbers too."""
+    from pipeline.config.settings import stalled_after
     from pipeline.delivery.mail import SmtpSettings
-    from pipeline.running.workers import stalled_after
 
     with pytest.raises(ConfigError, match=r"NEWSTRACK_SMTP_PORT='0': expected a whole number"):
         SmtpSettings.from_environment({"NEWSTRACK_SMTP_PORT": "0"})

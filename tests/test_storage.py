@@ -15,7 +15,7 @@ from models import Article, Base, ElementMention, Event, EventElement, Mention
 from models.annotation import ArticleText
 from models.errors import DatabaseError, DatabaseUrlError, QueryError
 from models.source import SourceConfig
-from pipeline.cli.commands import main
+from pipeline.cli import main
 from pipeline.extraction import Extractor
 from storage import queries, writes
 from storage.engine import SUPPORTED_URLS, make_engine, parse_database_url

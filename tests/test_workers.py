@@ -424,7 +424,7 @@ def test_deployment_examples_run_real_commands() -> None:
 
     import yaml
 
-    from pipeline.cli.commands import check_newstrack_command
+    from pipeline.cli import check_newstrack_command
 
     commands = []
     for document in yaml.safe_load_all((PROJECT / "deploy/kubernetes/workers.yaml").read_text()):
