@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.errors import NewstrackError
+from models.vocabulary import load_vocabulary
 from pipeline.cli.arguments import SuggestingParser
 from pipeline.cli.output import print_summary
 from pipeline.config.settings import Settings
@@ -166,8 +167,7 @@ def open_database(settings: Settings, existing: bool = False) -> Iterator[Databa
 
 def load_extractor() -> Extractor:
     """The extractor with the trained pipeline, loaded only by the commands that read text."""
-    from models.vocabulary import load_vocabulary
-    from pipeline.extraction import Extractor
+    from pipeline.extraction import Extractor  # spaCy
     from pipeline.extraction.nlp import load_pipeline
 
     return Extractor(load_pipeline(), load_vocabulary())

@@ -95,6 +95,7 @@ def _chosen_watchlists(
 
 def command_digest_send(args: argparse.Namespace, context: Context) -> int:
     """Send every due digest at most once; a failed one stays pending for the next run."""
+    # The job flows load spaCy: only the commands that run them import them.
     from pipeline.flows.jobs import send_digests
 
     watchlists, cron, smtp = _chosen_watchlists(args, context)

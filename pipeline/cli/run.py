@@ -21,6 +21,7 @@ from storage.engine import describe
 if TYPE_CHECKING:
     import httpx
 
+    # The job flows load spaCy: only the commands that run them import them.
     from pipeline.flows.jobs import FetchSummary
 
     from .base import Subcommands

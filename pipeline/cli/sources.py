@@ -99,6 +99,7 @@ def command_sources(args: argparse.Namespace, context: Context) -> int:
 
 def command_reextract(args: argparse.Namespace, context: Context) -> int:
     """Re-extract text from stored raw pages; changed articles are queued for `extract`."""
+    # The job flows load spaCy: only the commands that run them import them.
     from pipeline.flows.jobs import reextract_pages
 
     sources = load_sources(context.settings.sources_path)

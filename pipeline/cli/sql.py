@@ -15,7 +15,6 @@ from pipeline.cli.base import EXIT_OK, EXIT_PARTIAL, Context
 from pipeline.cli.output import FORMATS, write_rows
 from pipeline.config.settings import SQL_DATABASE_VARIABLE
 from storage.canned import canned_queries, canned_query
-from storage.readonly import placeholders, run_readonly
 
 if TYPE_CHECKING:
     from .base import Subcommands
@@ -70,6 +69,8 @@ def register(commands: Subcommands, common: SuggestingParser) -> None:
 
 def command_sql(args: argparse.Namespace, context: Context) -> int:
     """Run a read-only query and print its rows; exit 3 when the row cap cut them."""
+    from storage.readonly import placeholders, run_readonly  # psycopg: no other command needs it
+
     settings = context.settings
     output_format = "json" if context.as_json else args.format
     if args.list:
@@ -127,6 +128,8 @@ def _check_placeholders(used: set[str], given: set[str]) -> None:
 
 def _hint_newest_article(database_url: str, since: str) -> None:
     """Say on standard error how old the newest article is, when a window found nothing."""
+    from storage.readonly import run_readonly
+
     newest_article = "SELECT max(published_at) FROM articles"
     newest = run_readonly(database_url, newest_article, trusted=True).rows[0][0]
     if newest is None:

@@ -3,8 +3,9 @@
 A fetch job per source (one queued and one running at a time, by its queueing lock and lock)
 stores new articles and defers their extraction; an extraction job claims a batch of waiting
 articles (its own first) and reads them in one pass of the trained pipeline, loaded once per
-worker process. Every job is safe to run again: the unique
-keys of the store make a repeated fetch or extraction change nothing.
+worker process. Every job is safe to run again: the unique keys of the store make a repeated fetch
+or extraction change nothing. The job flows and the trained pipeline are imported by the tasks
+that run them: a scheduler that only queues jobs loads neither.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ import procrastinate
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.errors import UsageError
+from models.vocabulary import load_vocabulary
 from pipeline.config.cron import CronJob
 from pipeline.config.settings import Settings, child_environment, stalled_after
+from pipeline.config.sources import load_sources, select_sources
 from pipeline.fetching.http import build_client
 from pipeline.running.scheduler import Runner
 from storage.engine import make_engine, make_session_factory, parse_database_url
@@ -81,7 +84,6 @@ def _session_factory(database_url: str) -> sessionmaker[Session]:
 @cache
 def _extractor() -> Any:
     """The trained pipeline, loaded once per worker process."""
-    from models.vocabulary import load_vocabulary
     from pipeline.extraction import Extractor
     from pipeline.extraction.nlp import load_pipeline
 
@@ -105,7 +107,6 @@ def _settings(context: procrastinate.JobContext) -> Settings:
 @tasks.task(name="fetch_source", queue="fetch", pass_context=True)
 def fetch_source(context: procrastinate.JobContext, source: str) -> dict[str, Any]:
     """Fetch one source; each new article is stored with its extraction queued, in one transaction."""
-    from pipeline.config.sources import load_sources, select_sources
     from pipeline.flows.jobs import fetch_sources
 
     settings = _settings(context)
@@ -228,8 +229,6 @@ def defer_fetches(app: procrastinate.App, sources: Sequence[str]) -> list[str]:
 
 def defer_job(app: procrastinate.App, settings: Settings, job: CronJob) -> str:
     """Queue what a cron.yaml job does: a fetch per source, an extraction, or its command."""
-    from pipeline.config.sources import load_sources, select_sources
-
     if job.command[0] == "fetch":
         named = named_sources(job.command[1:])
         sources = select_sources(load_sources(settings.sources_path), named)
