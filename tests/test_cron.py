@@ -591,11 +591,11 @@ def test_cron_check_and_tick_refuse_the_numbers_before_any_run(
     assert check.returncode == 2, check.stdout
     assert f"{path}: line 3: job 'broken': " in check.stderr
     assert "Traceback" not in check.stderr
-    assert newstrack("--db", database, "init").returncode == 0
+    assert in_process("--db", database, "init").returncode == 0
     tick = newstrack("--db", database, "cron", "tick", "--file", str(path), timeout=60)
     assert tick.returncode == 2, tick.stderr
     assert "Traceback" not in tick.stderr
-    rows = newstrack("--db", database, "sql", "SELECT job, state FROM job_runs", "--json")
+    rows = in_process("--db", database, "sql", "SELECT job, state FROM job_runs", "--json")
     assert json.loads(rows.stdout) == []
 
 
