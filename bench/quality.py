@@ -6,16 +6,23 @@ Usage: python bench/quality.py [--snapshot snapshot] [--expected tests/fixtures/
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from pipeline.cli.commands import main as newstrack
 from pipeline.flows.evaluate import found_in_database, load_expected, score
 from storage.engine import make_engine, make_session_factory
 from storage.sessions import unit_of_work
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def newstrack(arguments: list[str]) -> int:
+    """Run the command line in a child process, as a user would; return its exit code."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *arguments], check=False
+    ).returncode
 
 
 def main() -> int:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,7 +23,6 @@ from sqlalchemy import select
 from models import Article
 from models.annotation import ArticleText
 from models.vocabulary import load_vocabulary
-from pipeline.cli.commands import main as newstrack
 from pipeline.extraction import Extractor
 from pipeline.extraction.nlp import load_pipeline
 from pipeline.flows.evaluate import load_expected
@@ -30,6 +31,13 @@ from storage.sessions import unit_of_work
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 64
+
+
+def newstrack(arguments: list[str]) -> int:
+    """Run the command line in a child process, as a user would; return its exit code."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *arguments], check=False
+    ).returncode
 
 
 def texts_by_topic() -> tuple[list[str], list[str]]:

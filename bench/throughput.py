@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -19,13 +20,19 @@ from sqlalchemy import select
 from models import Article
 from models.annotation import ArticleText
 from models.vocabulary import load_vocabulary
-from pipeline.cli.commands import main as newstrack
 from pipeline.extraction import Extractor
 from pipeline.extraction.nlp import load_pipeline
 from storage.engine import make_session_factory, open_engine
 from storage.sessions import unit_of_work
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def newstrack(arguments: list[str]) -> int:
+    """Run the command line in a child process, as a user would; return its exit code."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *arguments], check=False
+    ).returncode
 
 
 def snapshot_texts() -> list[str]:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from pipeline.cli import build_parser, check_newstrack_command, main
 from pipeline.cli.arguments import NumberType
-from pipeline.cli.commands import build_parser, check_newstrack_command, main
 
 
 def _usage_error(capsys: pytest.CaptureFixture[str], *words: str) -> str:

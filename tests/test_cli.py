@@ -7,12 +7,13 @@ import json
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from pipeline.cli.commands import build_parser, main
+from pipeline.cli import build_parser, main
 from storage.engine import open_engine
 from tests.stored import newstrack
 
@@ -31,6 +32,25 @@ COUNTED_TABLES = (
     "entity_mentions",
     "quantities",
 )
+
+
+@pytest.fixture
+def in_process(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`newstrack` run in this process, in the folder and with the database `newstrack()` gives a child."""
+    monkeypatch.chdir(PROJECT)
+    monkeypatch.setenv("NEWSTRACK_DB", "sqlite:///never-used.db")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        try:
+            code = main(list(args))
+        except SystemExit as stop:  # --help, or a usage error argparse stopped at
+            code = stop.code if isinstance(stop.code, int) else 0
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out, err)
+
+    return run
 
 
 def _counts(database_url: str, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
@@ -234,25 +254,31 @@ def test_annotate_reads_hostile_lines_from_standard_input_too() -> None:
     ],
 )
 def test_bad_input_is_a_clear_error(
-    arguments: list[str], message: str, code: int, tmp_path: Path
+    arguments: list[str],
+    message: str,
+    code: int,
+    tmp_path: Path,
+    in_process: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     """Bad input prints one clear line, no traceback, and the documented exit code."""
     database = ["--db", f"sqlite:///{tmp_path / 'x.db'}"] if "--db" not in arguments else []
     if arguments[0] == "sql":
-        newstrack(*database, "init")
-    result = newstrack(*database, *arguments)
+        in_process(*database, "init")
+    result = in_process(*database, *arguments)
     assert result.returncode == code
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_malformed_sources_file_names_the_line(tmp_path: Path) -> None:
+def test_malformed_sources_file_names_the_line(
+    tmp_path: Path, in_process: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     """A broken sources.yaml is reported with its path and line, and nothing runs."""
     broken = tmp_path / "sources.yaml"
     broken.write_text(
         "version: 1\nsources:\n  - name: ok\n    kind: rss\n    urls: [https://a.example/feed\n"
     )
-    result = newstrack("--db", f"sqlite:///{tmp_path / 'x.db'}", "--sources", str(broken), "fetch")
+    result = in_process("--db", f"sqlite:///{tmp_path / 'x.db'}", "--sources", str(broken), "fetch")
     assert result.returncode == 2
     assert f"{broken}: line" in result.stderr
     assert "Traceback" not in result.stderr
@@ -260,7 +286,7 @@ def test_malformed_sources_file_names_the_line(tmp_path: Path) -> None:
     unknown_kind.write_text(
         "sources:\n  - name: odd\n    kind: carrier-pigeon\n    urls: [https://a.example/]\n"
     )
-    result = newstrack(
+    result = in_process(
         "--db", f"sqlite:///{tmp_path / 'x.db'}", "--sources", str(unknown_kind), "fetch"
     )
     assert result.returncode == 2
@@ -268,7 +294,9 @@ def test_malformed_sources_file_names_the_line(tmp_path: Path) -> None:
     assert "kind" in result.stderr
 
 
-def test_every_command_has_help_and_is_in_the_readme() -> None:
+def test_every_command_has_help_and_is_in_the_readme(
+    in_process: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
     """Each subcommand answers --help and the README tells users about it."""
     readme = (PROJECT / "README.md").read_text(encoding="utf-8")
     [subparsers] = [
@@ -279,7 +307,7 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
     commands = subparsers._name_parser_map
     assert set(commands) >= {"init", "run", "fetch", "extract", "sql", "annotate"}
     for name in commands:
-        result = newstrack(name, "--help")
+        result = in_process(name, "--help")
         assert result.returncode == 0
         assert "usage: newstrack" in result.stdout
         assert f"newstrack {name}" in readme, name
@@ -306,21 +334,23 @@ def test_shipped_sources_include_the_real_feeds() -> None:
     assert FIXTURES.is_dir()
 
 
-def test_article_shows_what_a_saved_page_reads_as() -> None:
+def test_article_shows_what_a_saved_page_reads_as(
+    in_process: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
     """`article --json` gives title, date, text, language and extractor; --url picks selectors."""
     page = SNAPSHOT / "www.cnbc.com" / "2025-10-10-trump-threatens-100percent-tariffs-on-china.html"
     url = "https://www.cnbc.com/2025/10/10/trump-threatens-100percent-tariffs-on-china.html"
-    chosen = newstrack("article", str(page), "--url", url, "--json")
+    chosen = in_process("article", str(page), "--url", url, "--json")
     assert chosen.returncode == 0, chosen.stderr
     report = json.loads(chosen.stdout)
     assert set(report) == {"title", "published", "text", "language", "extractor"}
     assert report["extractor"] == "selectors"
     assert report["published"].startswith("2025-10-10")
     assert "100%" in report["text"]
-    generic = json.loads(newstrack("article", str(page), "--json").stdout)
+    generic = json.loads(in_process("article", str(page), "--json").stdout)
     assert generic["extractor"] == "trafilatura"
     assert generic["title"] == report["title"]
-    missing = newstrack("article", "no-such-page.html")
+    missing = in_process("article", "no-such-page.html")
     assert missing.returncode == 1
     assert "cannot read no-such-page.html" in missing.stderr
 
@@ -429,9 +459,11 @@ def test_backfill_loads_history_and_catches_edited_posts(
     assert sum("licence figures" in text for text in texts) == 1
 
 
-def test_backfill_refuses_a_group(tmp_path: Path) -> None:
+def test_backfill_refuses_a_group(
+    tmp_path: Path, in_process: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     """`backfill` takes one source: a group name is a usage error."""
-    result = newstrack(
+    result = in_process(
         "--db",
         f"sqlite:///{tmp_path / 'x.db'}",
         "backfill",

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from sqlalchemy import select
 
 from models import JobRun
 from models.errors import ConfigError
-from pipeline.cli.commands import build_parser, check_newstrack_command
+from pipeline.cli import build_parser, check_newstrack_command, main
 from pipeline.config.cron import CronFile, CronJob, Retry, daylight_saving_warnings, load_cron
 from pipeline.config.settings import Settings
 from pipeline.config.sources import load_sources, select_sources
@@ -36,6 +37,25 @@ from tests.stored import engine_for, newstrack, ready
 from .conftest import PROJECT
 
 SNAPSHOT = PROJECT / "snapshot"
+
+
+@pytest.fixture
+def in_process(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`newstrack` run in this process, in the folder and with the database `newstrack()` gives a child."""
+    monkeypatch.chdir(PROJECT)
+    monkeypatch.setenv("NEWSTRACK_DB", "sqlite:///never-used.db")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        try:
+            code = main(list(args))
+        except SystemExit as stop:  # --help, or a usage error argparse stopped at
+            code = stop.code if isinstance(stop.code, int) else 0
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out, err)
+
+    return run
 
 
 def _shipped() -> list[CronJob]:
@@ -147,14 +167,16 @@ def test_daylight_saving_warnings_name_skipped_and_repeated_times() -> None:
     assert all("skips 02:15" in warning for warning in daylight_saving_warnings(hourly_even, start))
 
 
-def test_cron_check_lists_next_times_and_warns_about_daylight_saving(tmp_path: Path) -> None:
+def test_cron_check_lists_next_times_and_warns_about_daylight_saving(
+    tmp_path: Path, in_process: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     """`cron check` validates, lists each job's next fire times and warns on standard error."""
     path = _write(
         tmp_path,
         "version: 1\njobs:\n  - {name: nightly, schedule: '30 2 * * *', timezone: Europe/Berlin, "
         "command: newstrack consolidate}\n",
     )
-    result = newstrack("cron", "check", "--file", str(path), "--count", "2", "--json")
+    result = in_process("cron", "check", "--file", str(path), "--count", "2", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     [job] = report["jobs"]
@@ -169,21 +191,25 @@ def test_cron_check_lists_next_times_and_warns_about_daylight_saving(tmp_path: P
         tmp_path,
         "version: 1\njobs:\n  - {name: x, schedule: '* * *', command: newstrack extract}\n",
     )
-    failed = newstrack("cron", "check", "--file", str(broken))
+    failed = in_process("cron", "check", "--file", str(broken))
     assert failed.returncode == 2
     assert "job 'x': schedule" in failed.stderr
 
 
-def test_the_shipped_cron_file_checks_clean() -> None:
+def test_the_shipped_cron_file_checks_clean(
+    in_process: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
     """`newstrack cron check` with no --file reads the project's cron.yaml."""
-    result = newstrack("cron", "check")
+    result = in_process("cron", "check")
     assert result.returncode == 0, result.stderr
     assert "7 job(s), valid" in result.stdout
 
 
-def test_cron_check_shows_every_time_in_one_zone_and_says_which() -> None:
+def test_cron_check_shows_every_time_in_one_zone_and_says_which(
+    in_process: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
     """Times are in UTC (or --timezone), a job in another zone with its own time in parentheses."""
-    result = newstrack("cron", "check", "--count", "2")
+    result = in_process("cron", "check", "--count", "2")
     assert result.returncode == 0, result.stderr
     header, *lines = result.stdout.splitlines()
     assert "next fire times in UTC" in header
@@ -192,12 +218,12 @@ def test_cron_check_shows_every_time_in_one_zone_and_says_which() -> None:
         times = line.split(" next: ", 1)[1]
         own = r" \(" + stamp + r" CST\)" if "fetch-mofcom" in line else ""
         assert re.fullmatch(f"{stamp} UTC{own}, {stamp} UTC{own}", times), line
-    paris = newstrack("cron", "check", "--count", "1", "--timezone", "Europe/Paris", "--json")
+    paris = in_process("cron", "check", "--count", "1", "--timezone", "Europe/Paris", "--json")
     report = json.loads(paris.stdout)
     assert report["timezone"] == "Europe/Paris"
     offsets = {datetime.fromisoformat(job["next"][0]).utcoffset() for job in report["jobs"]}
     assert offsets <= {timedelta(hours=1), timedelta(hours=2)}
-    wrong = newstrack("cron", "check", "--timezone", "Mars/Olympus")
+    wrong = in_process("cron", "check", "--timezone", "Mars/Olympus")
     assert wrong.returncode == 2 and "Mars/Olympus" in wrong.stderr
 
 
@@ -448,7 +474,7 @@ def test_a_tick_loads_neither_spacy_nor_the_job_flows(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'x.db'}"
     assert newstrack("--db", database, "init").returncode == 0  # migrating is done once, not here
     code = (
-        "import json, sys\nfrom pipeline.cli.commands import main\n"
+        "import json, sys\nfrom pipeline.cli import main\n"
         f"code = main(['-q', '--db', {database!r}, 'cron', 'tick', '--file', {str(path)!r}])\n"
         "print(json.dumps([code, sorted(sys.modules)]))\n"
     )
@@ -555,7 +581,9 @@ def test_numbers_at_their_bounds_load(tmp_path: Path) -> None:
         "    timeout: 100000000000000000000\n",
     ],
 )
-def test_cron_check_and_tick_refuse_the_numbers_before_any_run(tmp_path: Path, extra: str) -> None:
+def test_cron_check_and_tick_refuse_the_numbers_before_any_run(
+    tmp_path: Path, extra: str, in_process: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     """`cron check` no longer passes them; `cron tick` stops with exit 2 and leaves no run running."""
     database = f"sqlite:///{tmp_path / 'x.db'}"
     path = _write(
@@ -563,15 +591,15 @@ def test_cron_check_and_tick_refuse_the_numbers_before_any_run(tmp_path: Path, e
         "version: 1\njobs:\n  - name: broken\n    schedule: '* * * * *'\n"
         f"    command: newstrack sql 'SELECT * FROM no_such_table'\n{extra}",
     )
-    check = newstrack("cron", "check", "--file", str(path))
+    check = in_process("cron", "check", "--file", str(path))
     assert check.returncode == 2, check.stdout
     assert f"{path}: line 3: job 'broken': " in check.stderr
     assert "Traceback" not in check.stderr
-    assert newstrack("--db", database, "init").returncode == 0
+    assert in_process("--db", database, "init").returncode == 0
     tick = newstrack("--db", database, "cron", "tick", "--file", str(path), timeout=60)
     assert tick.returncode == 2, tick.stderr
     assert "Traceback" not in tick.stderr
-    rows = newstrack("--db", database, "sql", "SELECT job, state FROM job_runs", "--json")
+    rows = in_process("--db", database, "sql", "SELECT job, state FROM job_runs", "--json")
     assert json.loads(rows.stdout) == []
 
 

@@ -34,8 +34,9 @@ from models.annotation import ArticleText
 from models.digest import Evidence, StatePeriod
 from models.filters import Filters
 from models.vocabulary import load_vocabulary
-from pipeline.cli.commands import check_newstrack_command, main
+from pipeline.cli import check_newstrack_command, main
 from pipeline.config.cron import CronFile, CronJob
+from pipeline.config.settings import SmtpSettings
 from pipeline.config.watchlists import Watchlist, load_watchlists
 from pipeline.delivery.chart import (
     CHART_DAYS,
@@ -49,7 +50,6 @@ from pipeline.delivery.chart import (
     timeline_png,
 )
 from pipeline.delivery.digest import EvidenceWords, best_evidence
-from pipeline.delivery.smtp import SmtpSettings
 from pipeline.extraction import Extractor
 from pipeline.flows.digests import send_digests
 from storage.sessions import unit_of_work

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import PendingConsolidation
 from models.annotation import Annotation, ArticleText
-from pipeline.cli.commands import main
+from pipeline.cli import main
 from pipeline.extraction import Extractor
 from pipeline.flows.consolidate import consolidate_all
 from pipeline.flows.evaluate import load_devset

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from models.annotation import ArticleText
 from models.errors import ConfigError
 from models.vocabulary import load_vocabulary
-from pipeline.cli.commands import check_newstrack_command
+from pipeline.cli import check_newstrack_command
 from pipeline.config.cron import load_cron
 from pipeline.config.sources import load_sources
 from pipeline.config.watchlists import load_watchlists

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Article, Fetch, HttpValidator, Source
 from models.source import ArticleSelectors, SourceConfig
-from pipeline.cli.commands import main
+from pipeline.cli import main
 from pipeline.config.settings import HttpSettings, Settings
 from pipeline.extraction import Extractor
 from pipeline.fetching.http import build_client

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from models import Article, Event, EventElement, Mention, MentionElement
 from models.urls import canonicalize_url
 from models.vocabulary import load_vocabulary
-from pipeline.cli.commands import main
+from pipeline.cli import main
 from pipeline.config.watchlists import load_watchlists
 from pipeline.flows.evaluate import Scores, found_in_database, load_expected, score
 from storage.engine import make_session_factory, open_engine

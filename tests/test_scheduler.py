@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import JobRun
-from pipeline.cli.commands import check_newstrack_command
+from pipeline.cli import check_newstrack_command
 from pipeline.config.cron import CronFile, CronJob, Retry, load_cron
 from pipeline.config.settings import Settings
 from pipeline.running.scheduler import Scheduler, run_command, run_process
@@ -283,7 +283,7 @@ def test_cron_run_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "pipeline.cli.commands",
+            "pipeline.cli",
             "--db",
             database,
             "cron",

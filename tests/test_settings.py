@@ -111,8 +111,7 @@ def test_smtp_port_and_stalled_after_go_through_the_same_reader(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The mail port and a worker's stall limit are environment numbers too."""
-    from pipeline.delivery.smtp import SmtpSettings
-    from pipeline.running.workers import stalled_after
+    from pipeline.config.settings import SmtpSettings, stalled_after
 
     with pytest.raises(ConfigError, match=r"NEWSTRACK_SMTP_PORT='0': expected a whole number"):
         SmtpSettings.from_environment({"NEWSTRACK_SMTP_PORT": "0"})
@@ -148,3 +147,23 @@ def test_a_bad_number_stops_the_command_before_it_fetches(
     assert result.stderr.startswith(f"newstrack: error: {name}={value!r}: expected ")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "x.db").exists()  # refused before anything was opened
+
+
+def test_watchlists_unsubscribe_link_and_child_environment_come_from_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The watchlists file and unsubscribe link are settings; a child command runs on this one's files."""
+    from pipeline.config.settings import child_environment
+
+    settings = Settings.from_environment(
+        {"NEWSTRACK_WATCHLISTS": "team.yaml", "NEWSTRACK_UNSUBSCRIBE_URL": "https://x.example/u"}
+    )
+    assert settings.watchlists_path == Path("team.yaml")
+    assert settings.unsubscribe_url == "https://x.example/u"
+    assert Settings.from_environment({"NEWSTRACK_UNSUBSCRIBE_URL": ""}).unsubscribe_url is None
+    monkeypatch.setenv("NEWSTRACK_DB", "sqlite:///elsewhere.db")
+    monkeypatch.setenv("NEWSTRACK_TEST_KEPT", "1")
+    chosen = Settings(database_url="sqlite:///here.db", sources_path=Path("mine.yaml"))
+    child = child_environment(chosen)
+    assert (child["NEWSTRACK_DB"], child["NEWSTRACK_SOURCES"]) == ("sqlite:///here.db", "mine.yaml")
+    assert child["NEWSTRACK_TEST_KEPT"] == "1"

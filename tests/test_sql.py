@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from models.errors import QueryError, UsageError
 from models.vocabulary import load_vocabulary
-from pipeline.cli.commands import main
+from pipeline.cli import main
 from pipeline.extraction import Extractor
 from storage import readonly
 from storage.canned import CannedQuery, Parameter

@@ -16,7 +16,7 @@ from models.annotation import ArticleText
 from models.errors import DatabaseError, DatabaseUrlError, QueryError
 from models.source import SourceConfig
 from models.vocabulary import ANNOTATION_STATUSES
-from pipeline.cli.commands import main
+from pipeline.cli import main
 from pipeline.extraction import Extractor
 from storage import queries
 from storage.annotations import STATUS_OF_ANNOTATION, save_annotation

@@ -11,7 +11,7 @@ import pytest
 
 from models.errors import ConfigError
 from models.vocabulary import load_vocabulary
-from pipeline.cli.commands import main
+from pipeline.cli import main
 from pipeline.config.watchlists import add_watchlist, load_watchlists, remove_watchlist
 from tests.conftest import PROJECT
 

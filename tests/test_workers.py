@@ -421,7 +421,7 @@ def test_deployment_examples_run_real_commands() -> None:
 
     import yaml
 
-    from pipeline.cli.commands import check_newstrack_command
+    from pipeline.cli import check_newstrack_command
 
     commands = []
     for document in yaml.safe_load_all((PROJECT / "deploy/kubernetes/workers.yaml").read_text()):
@@ -469,3 +469,34 @@ def test_failed_jobs_are_listed_with_their_error_and_can_be_retried(
     assert newstrack("jobs", "--retry", str(job_id), env=env).returncode == 0
     [queued] = json.loads(newstrack("jobs", "--status", "todo", "--json", env=env).stdout)
     assert queued["id"] == job_id
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["fetch"],
+        ["fetch", "--source", "cnbc"],
+        ["fetch", "--source=one", "--force", "--source", "two"],
+        ["fetch", "--sources", "other.yaml", "--source", "mofcom", "--dry-run"],
+        ["fetch", "-q", "--json", "--replay", "snapshot", "--source", "three"],
+    ],
+)
+def test_a_queued_fetch_names_the_sources_the_command_line_reads(command: list[str]) -> None:
+    """A cron.yaml fetch queued for the workers fetches the sources `newstrack fetch` would."""
+    from pipeline.cli import build_parser
+    from pipeline.running.workers import named_sources
+
+    assert named_sources(command[1:]) == build_parser().parse_args(command).source
+
+
+def test_the_latest_error_of_each_failed_job_is_kept(sqlite_url: str) -> None:
+    """`newstrack jobs` shows the error of a job's last failed attempt, cut to a bounded length."""
+    from storage.queue import ERROR_LENGTH, latest_errors, record_failure
+
+    session_factory = ready(sqlite_url)
+    record_failure(session_factory, 7, "newstrack:run_command", 1, "first")
+    record_failure(session_factory, 7, "newstrack:run_command", 2, "second")
+    record_failure(session_factory, 8, "newstrack:fetch_source", 1, "x" * (ERROR_LENGTH + 10))
+    errors = latest_errors(session_factory)
+    assert errors[7] == "second"
+    assert len(errors[8]) == ERROR_LENGTH

@@ -1,5 +1,72 @@
 """The `newstrack` command line: one module per group of commands over a small base."""
 
-from pipeline.cli.commands import main
+from __future__ import annotations
 
-__all__ = ["main"]
+import argparse
+from collections.abc import Sequence
+
+from pipeline import __version__
+from pipeline.cli import (
+    annotate,
+    cron,
+    database,
+    digest,
+    run,
+    sources,
+    sql,
+    status,
+    watchlist,
+    worker,
+)
+from pipeline.cli.arguments import SuggestingParser
+from pipeline.cli.base import check_command, common_options, run_command
+
+# Each adds its command (or a command and its actions) to the parser, in the order --help lists.
+ADDERS = (
+    database.add_init,
+    run.add_run,
+    run.add_fetch,
+    run.add_extract,
+    run.add_backfill,
+    sources.add_sources,
+    sources.add_reextract,
+    sources.add_consolidate,
+    status.add_status,
+    database.add_prune,
+    watchlist.register,
+    digest.register,
+    worker.add_worker,
+    worker.add_jobs,
+    cron.register,
+    sql.register,
+    annotate.add_article,
+    annotate.add_annotate,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    common = common_options()
+    parser = SuggestingParser(
+        prog="newstrack",
+        description="Track trade-policy events on critical minerals from the news.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"newstrack {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in ADDERS:
+        add(commands, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    return run_command(build_parser(), argv)
+
+
+def check_newstrack_command(words: list[str]) -> str | None:
+    """Why a newstrack command line (without "newstrack") would not parse, or None."""
+    return check_command(build_parser(), words)
+
+
+__all__ = ["build_parser", "check_newstrack_command", "main"]

@@ -1,7 +1,7 @@
-"""`python -m pipeline.cli.commands` runs the command line."""
+"""`python -m pipeline.cli` runs the command line."""
 
 import sys
 
-from pipeline.cli.commands import main
+from pipeline.cli import main
 
 sys.exit(main())

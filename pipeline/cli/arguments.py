@@ -148,3 +148,8 @@ def watchlist_name(text: str) -> str:
 def _either(names: Sequence[str]) -> str:
     """ "a", "a or b", "a, b or c"."""
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+# The numbers more than one command's options take: whole where they count, bounded.
+ARTICLE_LIMIT = whole(1, 1_000_000)
+PROCESSES = whole(1, 256)

@@ -43,13 +43,10 @@ REDIRECTS = Whole(1, 30)
 RETRIES = Whole(0, 10)
 CONNECTIONS = Whole(1, 100)
 WORKERS = Whole(1, 256)
-COMMAND_VARIABLES = {  # a command's first word -> the settings it reads besides the database
-    "run": FETCH_VARIABLES,
-    "fetch": FETCH_VARIABLES,
-    "backfill": FETCH_VARIABLES,
-    "digest": MAIL_VARIABLES,
-    "sql": (SQL_DATABASE_VARIABLE,),
-}
+SMTP_SECURITY = ("starttls", "ssl", "none")
+SMTP_DEFAULT_PORT = {"starttls": 587, "ssl": 465, "none": 25}
+SMTP_PORT = Whole(1, 65535)
+STALLED_AFTER = 60.0  # seconds without a heartbeat before a worker's jobs are retried
 
 
 @dataclass(frozen=True)
@@ -84,6 +81,8 @@ class Settings:
     # Where `newstrack sql` runs queries, as a role that only reads (None: database_url, and SQL
     # a user typed only if that role cannot reach the server's files).
     sql_database_url: str | None = None
+    watchlists_path: Path = Path("watchlists.yaml")
+    unsubscribe_url: str | None = None  # the List-Unsubscribe link of digests, when set
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -114,12 +113,72 @@ class Settings:
             ),
             distributed=_switch(env, "NEWSTRACK_DISTRIBUTED", False),
             sql_database_url=env.get(SQL_DATABASE_VARIABLE, "").strip() or None,
+            watchlists_path=Path(env.get(WATCHLISTS_VARIABLE, "watchlists.yaml")),
+            unsubscribe_url=env.get("NEWSTRACK_UNSUBSCRIBE_URL") or None,
         )
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with command-line overrides applied (None means keep)."""
         kept = {name: value for name, value in changes.items() if value is not None}
         return replace(self, **kept)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send: NEWSTRACK_SMTP_HOST, _PORT, _USER, _PASSWORD, _SECURITY, _CA_FILE."""
+
+    host: str = "localhost"
+    port: int = 25
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    security: str = "none"
+    sender: str = "newstrack@localhost"
+    ca_file: str | None = None  # a private certificate authority to trust, for STARTTLS or SSL
+    timeout: float = 30.0
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> SmtpSettings:
+        """Read the settings; a bad value is a configuration error naming its variable."""
+        security = environ.get("NEWSTRACK_SMTP_SECURITY", "none").lower()
+        if security not in SMTP_SECURITY:
+            raise ConfigError(
+                f"NEWSTRACK_SMTP_SECURITY={security!r}: one of {', '.join(SMTP_SECURITY)}"
+            )
+        port = read_whole(environ, "NEWSTRACK_SMTP_PORT", SMTP_PORT, SMTP_DEFAULT_PORT[security])
+        return cls(
+            host=environ.get("NEWSTRACK_SMTP_HOST", "localhost"),
+            port=port,
+            user=environ.get("NEWSTRACK_SMTP_USER") or None,
+            password=environ.get("NEWSTRACK_SMTP_PASSWORD") or None,
+            security=security,
+            sender=environ.get("NEWSTRACK_MAIL_FROM", "newstrack@localhost"),
+            ca_file=environ.get("NEWSTRACK_SMTP_CA_FILE") or None,
+        )
+
+    @property
+    def where(self) -> str:
+        """The server, as errors name it."""
+        return f"{self.host}:{self.port} ({self.security})"
+
+
+def environment() -> dict[str, str]:
+    """The process's environment as it is now: for `${VAR}` in recipients and the mail settings."""
+    return dict(os.environ)
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """The environment of a newstrack command started as a child: this one, on the same files."""
+    return {
+        **os.environ,
+        DATABASE_VARIABLE: settings.database_url,
+        SOURCES_VARIABLE: str(settings.sources_path),
+    }
+
+
+def stalled_after(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds of silence after which a worker counts as dead (NEWSTRACK_STALLED_AFTER)."""
+    env = os.environ if environ is None else environ
+    return read_seconds(env, "NEWSTRACK_STALLED_AFTER", TIMEOUT, STALLED_AFTER)
 
 
 def read_variables(

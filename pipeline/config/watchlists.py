@@ -59,9 +59,9 @@ class Watchlist:
 
 
 def load_watchlists(
-    path: Path, vocabulary: Vocabulary, environ: Mapping[str, str] | None = None
+    path: Path, vocabulary: Vocabulary, variables: Mapping[str, str] | None = None
 ) -> list[Watchlist]:
-    """Read and validate watchlists.yaml; with `environ`, `${VAR}` in recipients is filled in.
+    """Read and validate watchlists.yaml; with `variables`, `${VAR}` in recipients is filled in.
 
     Without it (listing, editing) recipients stay as written, so a variable only sending needs
     does not have to be set.
@@ -76,7 +76,7 @@ def load_watchlists(
         raise ConfigError(f"{where(path, document)}: `watchlists` must be a list")
     watchlists: list[Watchlist] = []
     for item in items:
-        watchlist = _watchlist(path, item, vocabulary, environ)
+        watchlist = _watchlist(path, item, vocabulary, variables)
         if watchlist.name in (known.name for known in watchlists):
             raise ConfigError(f"{where(path, item)}: watchlist {watchlist.name!r}: duplicate name")
         watchlists.append(watchlist)
@@ -198,13 +198,13 @@ def _filters(raw: Any, vocabulary: Vocabulary, fail: Any) -> Filters:
     )
 
 
-def unset_variables(watchlist: Watchlist, environ: Mapping[str, str]) -> list[str]:
-    """The `${VAR}` names among a watchlist's recipients that the environment leaves empty."""
+def unset_variables(watchlist: Watchlist, variables: Mapping[str, str]) -> list[str]:
+    """The `${VAR}` names among a watchlist's recipients that `variables` leaves empty."""
     return [
         match.group(1)
         for recipient in watchlist.recipients
         for match in VARIABLE.finditer(recipient)
-        if not environ.get(match.group(1), "").strip()
+        if not variables.get(match.group(1), "").strip()
     ]
 
 

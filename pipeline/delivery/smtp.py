@@ -1,4 +1,4 @@
-"""Sending mail over SMTP with settings from the environment; the password never shows."""
+"""Sending mail over SMTP; errors say what failed and the password never shows."""
 
 from __future__ import annotations
 
@@ -7,17 +7,10 @@ import email.generator
 import io
 import smtplib
 import ssl
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from models.errors import ConfigError, NewstrackError
-from pipeline.config.numbers import Whole
-from pipeline.config.settings import read_whole
-
-SECURITY = ("starttls", "ssl", "none")
-DEFAULT_PORT = {"starttls": 587, "ssl": 465, "none": 25}
-PORT = Whole(1, 65535)
+from models.errors import NewstrackError
+from pipeline.config.settings import SmtpSettings
 
 
 class MailError(NewstrackError):
@@ -30,42 +23,6 @@ class MailError(NewstrackError):
 
 class RecipientRefused(MailError):
     """The SMTP server refused one recipient; others may still be sent to."""
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """Where and how to send: NEWSTRACK_SMTP_HOST, _PORT, _USER, _PASSWORD, _SECURITY, _CA_FILE."""
-
-    host: str = "localhost"
-    port: int = 25
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    security: str = "none"
-    sender: str = "newstrack@localhost"
-    ca_file: str | None = None  # a private certificate authority to trust, for STARTTLS or SSL
-    timeout: float = 30.0
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> SmtpSettings:
-        """Read the settings; a bad value is a configuration error naming its variable."""
-        security = environ.get("NEWSTRACK_SMTP_SECURITY", "none").lower()
-        if security not in SECURITY:
-            raise ConfigError(f"NEWSTRACK_SMTP_SECURITY={security!r}: one of {', '.join(SECURITY)}")
-        port = read_whole(environ, "NEWSTRACK_SMTP_PORT", PORT, DEFAULT_PORT[security])
-        return cls(
-            host=environ.get("NEWSTRACK_SMTP_HOST", "localhost"),
-            port=port,
-            user=environ.get("NEWSTRACK_SMTP_USER") or None,
-            password=environ.get("NEWSTRACK_SMTP_PASSWORD") or None,
-            security=security,
-            sender=environ.get("NEWSTRACK_MAIL_FROM", "newstrack@localhost"),
-            ca_file=environ.get("NEWSTRACK_SMTP_CA_FILE") or None,
-        )
-
-    @property
-    def where(self) -> str:
-        """The server, as errors name it."""
-        return f"{self.host}:{self.port} ({self.security})"
 
 
 def send(settings: SmtpSettings, message: EmailMessage, recipient: str) -> None:

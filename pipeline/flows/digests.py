@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.vocabulary import load_vocabulary
 from pipeline.config.cron import CronFile
+from pipeline.config.settings import SmtpSettings
 from pipeline.config.watchlists import Watchlist
 from pipeline.delivery.digest import Digest, build_digest
 from pipeline.delivery.message import compose
-from pipeline.delivery.smtp import MailError, SmtpSettings
+from pipeline.delivery.smtp import MailError
 from pipeline.delivery.smtp import send as send_mail
 from pipeline.flows.consolidate import run_queued_consolidation
 from storage import deliveries

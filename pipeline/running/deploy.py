@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypedDict
 
 import yaml
 
@@ -19,6 +19,19 @@ CONFIG_FOLDER = PurePosixPath("/app/config")  # where the image's jobs find the 
 DATABASE_KEY = "database-url"  # the Secret's key holding NEWSTRACK_DB
 CONCURRENCY_POLICY = {"forbid": "Forbid", "allow": "Allow", "replace": "Replace"}
 LOG_FILE = "newstrack-cron.log"
+TICK = "newstrack -q cron tick"  # what a CronJob's container runs, its job named in its arguments
+
+
+class Container(TypedDict):
+    """A Kubernetes container, as a CronJob's pod runs it."""
+
+    name: str
+    image: str
+    workingDir: str
+    command: list[str]
+    args: list[str]
+    env: list[dict[str, Any]]
+    volumeMounts: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -143,12 +156,12 @@ def _cronjob(
         for name in need.variables
         if name not in handed
     ]
-    container = {
+    container: Container = {
         "name": "newstrack",
         "image": image,
         "workingDir": str(CONFIG_FOLDER),
         # Through job_runs: a Kubernetes retry of a run that already happened does nothing.
-        "command": ["newstrack", "-q", "cron", "tick"],
+        "command": shlex.split(TICK),
         "args": [
             "--file",
             str(CONFIG_FOLDER / cron.path.name),

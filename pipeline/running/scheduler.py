@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.config.cron import CronFile, CronJob
-from pipeline.config.settings import Settings
+from pipeline.config.settings import Settings, child_environment
 from storage import runs
 from storage.sessions import unit_of_work
 
@@ -62,12 +62,7 @@ def run_command(
 ) -> runs.RunOutcome:
     """Run a job's newstrack command in a child process, as the command line would, within its timeout."""
     command = [sys.executable, "-m", "pipeline.cli", *job.command, "--json"]
-    environment = {
-        **os.environ,
-        "NEWSTRACK_DB": settings.database_url,
-        "NEWSTRACK_SOURCES": str(settings.sources_path),
-    }
-    return run_process(command, environment, job.timeout, started)
+    return run_process(command, child_environment(settings), job.timeout, started)
 
 
 def run_process(

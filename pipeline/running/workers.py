@@ -3,15 +3,15 @@
 A fetch job per source (one queued and one running at a time, by its queueing lock and lock)
 stores new articles and defers their extraction; an extraction job claims a batch of waiting
 articles (its own first) and reads them in one pass of the trained pipeline, loaded once per
-worker process. Every job is safe to run again: the unique
-keys of the store make a repeated fetch or extraction change nothing.
+worker process. Every job is safe to run again: the unique keys of the store make a repeated fetch
+or extraction change nothing. The job flows and the trained pipeline are imported by the tasks
+that run them: a scheduler that only queues jobs loads neither.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import logging
-import os
 import shlex
 import subprocess
 import sys
@@ -21,23 +21,25 @@ from functools import cache
 from typing import Any
 
 import procrastinate
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.errors import UsageError
+from models.vocabulary import load_vocabulary
 from pipeline.config.cron import CronJob
-from pipeline.config.settings import TIMEOUT, Settings, read_seconds
+from pipeline.config.settings import Settings, child_environment, stalled_after
+from pipeline.config.sources import load_sources, select_sources
 from pipeline.fetching.http import build_client
 from pipeline.running.scheduler import Runner
 from storage.engine import make_engine, make_session_factory, parse_database_url
+from storage.queue import defer_in_transaction, record_failure
 from storage.runs import RunOutcome
 
 log = logging.getLogger("newstrack")
 QUEUES = ("fetch", "extract", "jobs")
 EXTRACT_BATCH = 32  # articles the trained pipeline reads at a time
 EXTRACT_TASK = "newstrack:extract_articles"  # its name in the queue (the blueprint's namespace)
-STALLED_AFTER = 60.0  # seconds without a heartbeat before a worker's jobs are retried
 HEARTBEAT = 10.0  # seconds between a worker's heartbeats
+SETTINGS = "settings"  # the key of the worker's settings in each job's context
 
 
 def conninfo(database_url: str) -> str:
@@ -82,7 +84,6 @@ def _session_factory(database_url: str) -> sessionmaker[Session]:
 @cache
 def _extractor() -> Any:
     """The trained pipeline, loaded once per worker process."""
-    from models.vocabulary import load_vocabulary
     from pipeline.extraction import Extractor
     from pipeline.extraction.nlp import load_pipeline
 
@@ -97,8 +98,10 @@ def _pace() -> Any:
     return ConsolidationPace()
 
 
-def _settings() -> Settings:
-    return Settings.from_environment()
+def _settings(context: procrastinate.JobContext) -> Settings:
+    """The settings of the worker running the job (run_worker hands them to every job)."""
+    settings = context.additional_context.get(SETTINGS)
+    return settings if isinstance(settings, Settings) else Settings.from_environment()
 
 
 @tasks.task(name="fetch_source", queue="fetch", pass_context=True)
@@ -107,7 +110,7 @@ def fetch_source(context: procrastinate.JobContext, source: str) -> dict[str, An
     from pipeline.config.sources import load_sources, select_sources
     from pipeline.flows.fetch import fetch_sources
 
-    settings = _settings()
+    settings = _settings(context)
     chosen = select_sources(load_sources(settings.sources_path), [source])
     with recorded(context), build_client(settings.http) as client:
         summary = fetch_sources(
@@ -127,20 +130,15 @@ def recorded(context: procrastinate.JobContext) -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        from models import QueueError
-        from storage.sessions import unit_of_work
-
         job = context.job
         try:
-            with unit_of_work(_session_factory(_settings().database_url)) as session:
-                session.add(
-                    QueueError(
-                        job_id=job.id,
-                        task=job.task_name,
-                        attempt=job.attempts + 1,
-                        error=f"{type(error).__name__}: {error}"[:4000],
-                    )
-                )
+            record_failure(
+                _session_factory(_settings(context).database_url),
+                job.id,
+                job.task_name,
+                job.attempts + 1,
+                f"{type(error).__name__}: {error}",
+            )
         except Exception:  # the job's own error matters more than its record
             log.exception("could not record why job %s failed", job.id)
         raise
@@ -148,17 +146,7 @@ def recorded(context: procrastinate.JobContext) -> Iterator[None]:
 
 def queue_extraction(session: Session, article_id: int) -> None:
     """Queue an article's extraction in the transaction that stores it: both happen, or neither."""
-    session.execute(
-        text(
-            "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, "
-            "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1])"
-        ),
-        {
-            "queue": "extract",
-            "task": EXTRACT_TASK,
-            "args": json.dumps({"ids": [article_id]}),
-        },
-    )
+    defer_in_transaction(session, "extract", EXTRACT_TASK, {"ids": [article_id]})
 
 
 @tasks.task(name="extract_articles", queue="extract", pass_context=True)
@@ -172,7 +160,7 @@ def extract_articles(
     """
     from pipeline.flows.extract import extract_claimed
 
-    settings = _settings()
+    settings = _settings(context)
     with recorded(context):
         summary = extract_claimed(
             _session_factory(settings.database_url),
@@ -189,27 +177,22 @@ def extract_articles(
 def run_command(context: procrastinate.JobContext, argv: list[str]) -> dict[str, Any]:
     """Run any other newstrack command, as the command line would, on the worker's host."""
     with recorded(context):
-        return _run_command(argv)
+        return _run_command(argv, _settings(context))
 
 
-def _run_command(argv: list[str]) -> dict[str, Any]:
+def _run_command(argv: list[str], settings: Settings) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *argv],
         capture_output=True,
         text=True,
         check=False,
-        env=dict(os.environ),
+        env=child_environment(settings),
     )
     if result.returncode not in (0, 3):
         raise RuntimeError(
             f"newstrack {shlex.join(argv)}: exit {result.returncode}: {result.stderr[-500:]}"
         )
     return {"exit_code": result.returncode}
-
-
-def stalled_after() -> float:
-    """Seconds of silence after which a worker counts as dead (NEWSTRACK_STALLED_AFTER)."""
-    return read_seconds(os.environ, "NEWSTRACK_STALLED_AFTER", TIMEOUT, STALLED_AFTER)
 
 
 async def retry_stalled(app: procrastinate.App) -> int:
@@ -247,12 +230,9 @@ def defer_fetches(app: procrastinate.App, sources: Sequence[str]) -> list[str]:
 
 def defer_job(app: procrastinate.App, settings: Settings, job: CronJob) -> str:
     """Queue what a cron.yaml job does: a fetch per source, an extraction, or its command."""
-    from pipeline.cli.commands import build_parser
-    from pipeline.config.sources import load_sources, select_sources
-
-    args = build_parser().parse_args(list(job.command))
     if job.command[0] == "fetch":
-        sources = select_sources(load_sources(settings.sources_path), args.source)
+        named = named_sources(job.command[1:])
+        sources = select_sources(load_sources(settings.sources_path), named)
         queued = defer_fetches(app, [source.name for source in sources])
         return f"queued fetch of {', '.join(queued) or 'nothing new (all already queued)'}"
     if job.command[0] == "extract":
@@ -263,6 +243,17 @@ def defer_job(app: procrastinate.App, settings: Settings, job: CronJob) -> str:
         return "queued extraction of the waiting articles"
     run_command.configure(queueing_lock=f"command:{job.name}").defer(argv=list(job.command))
     return f"queued {shlex.join(job.command)}"
+
+
+def named_sources(words: Sequence[str]) -> list[str]:
+    """The sources (`--source`, repeatable) a fetch command's words name, as the command line reads them.
+
+    The words were checked against the command line's parser when cron.yaml was loaded.
+    """
+    options = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    options.add_argument("--source", action="append", default=[])
+    named: list[str] = options.parse_known_args(list(words))[0].source
+    return named
 
 
 def deferring_runner(app: procrastinate.App) -> Runner:
@@ -278,9 +269,13 @@ def deferring_runner(app: procrastinate.App) -> Runner:
 
 
 async def run_worker(
-    app: procrastinate.App, queues: Sequence[str] | None, concurrency: int, once: bool
+    app: procrastinate.App,
+    settings: Settings,
+    queues: Sequence[str] | None,
+    concurrency: int,
+    once: bool,
 ) -> None:
-    """Take back the jobs of dead workers, then work the queues."""
+    """Take back the jobs of dead workers, then work the queues, each job with these settings."""
     async with app.open_async():
         await retry_stalled(app)
         heartbeat = min(HEARTBEAT, stalled_after() / 3)
@@ -290,6 +285,7 @@ async def run_worker(
             "install_signal_handlers": True,
             "update_heartbeat_interval": heartbeat,
             "stalled_worker_timeout": stalled_after(),
+            "additional_context": {SETTINGS: settings},
         }
         if queues:
             options["queues"] = list(queues)
