@@ -51,7 +51,7 @@ def main() -> int:
         headers = {"content-type": response.get("content_type", "")}
         reference = extract_page(body, response["url"], selectors, headers).text
         generic = extract_page(body, response["url"], ArticleSelectors(), headers)
-        scores.append((word_f1(generic.text, reference), generic.extractor, response["url"]))
+        scores.append((word_f1(generic.text, reference), generic.text_extractor, response["url"]))
     values = [score for score, _, _ in scores]
     print(f"pages: {len(scores)}")
     print(

@@ -99,7 +99,7 @@ class Article(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
-    extractor: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    text_extractor: Mapped[str] = mapped_column(String(40), default="", server_default="")
     guid: Mapped[str | None] = mapped_column(String(500))
     raw_html: Mapped[bytes | None] = mapped_column(LargeBinary)
     raw_content_type: Mapped[str | None] = mapped_column(Text)

@@ -27,7 +27,7 @@ class NewArticle:
     published_at: datetime | None
     text: str
     language: str | None
-    extractor: str
+    text_extractor: str
     raw_html: bytes | None = None
     raw_content_type: str | None = None
     guid: str | None = None
@@ -157,7 +157,7 @@ def add_article(session: Session, article: NewArticle) -> int | None:
             text=article.text,
             language=article.language,
             content_hash=content_hash,
-            extractor=article.extractor,
+            text_extractor=article.text_extractor,
             raw_html=compress_page(article.raw_html) if article.raw_html is not None else None,
             raw_content_type=article.raw_content_type,
             guid=article.guid or None,
@@ -201,7 +201,7 @@ def _near_duplicate_of(
     return (best[1], best[0]) if best else None
 
 
-def replace_text(session: Session, article_id: int, text: str, extractor: str) -> None:
+def replace_text(session: Session, article_id: int, text: str, text_extractor: str) -> None:
     """Store re-extracted text with its fingerprint and queue the article for extraction again."""
     signature = fingerprint(text)
     session.execute(
@@ -210,7 +210,7 @@ def replace_text(session: Session, article_id: int, text: str, extractor: str) -
         .values(
             text=text,
             content_hash=text_hash(text),
-            extractor=extractor,
+            text_extractor=text_extractor,
             extraction_status="pending",
             extractor_version=None,
             minhash=signature.signature if signature else None,

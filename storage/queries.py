@@ -199,7 +199,7 @@ class StoredPage:
     url: str
     source: str | None
     text: str
-    extractor: str
+    text_extractor: str
     raw_html: bytes
     raw_content_type: str | None
 
@@ -222,7 +222,7 @@ def stored_pages(session: Session, ids: list[int]) -> list[StoredPage]:
             Article.url,
             Source.name,
             Article.text,
-            Article.extractor,
+            Article.text_extractor,
             Article.raw_html,
             Article.raw_content_type,
         )
@@ -231,8 +231,8 @@ def stored_pages(session: Session, ids: list[int]) -> list[StoredPage]:
         .order_by(Article.id)
     )
     return [
-        StoredPage(id, url, source, text, extractor, raw or b"", content_type)
-        for id, url, source, text, extractor, raw, content_type in rows
+        StoredPage(id, url, source, text, text_extractor, raw or b"", content_type)
+        for id, url, source, text, text_extractor, raw, content_type in rows
     ]
 
 

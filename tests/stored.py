@@ -64,7 +64,7 @@ def new_article(
         published_at=published,
         text=text,
         language="en",
-        extractor="feed",
+        text_extractor="feed",
     )
 
 

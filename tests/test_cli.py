@@ -343,12 +343,12 @@ def test_article_shows_what_a_saved_page_reads_as(
     chosen = in_process("article", str(page), "--url", url, "--json")
     assert chosen.returncode == 0, chosen.stderr
     report = json.loads(chosen.stdout)
-    assert set(report) == {"title", "published", "text", "language", "extractor"}
-    assert report["extractor"] == "selectors"
+    assert set(report) == {"title", "published", "text", "language", "text_extractor"}
+    assert report["text_extractor"] == "selectors"
     assert report["published"].startswith("2025-10-10")
     assert "100%" in report["text"]
     generic = json.loads(in_process("article", str(page), "--json").stdout)
-    assert generic["extractor"] == "trafilatura"
+    assert generic["text_extractor"] == "trafilatura"
     assert generic["title"] == report["title"]
     missing = in_process("article", "no-such-page.html")
     assert missing.returncode == 1

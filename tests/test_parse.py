@@ -261,7 +261,7 @@ def test_cnbc_page_with_selectors() -> None:
     assert page.title == CNBC_TITLE
     assert page.published == CNBC_PUBLISHED
     assert page.language == "en"
-    assert page.extractor == "selectors"
+    assert page.text_extractor == "selectors"
     assert page.text.startswith(CNBC_FIRST_SENTENCE)
     assert page.text.endswith("that's a horrible idea.\"")
     _assert_no_boilerplate(page.text)
@@ -272,7 +272,7 @@ def test_cnbc_page_with_generic_extraction() -> None:
     page = extract_page(_cnbc(), CNBC_URL, ArticleSelectors(), HTML)
     assert page.title == CNBC_TITLE
     assert page.published == CNBC_PUBLISHED
-    assert page.extractor == "trafilatura"
+    assert page.text_extractor == "trafilatura"
     assert CNBC_FIRST_SENTENCE in page.text.split("\n\n")
     _assert_no_boilerplate(page.text)
 
@@ -296,7 +296,7 @@ def test_selector_missing_falls_back_to_trafilatura() -> None:
     """A text selector that matches nothing falls back to trafilatura's main-text extraction."""
     html = "<html><body><article><p>Body text here.</p></article></body></html>"
     page = extract_page(html.encode(), "https://example.org/a", CNBC_SELECTORS, HTML)
-    assert page.extractor == "trafilatura"
+    assert page.text_extractor == "trafilatura"
     assert page.text == "Body text here."
 
 
@@ -304,7 +304,7 @@ def test_text_trafilatura_misses_is_found_by_the_last_fallback() -> None:
     """Text in a table cell, which trafilatura skips, is still found by the paragraph reader."""
     html = "<html><body><table><tr><td><p>Inside a table cell.</p></td></tr></table></body></html>"
     page = extract_page(html.encode(), "https://example.org/a", ArticleSelectors(), HTML)
-    assert page.extractor == "generic"
+    assert page.text_extractor == "generic"
     assert page.text == "Inside a table cell."
 
 

@@ -70,13 +70,13 @@ def command_article(args: argparse.Namespace, context: Context) -> int:
         "published": page.published.isoformat() if page.published else None,
         "text": page.text,
         "language": page.language,
-        "extractor": page.extractor,
+        "text_extractor": page.text_extractor,
     }
     if context.as_json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         header = [
-            f"{key}: {report[key]}" for key in ("title", "published", "language", "extractor")
+            f"{key}: {report[key]}" for key in ("title", "published", "language", "text_extractor")
         ]
         print("\n".join(header) + "\n\n" + page.text)
     return EXIT_OK

@@ -32,7 +32,7 @@ class Page:
     published: datetime | None
     text: str
     language: str | None
-    extractor: str
+    text_extractor: str  # what found the text: selectors, trafilatura or generic
 
 
 def extract_page(
@@ -76,19 +76,19 @@ def _extract_page(
     declared = (
         declared or meta_content(soup, "og:locale") or (headers or {}).get("content-language")
     )
-    text, extractor = "", "generic"
+    text, text_extractor = "", "generic"
     deadline.passed()
     if selectors.text:
         container = soup.select_one(selectors.text)
         if container is not None:
             drop_boilerplate(container, deadline)
-            text, extractor = blocks_text(container, deadline), "selectors"
+            text, text_extractor = blocks_text(container, deadline), "selectors"
     deadline.passed()
     if not text:
-        text, extractor = trafilatura_text(markup, url), "trafilatura"
+        text, text_extractor = trafilatura_text(markup, url), "trafilatura"
     deadline.passed()
     if not text:
-        text, extractor = generic_text(soup, deadline), "generic"
+        text, text_extractor = generic_text(soup, deadline), "generic"
     text = strip_controls(text)
     if not text.strip():
         raise ParseError(f"{url}: no article text found")
@@ -98,5 +98,5 @@ def _extract_page(
         published=published,
         text=text,
         language=detect_language(text, declared),
-        extractor=extractor,
+        text_extractor=text_extractor,
     )

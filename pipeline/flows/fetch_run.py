@@ -180,7 +180,7 @@ def store_item(
         published_at=item.published,
         text=strip_controls(item.text),
         language=detect_language(item.text, item.language),
-        extractor="feed",
+        text_extractor="feed",
         raw_html=item.content_html.encode("utf-8"),
         raw_content_type=FEED_CONTENT_TYPE,
         guid=item.guid or None,
@@ -211,7 +211,7 @@ def store_item(
             published_at=item.published or page.published,
             text=page.text,
             language=page.language,
-            extractor=page.extractor,
+            text_extractor=page.text_extractor,
             raw_html=result.body,
             raw_content_type=result.headers.get("content-type", ""),
         )

@@ -54,15 +54,15 @@ def reextract_pages(
         for page in pages:
             summary.checked += 1
             try:
-                text, extractor = _text_of(page, selectors.get(page.source or ""))
+                text, text_extractor = _text_of(page, selectors.get(page.source or ""))
             except Exception as error:  # a hostile stored page fails alone
                 summary.failed.append(failure(page.url, error))
                 continue
-            if text == page.text and extractor == page.extractor:
+            if text == page.text and text_extractor == page.text_extractor:
                 continue
             summary.changed += 1
             with unit_of_work(session_factory, dry_run) as session:
-                replace_text(session, page.id, text, extractor)
+                replace_text(session, page.id, text, text_extractor)
     return summary
 
 
@@ -73,7 +73,7 @@ def _text_of(page: StoredPage, selectors: ArticleSelectors | None) -> tuple[str,
         return html_to_text(raw.decode("utf-8", errors="replace")), "feed"
     headers = {"content-type": page.raw_content_type or ""}
     extracted = extract_page(raw, page.url, selectors or ArticleSelectors(), headers)
-    return extracted.text, extracted.extractor
+    return extracted.text, extracted.text_extractor
 
 
 def backfill_source(
