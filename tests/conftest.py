@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from models.vocabulary import load_vocabulary
+from pipeline.cli import main
 from pipeline.extraction import Extractor
 from pipeline.extraction.nlp import load_pipeline
 from tests.stored import ENGINES
@@ -151,3 +153,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'newstrack.db'}"
     else:
         yield request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def in_process(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`newstrack` run in this process, in the folder and with the database `newstrack()` gives a child."""
+    monkeypatch.chdir(PROJECT)
+    monkeypatch.setenv("NEWSTRACK_DB", "sqlite:///never-used.db")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        try:
+            code = main(list(args))
+        except SystemExit as stop:  # --help, or a usage error argparse stopped at
+            code = stop.code if isinstance(stop.code, int) else 0
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out, err)
+
+    return run

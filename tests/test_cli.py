@@ -34,25 +34,6 @@ COUNTED_TABLES = (
 )
 
 
-@pytest.fixture
-def in_process(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """`newstrack` run in this process, in the folder and with the database `newstrack()` gives a child."""
-    monkeypatch.chdir(PROJECT)
-    monkeypatch.setenv("NEWSTRACK_DB", "sqlite:///never-used.db")
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        try:
-            code = main(list(args))
-        except SystemExit as stop:  # --help, or a usage error argparse stopped at
-            code = stop.code if isinstance(stop.code, int) else 0
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(list(args), code, out, err)
-
-    return run
-
-
 def _counts(database_url: str, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
     counts = {}
     for table in COUNTED_TABLES:

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from models import JobRun
 from models.errors import ConfigError
-from pipeline.cli import build_parser, check_newstrack_command, main
+from pipeline.cli import build_parser, check_newstrack_command
 from pipeline.config.cron import CronFile, CronJob, Retry, daylight_saving_warnings, load_cron
 from pipeline.config.settings import Settings
 from pipeline.config.sources import load_sources, select_sources
@@ -37,25 +37,6 @@ from tests.stored import engine_for, newstrack, ready
 from .conftest import PROJECT
 
 SNAPSHOT = PROJECT / "snapshot"
-
-
-@pytest.fixture
-def in_process(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """`newstrack` run in this process, in the folder and with the database `newstrack()` gives a child."""
-    monkeypatch.chdir(PROJECT)
-    monkeypatch.setenv("NEWSTRACK_DB", "sqlite:///never-used.db")
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        try:
-            code = main(list(args))
-        except SystemExit as stop:  # --help, or a usage error argparse stopped at
-            code = stop.code if isinstance(stop.code, int) else 0
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(list(args), code, out, err)
-
-    return run
 
 
 def _shipped() -> list[CronJob]:

@@ -62,20 +62,14 @@ def _typed(value: object, hint: Any) -> object | None:
     return None
 
 
-def _described(hint: Any) -> str:
+def _described(hint: Any, plural: bool = False) -> str:
     """A type in words: "a list of strings", "a mapping of strings to whole numbers"."""
     origin, arguments = get_origin(hint), get_args(hint)
     if origin is tuple:
-        return f"a list of {_plural(arguments[0])}"
+        return f"{'lists' if plural else 'a list'} of {_described(arguments[0], True)}"
     if origin is dict:
-        return f"a mapping of {_plural(arguments[0])} to {_plural(arguments[1])}"
-    return "a whole number" if hint is int else "a string"
-
-
-def _plural(hint: Any) -> str:
-    origin, arguments = get_origin(hint), get_args(hint)
-    if origin is tuple:
-        return f"lists of {_plural(arguments[0])}"
-    if origin is dict:
-        return f"mappings of {_plural(arguments[0])} to {_plural(arguments[1])}"
-    return "whole numbers" if hint is int else "strings"
+        keys, values = (_described(argument, True) for argument in arguments)
+        return f"{'mappings' if plural else 'a mapping'} of {keys} to {values}"
+    if hint is int:
+        return "whole numbers" if plural else "a whole number"
+    return "strings" if plural else "a string"
