@@ -67,9 +67,9 @@ def reextract_pages(
 
 
 def _text_of(page: StoredPage, selectors: ArticleSelectors | None) -> tuple[str, str]:
-    """Text and extractor name of a stored page, as the fetch would produce them today."""
+    """Text and text-extractor name of a stored page, as the fetch would produce them today."""
     raw = decompress_page(page.raw_html)
-    if page.extractor == "feed":
+    if page.text_extractor == "feed":
         return html_to_text(raw.decode("utf-8", errors="replace")), "feed"
     headers = {"content-type": page.raw_content_type or ""}
     extracted = extract_page(raw, page.url, selectors or ArticleSelectors(), headers)
