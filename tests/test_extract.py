@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from spacy.tokens import Doc
 
+from models import Article
 from models.annotation import Annotation, ArticleText, EventRecord
 from models.errors import ModelNotFoundError
-from models.vocabulary import VocabularyError, load_vocabulary
+from models.vocabulary import VocabularyError, default_folder, load_vocabulary
 from pipeline.extraction import MAX_READ_CHARS, Extractor
 from pipeline.extraction.lexicon import lexicon_of
 from pipeline.extraction.nlp import load_pipeline
+from pipeline.extraction.version import code_sources, digest_of, extractor_version
 from pipeline.text.dates import add_duration
 
 SEVEN = {"samarium", "gadolinium", "terbium", "dysprosium", "lutetium", "scandium", "yttrium"}
@@ -455,3 +460,42 @@ def test_a_counted_number_without_a_value_is_a_vocabulary_error() -> None:
     cues = replace(vocabulary.cues, counted_numbers=("two", "eleventy"))
     with pytest.raises(VocabularyError, match="eleventy"):
         lexicon_of(replace(vocabulary, cues=cues))
+
+
+# The extractor's version
+
+
+def _vocabulary_copy(tmp_path: Path, edit: Callable[[str], str]) -> Path:
+    """The shipped vocabulary folder copied, with cues.yaml edited."""
+    folder = tmp_path / "vocabulary"
+    shutil.copytree(default_folder(), folder)
+    cues = folder / "cues.yaml"
+    cues.write_text(edit(cues.read_text(encoding="utf-8")), encoding="utf-8")
+    return folder
+
+
+def test_a_vocabulary_edit_changes_the_extractor_version(
+    extractor: Extractor, tmp_path: Path
+) -> None:
+    """One more cue word gives another version (so `extract --all` reads again); a comment does not."""
+    added = _vocabulary_copy(
+        tmp_path / "added",
+        lambda text: text.replace("speech_verbs: [", "speech_verbs: [proclaim, ", 1),
+    )
+    commented = _vocabulary_copy(tmp_path / "commented", lambda text: "# a note\n" + text)
+    assert "proclaim" in load_vocabulary(added).cues.speech_verbs
+    assert extractor_version(extractor.nlp, load_vocabulary(commented)) == extractor.version
+    assert extractor_version(extractor.nlp, load_vocabulary(added)) != extractor.version
+
+
+def test_the_extractor_version_covers_its_code_and_fits_its_column(extractor: Extractor) -> None:
+    """The digest reads every stage, text helper and vocabulary reader; any byte changes it."""
+    sources = code_sources()
+    names = [name for name, _ in sources]
+    for expected in ("pipeline.extraction/events.py", "pipeline.text/dates.py",
+                     "models.vocabulary/reading.py", "models/annotation.py"):  # fmt: skip
+        assert expected in names
+    name, source = sources[0]
+    assert digest_of([(name, source + b"\n"), *sources[1:]]) != digest_of(sources)
+    assert re.fullmatch(r"1\+[\w.-]+\+[0-9a-f]{8}", extractor.version)
+    assert len(extractor.version) <= Article.__table__.c.extractor_version.type.length

@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 
-from models.annotation import EXTRACTOR_VERSION, Annotation, ArticleText
+from models.annotation import Annotation, ArticleText
 from models.vocabulary import Vocabulary
 from pipeline.extraction.actions import action_of
 from pipeline.extraction.events import events, on_topic
 from pipeline.extraction.lexicon import lexicon_of
-from pipeline.extraction.nlp import pipeline_version
 from pipeline.extraction.quantities import quantities
 from pipeline.extraction.screening import MAX_READ_CHARS, Reading, screen
 from pipeline.extraction.tagging import Tagger
+from pipeline.extraction.version import extractor_version
 
 __all__ = ["MAX_READ_CHARS", "Extractor"]
 
@@ -27,7 +27,7 @@ class Extractor:
         self.nlp = nlp
         self.vocabulary = vocabulary
         self.screening = screening  # False: the trained pipeline reads every readable text
-        self.version = f"{EXTRACTOR_VERSION}+{pipeline_version(nlp)}"
+        self.version = extractor_version(nlp, vocabulary)
         self.lexicon = lexicon_of(vocabulary)
         self.tagger = Tagger(nlp, vocabulary, self.lexicon)
 
