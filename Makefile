@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CORPUS := $(VENV)/corpus
 CORPUS_STAMP := $(CORPUS)/.unpacked-stamp
 
-.PHONY: install corpus demo test lint lock clean
+.PHONY: install corpus demo test lint lock clean train
 
 LOCKS := requirements-installer.lock requirements.lock requirements-dev.lock
 
@@ -39,6 +39,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## train: fit the event decision on ../shared/corpus (train split, fixed seed) into models/trained/
+CORPUS_FILE ?= ../shared/corpus/labelled.jsonl
+train: $(STAMP)
+	$(BIN)/python -m pipeline.extraction.training $(CORPUS_FILE)
 
 ## lock: re-resolve requirements.lock (what runs) and requirements-dev.lock (plus the test tools) from pyproject.toml (needs uv)
 UV_COMPILE := uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \

@@ -11,9 +11,7 @@ import argparse
 from pathlib import Path
 
 from models.annotation import Annotation, ArticleText
-from models.vocabulary import load_vocabulary
-from pipeline.extraction import Extractor
-from pipeline.extraction.nlp import load_pipeline
+from pipeline.extraction import Extractor, standard_extractor
 from pipeline.flows.evaluate import GoldArticle, load_devset, score_devset
 
 DEVSET = Path(__file__).resolve().parent.parent / "tests" / "devset" / "articles.yaml"
@@ -33,7 +31,7 @@ def main() -> int:
     parser.add_argument("--misses", action="store_true", help="list missed and spurious events")
     args = parser.parse_args()
     gold = [a for a in load_devset(DEVSET) if args.style in (None, a.style)]
-    extractor = Extractor(load_pipeline(), load_vocabulary(), screening=not args.no_screening)
+    extractor = standard_extractor(screening=not args.no_screening)
     found = annotate_devset(extractor, gold)
     print("\n".join(score_devset(gold, found).lines()))
     if args.misses:

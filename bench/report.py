@@ -192,13 +192,11 @@ def measure_size(articles: int, feeds: int, folder: Path) -> SizeResult:
 def extractor_ratio(texts: int = 1000) -> tuple[float, float, float]:
     """Words per second of `nlp.pipe` and of the extractor on the same texts, and their ratio."""
     from models.annotation import ArticleText
-    from models.vocabulary import load_vocabulary
-    from pipeline.extraction import Extractor
-    from pipeline.extraction.nlp import load_pipeline
+    from pipeline.extraction import standard_extractor
 
     bodies = [corpus.article(n)[2] for n in range(texts)]
     words = sum(len(body.split()) for body in bodies)
-    extractor = Extractor(load_pipeline(), load_vocabulary())
+    extractor = standard_extractor()
     list(extractor.nlp.pipe(bodies[:16]))  # warm up
     started = time.perf_counter()
     for _ in extractor.nlp.pipe(bodies, batch_size=32):

@@ -22,9 +22,7 @@ from sqlalchemy import select
 
 from models import Article
 from models.annotation import ArticleText
-from models.vocabulary import load_vocabulary
-from pipeline.extraction import Extractor
-from pipeline.extraction.nlp import load_pipeline
+from pipeline.extraction import Extractor, standard_extractor
 from pipeline.flows.evaluate import load_expected
 from storage.engine import make_session_factory, open_engine
 from storage.sessions import unit_of_work
@@ -87,8 +85,8 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=1, help="processes for nlp.pipe")
     args = parser.parse_args()
     on, off = texts_by_topic()
-    nlp, vocabulary = load_pipeline(), load_vocabulary()
-    screened, full = Extractor(nlp, vocabulary), Extractor(nlp, vocabulary, screening=False)
+    screened = standard_extractor()
+    full = Extractor(screened.nlp, screened.vocabulary, False, screened.decision)
     annotate_all(full, mix(on, off, 20), 1)  # warm up
     timings = {}
     for name, extractor in (("screened", screened), ("full", full)):

@@ -19,9 +19,7 @@ from sqlalchemy import select
 
 from models import Article
 from models.annotation import ArticleText
-from models.vocabulary import load_vocabulary
-from pipeline.extraction import Extractor
-from pipeline.extraction.nlp import load_pipeline
+from pipeline.extraction import standard_extractor
 from storage.engine import make_session_factory, open_engine
 from storage.sessions import unit_of_work
 
@@ -53,7 +51,7 @@ def main() -> int:
     args = parser.parse_args()
     texts = snapshot_texts() * args.repeat
     words = sum(len(text.split()) for text in texts)
-    extractor = Extractor(load_pipeline(), load_vocabulary())
+    extractor = standard_extractor()
     nlp = extractor.nlp
     list(nlp.pipe(texts[:8]))  # warm up
     started = time.perf_counter()

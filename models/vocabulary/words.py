@@ -55,6 +55,8 @@ class Relations:
     noun_phrase_deps: tuple[str, ...]
     owner_deps: tuple[str, ...]
     counted_modifier_deps: tuple[str, ...]
+    verb_marker_deps: tuple[str, ...]
+    object_deps: tuple[str, ...]
 
 
 @dataclass(frozen=True)

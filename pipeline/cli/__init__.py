@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from models import trained
 from pipeline import __version__
 from pipeline.cli import (
     annotate,
@@ -52,7 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Track trade-policy events on critical minerals from the news.",
         parents=[common],
     )
-    parser.add_argument("--version", action="version", version=f"newstrack {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"newstrack {__version__}\nevent decision: {trained.summary()}",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in ADDERS:
         add(commands, common)

@@ -84,7 +84,7 @@ def command_article(args: argparse.Namespace, context: Context) -> int:
 
 def command_annotate(args: argparse.Namespace, context: Context) -> int:
     """Annotate JSON lines; a bad line is reported by number and the rest go on."""
-    extractor = load_extractor()
+    extractor = load_extractor(context.settings)
     failures = successes = 0
     with ExitStack() as stack:
         # Bytes, decoded line by line: a line that is not UTF-8 is that line's error alone.

@@ -19,7 +19,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.errors import NewstrackError
-from models.vocabulary import load_vocabulary
 from pipeline.cli.arguments import SuggestingParser
 from pipeline.cli.output import print_summary
 from pipeline.config.settings import Settings
@@ -165,9 +164,8 @@ def open_database(settings: Settings, existing: bool = False) -> Iterator[Databa
         yield Database(engine, make_session_factory(engine), upgraded)
 
 
-def load_extractor() -> Extractor:
+def load_extractor(settings: Settings) -> Extractor:
     """The extractor with the trained pipeline, loaded only by the commands that read text."""
-    from pipeline.extraction import Extractor  # spaCy
-    from pipeline.extraction.nlp import load_pipeline
+    from pipeline.extraction import standard_extractor  # spaCy
 
-    return Extractor(load_pipeline(), load_vocabulary())
+    return standard_extractor(settings.event_threshold)

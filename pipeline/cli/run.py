@@ -137,7 +137,7 @@ def command_extract(args: argparse.Namespace, context: Context) -> int:
     """Extract events from articles waiting for it."""
     from pipeline.flows.extract import extract_pending
 
-    extractor = load_extractor()
+    extractor = load_extractor(context.settings)
     with open_database(context.settings) as database:
         summary = extract_pending(
             database.sessions,
@@ -172,7 +172,7 @@ def command_run(args: argparse.Namespace, context: Context) -> int:
 
     sources = select_sources(load_sources(context.settings.sources_path), args.source)
     settings = paced_for(context.settings, args.replay)
-    extractor = load_extractor()
+    extractor = load_extractor(context.settings)
     with open_database(settings) as database:
         with http_client(settings, args.replay) as client:
             fetched = fetch_sources(

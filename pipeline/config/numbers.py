@@ -94,6 +94,25 @@ class Seconds:
         return NumberError(f"expected {self.describe()}, got {given!r}")
 
 
+@dataclass(frozen=True)
+class Share:
+    """A proportion from 0 to 1, such as a confidence threshold."""
+
+    def describe(self) -> str:
+        """The range in words, for errors and help."""
+        return "a number from 0 to 1"
+
+    def from_text(self, text: str) -> float:
+        """The proportion a command-line word or an environment value gives."""
+        try:
+            number = float(text.strip())
+        except ValueError:
+            raise NumberError(f"expected {self.describe()}, got {text!r}") from None
+        if not 0.0 <= number <= 1.0:  # also refuses nan
+            raise NumberError(f"expected {self.describe()}, got {text!r}")
+        return number
+
+
 # Kinds that more than one border takes, defined once.
 ARTICLES_PER_SOURCE = Whole(1, 10_000)  # NEWSTRACK_MAX_ARTICLES, a source's `max_articles`
 MIN_SOURCES = Whole(1, 1_000)  # a watchlist's `filters.min_sources`, `watchlist add --min-sources`

@@ -9,7 +9,14 @@ from pathlib import Path
 
 from models.errors import ConfigError
 from pipeline import __version__
-from pipeline.config.numbers import ARTICLES_PER_SOURCE, DAY, NumberError, Seconds, Whole
+from pipeline.config.numbers import (
+    ARTICLES_PER_SOURCE,
+    DAY,
+    NumberError,
+    Seconds,
+    Share,
+    Whole,
+)
 
 DEFAULT_DATABASE_URL = "sqlite:///newstrack.db"
 DEFAULT_USER_AGENT = f"newstrack/{__version__} (+https://github.com/newstrack/newstrack)"
@@ -83,6 +90,8 @@ class Settings:
     sql_database_url: str | None = None
     watchlists_path: Path = Path("watchlists.yaml")
     unsubscribe_url: str | None = None  # the List-Unsubscribe link of digests, when set
+    # The confidence a read needs to become an event (None: the trained decision's own threshold).
+    event_threshold: float | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -115,6 +124,7 @@ class Settings:
             sql_database_url=env.get(SQL_DATABASE_VARIABLE, "").strip() or None,
             watchlists_path=Path(env.get(WATCHLISTS_VARIABLE, "watchlists.yaml")),
             unsubscribe_url=env.get("NEWSTRACK_UNSUBSCRIBE_URL") or None,
+            event_threshold=_read_share(env, "NEWSTRACK_EVENT_THRESHOLD"),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -199,7 +209,9 @@ def read_seconds(env: Mapping[str, str], name: str, kind: Seconds, default: floa
     return float(_read_number(env, name, kind, default))
 
 
-def _read_number(env: Mapping[str, str], name: str, kind: Whole | Seconds, default: float) -> float:
+def _read_number(
+    env: Mapping[str, str], name: str, kind: Whole | Seconds | Share, default: float
+) -> float:
     """The one reader of numbers from the environment."""
     raw = env.get(name)
     if raw is None or not raw.strip():
@@ -208,6 +220,12 @@ def _read_number(env: Mapping[str, str], name: str, kind: Whole | Seconds, defau
         return kind.from_text(raw)
     except NumberError:
         raise ConfigError(f"{name}={raw!r}: expected {kind.describe()}") from None
+
+
+def _read_share(env: Mapping[str, str], name: str) -> float | None:
+    """A proportion variable, or None when unset or empty."""
+    raw = env.get(name, "")
+    return _read_number(env, name, Share(), 0.0) if raw.strip() else None
 
 
 def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:

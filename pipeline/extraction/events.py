@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from copy import copy
 from dataclasses import replace
 
 from spacy.tokens import Doc
@@ -19,6 +20,8 @@ from models.annotation import (
 )
 from pipeline.extraction.candidates import Candidate, candidate, counted_reference, refers_back
 from pipeline.extraction.dating import dates
+from pipeline.extraction.decision import Choice, Decision, confident, settle
+from pipeline.extraction.features import SentenceView, jurisdiction_counts, sentence_views
 from pipeline.extraction.tagging import Tagger, names_within
 from pipeline.extraction.triggers import measure_triggers, references_to_measures
 
@@ -36,13 +39,18 @@ def events(
     quantities: Sequence[QuantityTag],
     tagger: Tagger,
 ) -> list[EventRecord]:
-    """The policy events a parsed article states, its sentences on the same event merged."""
-    candidates = _candidates(article, doc, element_tags, entity_tags, quantities, tagger)
-    default_actor = _default_actor(candidates, entity_tags)
-    _future_steps_are_threats(candidates, tagger.lexicon.cues.future_auxiliaries)
-    _restrictions_kept_are_the_ban(candidates)
+    """The policy events a parsed article states by the rules alone, its sentences on the same event
+    merged."""
+    candidates, default_actor = rule_candidates(
+        article, doc, element_tags, entity_tags, quantities, tagger
+    )
+    return rule_records(candidates, default_actor)
+
+
+def rule_records(candidates: list[Candidate], default_actor: EntityTag | None) -> list[EventRecord]:
+    """The rules' events: candidates that state an act, settled, one record per act."""
     records = []
-    for found in candidates:
+    for found in map(copy, candidates):  # settle copies: the candidates stay as the rules read them
         if not found.stated_action:
             continue  # a measure named in passing ("the export ban") is not an event
         if found.actor is None and default_actor is not None:
@@ -61,8 +69,24 @@ def events(
         if found.modality == "negated" and found.action in ("lift", "suspend", "ease"):
             # "refused to lift the ban": the measure stays in force.
             found.action, found.modality = "maintain", "asserted"
-        records.append(_record(found))
-    return _merge_same_event(records)
+        records.append(record_of(found))
+    return merge_same_event(records)
+
+
+def rule_candidates(
+    article: ArticleText,
+    doc: Doc,
+    element_tags: list[ElementTag],
+    entity_tags: list[EntityTag],
+    quantities: Sequence[QuantityTag],
+    tagger: Tagger,
+) -> tuple[list[Candidate], EntityTag | None]:
+    """Every candidate the rules find, settled against each other, and the article's usual actor."""
+    candidates = _candidates(article, doc, element_tags, entity_tags, quantities, tagger)
+    default_actor = _default_actor(candidates, entity_tags)
+    _future_steps_are_threats(candidates, tagger.lexicon.cues.future_auxiliaries)
+    _restrictions_kept_are_the_ban(candidates)
+    return candidates, default_actor
 
 
 def _candidates(
@@ -171,7 +195,7 @@ def _restrictions_kept_are_the_ban(candidates: list[Candidate]) -> None:
             found.measure = "export_ban"
 
 
-def _record(found: Candidate) -> EventRecord:
+def record_of(found: Candidate) -> EventRecord:
     """The event record of a settled candidate, its sentence as the one mention."""
     sentence = found.sentence
     text = sentence.text.strip()
@@ -200,7 +224,7 @@ def _record(found: Candidate) -> EventRecord:
     )
 
 
-def _merge_same_event(records: list[EventRecord]) -> list[EventRecord]:
+def merge_same_event(records: list[EventRecord]) -> list[EventRecord]:
     """Sentences of one article stating the same actor, action and measure are one event."""
     merged: dict[tuple[str | None, str, str], EventRecord] = {}
     for record in records:
@@ -243,3 +267,76 @@ def on_topic(element_tags: list[ElementTag], records: list[EventRecord]) -> bool
         event.measure in EXPORT_SIDE_MEASURES or (element_tags and event.actor is not None)
         for event in records
     )
+
+
+def decided_events(
+    article: ArticleText,
+    doc: Doc,
+    element_tags: list[ElementTag],
+    entity_tags: list[EntityTag],
+    quantities: Sequence[QuantityTag],
+    tagger: Tagger,
+    decision: Decision,
+) -> list[EventRecord]:
+    """The policy events the trained decision settles in a parsed article, filled in by the rules."""
+    candidates, default_actor = rule_candidates(
+        article, doc, element_tags, entity_tags, quantities, tagger
+    )
+    views = sentence_views(doc, candidates, entity_tags, element_tags, tagger.lexicon.relations)
+    verdicts = decision.verdicts(
+        views,
+        default_actor.jurisdiction if default_actor else None,
+        jurisdiction_counts(entity_tags),
+        rule_records(candidates, default_actor),
+    )
+    records = []
+    for verdict in verdicts:
+        if verdict.probability < decision.threshold:
+            continue
+        if verdict.rules:  # the rules' reading of the same act, with the decision's confidence
+            records += [confident(record, verdict.probability) for record in verdict.rules]
+            continue
+        for choice in verdict.choices:
+            view = views[choice.sentence]
+            found = copy(_rule_reading(view.candidates, choice.measure, choice.action))
+            if found is None:
+                found = _fresh_reading(article, view, choice, entity_tags, element_tags, tagger)
+            start, end = view.sentence.start_char, view.sentence.end_char
+            found.quantities = [q for q in quantities if start <= q.start < end]
+            if found.measure != choice.measure or not found.elements:
+                found.elements = names_within(element_tags, start, end)  # the sentence's own
+            records.append(settle(record_of(found), choice, verdict.probability))
+    return merge_same_event(records)
+
+
+def _rule_reading(candidates: list[Candidate], measure: str, action: str) -> Candidate | None:
+    """The rules' reading of a sentence closest to the model's: same measure and action, else measure."""
+    ranked = sorted(
+        candidates, key=lambda c: (c.measure != measure, c.action != action, not c.stated_action)
+    )
+    return ranked[0] if ranked else None
+
+
+def _fresh_reading(
+    article: ArticleText,
+    view: SentenceView,
+    choice: Choice,
+    entity_tags: list[EntityTag],
+    element_tags: list[ElementTag],
+    tagger: Tagger,
+) -> Candidate:
+    """The rules' filling of a sentence they had no measure in: elements, target and dates."""
+    sentence = view.sentence
+    root = sentence.root
+    found = candidate(
+        sentence,
+        sentence.doc[root.i : root.i + 1],
+        choice.measure,
+        choice.action,
+        entity_tags,
+        element_tags,
+        set(),
+        tagger.lexicon,
+    )
+    found.dates = list(dates(sentence, article.published, found, tagger.lexicon))
+    return found

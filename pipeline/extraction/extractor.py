@@ -8,26 +8,36 @@ from spacy.language import Language
 from spacy.tokens import Doc, Token
 
 from models.annotation import Annotation, ArticleText
-from models.vocabulary import Vocabulary
+from models.vocabulary import Vocabulary, load_vocabulary
 from pipeline.extraction.actions import action_of
-from pipeline.extraction.events import events, on_topic
+from pipeline.extraction.decision import Decision, load_decision
+from pipeline.extraction.events import decided_events, events, on_topic
 from pipeline.extraction.lexicon import lexicon_of
+from pipeline.extraction.nlp import load_pipeline
 from pipeline.extraction.quantities import quantities
 from pipeline.extraction.screening import MAX_READ_CHARS, Reading, screen
 from pipeline.extraction.tagging import Tagger
 from pipeline.extraction.version import extractor_version
 
-__all__ = ["MAX_READ_CHARS", "Extractor"]
+__all__ = ["MAX_READ_CHARS", "Extractor", "standard_extractor"]
 
 
 class Extractor:
     """Tags elements, entities, quantities and policy events; built once per process."""
 
-    def __init__(self, nlp: Language, vocabulary: Vocabulary, screening: bool = True) -> None:
+    def __init__(
+        self,
+        nlp: Language,
+        vocabulary: Vocabulary,
+        screening: bool = True,
+        decision: Decision | None = None,
+    ) -> None:
         self.nlp = nlp
         self.vocabulary = vocabulary
         self.screening = screening  # False: the trained pipeline reads every readable text
-        self.version = extractor_version(nlp, vocabulary)
+        self.decision = decision  # None: the rules alone decide what is an event
+        model = decision.meta["digest"] if decision is not None else None
+        self.version = extractor_version(nlp, vocabulary, str(model) if model else None)
         self.lexicon = lexicon_of(vocabulary)
         self.tagger = Tagger(nlp, vocabulary, self.lexicon)
 
@@ -86,7 +96,12 @@ class Extractor:
         note = reading.note if reading is not None else None
         element_tags, entity_tags = self.tagger.tag_names(doc)
         found = tuple(quantities(doc, self.lexicon))
-        records = events(article, doc, element_tags, entity_tags, found, self.tagger)
+        if self.decision is None:
+            records = events(article, doc, element_tags, entity_tags, found, self.tagger)
+        else:
+            records = decided_events(
+                article, doc, element_tags, entity_tags, found, self.tagger, self.decision
+            )
         if (
             reading is not None and reading.blanked
         ):  # paragraphs not read keep their vocabulary tags
@@ -109,3 +124,13 @@ class Extractor:
             extractor_version=self.version,
             note=note,
         )
+
+
+def standard_extractor(threshold: float | None = None, screening: bool = True) -> Extractor:
+    """The extractor newstrack runs: the installed pipeline, the shipped words and trained decision."""
+    return Extractor(
+        load_pipeline(),
+        load_vocabulary(),
+        screening=screening,
+        decision=load_decision(threshold=threshold),
+    )

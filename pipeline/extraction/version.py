@@ -18,6 +18,9 @@ CODE_PACKAGES = ("pipeline.extraction", "pipeline.text", "models.vocabulary")
 CODE_FILES = (("models", "annotation.py"),)
 DIGEST_CHARS = 8
 MAX_VERSION_CHARS = 40  # articles.extractor_version holds this many
+PIPELINE_FAMILY = (
+    "core_web_"  # dropped from the pipeline's name when the decision's digest needs room
+)
 
 
 def code_sources() -> list[tuple[str, bytes]]:
@@ -50,9 +53,18 @@ def vocabulary_digest(vocabulary: Vocabulary) -> str:
     return hashlib.sha256(repr(vocabulary).encode()).hexdigest()
 
 
-def extractor_version(nlp: Language, vocabulary: Vocabulary) -> str:
-    """The version stored with every annotation: any change to code, words or pipeline changes it."""
-    digest = hashlib.sha256(f"{code_digest()}\0{vocabulary_digest(vocabulary)}".encode())
+def extractor_version(nlp: Language, vocabulary: Vocabulary, model: str | None = None) -> str:
+    """The version stored with every annotation: any change to code, words, pipeline or trained
+    decision changes it. `model` is the decision's digest; without one, events come from the rules.
+    """
     pipeline = pipeline_version(nlp)
-    room = MAX_VERSION_CHARS - len(EXTRACTOR_VERSION) - DIGEST_CHARS - 2
-    return f"{EXTRACTOR_VERSION}+{pipeline[:room]}+{digest.hexdigest()[:DIGEST_CHARS]}"
+    digest = hashlib.sha256(
+        f"{code_digest()}\0{vocabulary_digest(vocabulary)}\0{pipeline}\0{model}".encode()
+    )
+    parts = [digest.hexdigest()[:DIGEST_CHARS]]
+    if model is not None:
+        parts.insert(0, model[:DIGEST_CHARS])
+        pipeline = pipeline.removeprefix(PIPELINE_FAMILY)
+    tail = "+".join(parts)
+    room = MAX_VERSION_CHARS - len(EXTRACTOR_VERSION) - len(tail) - 2
+    return f"{EXTRACTOR_VERSION}+{pipeline[:room]}+{tail}"

@@ -24,7 +24,6 @@ import procrastinate
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.errors import UsageError
-from models.vocabulary import load_vocabulary
 from pipeline.config.cron import CronJob
 from pipeline.config.settings import Settings, child_environment, stalled_after
 from pipeline.config.sources import load_sources, select_sources
@@ -84,10 +83,9 @@ def _session_factory(database_url: str) -> sessionmaker[Session]:
 @cache
 def _extractor() -> Any:
     """The trained pipeline, loaded once per worker process."""
-    from pipeline.extraction import Extractor
-    from pipeline.extraction.nlp import load_pipeline
+    from pipeline.extraction import standard_extractor
 
-    return Extractor(load_pipeline(), load_vocabulary())
+    return standard_extractor(Settings.from_environment().event_threshold)
 
 
 @cache
