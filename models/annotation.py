@@ -105,6 +105,8 @@ class Annotation:
     quantities: tuple[QuantityTag, ...]
     events: tuple[EventRecord, ...]
     extractor_version: str = EXTRACTOR_VERSION
+    # Acts the trained decision read but held below its threshold: kept to query, never events.
+    candidates: tuple[EventRecord, ...] = ()
     status: str = "read"  # read | screened | skipped
     note: str | None = None  # why the trained pipeline did not read the text, or read part of it
 

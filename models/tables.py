@@ -231,6 +231,24 @@ class Mention(Base):
     __table_args__ = (UniqueConstraint("article_id", "event_id", "start_char"),)
 
 
+class HeldCandidate(Base):
+    """An act the decision read in an article but held back: below the event threshold, not an event."""
+
+    __tablename__ = "candidates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    actor: Mapped[str | None] = mapped_column(String(8))
+    action: Mapped[str] = mapped_column(String(20))
+    measure: Mapped[str] = mapped_column(String(40))
+    confidence: Mapped[float] = mapped_column(Float)
+    sentence: Mapped[str] = mapped_column(Text)
+    start_char: Mapped[int] = mapped_column(Integer)
+    end_char: Mapped[int] = mapped_column(Integer)
+
+
 class MentionElement(Base):
     """An element as one mention names it: the claim's own list, before consolidation."""
 

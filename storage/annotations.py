@@ -14,6 +14,7 @@ from models import (
     ElementMention,
     EntityMention,
     Event,
+    HeldCandidate,
     Mention,
     MentionElement,
     Quantity,
@@ -76,7 +77,7 @@ def store_annotation(
         and current.extractor_version == annotation.extractor_version
     ):
         return set(), set()
-    for table in (ElementMention, EntityMention, Quantity):
+    for table in (ElementMention, EntityMention, Quantity, HeldCandidate):
         session.execute(delete(table).where(table.article_id == article_id))
     earlier = session.execute(
         select(Event.id, Event.actor, Event.action, Event.measure)
@@ -126,6 +127,20 @@ def store_annotation(
             end_char=tag.end,
         )
         for tag in _first_per_start(annotation.quantities)
+    )
+    session.add_all(
+        HeldCandidate(
+            article_id=article_id,
+            actor=record.actor,
+            action=record.action,
+            measure=record.measure,
+            confidence=mention.confidence,
+            sentence=mention.sentence,
+            start_char=mention.start,
+            end_char=mention.end,
+        )
+        for record in annotation.candidates
+        for mention in record.mentions
     )
     written: dict[tuple[Kind, int], tuple[int, set[str]]] = {}
     for record in annotation.events:

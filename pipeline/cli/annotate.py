@@ -215,6 +215,16 @@ def annotation_to_json(annotation: Annotation) -> dict[str, Any]:
             }
             for event in annotation.events
         ],
+        "candidates": [  # acts held below the event threshold: not events
+            {
+                "actor": held.actor,
+                "action": held.action,
+                "measure": held.measure,
+                "evidence": held.evidence.sentence,
+                "confidence": held.evidence.confidence,
+            }
+            for held in annotation.candidates
+        ],
         "quantities": [_quantity_json(q) for q in annotation.quantities],
     }
 

@@ -13,7 +13,7 @@ from models.errors import InputError
 from models.source import SourceConfig
 from pipeline.cli.arguments import ARTICLE_LIMIT, PROCESSES, SuggestingParser
 from pipeline.cli.base import EXIT_OK, EXIT_PARTIAL, Context, load_extractor, log, open_database
-from pipeline.config.settings import FETCH_VARIABLES, Settings
+from pipeline.config.settings import EXTRACT_VARIABLES, FETCH_VARIABLES, Settings
 from pipeline.config.sources import load_sources, select_sources
 from storage import queries
 from storage.engine import describe
@@ -34,7 +34,7 @@ def add_run(commands: Subcommands, common: SuggestingParser) -> None:
     )
     _fetch_options(run)
     _limit_option(run)
-    run.set_defaults(handler=command_run, reads=FETCH_VARIABLES)
+    run.set_defaults(handler=command_run, reads=FETCH_VARIABLES + EXTRACT_VARIABLES)
 
 
 def add_fetch(commands: Subcommands, common: SuggestingParser) -> None:
@@ -65,7 +65,7 @@ def add_extract(commands: Subcommands, common: SuggestingParser) -> None:
         metavar="N",
         help=f"worker processes for the trained pipeline ({PROCESSES.describe()}; default 1)",
     )
-    extract.set_defaults(handler=command_extract)
+    extract.set_defaults(handler=command_extract, reads=EXTRACT_VARIABLES)
 
 
 def add_backfill(commands: Subcommands, common: SuggestingParser) -> None:

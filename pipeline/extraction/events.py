@@ -3,6 +3,7 @@ turned into event records, one per actor, action and measure."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from copy import copy
@@ -20,7 +21,7 @@ from models.annotation import (
 )
 from pipeline.extraction.candidates import Candidate, candidate, counted_reference, refers_back
 from pipeline.extraction.dating import dates
-from pipeline.extraction.decision import Choice, Decision, confident, settle
+from pipeline.extraction.decision import Choice, Decision, Verdict, confident, settle
 from pipeline.extraction.features import SentenceView, jurisdiction_counts, sentence_views
 from pipeline.extraction.tagging import Tagger, names_within
 from pipeline.extraction.triggers import measure_triggers, references_to_measures
@@ -277,8 +278,9 @@ def decided_events(
     quantities: Sequence[QuantityTag],
     tagger: Tagger,
     decision: Decision,
-) -> list[EventRecord]:
-    """The policy events the trained decision settles in a parsed article, filled in by the rules."""
+) -> tuple[list[EventRecord], list[EventRecord]]:
+    """The policy events the trained decision settles in a parsed article, filled in by the rules,
+    and the acts it held back below its threshold, one record per sentence."""
     candidates, default_actor = rule_candidates(
         article, doc, element_tags, entity_tags, quantities, tagger
     )
@@ -289,9 +291,10 @@ def decided_events(
         jurisdiction_counts(entity_tags),
         rule_records(candidates, default_actor),
     )
-    records = []
+    records, held = [], []
     for verdict in verdicts:
         if verdict.probability < decision.threshold:
+            held += _held_back(verdict, views)
             continue
         if verdict.rules:  # the rules' reading of the same act, with the decision's confidence
             records += [confident(record, verdict.probability) for record in verdict.rules]
@@ -306,7 +309,38 @@ def decided_events(
             if found.measure != choice.measure or not found.elements:
                 found.elements = names_within(element_tags, start, end)  # the sentence's own
             records.append(settle(record_of(found), choice, verdict.probability))
-    return merge_same_event(records)
+    return merge_same_event(records), held
+
+
+def _held_back(verdict: Verdict, views: list[SentenceView]) -> list[EventRecord]:
+    """An act below the threshold as bare records: who, what, the sentence and the probability."""
+    actor, action, measure = verdict.act
+    usual = "threatened" if action == "threaten" else "asserted"
+    below = math.floor(verdict.probability * 100) / 100  # rounded down: it stays below the bar
+    sentences = {
+        m.start: (m.sentence, m.end, m.modality) for r in verdict.rules for m in r.mentions
+    }
+    for choice in verdict.choices:
+        span = views[choice.sentence].sentence
+        text = span.text.strip()
+        start = span.start_char + span.text.index(text[:1]) if text else span.start_char
+        sentences.setdefault(start, (text, start + len(text), usual))
+    return [
+        EventRecord(
+            actor=actor,
+            actor_body=None,
+            action=action,
+            measure=measure,
+            elements=(),
+            target=None,
+            target_count=None,
+            target_unit=None,
+            quantities=(),
+            dates=(),
+            mentions=(EventMention(text, start, end, "", modality, below),),
+        )
+        for start, (text, end, modality) in sorted(sentences.items())
+    ]
 
 
 def _rule_reading(candidates: list[Candidate], measure: str, action: str) -> Candidate | None:

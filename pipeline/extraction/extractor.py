@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 
-from models.annotation import Annotation, ArticleText
+from models.annotation import Annotation, ArticleText, EventRecord
 from models.vocabulary import Vocabulary, load_vocabulary
 from pipeline.extraction.actions import action_of
 from pipeline.extraction.decision import Decision, load_decision
@@ -96,10 +96,11 @@ class Extractor:
         note = reading.note if reading is not None else None
         element_tags, entity_tags = self.tagger.tag_names(doc)
         found = tuple(quantities(doc, self.lexicon))
+        held: list[EventRecord] = []
         if self.decision is None:
             records = events(article, doc, element_tags, entity_tags, found, self.tagger)
         else:
-            records = decided_events(
+            records, held = decided_events(
                 article, doc, element_tags, entity_tags, found, self.tagger, self.decision
             )
         if (
@@ -121,6 +122,7 @@ class Extractor:
             entity_tags=tuple(entity_tags),
             quantities=found,
             events=tuple(records),
+            candidates=tuple(held),
             extractor_version=self.version,
             note=note,
         )
