@@ -43,7 +43,7 @@ def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     names = sorted(path.name for path in folder.glob("*.html"))
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_GET(self) -> None:
             name = self.path.lstrip("/")
             if name == "feed.xml":
                 body, kind = feed_of(f"http://127.0.0.1:{port}", names), "application/rss+xml"
@@ -58,7 +58,7 @@ def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
