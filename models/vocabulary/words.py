@@ -20,6 +20,7 @@ class Cues:
     counted_numbers: tuple[str, ...]
     counted_nouns: tuple[str, ...]
     forward_references: tuple[str, ...]
+    boilerplate_lines: tuple[str, ...]  # regular expressions of whole lines that are page furniture
     effective_cues: tuple[str, ...]
     expiry_cues: tuple[str, ...]
     qualifiers: dict[str, str]
@@ -30,6 +31,7 @@ class Cues:
     export_words: tuple[str, ...]
     ban_prepositions: tuple[str, ...]
     future_auxiliaries: tuple[str, ...]
+    venue_prepositions: tuple[str, ...]
     reported_futures: tuple[str, ...]
     approvals: tuple[str, ...]
     request_verbs: tuple[str, ...]

@@ -19,7 +19,7 @@ from pipeline.cli import (
     watchlist,
     worker,
 )
-from pipeline.cli.arguments import SuggestingParser
+from pipeline.cli.arguments import PrintVersion, SuggestingParser
 from pipeline.cli.base import check_command, common_options, run_command
 
 # Each adds its command (or a command and its actions) to the parser, in the order --help lists.
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--version",
-        action="version",
+        action=PrintVersion,
         version=f"newstrack {__version__}\nevent decision: {trained.summary()}",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -12,6 +13,19 @@ from pipeline.config.numbers import DAY, NumberError, Seconds, Whole
 from pipeline.config.yaml_loader import NAME_RULE, is_name
 
 NUMBER = re.compile(r"-\d+(\.\d*)?")  # "-1" is a value, not an option
+
+
+class PrintVersion(argparse.Action):
+    """`--version`: print the lines of the version as they are, not rewrapped, and exit."""
+
+    def __init__(self, option_strings: list[str], version: str, dest: str = "version") -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS)
+        self.help = "show the version of newstrack and of its event decision, and exit"
+        self.version = version
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        sys.stdout.write(self.version + "\n")
+        parser.exit()
 
 
 class SuggestingParser(argparse.ArgumentParser):

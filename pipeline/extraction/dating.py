@@ -53,11 +53,17 @@ def _stated_dates(
             role = "expires"
         elif any(cue in before for cue in cues.effective_cues):
             role = "effective"
-        value = resolve_date(
-            ent.text, published.date() if published else None, future=role == "expires"
-        )
+        future = role == "expires" or _in_future_tense(ent.root, cues.future_auxiliaries)
+        value = resolve_date(ent.text, published.date() if published else None, future=future)
         if value is not None:
             yield DateTag(value, role, ent.text)
+
+
+def _in_future_tense(token: Token, auxiliaries: tuple[str, ...]) -> bool:
+    """Whether the verb a date hangs on is in the future tense ("will take effect on Tuesday")."""
+    while token.pos_ not in ("VERB", "AUX") and token.head.i != token.i:
+        token = token.head
+    return any(child.lower_ in auxiliaries for child in token.children)
 
 
 def _dates_the_measure(date_root: Token, candidate: Candidate) -> bool:

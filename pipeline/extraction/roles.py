@@ -76,7 +76,10 @@ def target(
     others = [
         tag
         for tag in entities
-        if tag.jurisdiction and tag.jurisdiction != actor_code and tag.kind == "country"
+        if tag.jurisdiction
+        and tag.jurisdiction != actor_code
+        and tag.kind == "country"
+        and not _venue(sentence, tag, lexicon)
     ]
     if not others:
         return None, None, None
@@ -129,6 +132,20 @@ def _counted_noun(
             if value is not None:
                 return int(value), head.lower_
     return None, None
+
+
+def _venue(sentence: Span, tag: EntityTag, lexicon: Lexicon) -> bool:
+    """Whether a country is named as where something happens ("met in Busan"), not at whom."""
+    span = sentence.doc.char_span(tag.start, tag.end, alignment_mode="expand")
+    if span is None:
+        return False
+    token = span.root
+    while token.dep_ in lexicon.relations.owner_deps and token.head.i != token.i:
+        token = token.head  # "in South Korea's capital": the phrase the name is part of
+    return (
+        token.dep_ in lexicon.relations.object_deps
+        and token.head.lower_ in lexicon.cues.venue_prepositions
+    )
 
 
 def _entity_of(token: Token, entities: list[EntityTag], lexicon: Lexicon) -> EntityTag | None:

@@ -47,6 +47,7 @@ def screen(
         cut = text.rfind("\n", 0, MAX_READ_CHARS)
         cut = cut if cut > MAX_READ_CHARS // 2 else MAX_READ_CHARS
         text, note = text[:cut], f"read the first {cut:,} of {len(text):,} characters"
+    text = without_boilerplate(text, tagger.lexicon.boilerplate_line)
     doc = tagger.nlp.make_doc(text)
     if not screening:
         return Reading(doc, note)
@@ -68,6 +69,13 @@ def screen(
             article, tags, "screened", _joined("names no critical mineral", note), version
         )
     return paragraphs_to_read(doc, note, tags, tagger)
+
+
+def without_boilerplate(text: str, boilerplate: re.Pattern[str]) -> str:
+    """The text with its lines of page furniture turned to spaces of the same length, so offsets hold."""
+    return LINE.sub(
+        lambda line: " " * len(line[0]) if boilerplate.fullmatch(line[0]) else line[0], text
+    )
 
 
 def paragraphs_to_read(doc: Doc, note: str | None, tags: Tags, tagger: Tagger) -> Reading:

@@ -36,7 +36,7 @@ def resolve_date(text: str, published: date | None, future: bool = False) -> dat
     Without a year, the date is placed in the publication year, moved a year back when it would
     fall more than six months after publication (or a year forward for an expiry already past).
     Month-only phrases ("May 2025") resolve to the first of the month; a weekday ("on Friday")
-    to the latest such day up to publication.
+    to the latest such day up to publication, or with `future` the next one from publication.
     """
     match = ISO.search(text)
     if match:
@@ -61,9 +61,11 @@ def resolve_date(text: str, published: date | None, future: bool = False) -> dat
         return _safe_date(int(match["year"]), MONTHS[match["month"].lower()], 1)
     match = WEEKDAY.search(text)
     if match and published is not None:
-        # News says "on Friday" for the latest Friday up to the publication day.
-        back = (published.weekday() - WEEKDAYS.index(match["weekday"].lower())) % 7
-        return published - timedelta(days=back)
+        # "said on Friday": the latest Friday up to publication; "will start on Friday": the next.
+        named = WEEKDAYS.index(match["weekday"].lower())
+        if future:
+            return published + timedelta(days=(named - published.weekday()) % 7)
+        return published - timedelta(days=(published.weekday() - named) % 7)
     return None
 
 

@@ -1,0 +1,74 @@
+"""The rules read by the codebook: venues are not targets, weekdays follow tense, page furniture is
+not text."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pytest
+
+from models.annotation import Annotation, ArticleText
+from models.vocabulary import VocabularyError, load_vocabulary
+from pipeline.extraction import Extractor
+from pipeline.extraction.lexicon import lexicon_of
+from pipeline.extraction.screening import without_boilerplate
+from pipeline.text.dates import resolve_date
+
+MONDAY = datetime(2025, 11, 3, 9, tzinfo=UTC)
+FOOTER = "The post China bans gallium exports to Japan appeared first on Rare Earth Exchanges."
+
+
+def _one(extractor: Extractor, text: str) -> Annotation:
+    return extractor.annotate([ArticleText("x", text, "", MONDAY)])[0]
+
+
+def test_a_meetings_venue_is_not_the_target(extractor: Extractor) -> None:
+    """ "met in South Korea" says where, not at whom; "exports to Japan" says at whom."""
+    venue = _one(extractor, "China suspended its export controls on gallium after the leaders met in South Korea.")  # fmt: skip
+    assert [(e.actor, e.action, e.target) for e in venue.events] == [("CN", "suspend", None)]
+    aimed = _one(extractor, "China banned exports of gallium to Japan after talks in South Korea.")
+    assert [(e.actor, e.target) for e in aimed.events] == [("CN", "JP")]
+
+
+def test_a_weekday_is_read_in_the_tense_of_its_verb(extractor: Extractor) -> None:
+    """In a Monday article, "imposed on Tuesday" is the Tuesday before, "will impose on Tuesday"
+    the next day."""
+    assert resolve_date("Tuesday", MONDAY.date()) == date(2025, 10, 28)
+    assert resolve_date("Tuesday", MONDAY.date(), future=True) == date(2025, 11, 4)
+    assert resolve_date("Monday", MONDAY.date(), future=True) == MONDAY.date()
+    past = _one(extractor, "China imposed export controls on gallium on Tuesday.")
+    coming = _one(extractor, "China will impose export controls on gallium on Tuesday.")
+    assert [d.value for e in past.events for d in e.dates] == [date(2025, 10, 28)]
+    assert [d.value for e in coming.events for d in e.dates] == [date(2025, 11, 4)]
+
+
+def test_page_furniture_is_blanked_where_it_stood(extractor: Extractor) -> None:
+    """A feed footer, a follow line and a photo credit give no event and no tag; offsets hold."""
+    body = "Gallium prices rose on Monday."
+    text = f"{body}\n\n{FOOTER}\nFollow us on X for more news on China.\nPhoto: Reuters/Japan"
+    blanked = without_boilerplate(text, extractor.lexicon.boilerplate_line)
+    assert (
+        len(blanked) == len(text) and blanked.startswith(body) and not blanked[len(body) :].strip()
+    )
+    annotation = _one(extractor, text)
+    assert annotation.events == () and annotation.countries == []
+    kept = _one(extractor, f"China banned exports of gallium to Japan.\n\n{FOOTER}")
+    [event] = kept.events
+    assert (event.actor, event.target) == ("CN", "JP")
+    assert all(mention.sentence != FOOTER for mention in event.mentions)
+
+
+def test_a_sentence_that_only_resembles_furniture_stays() -> None:
+    """Only a whole line is furniture: "share" or "photo" inside a sentence is text."""
+    lexicon = lexicon_of(load_vocabulary())
+    line = "Investors were told to share the risk: photo finishes in tariff talks are common."
+    assert without_boilerplate(line, lexicon.boilerplate_line) == line
+
+
+def test_a_broken_furniture_pattern_is_named() -> None:
+    """A pattern that is not a regular expression is a vocabulary error naming it."""
+    vocabulary = load_vocabulary()
+    broken = replace(vocabulary, cues=replace(vocabulary.cues, boilerplate_lines=("(share",)))
+    with pytest.raises(VocabularyError, match=r"boilerplate_lines.*\(share"):
+        lexicon_of(broken)
