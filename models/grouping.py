@@ -292,6 +292,22 @@ def timeline(measure: EventFacts, changes: Sequence[EventFacts]) -> list[Period]
     ]
 
 
+def stretch_starts(periods: Sequence[Any]) -> list[int]:
+    """For each of one measure's periods (in order, with `state`, `starts_on`, `ends_on`), the index
+    of the first period of the unbroken stretch in that state it belongs to: a measure kept or
+    prolonged in force has been in force since the stretch began."""
+    starts: list[int] = []
+    for index, period in enumerate(periods):
+        previous = periods[index - 1] if index else None
+        continues = (
+            previous is not None
+            and previous.state == period.state
+            and previous.ends_on == period.starts_on
+        )
+        starts.append(starts[-1] if continues else index)
+    return starts
+
+
 def best_supported(values: Iterable[Value | None]) -> Value | None:
     """The value most claims give; ties go to the smallest."""
     counts = Counter(value for value in values if value is not None)

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -20,6 +21,7 @@ from models import (
     Mention,
     Source,
 )
+from models.grouping import stretch_starts
 from models.vocabulary import STATES
 from storage.engine import as_utc
 
@@ -44,7 +46,7 @@ class MeasureState:
     actor_body: str | None
     measure: str
     state: str
-    since: date  # the first day in this state
+    since: date  # the first day in this state, however often it was restated or kept since
     until: date | None  # the last day in this state ("until November 27" is November 27)
     action: str  # the action that set the state
     event_id: int
@@ -57,6 +59,7 @@ class MeasureState:
     first_reported: datetime | None  # when it was published, else fetched
     latest_url: str | None  # the latest one
     latest_reported: datetime | None
+    confirmed: date | None = None  # the last act that kept it in this state (maintain, extend)
 
 
 def measure_states(
@@ -116,6 +119,12 @@ def measure_states(
         .where(*conditions)
     ).all()
     lists = _measure_lists(session, [row.measure_id for row in rows])
+    runs = _state_runs(session, [row.measure_id for row in rows], on)
+    began = {
+        (row.measure_id, row.starts_on): runs.get((row.measure_id, row.starts_on))
+        or (row.starts_on, row.action)
+        for row in rows
+    }
     states = [
         MeasureState(
             measure_id=row.measure_id,
@@ -123,9 +132,9 @@ def measure_states(
             actor_body=row.actor_body,
             measure=row.measure,
             state=row.state,
-            since=row.starts_on,
+            since=began[(row.measure_id, row.starts_on)][0],
             until=row.ends_on - timedelta(days=1) if row.ends_on else None,
-            action=row.action,
+            action=began[(row.measure_id, row.starts_on)][1],
             event_id=row.event_id,
             elements=lists[row.measure_id][0],
             targets=lists[row.measure_id][1],
@@ -136,6 +145,9 @@ def measure_states(
             first_reported=_utc(row.first_reported),
             latest_url=row.latest_url,
             latest_reported=_utc(row.latest_reported),
+            confirmed=(
+                row.starts_on if began[(row.measure_id, row.starts_on)][0] < row.starts_on else None
+            ),
         )
         for row in rows
     ]
@@ -143,6 +155,38 @@ def measure_states(
         states,
         key=lambda s: (STATES.index(s.state), -s.sources, s.actor or "", s.measure, s.since),
     )
+
+
+def _state_runs(
+    session: Session, measure_ids: Sequence[int], on: date
+) -> dict[tuple[int, date], tuple[date, str]]:
+    """For each period up to a day, the first day of the unbroken run of periods in its state and
+    the action that began it.
+
+    A measure kept or prolonged while in force ("did not revoke", "extended") starts a new period
+    on that day, in the same state; the measure has been in that state since the run began.
+    """
+    rows = session.execute(
+        select(
+            MeasurePeriod.measure_id,
+            MeasurePeriod.state,
+            MeasurePeriod.starts_on,
+            MeasurePeriod.ends_on,
+            Event.action,
+        )
+        .join(Event, Event.id == MeasurePeriod.event_id)
+        .where(MeasurePeriod.measure_id.in_(list(measure_ids)), MeasurePeriod.starts_on <= on)
+        .order_by(MeasurePeriod.measure_id, MeasurePeriod.starts_on)
+    ).all()
+    runs: dict[tuple[int, date], tuple[date, str]] = {}
+    for _, grouped in groupby(rows, key=lambda row: row.measure_id):
+        periods = list(grouped)
+        for period, first in zip(periods, stretch_starts(periods), strict=True):
+            runs[(period.measure_id, period.starts_on)] = (
+                periods[first].starts_on,
+                periods[first].action,
+            )
+    return runs
 
 
 def _measures_of(event_id: Any, condition: ColumnElement[bool]) -> Any:

@@ -376,3 +376,35 @@ def test_status_wide_prints_whole_cells(
     assert header[-4:] == ["first_reported", "first_url", "latest_reported", "latest_url"]
     [row] = _status(sqlite_url, capsys, "--on", "2025-06-01", "--element", "Dy")
     assert row["first_url"] == row["latest_url"] == url  # one report: the first and the latest
+
+
+def test_a_kept_measure_is_in_force_since_it_began_and_confirmed_when_kept(
+    database_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Imposed April 4 and kept August 19: in force since April 4, by impose, confirmed August 19."""
+    session_factory = ready(database_url)
+    source = two_sources(session_factory)["first"]
+    for url, day, body in (
+        (
+            "https://a.example/imposed",
+            "2025-04-05",
+            "China imposed export controls on dysprosium and terbium on April 4, the Ministry of "
+            "Commerce said.",
+        ),
+        (
+            "https://a.example/kept",
+            "2025-08-20",
+            "China refused on August 19 to lift its export controls on dysprosium and terbium.",
+        ),
+    ):
+        published = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
+        store_and_annotate(session_factory, extractor, url, body, source, published)
+    [before] = _status(database_url, capsys, "--on", "2025-06-01", "--element", "Dy")
+    [after] = _status(database_url, capsys, "--on", "2025-09-01", "--element", "Dy")
+    assert (before["since"], before["by"], before["confirmed"]) == ("2025-04-04", "impose", None)
+    assert (after["state"], after["since"], after["by"], after["confirmed"]) == (
+        "in_force",
+        "2025-04-04",
+        "impose",
+        "2025-08-19",
+    )

@@ -82,7 +82,7 @@ def command_status(args: argparse.Namespace, context: Context) -> int:
         return list(values) if structured else ", ".join(values)
 
     columns = [
-        "measure_id", "actor", "actor_body", "measure", "state", "since", "until", "by",
+        "measure_id", "actor", "actor_body", "measure", "state", "since", "confirmed", "until", "by",
         "elements", "targets", "sources", "articles", "first_reported", "first_url",
         "latest_reported", "latest_url",
     ]  # fmt: skip
@@ -94,6 +94,7 @@ def command_status(args: argparse.Namespace, context: Context) -> int:
             state.measure,
             state.state,
             state.since,
+            state.confirmed,
             state.until,
             state.action,
             names(state.elements),

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from models.digest import Act, DigestMeasure, Evidence
+from models.grouping import stretch_starts
 from models.vocabulary import Vocabulary
 from pipeline.config.watchlists import Watchlist
 
@@ -183,13 +184,7 @@ def current_state(measure: DigestMeasure, today: date) -> tuple[str, date | None
     current = max(
         (index for index, period in enumerate(periods) if period.starts_on <= today), default=0
     )
-    first = current
-    while (
-        first > 0
-        and periods[first - 1].state == periods[current].state
-        and periods[first - 1].ends_on == periods[first].starts_on
-    ):
-        first -= 1
+    first = stretch_starts(periods)[current]
     return periods[current].state, periods[first].starts_on, periods[current].ends_on
 
 

@@ -53,7 +53,10 @@ def _stated_dates(
             role = "expires"
         elif any(cue in before for cue in cues.effective_cues):
             role = "effective"
-        future = role == "expires" or _in_future_tense(ent.root, cues.future_auxiliaries)
+        # The act's own dates take the tense of its verb; a recalled act's date is in the past.
+        future = role == "expires" or (
+            role != "recalled" and _in_future_tense(ent.root, cues.future_auxiliaries)
+        )
         value = resolve_date(ent.text, published.date() if published else None, future=future)
         if value is not None:
             yield DateTag(value, role, ent.text)
