@@ -7,7 +7,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from copy import copy
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from spacy.tokens import Doc
 
@@ -32,20 +32,22 @@ EXPORT_SIDE_MEASURES = frozenset(
 FORWARD_REACH = 2000  # characters after the sentence where "the following items" are listed
 
 
-def events(
-    article: ArticleText,
-    doc: Doc,
-    element_tags: list[ElementTag],
-    entity_tags: list[EntityTag],
-    quantities: Sequence[QuantityTag],
-    tagger: Tagger,
-) -> list[EventRecord]:
+@dataclass(frozen=True)
+class ParsedText:
+    """An article as the event stages read it: its parse, its tags and quantities, and the tagger."""
+
+    article: ArticleText
+    doc: Doc
+    element_tags: list[ElementTag]
+    entity_tags: list[EntityTag]
+    quantities: Sequence[QuantityTag]
+    tagger: Tagger
+
+
+def events(text: ParsedText) -> list[EventRecord]:
     """The policy events a parsed article states by the rules alone, its sentences on the same event
     merged."""
-    candidates, default_actor = rule_candidates(
-        article, doc, element_tags, entity_tags, quantities, tagger
-    )
-    return rule_records(candidates, default_actor)
+    return rule_records(*rule_candidates(text))
 
 
 def rule_records(candidates: list[Candidate], default_actor: EntityTag | None) -> list[EventRecord]:
@@ -74,31 +76,19 @@ def rule_records(candidates: list[Candidate], default_actor: EntityTag | None) -
     return merge_same_event(records)
 
 
-def rule_candidates(
-    article: ArticleText,
-    doc: Doc,
-    element_tags: list[ElementTag],
-    entity_tags: list[EntityTag],
-    quantities: Sequence[QuantityTag],
-    tagger: Tagger,
-) -> tuple[list[Candidate], EntityTag | None]:
+def rule_candidates(text: ParsedText) -> tuple[list[Candidate], EntityTag | None]:
     """Every candidate the rules find, settled against each other, and the article's usual actor."""
-    candidates = _candidates(article, doc, element_tags, entity_tags, quantities, tagger)
-    default_actor = _default_actor(candidates, entity_tags)
-    _future_steps_are_threats(candidates, tagger.lexicon.cues.future_auxiliaries)
+    candidates = _candidates(text)
+    default_actor = _default_actor(candidates, text.entity_tags)
+    _future_steps_are_threats(candidates, text.tagger.lexicon.cues.future_auxiliaries)
     _restrictions_kept_are_the_ban(candidates)
     return candidates, default_actor
 
 
-def _candidates(
-    article: ArticleText,
-    doc: Doc,
-    element_tags: list[ElementTag],
-    entity_tags: list[EntityTag],
-    quantities: Sequence[QuantityTag],
-    tagger: Tagger,
-) -> list[Candidate]:
+def _candidates(text: ParsedText) -> list[Candidate]:
     """A candidate for every measure of every sentence, with the elements it refers back to."""
+    article, doc, tagger = text.article, text.doc, text.tagger
+    element_tags, entity_tags, quantities = text.element_tags, text.entity_tags, text.quantities
     lexicon = tagger.lexicon
     triggers = measure_triggers(doc, element_tags, tagger)
     triggers += references_to_measures(doc, triggers, lexicon)
@@ -271,20 +261,16 @@ def on_topic(element_tags: list[ElementTag], records: list[EventRecord]) -> bool
 
 
 def decided_events(
-    article: ArticleText,
-    doc: Doc,
-    element_tags: list[ElementTag],
-    entity_tags: list[EntityTag],
-    quantities: Sequence[QuantityTag],
-    tagger: Tagger,
-    decision: Decision,
+    text: ParsedText, decision: Decision
 ) -> tuple[list[EventRecord], list[EventRecord]]:
     """The policy events the trained decision settles in a parsed article, filled in by the rules,
     and the acts it held back below its threshold, one record per sentence."""
-    candidates, default_actor = rule_candidates(
-        article, doc, element_tags, entity_tags, quantities, tagger
+    candidates, default_actor = rule_candidates(text)
+    article, tagger = text.article, text.tagger
+    element_tags, entity_tags, quantities = text.element_tags, text.entity_tags, text.quantities
+    views = sentence_views(
+        text.doc, candidates, entity_tags, element_tags, tagger.lexicon.relations
     )
-    views = sentence_views(doc, candidates, entity_tags, element_tags, tagger.lexicon.relations)
     verdicts = decision.verdicts(
         views,
         default_actor.jurisdiction if default_actor else None,

@@ -11,7 +11,7 @@ from models.annotation import Annotation, ArticleText, EventRecord
 from models.vocabulary import Vocabulary, load_vocabulary
 from pipeline.extraction.actions import action_of
 from pipeline.extraction.decision import Decision, load_decision
-from pipeline.extraction.events import decided_events, events, on_topic
+from pipeline.extraction.events import ParsedText, decided_events, events, on_topic
 from pipeline.extraction.lexicon import lexicon_of
 from pipeline.extraction.nlp import load_pipeline
 from pipeline.extraction.quantities import quantities
@@ -97,12 +97,11 @@ class Extractor:
         element_tags, entity_tags = self.tagger.tag_names(doc)
         found = tuple(quantities(doc, self.lexicon))
         held: list[EventRecord] = []
+        text = ParsedText(article, doc, element_tags, entity_tags, found, self.tagger)
         if self.decision is None:
-            records = events(article, doc, element_tags, entity_tags, found, self.tagger)
+            records = events(text)
         else:
-            records, held = decided_events(
-                article, doc, element_tags, entity_tags, found, self.tagger, self.decision
-            )
+            records, held = decided_events(text, self.decision)
         if (
             reading is not None and reading.blanked
         ):  # paragraphs not read keep their vocabulary tags

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from models.annotation import ArticleText, EventRecord
 from models.vocabulary import load_vocabulary
@@ -29,7 +30,7 @@ from pipeline.extraction.decision import (
     label_arrays,
     save_decision,
 )
-from pipeline.extraction.events import rule_candidates, rule_records
+from pipeline.extraction.events import ParsedText, rule_candidates, rule_records
 from pipeline.extraction.features import (
     SentenceView,
     action_features,
@@ -114,7 +115,7 @@ def _readings(
         element_tags, entity_tags = extractor.tagger.tag_names(doc)
         found = tuple(quantities(doc, extractor.lexicon))
         candidates, default = rule_candidates(
-            article, doc, element_tags, entity_tags, found, extractor.tagger
+            ParsedText(article, doc, element_tags, entity_tags, found, extractor.tagger)
         )
         views = sentence_views(
             doc, candidates, entity_tags, element_tags, extractor.lexicon.relations
@@ -169,32 +170,19 @@ def train_sentence_heads(texts: Sequence[Text], l2: float = L2) -> SentenceHeads
     size = len(index.names)
     action_targets = label_arrays(ACTION_LABELS, action_labels)
     action_targets /= np.maximum(action_targets.sum(axis=1, keepdims=True), 1)  # shared credit
+
+    def head(
+        rows: list[list[str]], targets: NDArray[np.float64], labels: Sequence[str], softmax: bool
+    ) -> Linear:
+        return fit([index.encode(r) for r in rows], targets, size, labels, softmax=softmax, l2=l2)
+
     return SentenceHeads(
         features=index,
-        measure=fit(
-            [index.encode(r) for r in sentence_rows],
-            label_arrays(MEASURE_LABELS, measure_labels),
-            size,
-            MEASURE_LABELS,
-            softmax=False,
-            l2=l2,
+        measure=head(
+            sentence_rows, label_arrays(MEASURE_LABELS, measure_labels), MEASURE_LABELS, False
         ),
-        action=fit(
-            [index.encode(r) for r in action_rows],
-            action_targets,
-            size,
-            ACTION_LABELS,
-            softmax=True,
-            l2=l2,
-        ),
-        actor=fit(
-            [index.encode(r) for r in actor_rows],
-            label_arrays(("yes",), actor_labels),
-            size,
-            ("yes",),
-            softmax=False,
-            l2=l2,
-        ),
+        action=head(action_rows, action_targets, ACTION_LABELS, True),
+        actor=head(actor_rows, label_arrays(("yes",), actor_labels), ("yes",), False),
     )
 
 
