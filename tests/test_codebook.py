@@ -27,6 +27,8 @@ def test_a_meetings_venue_is_not_the_target(extractor: Extractor) -> None:
     """ "met in South Korea" says where, not at whom; "exports to Japan" says at whom."""
     venue = _one(extractor, "China suspended its export controls on gallium after the leaders met in South Korea.")  # fmt: skip
     assert [(e.actor, e.action, e.target) for e in venue.events] == [("CN", "suspend", None)]
+    apposed = _one(extractor, "China suspended its export controls on gallium after the leaders met in Busan, South Korea.")  # fmt: skip
+    assert [(e.actor, e.target) for e in apposed.events] == [("CN", None)]
     aimed = _one(extractor, "China banned exports of gallium to Japan after talks in South Korea.")
     assert [(e.actor, e.target) for e in aimed.events] == [("CN", "JP")]
 

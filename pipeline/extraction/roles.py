@@ -140,8 +140,8 @@ def _venue(sentence: Span, tag: EntityTag, lexicon: Lexicon) -> bool:
     if span is None:
         return False
     token = span.root
-    while token.dep_ in lexicon.relations.owner_deps and token.head.i != token.i:
-        token = token.head  # "in South Korea's capital": the phrase the name is part of
+    while token.dep_ in lexicon.relations.noun_phrase_deps and token.head.i != token.i:
+        token = token.head  # "in South Korea's capital", "in Busan, South Korea": the whole phrase
     return (
         token.dep_ in lexicon.relations.object_deps
         and token.head.lower_ in lexicon.cues.venue_prepositions
