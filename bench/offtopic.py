@@ -99,7 +99,7 @@ def main() -> int:
                 "SELECT e.actor, e.action, e.measure, a.url, m.sentence FROM events e "
                 "JOIN mentions m ON m.event_id = e.id JOIN articles a ON a.id = m.article_id"
             ).fetchall()
-    rate = 100 * len({row[:3] + row[3:4] for row in events}) / pages if pages else 0.0
+    rate = 100 * len({row[:4] for row in events}) / pages if pages else 0.0
     print(f"pages stored: {pages}; events stored: {len(events)} mentions, {rate:.1f} per 100 pages")
     for actor, action, measure, url, sentence in events:
         print(f"  {actor} {action} {measure}  {url.rsplit('/', 1)[-1]}: {sentence[:120]}")

@@ -119,12 +119,8 @@ def measure_states(
         .where(*conditions)
     ).all()
     lists = _measure_lists(session, [row.measure_id for row in rows])
-    runs = _state_runs(session, [row.measure_id for row in rows], on)
-    began = {
-        (row.measure_id, row.starts_on): runs.get((row.measure_id, row.starts_on))
-        or (row.starts_on, row.action)
-        for row in rows
-    }
+    # Every row's period is among the runs' periods: both are the periods begun by `on`.
+    began = _state_runs(session, [row.measure_id for row in rows], on)
     states = [
         MeasureState(
             measure_id=row.measure_id,
@@ -146,7 +142,9 @@ def measure_states(
             latest_url=row.latest_url,
             latest_reported=_utc(row.latest_reported),
             confirmed=(
-                row.starts_on if began[(row.measure_id, row.starts_on)][0] < row.starts_on else None
+                row.starts_on
+                if began[(row.measure_id, row.starts_on)][0] != row.starts_on
+                else None
             ),
         )
         for row in rows

@@ -138,13 +138,16 @@ def test_evidence_is_found_in_sentences_however_they_are_spaced() -> None:
     assert not _states("It did", evidence)  # too short to tell
 
 
+NOT_AN_ACT = "Gallium prices rose on Monday as traders talked about the export ban."
+
+
 def _labelled(number: int, outlet: str, split: str) -> dict[str, object]:
     """A small labelled text in the corpus format, written for this test."""
     acting = number % 2 == 0
     sentence = (
         "China banned exports of gallium to the United States on Monday."
         if acting
-        else "Gallium prices rose on Monday as traders bought metal."
+        else NOT_AN_ACT
     )
     events = (
         [{"actor": "CN", "action": "impose", "measure": "export_ban", "evidence": [sentence]}]
@@ -177,9 +180,10 @@ def test_training_writes_an_artifact_that_names_its_data(tmp_path: Path) -> None
     [banned, prices] = extractor.annotate(
         [
             ArticleText("a", "China banned exports of gallium to the United States on Monday."),
-            ArticleText("b", "Gallium prices rose on Monday as traders bought metal."),
+            ArticleText("b", NOT_AN_ACT),
         ]
     )
+    assert prices.status == "read"  # it names a measure and a mineral: the decision weighs it
     assert [(e.actor, e.action, e.measure) for e in banned.events] == [
         ("CN", "impose", "export_ban")
     ]

@@ -26,8 +26,6 @@ from pipeline.extraction.features import (
 )
 from pipeline.extraction.learning import FeatureIndex, Linear
 
-MODEL_DIRECTORY = trained.DIRECTORY
-MODEL_NAME = trained.NAME
 HEADS = ("measure", "action", "actor", "event")
 SENTENCE_FLOOR = 0.05  # a sentence's read below this is not worth a text-level look
 Act = tuple[str | None, str, str]  # actor, action, measure: what the corpus compares
@@ -166,7 +164,7 @@ class Decision:
     @property
     def version(self) -> str:
         """Short name of the trained artifact: its name and a digest of its weights and features."""
-        return f"{MODEL_NAME}-{self.meta['digest']}"
+        return f"{trained.NAME}-{self.meta['digest']}"
 
     def verdicts(
         self,
@@ -191,9 +189,9 @@ class Decision:
         ]
 
 
-def load_decision(directory: Path = MODEL_DIRECTORY, threshold: float | None = None) -> Decision:
+def load_decision(directory: Path = trained.DIRECTORY, threshold: float | None = None) -> Decision:
     """The trained decision shipped under models/trained, or a clear error naming what is missing."""
-    meta_path, weights_path = directory / f"{MODEL_NAME}.json", directory / f"{MODEL_NAME}.npz"
+    meta_path, weights_path = directory / trained.META.name, directory / trained.WEIGHTS.name
     if not meta_path.is_file() or not weights_path.is_file():
         raise ModelNotFoundError(
             f"no trained decision in {directory} (looked for {meta_path.name} and "
@@ -220,7 +218,7 @@ def load_decision(directory: Path = MODEL_DIRECTORY, threshold: float | None = N
     )
 
 
-def save_decision(decision: Decision, directory: Path = MODEL_DIRECTORY) -> None:
+def save_decision(decision: Decision, directory: Path = trained.DIRECTORY) -> None:
     """Write the weights and their description; the digest names exactly these bytes."""
     directory.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, NDArray[Any]] = {}
@@ -235,8 +233,8 @@ def save_decision(decision: Decision, directory: Path = MODEL_DIRECTORY) -> None
     decision.meta["digest"] = digest.hexdigest()[:8]
     decision.meta["threshold"] = decision.threshold
     decision.meta["labels"] = {head: list(linear.labels) for head, linear in heads.items()}
-    np.savez_compressed(directory / f"{MODEL_NAME}.npz", **arrays)  # type: ignore[arg-type]
-    (directory / f"{MODEL_NAME}.json").write_text(
+    np.savez_compressed(directory / trained.WEIGHTS.name, **arrays)  # type: ignore[arg-type]
+    (directory / trained.META.name).write_text(
         json.dumps(decision.meta, indent=1, sort_keys=True) + "\n", encoding="utf-8"
     )
 

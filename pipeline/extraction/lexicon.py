@@ -27,7 +27,7 @@ class Lexicon:
     forward_reference: re.Pattern[str]  # "the following items"
     boilerplate_line: re.Pattern[
         str
-    ]  # a whole line of page furniture ("The post ... appeared first on ...")
+    ]  # a whole line of page furniture ("The post ... appeared ...")
     organisation: re.Pattern[str]  # "... Group", "... Mining"
 
 

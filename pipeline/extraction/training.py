@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from models import trained
 from models.annotation import ArticleText, EventRecord
 from models.vocabulary import load_vocabulary
 from pipeline.extraction import Extractor
 from pipeline.extraction.decision import (
     ACTION_LABELS,
     MEASURE_LABELS,
-    MODEL_DIRECTORY,
     Act,
     Candidacy,
     Decision,
@@ -42,7 +42,7 @@ from pipeline.extraction.features import (
 from pipeline.extraction.learning import FeatureIndex, Linear, fit
 from pipeline.extraction.nlp import load_pipeline
 from pipeline.extraction.quantities import quantities
-from pipeline.extraction.screening import Reading
+from pipeline.extraction.screening import Reading, screen
 
 SEED = 20261206
 FOLDS = 5
@@ -107,7 +107,7 @@ def _readings(
         article = ArticleText(
             id=str(record["id"]), text=str(record["text"]), title=str(record.get("title") or "")
         )
-        reading = extractor._screen(article)
+        reading = screen(article, extractor.tagger, extractor.version)
         if not isinstance(reading, Reading):
             yield [], None, Counter(), []
             continue
@@ -299,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Train on the train split, choose the threshold by cross-validation, save, report dev."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("corpus", type=Path, help="labelled.jsonl of the corpus")
-    parser.add_argument("--output", type=Path, default=MODEL_DIRECTORY)
+    parser.add_argument("--output", type=Path, default=trained.DIRECTORY)
     parser.add_argument(
         "--fraction", type=float, default=1.0, help="share of the train texts to learn from"
     )
