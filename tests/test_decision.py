@@ -145,9 +145,7 @@ def _labelled(number: int, outlet: str, split: str) -> dict[str, object]:
     """A small labelled text in the corpus format, written for this test."""
     acting = number % 2 == 0
     sentence = (
-        "China banned exports of gallium to the United States on Monday."
-        if acting
-        else NOT_AN_ACT
+        "China banned exports of gallium to the United States on Monday." if acting else NOT_AN_ACT
     )
     events = (
         [{"actor": "CN", "action": "impose", "measure": "export_ban", "evidence": [sentence]}]
