@@ -49,7 +49,7 @@ def test_page_furniture_is_blanked_where_it_stood(extractor: Extractor) -> None:
     """A feed footer, a follow line and a photo credit give no event and no tag; offsets hold."""
     body = "Gallium prices rose on Monday."
     text = f"{body}\n\n{FOOTER}\nFollow us on X for more news on China.\nPhoto: Reuters/Japan"
-    blanked = without_boilerplate(text, extractor.lexicon.boilerplate_line)
+    blanked = without_boilerplate(text, extractor.lexicon)
     assert (
         len(blanked) == len(text) and blanked.startswith(body) and not blanked[len(body) :].strip()
     )
@@ -61,11 +61,32 @@ def test_page_furniture_is_blanked_where_it_stood(extractor: Extractor) -> None:
     assert all(mention.sentence != FOOTER for mention in event.mentions)
 
 
+def test_a_list_of_links_under_its_heading_is_blanked(extractor: Extractor) -> None:
+    """Headlines listed under "Related stories" are links, not text; the story after them is read."""
+    story = "China banned exports of gallium to Japan on Monday."
+    links = (
+        "Related stories\n\nUS imposes tariffs on Chinese graphite\n"
+        "Beijing lifts ban on antimony exports to the United States?\n"
+    )
+    text = f"{links}\n{story}"
+    blanked = without_boilerplate(text, extractor.lexicon)
+    assert len(blanked) == len(text) and blanked.strip() == story
+    [event] = _one(extractor, text).events
+    assert (event.actor, event.action, event.measure, event.target) == (
+        "CN",
+        "impose",
+        "export_ban",
+        "JP",
+    )
+    ended = "More on critical minerals\nChina bans gallium exports.\nIt took effect at once."
+    assert without_boilerplate(ended, extractor.lexicon).split("\n")[1:] == ended.split("\n")[1:]
+
+
 def test_a_sentence_that_only_resembles_furniture_stays() -> None:
     """Only a whole line is furniture: "share" or "photo" inside a sentence is text."""
     lexicon = lexicon_of(load_vocabulary())
     line = "Investors were told to share the risk: photo finishes in tariff talks are common."
-    assert without_boilerplate(line, lexicon.boilerplate_line) == line
+    assert without_boilerplate(line, lexicon) == line
 
 
 def test_a_broken_furniture_pattern_is_named() -> None:
@@ -73,4 +94,7 @@ def test_a_broken_furniture_pattern_is_named() -> None:
     vocabulary = load_vocabulary()
     broken = replace(vocabulary, cues=replace(vocabulary.cues, boilerplate_lines=("(share",)))
     with pytest.raises(VocabularyError, match=r"boilerplate_lines.*\(share"):
+        lexicon_of(broken)
+    broken = replace(vocabulary, cues=replace(vocabulary.cues, link_list_headings=("(more",)))
+    with pytest.raises(VocabularyError, match=r"link_list_headings.*\(more"):
         lexicon_of(broken)

@@ -21,6 +21,7 @@ class Cues:
     counted_nouns: tuple[str, ...]
     forward_references: tuple[str, ...]
     boilerplate_lines: tuple[str, ...]  # regular expressions of whole lines that are page furniture
+    link_list_headings: tuple[str, ...]  # regular expressions of a heading over a list of links
     effective_cues: tuple[str, ...]
     expiry_cues: tuple[str, ...]
     qualifiers: dict[str, str]

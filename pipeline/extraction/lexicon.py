@@ -25,9 +25,8 @@ class Lexicon:
     counted_reference: re.Pattern[str]  # "the three metals", "both elements"
     duration: re.Pattern[str]  # "90-day", "6 months"
     forward_reference: re.Pattern[str]  # "the following items"
-    boilerplate_line: re.Pattern[
-        str
-    ]  # a whole line of page furniture ("The post ... appeared ...")
+    boilerplate_line: re.Pattern[str]  # a whole line of page furniture ("The post ... appeared")
+    link_list_heading: re.Pattern[str]  # a line over a list of links ("Related stories")
     organisation: re.Pattern[str]  # "... Group", "... Mining"
 
 
@@ -59,18 +58,19 @@ def lexicon_of(vocabulary: Vocabulary) -> Lexicon:
             rf"\b(\d{{1,3}})[- ]({_either(vocabulary.calendar.units)})s?\b", re.IGNORECASE
         ),
         forward_reference=re.compile(rf"\b({_either(cues.forward_references)})\b", re.IGNORECASE),
-        boilerplate_line=_whole_lines(cues.boilerplate_lines),
+        boilerplate_line=_whole_lines("boilerplate_lines", cues.boilerplate_lines),
+        link_list_heading=_whole_lines("link_list_headings", cues.link_list_headings),
         organisation=re.compile(rf"\b({_either(cues.organisation_words)})\b"),
     )
 
 
-def _whole_lines(patterns: Iterable[str]) -> re.Pattern[str]:
+def _whole_lines(key: str, patterns: Iterable[str]) -> re.Pattern[str]:
     """One expression matching a line that any of the patterns matches whole; a bad one is named."""
     for pattern in patterns:
         try:
             re.compile(pattern)
         except re.error as error:
-            raise VocabularyError(f"cues.yaml: 'boilerplate_lines': {pattern!r}: {error}") from None
+            raise VocabularyError(f"cues.yaml: {key!r}: {pattern!r}: {error}") from None
     either = "|".join(f"(?:{pattern})" for pattern in patterns) or "(?!)"
     return re.compile(rf"[ \t]*(?:{either})[ \t]*", re.IGNORECASE)
 

@@ -9,12 +9,16 @@ from spacy.tokens import Doc
 
 from models.annotation import Annotation, ArticleText
 from pipeline.extraction.events import EXPORT_SIDE_MEASURES, FORWARD_REACH
+from pipeline.extraction.lexicon import Lexicon
 from pipeline.extraction.tagging import Tagger, Tags
 from pipeline.text.language import detect_language
 
 MAX_READ_CHARS = 100_000  # the trained pipeline reads at most this much of a text (~450 MB peak)
 WORD = re.compile(r"[a-z]+")
 LINE = re.compile(r"[^\n]+")
+LINK_LINE_CHARS = 160  # a linked headline is at most this long
+SENTENCE_ENDS = (".", "!")  # a headline may ask ("?") but does not end with a full stop
+CLOSING_QUOTES = "\"'\u201d\u2019"
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ def screen(
         cut = text.rfind("\n", 0, MAX_READ_CHARS)
         cut = cut if cut > MAX_READ_CHARS // 2 else MAX_READ_CHARS
         text, note = text[:cut], f"read the first {cut:,} of {len(text):,} characters"
-    text = without_boilerplate(text, tagger.lexicon.boilerplate_line)
+    text = without_boilerplate(text, tagger.lexicon)
     doc = tagger.nlp.make_doc(text)
     if not screening:
         return Reading(doc, note)
@@ -71,11 +75,27 @@ def screen(
     return paragraphs_to_read(doc, note, tags, tagger)
 
 
-def without_boilerplate(text: str, boilerplate: re.Pattern[str]) -> str:
-    """The text with its lines of page furniture turned to spaces of the same length, so offsets hold."""
-    return LINE.sub(
-        lambda line: " " * len(line[0]) if boilerplate.fullmatch(line[0]) else line[0], text
-    )
+def without_boilerplate(text: str, lexicon: Lexicon) -> str:
+    """The text with its page furniture turned to spaces of the same length, so offsets hold:
+    whole boilerplate lines, and lists of links with the heading over them."""
+    blanked = list(text)
+    in_list = False
+    for line in LINE.finditer(text):
+        content = line[0]
+        if lexicon.link_list_heading.fullmatch(content):
+            in_list = True
+        elif not (in_list and _link_like(content)):
+            in_list = False
+            if not lexicon.boilerplate_line.fullmatch(content):
+                continue
+        blanked[line.start() : line.end()] = " " * len(content)
+    return "".join(blanked)
+
+
+def _link_like(line: str) -> bool:
+    """Whether a line reads as a linked headline: short, and not the end of a sentence."""
+    stripped = line.strip().rstrip(CLOSING_QUOTES)
+    return len(stripped) <= LINK_LINE_CHARS and not stripped.endswith(SENTENCE_ENDS)
 
 
 def paragraphs_to_read(doc: Doc, note: str | None, tags: Tags, tagger: Tagger) -> Reading:
