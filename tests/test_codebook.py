@@ -45,6 +45,19 @@ def test_a_weekday_is_read_in_the_tense_of_its_verb(extractor: Extractor) -> Non
     assert [d.value for e in coming.events for d in e.dates] == [date(2025, 11, 4)]
 
 
+def test_a_country_that_merely_buys_or_suffers_is_not_the_target(extractor: Extractor) -> None:
+    """ "Japan, which imports most of its gallium", "Japan relies on China": buyers, not targets."""
+    bystanders = (
+        "China banned exports of gallium, and Japan, which imports most of its gallium from China, scrambled for supplies.",
+        "China imposed export controls on seven rare earths, and Japan relies on China for 60% of its supply.",
+        "China banned exports of gallium, and Japanese buyers said stocks would last three months.",
+    )  # fmt: skip
+    for text in bystanders:
+        assert [(e.actor, e.target) for e in _one(extractor, text).events] == [("CN", None)], text
+    aimed = _one(extractor, "China banned exports of gallium to Japan, which relies on the metal.")
+    assert [(e.actor, e.target) for e in aimed.events] == [("CN", "JP")]
+
+
 def test_page_furniture_is_blanked_where_it_stood(extractor: Extractor) -> None:
     """A feed footer, a follow line and a photo credit give no event and no tag; offsets hold."""
     body = "Gallium prices rose on Monday."

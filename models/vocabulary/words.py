@@ -33,6 +33,8 @@ class Cues:
     ban_prepositions: tuple[str, ...]
     future_auxiliaries: tuple[str, ...]
     venue_prepositions: tuple[str, ...]
+    bystander_nouns: tuple[str, ...]
+    bystander_verbs: tuple[str, ...]
     reported_futures: tuple[str, ...]
     approvals: tuple[str, ...]
     request_verbs: tuple[str, ...]

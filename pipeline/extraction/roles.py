@@ -79,7 +79,7 @@ def target(
         if tag.jurisdiction
         and tag.jurisdiction != actor_code
         and tag.kind == "country"
-        and not _venue(sentence, tag, lexicon)
+        and not _venue_or_bystander(sentence, tag, lexicon)
     ]
     if not others:
         return None, None, None
@@ -134,18 +134,23 @@ def _counted_noun(
     return None, None
 
 
-def _venue(sentence: Span, tag: EntityTag, lexicon: Lexicon) -> bool:
-    """Whether a country is named as where something happens ("met in Busan"), not at whom."""
+def _venue_or_bystander(sentence: Span, tag: EntityTag, lexicon: Lexicon) -> bool:
+    """Whether a country is named as where something happens ("met in Busan"), or as one that
+    merely buys or suffers ("Japanese buyers", "Japan, which imports most of its gallium")."""
     span = sentence.doc.char_span(tag.start, tag.end, alignment_mode="expand")
     if span is None:
         return False
+    cues = lexicon.cues
     token = span.root
     while token.dep_ in lexicon.relations.noun_phrase_deps and token.head.i != token.i:
         token = token.head  # "in South Korea's capital", "in Busan, South Korea": the whole phrase
-    return (
-        token.dep_ in lexicon.relations.object_deps
-        and token.head.lower_ in lexicon.cues.venue_prepositions
-    )
+        if token.lemma_.lower() in cues.bystander_nouns:
+            return True
+    if token.dep_ in lexicon.relations.object_deps:
+        return token.head.lower_ in cues.venue_prepositions
+    verbs = [token.head] if token.dep_ in lexicon.relations.subject_deps else []
+    verbs += [child for child in token.children if child.dep_ in lexicon.relations.own_clause_deps]
+    return any(verb.lemma_.lower() in cues.bystander_verbs for verb in verbs)
 
 
 def _entity_of(token: Token, entities: list[EntityTag], lexicon: Lexicon) -> EntityTag | None:
