@@ -381,7 +381,8 @@ def test_status_wide_prints_whole_cells(
 def test_a_kept_measure_is_in_force_since_it_began_and_confirmed_when_kept(
     database_url: str, extractor: Extractor, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Imposed April 4 and kept August 19: in force since April 4, by impose, confirmed August 19."""
+    """Imposed April 4, recalled in June, kept August 19: the recall is a mention of the imposition;
+    in force since April 4, by impose, confirmed August 19."""
     session_factory = ready(database_url)
     source = two_sources(session_factory)["first"]
     for url, day, body in (
@@ -392,6 +393,12 @@ def test_a_kept_measure_is_in_force_since_it_began_and_confirmed_when_kept(
             "Commerce said.",
         ),
         (
+            "https://a.example/recalled",
+            "2025-06-10",
+            "The export controls China imposed on dysprosium and terbium on April 4 have forced "
+            "automakers to slow production.",
+        ),
+        (
             "https://a.example/kept",
             "2025-08-20",
             "China refused on August 19 to lift its export controls on dysprosium and terbium.",
@@ -399,6 +406,17 @@ def test_a_kept_measure_is_in_force_since_it_began_and_confirmed_when_kept(
     ):
         published = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
         store_and_annotate(session_factory, extractor, url, body, source, published)
+    with session_factory() as session:
+        reported = session.execute(
+            text(
+                "SELECT e.action, count(*) FROM events e JOIN mentions m ON m.event_id = e.id "
+                "GROUP BY e.id, e.action ORDER BY e.action"
+            )
+        ).all()
+    assert [tuple(row) for row in reported] == [
+        ("impose", 2),
+        ("maintain", 1),
+    ]  # recalled: a mention
     [before] = _status(database_url, capsys, "--on", "2025-06-01", "--element", "Dy")
     [after] = _status(database_url, capsys, "--on", "2025-09-01", "--element", "Dy")
     assert (before["since"], before["by"], before["confirmed"]) == ("2025-04-04", "impose", None)

@@ -62,8 +62,11 @@ def action_token(
     for child in root.children:
         if child.dep_ in ("amod", "compound") and child.i < root.i and action_of(child, lexicon):
             return child
+    # A measure noun the parser reads as a verb ("The export controls China imposed") holds
+    # the clause about it as a complement.
+    clause_deps = ("acl", "relcl", "ccomp") if root.pos_ == "VERB" else ("acl", "relcl")
     for child in root.children:
-        if child.dep_ in ("acl", "relcl") and action_of(child, lexicon):
+        if child.dep_ in clause_deps and action_of(child, lexicon):
             return child
     if other_roots:  # with several measures in the sentence, a loose word is no evidence
         return None
