@@ -191,21 +191,12 @@ def measure_size(articles: int, feeds: int, folder: Path) -> SizeResult:
 
 def extractor_ratio(texts: int = 1000) -> tuple[float, float, float]:
     """Words per second of `nlp.pipe` and of the extractor on the same texts, and their ratio."""
-    from models.annotation import ArticleText
+    from paired import paired_ratio
+
     from pipeline.extraction import standard_extractor
 
-    bodies = [corpus.article(n)[2] for n in range(texts)]
-    words = sum(len(body.split()) for body in bodies)
-    extractor = standard_extractor()
-    list(extractor.nlp.pipe(bodies[:16]))  # warm up
-    started = time.perf_counter()
-    for _ in extractor.nlp.pipe(bodies, batch_size=32):
-        pass
-    plain = time.perf_counter() - started
-    started = time.perf_counter()
-    extractor.annotate([ArticleText(str(n), body) for n, body in enumerate(bodies)])
-    ours = time.perf_counter() - started
-    return words / plain, words / ours, (words / ours) / (words / plain)
+    measured = paired_ratio(standard_extractor(), [corpus.article(n)[2] for n in range(texts)])
+    return measured.plain_words_per_second, measured.extractor_words_per_second, measured.ratio
 
 
 def growth(results: list[SizeResult], cost: str) -> tuple[float, str]:

@@ -1,8 +1,8 @@
 """Extractor throughput on the snapshot's articles, as a ratio to the trained pipeline's own nlp.pipe.
 
 Usage: python bench/throughput.py [--repeat N]
-Prints words per second of plain `nlp.pipe` and of `Extractor.annotate` on the same texts in the same
-run, their ratio, and the process's peak resident memory.
+Prints words per second of plain `nlp.pipe` and of `Extractor.annotate` on the same texts, timed
+alternately chunk by chunk (bench/paired.py), their ratio, and the process's peak resident memory.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from paired import CHUNK, paired_ratio
 from sqlalchemy import select
 
 from models import Article
@@ -52,23 +53,22 @@ def main() -> int:
     texts = snapshot_texts() * args.repeat
     words = sum(len(text.split()) for text in texts)
     extractor = standard_extractor()
-    nlp = extractor.nlp
-    list(nlp.pipe(texts[:8]))  # warm up
+    measured = paired_ratio(extractor, texts)
     started = time.perf_counter()
-    for _ in nlp.pipe(texts, batch_size=32):
-        pass
-    plain = time.perf_counter() - started
-    articles = [ArticleText(str(i), text) for i, text in enumerate(texts)]
-    started = time.perf_counter()
-    annotations = extractor.annotate(articles)
+    annotations = extractor.annotate([ArticleText(str(i), text) for i, text in enumerate(texts)])
     full = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    low, middle, high = measured.chunk_quartiles
     print(f"texts: {len(texts)}  words: {words}")
-    print(f"nlp.pipe:  {words / plain:,.0f} words/s ({plain:.2f} s)")
+    print(f"nlp.pipe:  {measured.plain_words_per_second:,.0f} words/s")
     print(
-        f"extractor: {words / full:,.0f} words/s ({full:.2f} s), {len(texts) / full:.1f} articles/s"
+        f"extractor: {measured.extractor_words_per_second:,.0f} words/s, "
+        f"{len(texts) / full:.1f} articles/s"
     )
-    print(f"ratio extractor/nlp.pipe time: {full / plain:.2f}")
+    print(
+        f"ratio extractor/nlp.pipe words/s: {measured.ratio:.3f} "
+        f"(per chunk of {CHUNK}: median {middle:.3f}, quartiles {low:.3f}-{high:.3f})"
+    )
     print(f"events found: {sum(len(a.events) for a in annotations)}")
     print(f"peak memory: {peak_mb:.0f} MB")
     return 0

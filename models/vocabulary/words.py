@@ -61,6 +61,8 @@ class Relations:
     owner_deps: tuple[str, ...]
     counted_modifier_deps: tuple[str, ...]
     verb_marker_deps: tuple[str, ...]
+    measure_clause_deps: tuple[str, ...]
+    verb_measure_clause_deps: tuple[str, ...]
     object_deps: tuple[str, ...]
 
 

@@ -62,9 +62,10 @@ def action_token(
     for child in root.children:
         if child.dep_ in ("amod", "compound") and child.i < root.i and action_of(child, lexicon):
             return child
-    # A measure noun the parser reads as a verb ("The export controls China imposed") holds
-    # the clause about it as a complement.
-    clause_deps = ("acl", "relcl", "ccomp") if root.pos_ == "VERB" else ("acl", "relcl")
+    relations = lexicon.relations
+    clause_deps = (  # a measure noun read as a verb holds the clause on it as a complement
+        relations.verb_measure_clause_deps if root.pos_ == "VERB" else relations.measure_clause_deps
+    )
     for child in root.children:
         if child.dep_ in clause_deps and action_of(child, lexicon):
             return child

@@ -94,7 +94,10 @@ class Extractor:
     ) -> Annotation:
         """The annotation of a parsed text, with the vocabulary tags of the paragraphs it skipped."""
         note = reading.note if reading is not None else None
-        element_tags, entity_tags = self.tagger.tag_names(doc)
+        if reading is not None and reading.tagged:  # the phrase matchers read tokens, not parses
+            element_tags, entity_tags = self.tagger.with_companies(doc, *reading.read_tags())
+        else:
+            element_tags, entity_tags = self.tagger.tag_names(doc)
         found = tuple(quantities(doc, self.lexicon))
         held: list[EventRecord] = []
         text = ParsedText(article, doc, element_tags, entity_tags, found, self.tagger)

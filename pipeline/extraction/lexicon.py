@@ -21,6 +21,7 @@ class Lexicon:
     relations: Relations
     month_names: frozenset[str]
     ban_forms: frozenset[str]  # every inflection of a ban word or noun
+    measure_reference_forms: frozenset[str]  # every inflection of "measure", "implementation"
     anaphora: re.Pattern[str]  # "these materials"
     counted_reference: re.Pattern[str]  # "the three metals", "both elements"
     duration: re.Pattern[str]  # "90-day", "6 months"
@@ -44,6 +45,7 @@ def lexicon_of(vocabulary: Vocabulary) -> Lexicon:
         relations=vocabulary.relations,
         month_names=frozenset(vocabulary.calendar.month_numbers()),
         ban_forms=_inflections((*cues.ban_words, *cues.ban_nouns)),
+        measure_reference_forms=_inflections(cues.measure_references),
         anaphora=re.compile(
             rf"\b({_either(cues.reference_determiners)})\s+({_either(cues.reference_nouns)})\b",
             re.IGNORECASE,

@@ -29,10 +29,19 @@ class Reading:
     note: str | None = None
     tags: Tags = field(default_factory=lambda: ([], []))
     blanked: tuple[tuple[int, int], ...] = ()
+    tagged: bool = False  # whether `tags` holds the screen's vocabulary tags of the whole text
 
     def was_blanked(self, offset: int) -> bool:
         """Whether a character offset lies in a paragraph the pipeline did not read."""
         return any(start <= offset < end for start, end in self.blanked)
+
+    def read_tags(self) -> Tags:
+        """The vocabulary tags of the paragraphs the pipeline reads."""
+        elements, entities = self.tags
+        return (
+            [tag for tag in elements if not self.was_blanked(tag.start)],
+            [tag for tag in entities if not self.was_blanked(tag.start)],
+        )
 
 
 def screen(
@@ -121,11 +130,12 @@ def paragraphs_to_read(doc: Doc, note: str | None, tags: Tags, tagger: Tagger) -
                 )
     blanked = [span for index, span in enumerate(lines) if index not in keep]
     if not blanked:
-        return Reading(doc, note)  # every paragraph counts: the tokens are already there
+        return Reading(doc, note, tags, tagged=True)  # every paragraph counts: tokens are there
     characters = list(text)
     for start, end in blanked:
         characters[start:end] = " " * (end - start)
-    return Reading(tagger.nlp.make_doc("".join(characters)), note, tags, tuple(blanked))
+    read = tagger.nlp.make_doc("".join(characters))
+    return Reading(read, note, tags, tuple(blanked), tagged=True)
 
 
 def unread(article: ArticleText, tags: Tags, status: str, note: str, version: str) -> Annotation:

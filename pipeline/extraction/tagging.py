@@ -139,9 +139,9 @@ class Tagger:
                         span.end_char,
                     )
                 )
-        return self._with_companies(doc, elements, entities)
+        return self.with_companies(doc, elements, entities)
 
-    def _with_companies(
+    def with_companies(
         self, doc: Doc, elements: list[ElementTag], entities: list[EntityTag]
     ) -> Tags:
         """Element words inside company names dropped, and the companies added as entities."""
@@ -151,6 +151,7 @@ class Tagger:
             if ent.label_ in ("ORG", "PERSON", "FAC") and self._looks_like_organisation(ent.text)
         ]
         elements = [tag for tag in elements if not _inside_name(tag, organisations)]
+        entities = list(entities)
         spans_taken: list[ElementTag | EntityTag] = [*elements, *entities]
         taken = {(tag.start, tag.end) for tag in spans_taken}
         covered = [range(tag.start, tag.end) for tag in spans_taken]

@@ -4,9 +4,12 @@ reference back to the measure an article is about."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from functools import cache
 
-from spacy.tokens import Doc, Span
+from spacy.attrs import LEMMA, LOWER
+from spacy.strings import StringStore
+from spacy.tokens import Doc, Span, Token
 
 from models.annotation import ElementTag
 from pipeline.extraction.actions import CHANGES, action_of, governing_action
@@ -35,7 +38,7 @@ def measure_triggers(doc: Doc, element_tags: list[ElementTag], tagger: Tagger) -
             triggers.append((span, "export_ban", "impose" if span.root.pos_ == "VERB" else None))
             taken.update(range(span.start, span.end))
     # A bare "ban" means an export ban when the sentence names elements.
-    for token in doc:
+    for token in _tokens_among(doc, lexicon.cues.weak_ban_words):
         if token.lower_ in lexicon.cues.weak_ban_words and token.i not in taken:
             sentence = token.sent
             if names_within(element_tags, sentence.start_char, sentence.end_char, groups=True):
@@ -54,7 +57,7 @@ def references_to_measures(doc: Doc, triggers: list[Trigger], lexicon: Lexicon) 
     measure = Counter(found for _, found, _ in triggers).most_common(1)[0][0]
     taken = {trigger.sent.start for trigger, _, _ in triggers}
     found: list[Trigger] = []
-    for token in doc:
+    for token in _tokens_among(doc, lexicon.measure_reference_forms):
         if (
             token.lemma_.lower() in lexicon.cues.measure_references
             and token.pos_ == "NOUN"
@@ -75,7 +78,7 @@ def _export_bans(doc: Doc, lexicon: Lexicon) -> Iterator[Span]:
     raw lithium ore exports"). The span runs from the verb or noun to the export word.
     """
     cues = lexicon.cues
-    for token in doc:
+    for token in _tokens_among(doc, lexicon.ban_forms):
         lemma = token.lemma_.lower()
         if lemma not in cues.ban_words and not (lemma in cues.ban_nouns and token.pos_ == "NOUN"):
             continue
@@ -99,6 +102,21 @@ def _export_bans(doc: Doc, lexicon: Lexicon) -> Iterator[Span]:
                 near = token.i < found.i <= token.i + MAX_BAN_REACH
                 yield doc[token.i : found.i + 1] if near else doc[found.i : found.i + 1]
                 break
+
+
+def _tokens_among(doc: Doc, forms: Iterable[str]) -> Iterator[Token]:
+    """The tokens whose lower-case form or lemma is one of `forms`, found on the doc's arrays."""
+    wanted = _hashes(doc.vocab.strings, frozenset(forms))
+    rows = doc.to_array([LOWER, LEMMA]).tolist()
+    for index, (lower, lemma) in enumerate(rows):
+        if lower in wanted or lemma in wanted:
+            yield doc[index]
+
+
+@cache
+def _hashes(strings: StringStore, forms: frozenset[str]) -> frozenset[int]:
+    """The string-store hashes of some words."""
+    return frozenset(strings.as_int(form) for form in forms)
 
 
 def _names_a_statute(doc: Doc, span: Span, lexicon: Lexicon) -> bool:
