@@ -15,6 +15,7 @@ from sqlalchemy import select
 from models import Event, HeldCandidate, trained
 from models.annotation import ArticleText
 from models.errors import ConfigError, ModelNotFoundError
+from models.vocabulary import load_vocabulary
 from pipeline.config.settings import Settings
 from pipeline.extraction import Extractor, standard_extractor
 from pipeline.extraction.decision import load_decision, save_decision
@@ -194,7 +195,11 @@ def test_held_back_acts_are_stored_as_candidates_and_replaced(
     """Acts below the threshold are rows of `candidates`, never events; reading again replaces them."""
     sessions = ready(database_url)
     source = two_sources(sessions)["first"]
+    assert decided.decision is not None
+    strict = replace(decided.decision, threshold=0.35)  # above some of the text's acts
+    decided = Extractor(decided.nlp, load_vocabulary(), decision=strict)
     [annotation] = decided.annotate([ArticleText("u", TEXT)])
+    assert annotation.events, "the text has acts above the threshold"
     assert annotation.candidates, "the text has acts below the threshold"
     article = store_annotated(sessions, "https://example.org/a", TEXT, source, annotation)
     with unit_of_work(sessions) as session:

@@ -76,6 +76,21 @@ def rule_records(candidates: list[Candidate], default_actor: EntityTag | None) -
     return merge_same_event(records)
 
 
+def as_acts(records: list[EventRecord]) -> list[EventRecord]:
+    """The rules' records as the codebook counts acts: one that may act threatens; a denial is none."""
+    return [
+        replace(
+            record,
+            action="threaten",
+            mentions=tuple(replace(m, modality="threatened") for m in record.mentions),
+        )
+        if record.mentions[0].modality == "hypothetical"
+        else record
+        for record in records
+        if record.mentions[0].modality != "negated"
+    ]
+
+
 def rule_candidates(text: ParsedText) -> tuple[list[Candidate], EntityTag | None]:
     """Every candidate the rules find, settled against each other, and the article's usual actor."""
     candidates = _candidates(text)
@@ -275,7 +290,7 @@ def decided_events(
         views,
         default_actor.jurisdiction if default_actor else None,
         jurisdiction_counts(entity_tags),
-        rule_records(candidates, default_actor),
+        as_acts(rule_records(candidates, default_actor)),
     )
     records, held = [], []
     for verdict in verdicts:

@@ -30,7 +30,7 @@ from pipeline.extraction.decision import (
     label_arrays,
     save_decision,
 )
-from pipeline.extraction.events import ParsedText, rule_candidates, rule_records
+from pipeline.extraction.events import ParsedText, as_acts, rule_candidates, rule_records
 from pipeline.extraction.features import (
     SentenceView,
     action_features,
@@ -124,7 +124,7 @@ def _readings(
             views,
             default.jurisdiction if default else None,
             jurisdiction_counts(entity_tags),
-            rule_records(candidates, default),
+            as_acts(rule_records(candidates, default)),
         )
 
 
