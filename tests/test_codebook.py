@@ -11,6 +11,7 @@ import pytest
 from models.annotation import Annotation, ArticleText
 from models.vocabulary import VocabularyError, load_vocabulary
 from pipeline.extraction import Extractor
+from pipeline.extraction.events import as_acts
 from pipeline.extraction.lexicon import lexicon_of
 from pipeline.extraction.screening import without_boilerplate
 from pipeline.text.dates import resolve_date
@@ -56,6 +57,25 @@ def test_a_country_that_merely_buys_or_suffers_is_not_the_target(extractor: Extr
         assert [(e.actor, e.target) for e in _one(extractor, text).events] == [("CN", None)], text
     aimed = _one(extractor, "China banned exports of gallium to Japan, which relies on the metal.")
     assert [(e.actor, e.target) for e in aimed.events] == [("CN", "JP")]
+
+
+def test_the_decision_weighs_a_possible_act_as_a_threat_and_a_denied_one_not_at_all(
+    extractor: Extractor,
+) -> None:
+    """ "may ban" is threaten (the codebook's threaten row); "has not banned" is no event."""
+    acts = [
+        (e.actor, e.action, e.measure, e.mentions[0].modality)
+        for text in (
+            "China may ban exports of gallium to the United States.",
+            "China has not banned exports of gallium to the United States.",
+            "China banned exports of gallium to the United States.",
+        )
+        for e in as_acts(list(_one(extractor, text).events))
+    ]
+    assert acts == [
+        ("CN", "threaten", "export_ban", "threatened"),
+        ("CN", "impose", "export_ban", "asserted"),
+    ]
 
 
 def test_page_furniture_is_blanked_where_it_stood(extractor: Extractor) -> None:
