@@ -107,6 +107,12 @@ def test_compound_names_elements_and_form(extractor: Extractor) -> None:
     assert tags and tags[0].form == "magnet"
 
 
+def test_a_ferroalloy_names_its_element(extractor: Extractor) -> None:
+    """Trade remedies name alloys: antidumping duties on ferrosilicon are on silicon."""
+    text = "Commerce is issuing antidumping duty orders on ferrosilicon and ferromanganese from Brazil."
+    assert _one(extractor, text).elements == ["silicon", "manganese"]
+
+
 def test_group_words_are_not_elements(extractor: Extractor) -> None:
     """ "heavy rare earths" is a group, never a list of elements."""
     annotation = _one(
