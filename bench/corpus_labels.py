@@ -8,14 +8,15 @@ The corpus is other people's writing, read from ../shared/corpus; nothing of it 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from models.annotation import Annotation, ArticleText, EventRecord
 from models.vocabulary import ACTIONS, MEASURES
 from pipeline.extraction import standard_extractor
+from pipeline.extraction.training import read_corpus
 from pipeline.fetching.times import parse_datetime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,9 +59,7 @@ def main() -> int:
     parser.add_argument("--split", default="dev", help="dev (default), train or all")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args()
-    lines = args.corpus.read_text(encoding="utf-8").splitlines()
-    texts = [json.loads(line) for line in lines if line.strip()]
-    texts = [t for t in texts if args.split == "all" or t["split"] == args.split]
+    texts: list[dict[str, Any]] = read_corpus(args.corpus, args.split)
     articles = [
         ArticleText(t["id"], t["text"], t.get("title") or "", parse_datetime(t.get("published") or ""))
         for t in texts

@@ -275,23 +275,40 @@ def on_topic(element_tags: list[ElementTag], records: list[EventRecord]) -> bool
     )
 
 
+@dataclass(frozen=True)
+class DecisionInput:
+    """What the trained decision weighs in a parsed text: its sentences with the rules' candidates,
+    the article's usual actor, how often it names each jurisdiction, and the rules' acts."""
+
+    views: list[SentenceView]
+    default_actor: str | None
+    counts: Counter[str]
+    rules: list[EventRecord]
+
+
+def decision_input(text: ParsedText) -> DecisionInput:
+    """The decision's input for a parsed text, read by the rules, at run time and in training alike."""
+    candidates, default_actor = rule_candidates(text)
+    views = sentence_views(
+        text.doc, candidates, text.entity_tags, text.element_tags, text.tagger.lexicon.relations
+    )
+    return DecisionInput(
+        views,
+        default_actor.jurisdiction if default_actor else None,
+        jurisdiction_counts(text.entity_tags),
+        as_acts(rule_records(candidates, default_actor)),
+    )
+
+
 def decided_events(
     text: ParsedText, decision: Decision
 ) -> tuple[list[EventRecord], list[EventRecord]]:
     """The policy events the trained decision settles in a parsed article, filled in by the rules,
     and the acts it held back below its threshold, one record per sentence."""
-    candidates, default_actor = rule_candidates(text)
-    article, tagger = text.article, text.tagger
+    read = decision_input(text)
+    article, tagger, views = text.article, text.tagger, read.views
     element_tags, entity_tags, quantities = text.element_tags, text.entity_tags, text.quantities
-    views = sentence_views(
-        text.doc, candidates, entity_tags, element_tags, tagger.lexicon.relations
-    )
-    verdicts = decision.verdicts(
-        views,
-        default_actor.jurisdiction if default_actor else None,
-        jurisdiction_counts(entity_tags),
-        as_acts(rule_records(candidates, default_actor)),
-    )
+    verdicts = decision.verdicts(views, read.default_actor, read.counts, read.rules)
     records, held = [], []
     for verdict in verdicts:
         if verdict.probability < decision.threshold:

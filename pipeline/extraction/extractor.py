@@ -89,18 +89,25 @@ class Extractor:
         """An annotation for a text the trained pipeline need not read, else the doc it must read."""
         return screen(article, self.tagger, self.version, self.screening)
 
-    def _annotate_doc(
+    def parsed_text(
         self, article: ArticleText, doc: Doc, reading: Reading | None = None
-    ) -> Annotation:
-        """The annotation of a parsed text, with the vocabulary tags of the paragraphs it skipped."""
-        note = reading.note if reading is not None else None
+    ) -> ParsedText:
+        """A parsed text with the tags and quantities of what the pipeline read of it."""
         if reading is not None and reading.tagged:  # the phrase matchers read tokens, not parses
             element_tags, entity_tags = self.tagger.with_companies(doc, *reading.read_tags())
         else:
             element_tags, entity_tags = self.tagger.tag_names(doc)
         found = tuple(quantities(doc, self.lexicon))
+        return ParsedText(article, doc, element_tags, entity_tags, found, self.tagger)
+
+    def _annotate_doc(
+        self, article: ArticleText, doc: Doc, reading: Reading | None = None
+    ) -> Annotation:
+        """The annotation of a parsed text, with the vocabulary tags of the paragraphs it skipped."""
+        note = reading.note if reading is not None else None
+        text = self.parsed_text(article, doc, reading)
+        element_tags, entity_tags, found = text.element_tags, text.entity_tags, text.quantities
         held: list[EventRecord] = []
-        text = ParsedText(article, doc, element_tags, entity_tags, found, self.tagger)
         if self.decision is None:
             records = events(text)
         else:
@@ -122,7 +129,7 @@ class Extractor:
             on_topic=on_topic(element_tags, records),
             element_tags=tuple(element_tags),
             entity_tags=tuple(entity_tags),
-            quantities=found,
+            quantities=tuple(found),
             events=tuple(records),
             candidates=tuple(held),
             extractor_version=self.version,

@@ -30,18 +30,15 @@ from pipeline.extraction.decision import (
     label_arrays,
     save_decision,
 )
-from pipeline.extraction.events import ParsedText, as_acts, rule_candidates, rule_records
+from pipeline.extraction.events import DecisionInput, decision_input
 from pipeline.extraction.features import (
     SentenceView,
     action_features,
     actor_options,
-    jurisdiction_counts,
     sentence_features,
-    sentence_views,
 )
 from pipeline.extraction.learning import FeatureIndex, Linear, fit
 from pipeline.extraction.nlp import load_pipeline
-from pipeline.extraction.quantities import quantities
 from pipeline.extraction.screening import Reading, screen
 
 SEED = 20261206
@@ -75,25 +72,23 @@ def read_corpus(path: Path, split: str) -> list[dict[str, object]]:
 def read_texts(extractor: Extractor, records: Sequence[dict[str, object]]) -> list[Text]:
     """Parse each labelled text as the extractor would and line up its gold events by sentence."""
     found = []
-    for record, (views, default_actor, counts, rules) in zip(
-        records, _readings(extractor, records), strict=True
-    ):
+    for record, read in zip(records, _readings(extractor, records), strict=True):
         gold = record["gold"]
         assert isinstance(gold, dict)
         events = gold.get("events") or []
         per_sentence = [
-            [e for e in events if _states(view.sentence.text, e["evidence"])] for view in views
+            [e for e in events if _states(view.sentence.text, e["evidence"])] for view in read.views
         ]
         found.append(
             Text(
                 id=str(record["id"]),
                 group=str(record.get("outlet") or record["id"]),
-                views=views,
-                default_actor=default_actor,
-                counts=counts,
+                views=read.views,
+                default_actor=read.default_actor,
+                counts=read.counts,
                 gold={(e["actor"], e["action"], e["measure"]) for e in events},
                 sentence_gold=per_sentence,
-                rules=rules,
+                rules=read.rules,
             )
         )
     return found
@@ -101,31 +96,17 @@ def read_texts(extractor: Extractor, records: Sequence[dict[str, object]]) -> li
 
 def _readings(
     extractor: Extractor, records: Sequence[dict[str, object]]
-) -> Iterator[tuple[list[SentenceView], str | None, Counter[str], list[EventRecord]]]:
-    """Sentence views of each text; a text the screen stops has none, as at run time."""
+) -> Iterator[DecisionInput]:
+    """What the decision weighs in each text; a text the screen stops has nothing, as at run time."""
     for record in records:
         article = ArticleText(
             id=str(record["id"]), text=str(record["text"]), title=str(record.get("title") or "")
         )
         reading = screen(article, extractor.tagger, extractor.version)
         if not isinstance(reading, Reading):
-            yield [], None, Counter(), []
+            yield DecisionInput([], None, Counter(), [])
             continue
-        doc = extractor.nlp(reading.doc)
-        element_tags, entity_tags = extractor.tagger.tag_names(doc)
-        found = tuple(quantities(doc, extractor.lexicon))
-        candidates, default = rule_candidates(
-            ParsedText(article, doc, element_tags, entity_tags, found, extractor.tagger)
-        )
-        views = sentence_views(
-            doc, candidates, entity_tags, element_tags, extractor.lexicon.relations
-        )
-        yield (
-            views,
-            default.jurisdiction if default else None,
-            jurisdiction_counts(entity_tags),
-            as_acts(rule_records(candidates, default)),
-        )
+        yield decision_input(extractor.parsed_text(article, extractor.nlp(reading.doc), reading))
 
 
 def _states(sentence: str, evidence: Sequence[str]) -> bool:
