@@ -166,3 +166,30 @@ def require_sqlite_schema(database: str) -> None:
 def as_utc(moment: datetime) -> datetime:
     """A stored time as an aware UTC datetime: SQLite gives back times without their zone."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@contextmanager
+def open_reader(url: str) -> Iterator[Engine]:
+    """An engine on a set-up database that only reads: it takes no write lock and cannot write."""
+    parsed = parse_database_url(url)
+    with open_existing(url):  # the same checks and messages as every command on an existing one
+        pass
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "").resolve()
+        engine = create_engine(
+            "sqlite://",
+            creator=lambda: sqlite3.connect(
+                f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=10
+            ),
+        )
+    else:
+        engine = create_engine(
+            parsed,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": 10, "options": "-c default_transaction_read_only=on"},
+        )
+    try:
+        check_connection(engine)
+        yield engine
+    finally:
+        engine.dispose()

@@ -12,6 +12,7 @@ of requests and then just closes connections.
 from __future__ import annotations
 
 import functools
+import socket
 import sys
 import threading
 import time
@@ -421,3 +422,27 @@ def record_connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", recorded)
     return opened
+
+
+@contextmanager
+def serving_app(app: Any) -> Iterator[str]:
+    """An ASGI app served by uvicorn on a free loopback port in a thread; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):  # up to 5 s for the server to start
+            if server.started:
+                break
+            time.sleep(0.01)
+        assert server.started, "the board did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

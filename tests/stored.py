@@ -27,6 +27,33 @@ from storage.sources import sync_sources
 PROJECT = Path(__file__).parent.parent
 PUBLISHED = datetime(2025, 5, 14, 12, tzinfo=UTC)
 ENGINES: list[Engine] = []  # closed after each test, before its database is dropped
+# A measure imposed in April, suspended in November for a year, lifted the next December.
+LIFECYCLE = [
+    (
+        "https://a.example/imposed",
+        "2025-04-05",
+        "China's Ministry of Commerce on April 4 imposed export controls on seven rare earths, "
+        "including dysprosium, terbium and samarium, requiring licences for shipments to the "
+        "United States.",
+    ),
+    (
+        "https://b.example/suspended",
+        "2025-11-08",
+        "China's Ministry of Commerce said on November 7 it would suspend the export controls on "
+        "dysprosium, terbium and samarium announced in April for one year, until November 10, 2026.",
+    ),
+    (
+        "https://a.example/recalled",
+        "2025-06-02",
+        "Since China imposed export controls on dysprosium, prices outside China have tripled.",
+    ),
+    (
+        "https://b.example/lifted",
+        "2026-12-02",
+        "China lifted its export controls on dysprosium and terbium on December 1, 2026, "
+        "MOFCOM said.",
+    ),
+]
 
 
 def engine_for(database_url: str) -> Engine:

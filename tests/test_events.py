@@ -21,6 +21,7 @@ from storage import consolidation
 from storage.sessions import unit_of_work
 from tests.conftest import PROJECT
 from tests.stored import (
+    LIFECYCLE,
     PUBLISHED,
     event_rows,
     ready,
@@ -29,33 +30,6 @@ from tests.stored import (
     store_queued,
     two_sources,
 )
-
-LIFECYCLE = [
-    (
-        "https://a.example/imposed",
-        "2025-04-05",
-        "China's Ministry of Commerce on April 4 imposed export controls on seven rare earths, "
-        "including dysprosium, terbium and samarium, requiring licences for shipments to the "
-        "United States.",
-    ),
-    (
-        "https://b.example/suspended",
-        "2025-11-08",
-        "China's Ministry of Commerce said on November 7 it would suspend the export controls on "
-        "dysprosium, terbium and samarium announced in April for one year, until November 10, 2026.",
-    ),
-    (
-        "https://a.example/recalled",
-        "2025-06-02",
-        "Since China imposed export controls on dysprosium, prices outside China have tripled.",
-    ),
-    (
-        "https://b.example/lifted",
-        "2026-12-02",
-        "China lifted its export controls on dysprosium and terbium on December 1, 2026, "
-        "MOFCOM said.",
-    ),
-]
 
 
 def _annotated_devset(extractor: Extractor) -> list[tuple[str, str, datetime, Annotation]]:

@@ -87,6 +87,8 @@ TECHNICAL = frozenset(
         *["true", "false", "yes", "no", "on", "off"],
         *["ascii", "us-ascii", "gbk", "x-gbk", "mac-roman", "mac-cyrillic"],
         *["fbclid", "gclid", "ref", "cmpid", "taid", "smid", "ito"],
+        *["content-security-policy", "x-content-type-options", "x-frame-options"],
+        *["referrer-policy", "cross-origin-opener-policy"],
     }
 )
 

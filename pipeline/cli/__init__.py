@@ -13,6 +13,7 @@ from pipeline.cli import (
     database,
     digest,
     run,
+    serve,
     sources,
     sql,
     status,
@@ -40,6 +41,7 @@ ADDERS = (
     worker.add_jobs,
     cron.register,
     sql.register,
+    serve.add_serve,
     annotate.add_article,
     annotate.add_annotate,
 )

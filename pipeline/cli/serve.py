@@ -1,0 +1,65 @@
+"""`serve`: the board in a browser, on 127.0.0.1 unless told otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import TYPE_CHECKING
+
+from pipeline.cli.arguments import SuggestingParser, whole
+from pipeline.cli.base import EXIT_OK, Context, open_database
+from storage.engine import open_reader
+
+if TYPE_CHECKING:
+    from .base import Subcommands
+
+DEFAULT_PORT = 8765
+PORT = whole(1, 65535)
+
+
+def add_serve(commands: Subcommands, common: SuggestingParser) -> None:
+    """`serve`: measures, events, articles and sources as web pages and JSON."""
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="show measures, events, articles and sources in a browser (and as JSON under /api)",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=PORT, default=DEFAULT_PORT, help=f"the port (default {DEFAULT_PORT})"
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name browsers may use besides 127.0.0.1 and localhost (repeatable)",
+    )
+    serve.set_defaults(handler=command_serve)
+
+
+def command_serve(args: argparse.Namespace, context: Context) -> int:
+    """Serve the board until interrupted."""
+    import uvicorn  # only this command needs the server
+
+    from pipeline.web import create_app
+    from pipeline.web.app import LOCAL_HOSTS
+
+    url = context.settings.database_url
+    with open_database(context.settings, existing=True):
+        pass  # an older schema is brought up to date before the board reads it
+    hosts = (*LOCAL_HOSTS, args.host, *args.allow_host)
+    with open_reader(url) as engine:
+        logging.getLogger(__name__).info(
+            "the board is on http://%s:%d/ (read-only)", args.host, args.port
+        )
+        uvicorn.run(
+            create_app(engine, tuple(dict.fromkeys(hosts))),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            server_header=False,
+        )
+    return EXIT_OK

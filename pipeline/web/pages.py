@@ -1,0 +1,248 @@
+"""What each page of the board holds, read from the database: the same data for HTML and JSON."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from pipeline.web.highlight import Run, runs
+from pipeline.web.timeline import Timeline, timeline
+from storage import board
+from storage.measures import MeasureState, Report, measure_reports, measure_states
+from storage.queries import SourceHealth, source_health
+
+RECENT_DAYS = 30
+SHOWN_STATES = ("in_force", "suspended", "eased", "threatened")  # what Today lists
+
+
+class NotFound(LookupError):
+    """A page asked for something that is not there; the message says what."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page's template, title and data (a dataclass: its fields are the template's names)."""
+
+    template: str
+    title: str
+    data: Any
+
+
+@dataclass(frozen=True)
+class Today:
+    """Measures by state on a day, by element and by actor, the last changes, and freshness."""
+
+    on: date
+    states: dict[str, list[MeasureState]]
+    by_element: dict[str, dict[str, int]]
+    by_actor: dict[str, dict[str, int]]
+    recent: list[board.EventRow]
+    recent_days: int
+    freshness: board.Freshness
+
+
+@dataclass(frozen=True)
+class ElementView:
+    """Every measure on an element or group: the chart, the histories, where each stands today."""
+
+    name: str
+    elements: list[str]
+    timeline: Timeline
+    measures: list[MeasureState]
+    histories: list[board.MeasureHistory]
+    today: date
+
+
+@dataclass(frozen=True)
+class MeasureView:
+    """A measure's history, the evidence of each event, its reports and its disagreements."""
+
+    history: board.MeasureHistory
+    evidence: dict[int, list[board.MentionRow]]
+    reports: list[Report]
+    conflicts: list[board.EventRow]
+
+
+@dataclass(frozen=True)
+class EventView:
+    """An event and every report of it."""
+
+    event: board.EventRow
+    mentions: list[board.MentionRow]
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    """An article, its text in highlighted runs, and the candidates held back."""
+
+    article: board.ArticlePage
+    runs: list[Run]
+    candidates: list[board.Tag]
+
+
+@dataclass(frozen=True)
+class SourcesView:
+    """Every source's health, as of a time."""
+
+    sources: list[SourceHealth]
+    now: datetime
+    freshness: board.Freshness
+
+
+@dataclass(frozen=True)
+class SearchView:
+    """What a search found, and the most it lists."""
+
+    words: str
+    events: list[board.EventRow]
+    articles: list[tuple[int, str, str, datetime | None]]
+    limit: int
+
+
+def today_page(session: Session, on: date) -> Page:
+    """Measures by state on a day, by element and by actor; the last 30 days of changes; freshness."""
+    states = [s for s in measure_states(session, on) if s.state in SHOWN_STATES]
+    by_state: dict[str, list[MeasureState]] = {state: [] for state in SHOWN_STATES}
+    by_element: dict[str, Counter[str]] = defaultdict(Counter)
+    by_actor: dict[str, Counter[str]] = defaultdict(Counter)
+    for state in states:
+        by_state[state.state].append(state)
+        for element in state.elements:
+            by_element[element][state.state] += 1
+        by_actor[state.actor or "unknown"][state.state] += 1
+    recent = board.recent_events(session, on - timedelta(days=RECENT_DAYS), on)
+    return Page(
+        "today.html.j2",
+        f"Measures on {on.isoformat()}",
+        Today(
+            on=on,
+            states=by_state,
+            by_element={k: dict(v) for k, v in sorted(by_element.items())},
+            by_actor={k: dict(v) for k, v in sorted(by_actor.items())},
+            recent=recent,
+            recent_days=RECENT_DAYS,
+            freshness=board.freshness(session),
+        ),
+    )
+
+
+def element_page(session: Session, name: str, elements: Sequence[str], today: date) -> Page:
+    """Every measure on an element (or the members of a group): its timeline chart and list."""
+    histories = board.measures_on_element(session, elements)
+    return Page(
+        "element.html.j2",
+        name,
+        ElementView(
+            name=name,
+            elements=list(elements),
+            timeline=timeline(histories, today),
+            measures=measure_states(session, today, elements),
+            histories=histories,
+            today=today,
+        ),
+    )
+
+
+def measure_page(session: Session, measure_id: int) -> Page:
+    """A measure's chain of events with their evidence, every source, and the conflicts among them."""
+    found = board.histories(session, [measure_id])
+    if not found:
+        raise NotFound(f"no measure #{measure_id}")
+    history = found[0]
+    mentions = board.mentions_of(session, [event.id for event in history.events])
+    evidence: dict[int, list[board.MentionRow]] = defaultdict(list)
+    for mention in mentions:
+        evidence[mention.event_id].append(mention)
+    founding = history.founding
+    return Page(
+        "measure.html.j2",
+        f"{founding.actor or '?'} {founding.measure.replace('_', ' ')} #{founding.id}",
+        MeasureView(
+            history=history,
+            evidence=dict(evidence),
+            reports=measure_reports(session, [measure_id]).get(measure_id, []),
+            conflicts=[e for e in history.events if e.conflicts],
+        ),
+    )
+
+
+def measure_of_event(session: Session, event_id: int) -> int | None:
+    """The measure an event belongs to, or None when there is no such event."""
+    found = board.events_by_id(session, [event_id])
+    return found[0].measure_id if found else None
+
+
+def event_page(session: Session, event_id: int) -> Page:
+    """An event with every report of it."""
+    found = board.events_by_id(session, [event_id])
+    if not found:
+        raise NotFound(f"no event #{event_id}")
+    event = found[0]
+    return Page(
+        "event.html.j2",
+        f"{event.summary} (#{event.id})",
+        EventView(event, board.mentions_of(session, [event_id])),
+    )
+
+
+def article_page(session: Session, article_id: int) -> Page:
+    """What was read in an article: every tag and candidate with its confidence, in the text."""
+    article = board.article_page(session, article_id)
+    if article is None:
+        raise NotFound(f"no article #{article_id}")
+    return Page(
+        "article.html.j2",
+        article.title or article.url,
+        ArticleView(
+            article=article,
+            runs=runs(article.text, article.tags, article.mentions),
+            candidates=[t for t in article.tags if t.kind == "candidate"],
+        ),
+    )
+
+
+def sources_page(session: Session, now: datetime) -> Page:
+    """Each source's health: last success, failures in a row, next due, last error, articles."""
+    return Page(
+        "sources.html.j2",
+        "Sources",
+        SourcesView(source_health(session, now), now, board.freshness(session)),
+    )
+
+
+def search_page(
+    session: Session,
+    words: str,
+    elements: Sequence[str],
+    actor: str | None,
+    measure: str | None,
+    since: date | None,
+    until: date | None,
+) -> Page:
+    """Events and articles holding every word, narrowed by element, actor, measure and days."""
+    filtered = bool(elements or actor or measure or since or until)
+    events = (
+        board.search_events(session, words, elements, actor, measure, since, until)
+        if words.strip() or filtered
+        else []
+    )
+    return Page(
+        "search.html.j2",
+        f"Search: {words}" if words else "Search",
+        SearchView(
+            words=words,
+            events=events,
+            articles=board.search_articles(session, words) if not filtered else [],
+            limit=board.SEARCH_LIMIT,
+        ),
+    )
+
+
+def now_utc() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(UTC)
