@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CORPUS := $(VENV)/corpus
 CORPUS_STAMP := $(CORPUS)/.unpacked-stamp
 
-.PHONY: install corpus demo test lint lock clean train
+.PHONY: install corpus browser demo test lint lock clean train screenshots
 
 LOCKS := requirements-installer.lock requirements.lock requirements-dev.lock
 
@@ -32,8 +32,18 @@ demo: $(STAMP)
 	$(BIN)/newstrack run --replay snapshot || [ $$? -eq 3 ]
 
 ## test: lint, type-check and run the test suite (needs PostgreSQL on 127.0.0.1:5432 for its tests)
-test: $(STAMP) $(CORPUS_STAMP) lint
+test: $(STAMP) $(CORPUS_STAMP) browser lint
 	$(BIN)/pytest
+
+## browser: Debian's chromium for the board's browser tests (Playwright drives it; nothing downloads a browser)
+browser:
+	@command -v chromium >/dev/null || { apt-get install -y --no-install-recommends chromium || \
+		{ apt-get update && apt-get install -y --no-install-recommends chromium; }; }
+
+## screenshots: the board's pages as the README shows them (docs/board/), made by its browser tests
+screenshots: $(STAMP) browser
+	mkdir -p docs/board
+	NEWSTRACK_SCREENSHOTS=docs/board $(BIN)/pytest -q tests/test_board_browser.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
