@@ -20,6 +20,7 @@ from models.tables import (
     PendingConsolidation,
     Quantity,
     QueueError,
+    Review,
     Source,
 )
 
@@ -43,5 +44,6 @@ __all__ = [
     "PendingConsolidation",
     "Quantity",
     "QueueError",
+    "Review",
     "Source",
 ]

@@ -137,8 +137,12 @@ class _Anchor:
         )
 
 
-def group_claims(claims: Sequence[Claim]) -> list[tuple[int, ...]]:
+def group_claims(
+    claims: Sequence[Claim], together: Sequence[tuple[int, int]] = ()
+) -> list[tuple[int, ...]]:
     """Split claims of one actor, action and measure into events; the same claims in any order give the same events.
+
+    Pairs in `together` (an analyst said so) end in one event whatever the rules below say.
 
     Dated claims that agree on elements and target within a month of each other are one event
     (and so are chains of them). An undated claim joins the agreeing dated event it shares most
@@ -179,6 +183,9 @@ def group_claims(claims: Sequence[Claim]) -> list[tuple[int, ...]]:
     # has no day group only among themselves.
     _link_recent(partition, [(c.published, c) for c in orphans if c.published], False)
     _link_recent(partition, [(date.min, c) for c in orphans if not c.published], False)
+    for first, second in together:
+        if first in by_id and second in by_id:
+            partition.union(first, second)
     return sorted(tuple(ids) for ids in partition.groups())
 
 

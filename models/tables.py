@@ -161,6 +161,8 @@ class Event(Base):
     conflicts: Mapped[str] = mapped_column(Text, default="", server_default="")
     # No foreign key: SQLite could add one only by rebuilding `events`, which would cascade.
     changes_event_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # What analysts said of its mentions: "confirmed" and the fields they corrected, comma-separated.
+    reviewed: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     elements: Mapped[list[EventElement]] = relationship(
         back_populates="event", cascade="all, delete-orphan", order_by="EventElement.element"
@@ -227,6 +229,7 @@ class Mention(Base):
     target_count: Mapped[int | None] = mapped_column(Integer)
     target_unit: Mapped[str | None] = mapped_column(String(40))
     recalls_on: Mapped[date | None] = mapped_column(Date)  # the date of the measure it changes
+    reviewed: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     __table_args__ = (UniqueConstraint("article_id", "event_id", "start_char"),)
 
@@ -247,6 +250,23 @@ class HeldCandidate(Base):
     sentence: Mapped[str] = mapped_column(Text)
     start_char: Mapped[int] = mapped_column(Integer)
     end_char: Mapped[int] = mapped_column(Integer)
+
+
+class Review(Base):
+    """An analyst's word on a reported act, keyed on what re-reading keeps: article and sentence."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_url: Mapped[str] = mapped_column(Text, index=True)
+    evidence: Mapped[str] = mapped_column(Text)
+    field: Mapped[str] = mapped_column(String(20))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    reviewer: Mapped[str] = mapped_column(String(80))
+    reviewed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class MentionElement(Base):

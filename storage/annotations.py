@@ -20,9 +20,10 @@ from models import (
     Quantity,
 )
 from storage.consolidation import Family, Kind, consolidate, host_event, lock_families
+from storage.reviews import Claim, corrected_claims
 
 if TYPE_CHECKING:
-    from models.annotation import Annotation
+    from models.annotation import Annotation, EventRecord
 
 STATUS_OF_ANNOTATION = {"read": "done", "screened": "screened", "skipped": "skipped"}
 EXTRACTED = frozenset(STATUS_OF_ANNOTATION.values())  # the statuses of an article the extractor saw
@@ -86,7 +87,12 @@ def store_annotation(
         .distinct()
     ).all()
     kinds = {Kind(row.actor, row.action, row.measure) for row in earlier}
-    kinds |= {Kind(record.actor, record.action, record.measure) for record in annotation.events}
+    readings = [(record, mention) for record in annotation.events for mention in record.mentions]
+    url = session.scalar(select(Article.url).where(Article.id == article_id)) or ""
+    claims = corrected_claims(
+        session, url, [(mention.sentence, _claim(record)) for record, mention in readings]
+    )  # analysts' reviews of these sentences hold whatever read them
+    kinds |= {found[0].kind for found in claims if found is not None}
     lock_families(session, {kind.family for kind in kinds})
     touched = {row.id for row in earlier}
     session.execute(delete(Mention).where(Mention.article_id == article_id))
@@ -143,43 +149,45 @@ def store_annotation(
         for mention in record.mentions
     )
     written: dict[tuple[Kind, int], tuple[int, set[str]]] = {}
-    for record in annotation.events:
-        kind = Kind(record.actor, record.action, record.measure)
+    for (record, mention), found in zip(readings, claims, strict=True):
+        if found is None:  # an analyst said this sentence reports no event
+            continue
+        claim, reviewed = found
+        kind = claim.kind
         host = host_event(session, kind, record.actor_body)
         touched.add(host)
-        for mention in record.mentions:
-            if (kind, mention.start) in written:  # two records of one article state this sentence
-                mention_id, named = written[(kind, mention.start)]
-                session.add_all(
-                    MentionElement(mention_id=mention_id, element=name)
-                    for name in set(record.elements) - named
-                )
-                named.update(record.elements)
-                continue
-            row = Mention(
-                event_id=host,
-                article_id=article_id,
-                sentence=mention.sentence,
-                start_char=mention.start,
-                end_char=mention.end,
-                reported_label=mention.reported_label,
-                modality=mention.modality,
-                confidence=mention.confidence,
-                announced_on=record.date_of("announced"),
-                effective_on=record.date_of("effective"),
-                expires_on=record.date_of("expires"),
-                actor_body=record.actor_body,
-                target=record.target,
-                target_count=record.target_count,
-                target_unit=record.target_unit,
-                recalls_on=record.date_of("recalled"),
-            )
-            session.add(row)
-            session.flush()
-            written[(kind, mention.start)] = (row.id, set(record.elements))
+        if (kind, mention.start) in written:  # two records of one article state this sentence
+            mention_id, named = written[(kind, mention.start)]
             session.add_all(
-                MentionElement(mention_id=row.id, element=name) for name in set(record.elements)
+                MentionElement(mention_id=mention_id, element=name)
+                for name in set(claim.elements) - named
             )
+            named.update(claim.elements)
+            continue
+        same_target = claim.target == record.target
+        row = Mention(
+            event_id=host,
+            article_id=article_id,
+            sentence=mention.sentence,
+            start_char=mention.start,
+            end_char=mention.end,
+            reported_label=mention.reported_label,
+            modality=mention.modality,
+            confidence=mention.confidence,
+            announced_on=claim.announced_on,
+            effective_on=claim.effective_on,
+            expires_on=claim.expires_on,
+            actor_body=record.actor_body,
+            target=claim.target,
+            target_count=record.target_count if same_target else None,
+            target_unit=record.target_unit if same_target else None,
+            recalls_on=record.date_of("recalled"),
+            reviewed=reviewed,
+        )
+        session.add(row)
+        session.flush()
+        written[(kind, mention.start)] = (row.id, set(claim.elements))
+        session.add_all(MentionElement(mention_id=row.id, element=name) for name in claim.elements)
     session.execute(
         update(Article)
         .where(Article.id == article_id)
@@ -193,6 +201,20 @@ def store_annotation(
     )
     session.flush()
     return kinds, touched
+
+
+def _claim(record: EventRecord) -> Claim:
+    """What a record says of its act, as reviews correct it."""
+    return Claim(
+        actor=record.actor,
+        action=record.action,
+        measure=record.measure,
+        target=record.target,
+        elements=frozenset(record.elements),
+        announced_on=record.date_of("announced"),
+        effective_on=record.date_of("effective"),
+        expires_on=record.date_of("expires"),
+    )
 
 
 def _first_per_start(tags: Iterable[Any]) -> list[Any]:

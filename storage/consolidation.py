@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -34,6 +34,7 @@ from models.grouping import (
 )
 from storage.engine import as_utc
 from storage.event_refresh import refresh_event
+from storage.links import linked_pairs, move_mentions
 from storage.queries import existing_events
 
 CHUNK = 500
@@ -154,7 +155,8 @@ def regroup(session: Session, kind: Kind) -> set[int]:
     arrive; events left with no mention are deleted.
     """
     claims, where = claims_of(session, kind)
-    groups = [_without_repeats(session, group, where) for group in group_claims(claims)]
+    together = linked_pairs(session, where)  # analysts' merges and moves hold at every regrouping
+    groups = [_without_repeats(session, group, where) for group in group_claims(claims, together)]
     assigned: dict[int, tuple[int, ...]] = {}
     for group in sorted(groups, key=lambda group: (-len(group), group)):
         held = Counter(where[mention_id][0] for mention_id in group)
@@ -175,7 +177,7 @@ def regroup(session: Session, kind: Kind) -> set[int]:
         if moving:
             changed.add(event_id)
             changed.update(where[mention_id][0] for mention_id in moving)
-            _move(session, moving, event_id)
+            move_mentions(session, moving, event_id)
     emptied = {event_id for event_id, _, _ in where.values()} - set(assigned)
     if emptied:
         session.execute(
@@ -207,23 +209,6 @@ def _without_repeats(
     if repeats:
         session.execute(delete(Mention).where(Mention.id.in_(repeats)))
     return tuple(mention_id for mention_id in group if mention_id not in repeats)
-
-
-def _move(session: Session, mention_ids: Sequence[int], event_id: int) -> None:
-    """Move mentions to an event without tripping the one-per-sentence key on the way."""
-    for start in range(0, len(mention_ids), CHUNK):
-        chunk = mention_ids[start : start + CHUNK]
-        # Negative starts cannot meet a mention still waiting to move out of the event.
-        session.execute(
-            update(Mention)
-            .where(Mention.id.in_(chunk))
-            .values(event_id=event_id, start_char=-Mention.start_char - 1)
-        )
-    for start in range(0, len(mention_ids), CHUNK):
-        chunk = mention_ids[start : start + CHUNK]
-        session.execute(
-            update(Mention).where(Mention.id.in_(chunk)).values(start_char=-Mention.start_char - 1)
-        )
 
 
 def relink(session: Session, family: Family) -> None:

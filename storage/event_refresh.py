@@ -46,6 +46,8 @@ def refresh_event(session: Session, event_id: int) -> None:
         )
     )
     _replace_children(session, event_id, elements, rows)
+    labels = session.scalars(select(Mention.reviewed).where(Mention.event_id == event_id))
+    reviewed = sorted({name for text in labels for name in text.split(",") if name})
     seen = [as_utc(row.seen) for row in rows if row.seen is not None]
     claimed = {
         name: [getattr(row, name) for row in rows]
@@ -66,6 +68,7 @@ def refresh_event(session: Session, event_id: int) -> None:
             modality=best_supported(row.modality for row in rows),
             actor_body=best_supported(row.actor_body for row in rows),
             conflicts=",".join(name for name, values in claimed.items() if disputed(values)),
+            reviewed=",".join(reviewed),
         )
     )
     _refresh_summary(session, event_id)

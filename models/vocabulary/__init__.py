@@ -63,6 +63,20 @@ MODALITIES = ("asserted", "reported", "threatened", "negated", "hypothetical")
 # The states a measure can be in, in the order reports list them.
 STATES = ("in_force", "suspended", "eased", "threatened", "lifted", "expired")
 ANNOTATION_STATUSES = ("read", "screened", "skipped")  # how far the extractor read an article
+# What an analyst may say of a reported act: its verdict, a corrected value, the event it belongs to.
+REVIEW_FIELDS = (
+    "verdict",
+    "actor",
+    "action",
+    "measure",
+    "target",
+    "elements",
+    "announced_on",
+    "effective_on",
+    "expires_on",
+    "event",
+)
+VERDICTS = ("confirmed", "rejected")
 
 
 @dataclass(frozen=True)

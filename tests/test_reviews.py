@@ -1,0 +1,190 @@
+"""Analysts' reviews: kept by article URL and sentence, they hold through re-reading and regrouping."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Article, Event, Mention, Review
+from models.annotation import ArticleText
+from models.errors import UsageError
+from pipeline.extraction import Extractor
+from storage.annotations import save_annotation
+from storage.consolidation import consolidate
+from storage.reconsolidation import consolidate_family, families
+from storage.reviews import link_value, record_review
+from storage.sessions import unit_of_work
+from tests.stored import LIFECYCLE, ready, store_and_annotate, two_sources
+
+GALLIUM = "China's Commerce Ministry on Friday imposed export controls on gallium."
+
+
+@pytest.fixture
+def lifecycle(database_url: str, extractor: Extractor) -> sessionmaker[Session]:
+    """A measure's whole life in four articles, and a gallium control in a fifth."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    for url, day, body in [*LIFECYCLE, ("https://c.example/gallium", "2025-05-14", GALLIUM)]:
+        published = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
+        source = ids["first"] if "a.example" in url else ids["second"]
+        store_and_annotate(session_factory, extractor, url, body, source, published)
+    return session_factory
+
+
+def _mention(session: Session, url: str, action: str | None = None) -> Mention:
+    """The first mention of an article (of an action, when given)."""
+    query = (
+        select(Mention).join(Article, Article.id == Mention.article_id).where(Article.url == url)
+    )
+    if action:
+        query = query.join(Event, Event.id == Mention.event_id).where(Event.action == action)
+    found = session.scalars(query.order_by(Mention.id)).first()
+    assert found is not None, f"no mention of {url}"
+    return found
+
+
+def _review(session_factory: sessionmaker[Session], url: str, field: str, after: str) -> None:
+    """Review the first mention of an article as an analyst would, and consolidate."""
+    with unit_of_work(session_factory) as session:
+        applied = record_review(session, _mention(session, url).id, field, after, "ana")
+        consolidate(session, applied.kinds, applied.touched)
+
+
+def _events(session_factory: sessionmaker[Session]) -> dict[str, dict[str, Any]]:
+    """Each event by the URL of its first article: kind, targets, elements, articles, review."""
+    with unit_of_work(session_factory) as session:
+        rows = session.execute(
+            text(
+                "SELECT v.id, v.actor, v.action, v.measure, v.targets, v.elements, "
+                "v.article_count, v.reviewed, min(a.url) AS url FROM v_events AS v "
+                "JOIN mentions AS m ON m.event_id = v.id JOIN articles AS a ON a.id = m.article_id "
+                "GROUP BY v.id, v.actor, v.action, v.measure, v.targets, v.elements, "
+                "v.article_count, v.reviewed"
+            )
+        ).all()
+    return {row.url: dict(row._mapping) for row in rows}
+
+
+def _read_again(session_factory: sessionmaker[Session], extractor: Extractor) -> None:
+    """Every article read again by a new extractor version, as `extract --all` does."""
+    with unit_of_work(session_factory) as session:
+        articles = session.execute(
+            select(Article.id, Article.url, Article.text, Article.published_at)
+        ).all()
+    for article_id, url, body, published in articles:
+        published = published.replace(tzinfo=UTC) if published.tzinfo is None else published
+        [annotation] = extractor.annotate([ArticleText(url, body, "", published)])
+        with unit_of_work(session_factory) as session:
+            save_annotation(session, article_id, replace(annotation, extractor_version="next"))
+
+
+def _regroup_everything(session_factory: sessionmaker[Session]) -> None:
+    """`consolidate`: every family regrouped from its mentions."""
+    with unit_of_work(session_factory) as session:
+        for family in families(session):
+            consolidate_family(session, family)
+
+
+def test_a_corrected_target_holds_through_reading_again_and_regrouping(
+    lifecycle: sessionmaker[Session], extractor: Extractor
+) -> None:
+    """The imposition aimed at JP, not US: the row says who, before and after; it stays JP."""
+    assert _events(lifecycle)["https://a.example/imposed"]["targets"] == "US"
+    _review(lifecycle, "https://a.example/imposed", "target", "jp")
+    for rebuild in (
+        lambda: None,
+        lambda: _read_again(lifecycle, extractor),
+        lambda: _regroup_everything(lifecycle),
+    ):
+        rebuild()
+        imposed = _events(lifecycle)["https://a.example/imposed"]
+        assert (imposed["targets"], imposed["reviewed"]) == ("JP", "target")
+    with unit_of_work(lifecycle) as session:
+        [review] = session.scalars(select(Review)).all()
+        assert (review.field, review.before, review.after, review.reviewer) == (
+            "target",
+            "US",
+            "JP",
+            "ana",
+        )
+        assert review.article_url == "https://a.example/imposed"
+
+
+def test_a_rejected_sentence_is_no_event_whatever_reads_it(
+    lifecycle: sessionmaker[Session], extractor: Extractor
+) -> None:
+    """The gallium sentence rejected: its event goes, and reading it again brings nothing back."""
+    assert "https://c.example/gallium" in _events(lifecycle)
+    _review(lifecycle, "https://c.example/gallium", "verdict", "rejected")
+    assert "https://c.example/gallium" not in _events(lifecycle)
+    _read_again(lifecycle, extractor)
+    assert "https://c.example/gallium" not in _events(lifecycle)
+
+
+def test_a_corrected_action_moves_the_sentence_to_an_event_of_that_kind(
+    lifecycle: sessionmaker[Session], extractor: Extractor
+) -> None:
+    """The November sentence read as an extension instead: a CN extend event holds it, for good."""
+    _review(lifecycle, "https://b.example/suspended", "action", "extend")
+    for rebuild in (lambda: None, lambda: _read_again(lifecycle, extractor)):
+        rebuild()
+        moved = _events(lifecycle)["https://b.example/suspended"]
+        assert (moved["action"], moved["measure"], moved["reviewed"]) == (
+            "extend",
+            "export_control",
+            "action",
+        )
+        assert not [e for e in _events(lifecycle).values() if e["action"] == "suspend"]
+
+
+def test_a_merge_and_a_confirmation_hold_through_regrouping(
+    lifecycle: sessionmaker[Session], extractor: Extractor
+) -> None:
+    """Gallium's control put with the April controls: one event, regrouped or read again."""
+    with unit_of_work(lifecycle) as session:
+        anchor = _mention(session, "https://a.example/imposed")
+        key = link_value("https://a.example/imposed", anchor.sentence)
+    assert (
+        _events(lifecycle)["https://c.example/gallium"]["id"]
+        != _events(lifecycle)["https://a.example/imposed"]["id"]
+    )
+    _review(lifecycle, "https://c.example/gallium", "event", key)
+    _review(lifecycle, "https://a.example/imposed", "verdict", "confirmed")
+    for rebuild in (
+        lambda: None,
+        lambda: _regroup_everything(lifecycle),
+        lambda: _read_again(lifecycle, extractor),
+    ):
+        rebuild()
+        events = _events(lifecycle)
+        merged = [e for e in events.values() if e["action"] == "impose"]
+        assert len(merged) == 1, merged
+        assert "gallium" in merged[0]["elements"] and "dysprosium" in merged[0]["elements"]
+        assert merged[0]["reviewed"] == "confirmed,event"
+
+
+@pytest.mark.parametrize(
+    ("field", "after", "message"),
+    [
+        ("verdict", "maybe", "verdict 'maybe'"),
+        ("action", "embargo", "action 'embargo'"),
+        ("measure", "sanction", "measure 'sanction'"),
+        ("effective_on", "soon", "not a date"),
+        ("colour", "red", "cannot review 'colour'"),
+    ],
+)
+def test_a_review_that_names_no_value_is_refused_and_nothing_is_kept(
+    lifecycle: sessionmaker[Session], field: str, after: str, message: str
+) -> None:
+    """A bad field or value is a usage error naming it; no review row is written."""
+    with pytest.raises(UsageError, match=message), unit_of_work(lifecycle) as session:
+        record_review(
+            session, _mention(session, "https://a.example/imposed").id, field, after, "ana"
+        )
+    with unit_of_work(lifecycle) as session:
+        assert session.scalars(select(Review)).all() == []
