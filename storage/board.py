@@ -50,6 +50,7 @@ class EventRow:
     sources: int
     elements: tuple[str, ...]
     targets: tuple[str, ...]
+    reviewed: str = ""  # "confirmed" and the fields analysts corrected, comma-separated
 
     @property
     def day(self) -> date:
@@ -81,6 +82,7 @@ class MeasureHistory:
 class MentionRow:
     """One article's report of an event: its sentence and what the reading made of it."""
 
+    id: int
     event_id: int
     article_id: int
     url: str
@@ -96,6 +98,7 @@ class MentionRow:
     effective_on: date | None
     expires_on: date | None
     target: str | None
+    reviewed: str
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,7 @@ def events_by_id(session: Session, ids: Sequence[int]) -> list[EventRow]:
                 sources=event.source_count,
                 elements=tuple(elements[event_id]),
                 targets=tuple(targets[event_id]),
+                reviewed=event.reviewed,
             )
         )
     return found
@@ -279,6 +283,7 @@ def mentions_of(session: Session, event_ids: Sequence[int]) -> list[MentionRow]:
 def _mention_row(row: Any) -> MentionRow:
     mention = row.Mention
     return MentionRow(
+        id=mention.id,
         event_id=mention.event_id,
         article_id=mention.article_id,
         url=row.url,
@@ -294,6 +299,7 @@ def _mention_row(row: Any) -> MentionRow:
         effective_on=mention.effective_on,
         expires_on=mention.expires_on,
         target=mention.target,
+        reviewed=mention.reviewed,
     )
 
 

@@ -231,3 +231,76 @@ def _current(session: Session, mention: Mention, field: str) -> str | None:
     if field == "event":
         return str(mention.event_id)
     return mention.reviewed or None
+
+
+def _sentences(session: Session, event_id: int) -> list[int]:
+    """One mention per distinct sentence of an event, oldest first."""
+    first: dict[tuple[int, str], int] = {}
+    for mention_id, article_id, sentence in session.execute(
+        select(Mention.id, Mention.article_id, Mention.sentence)
+        .where(Mention.event_id == event_id)
+        .order_by(Mention.id)
+    ):
+        first.setdefault((article_id, sentence), mention_id)
+    if not first:
+        raise UsageError(f"no event #{event_id}")
+    return list(first.values())
+
+
+def _merged(into: Applied, more: Applied) -> Applied:
+    return Applied(into.kinds | more.kinds, into.touched | more.touched)
+
+
+def review_event(
+    session: Session, event_id: int, field: str, after: str | None, reviewer: str
+) -> Applied:
+    """One verdict or correction on every sentence that reports an event."""
+    check(field, after)
+    applied = Applied(set(), set())
+    for mention_id in _sentences(session, event_id):
+        applied = _merged(applied, record_review(session, mention_id, field, after, reviewer))
+    return applied
+
+
+def join_sentences(
+    session: Session, mention_ids: Sequence[int], into_event: int, reviewer: str
+) -> Applied:
+    """Put these sentences in another event: its kind, and a link to its first sentence."""
+    event = session.get(Event, into_event, populate_existing=True)
+    if event is None:
+        raise UsageError(f"no event #{into_event}")
+    anchor = session.get(Mention, _sentences(session, into_event)[0])
+    assert anchor is not None
+    url = session.scalar(select(Article.url).where(Article.id == anchor.article_id)) or ""
+    applied = Applied(set(), set())
+    for mention_id in mention_ids:
+        mention = session.get(Mention, mention_id, populate_existing=True)
+        if mention is None:
+            raise UsageError(f"no mention #{mention_id}")
+        own = session.get(Event, mention.event_id, populate_existing=True)
+        assert own is not None
+        for field in KIND_FIELDS:
+            if getattr(own, field) != getattr(event, field):
+                applied = _merged(
+                    applied,
+                    record_review(session, mention_id, field, getattr(event, field), reviewer),
+                )
+        link = link_value(url, anchor.sentence)
+        applied = _merged(applied, record_review(session, mention_id, "event", link, reviewer))
+    return applied
+
+
+def merge_events(session: Session, event_id: int, into_event: int, reviewer: str) -> Applied:
+    """Every sentence of one event put in another."""
+    if event_id == into_event:
+        raise UsageError(f"event #{event_id} cannot be merged into itself")
+    return join_sentences(session, _sentences(session, event_id), into_event, reviewer)
+
+
+def event_of_sentence(session: Session, article_id: int, sentence: str) -> int | None:
+    """The event now holding a sentence of an article (None: an analyst rejected it)."""
+    return session.scalar(
+        select(Mention.event_id).where(
+            Mention.article_id == article_id, Mention.sentence == sentence
+        )
+    )

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,20 @@ def two_reports_of_one_event(database_url: str, extractor: Extractor) -> tuple[s
     store_and_annotate(session_factory, extractor, "https://a.example/1", first, ids["first"])
     store_and_annotate(session_factory, extractor, "https://b.example/2", second, ids["second"])
     return first, second
+
+
+def store_lifecycle(
+    database_url: str, extractor: Extractor, more: Sequence[tuple[str, str, str]] = ()
+) -> sessionmaker[Session]:
+    """LIFECYCLE's articles (and `more`: URL, day, text), from sources `first` (a.example) and
+    `second`, annotated by the real extractor."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    for url, day, body in [*LIFECYCLE, *more]:
+        published = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
+        source = ids["first"] if "a.example" in url else ids["second"]
+        store_and_annotate(session_factory, extractor, url, body, source, published)
+    return session_factory
 
 
 def store_queued(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -19,7 +18,7 @@ from storage.articles import NewArticle, add_article
 from storage.engine import open_reader
 from storage.sessions import unit_of_work
 from tests.servers import serving_app
-from tests.stored import LIFECYCLE, ready, store_and_annotate, two_sources
+from tests.stored import ready, store_lifecycle
 
 HOSTILE_TITLE = '<script>alert("title")</script> Gallium & "germanium"'
 HOSTILE_TEXT = 'China\'s Commerce Ministry on Friday imposed export controls on gallium. <img src=x onerror="x">'
@@ -28,14 +27,8 @@ HOSTILE_TEXT = 'China\'s Commerce Ministry on Friday imposed export controls on 
 @pytest.fixture
 def board(database_url: str, extractor: Extractor) -> Iterator[httpx.Client]:
     """The board on a database holding one measure's whole life and an article with markup in it."""
-    session_factory = ready(database_url)
-    ids = two_sources(session_factory)
-    for url, day, body in LIFECYCLE:
-        published = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
-        source = ids["first"] if "a.example" in url else ids["second"]
-        store_and_annotate(session_factory, extractor, url, body, source, published)
-    store_and_annotate(
-        session_factory, extractor, "https://c.example/gallium", HOSTILE_TEXT, ids["second"]
+    session_factory = store_lifecycle(
+        database_url, extractor, [("https://c.example/gallium", "2025-05-14", HOSTILE_TEXT)]
     )
     with unit_of_work(session_factory) as session:
         session.execute(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from storage.consolidation import consolidate
 from storage.reconsolidation import consolidate_family, families
 from storage.reviews import link_value, record_review
 from storage.sessions import unit_of_work
-from tests.stored import LIFECYCLE, ready, store_and_annotate, two_sources
+from tests.stored import store_lifecycle
 
 GALLIUM = "China's Commerce Ministry on Friday imposed export controls on gallium."
 
@@ -27,13 +27,9 @@ GALLIUM = "China's Commerce Ministry on Friday imposed export controls on galliu
 @pytest.fixture
 def lifecycle(database_url: str, extractor: Extractor) -> sessionmaker[Session]:
     """A measure's whole life in four articles, and a gallium control in a fifth."""
-    session_factory = ready(database_url)
-    ids = two_sources(session_factory)
-    for url, day, body in [*LIFECYCLE, ("https://c.example/gallium", "2025-05-14", GALLIUM)]:
-        published = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
-        source = ids["first"] if "a.example" in url else ids["second"]
-        store_and_annotate(session_factory, extractor, url, body, source, published)
-    return session_factory
+    return store_lifecycle(
+        database_url, extractor, [("https://c.example/gallium", "2025-05-14", GALLIUM)]
+    )
 
 
 def _mention(session: Session, url: str, action: str | None = None) -> Mention:

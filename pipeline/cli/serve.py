@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from pipeline.cli.arguments import SuggestingParser, whole
 from pipeline.cli.base import EXIT_OK, Context, open_database
-from storage.engine import open_reader
+from storage.engine import open_engine, open_reader
 
 if TYPE_CHECKING:
     from .base import Subcommands
@@ -37,6 +38,12 @@ def add_serve(commands: Subcommands, common: SuggestingParser) -> None:
         metavar="NAME",
         help="a host name browsers may use besides 127.0.0.1 and localhost (repeatable)",
     )
+    serve.add_argument(
+        "--read-only",
+        action="store_true",
+        help="take no reviews even when NEWSTRACK_REVIEW_TOKEN is set "
+        "(without the token the board only reads)",
+    )
     serve.set_defaults(handler=command_serve)
 
 
@@ -47,16 +54,20 @@ def command_serve(args: argparse.Namespace, context: Context) -> int:
     from pipeline.web import create_app
     from pipeline.web.app import LOCAL_HOSTS
 
-    url = context.settings.database_url
-    with open_database(context.settings, existing=True):
+    settings = context.settings
+    url = settings.database_url
+    with open_database(settings, existing=True):
         pass  # an older schema is brought up to date before the board reads it
-    hosts = (*LOCAL_HOSTS, args.host, *args.allow_host)
-    with open_reader(url) as engine:
+    hosts = tuple(dict.fromkeys((*LOCAL_HOSTS, args.host, *args.allow_host)))
+    token = None if args.read_only else settings.review_token
+    with open_reader(url) as engine, ExitStack() as stack:
+        writer = stack.enter_context(open_engine(url)) if token else None
+        mode = "takes reviews" if token else "read-only"
         logging.getLogger(__name__).info(
-            "the board is on http://%s:%d/ (read-only)", args.host, args.port
+            "the board is on http://%s:%d/ (%s)", args.host, args.port, mode
         )
         uvicorn.run(
-            create_app(engine, tuple(dict.fromkeys(hosts))),
+            create_app(engine, hosts, writer, token),
             host=args.host,
             port=args.port,
             log_level="warning",

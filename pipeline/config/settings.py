@@ -93,6 +93,8 @@ class Settings:
     unsubscribe_url: str | None = None  # the List-Unsubscribe link of digests, when set
     # The confidence a read needs to become an event (None: the trained decision's own threshold).
     event_threshold: float | None = None
+    # The secret that lets `serve` take reviews (None: the board only reads).
+    review_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -126,6 +128,7 @@ class Settings:
             watchlists_path=Path(env.get(WATCHLISTS_VARIABLE, "watchlists.yaml")),
             unsubscribe_url=env.get("NEWSTRACK_UNSUBSCRIBE_URL") or None,
             event_threshold=_read_share(env, "NEWSTRACK_EVENT_THRESHOLD"),
+            review_token=env.get("NEWSTRACK_REVIEW_TOKEN", "").strip() or None,
         )
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -26,6 +26,7 @@ from models.vocabulary import MEASURES, STATES, UnknownNameError, Vocabulary, lo
 from pipeline.delivery.chart import STATE_COLOURS
 from pipeline.web import pages
 from pipeline.web.pages import NotFound, Page
+from pipeline.web.review import CSRF_COOKIE, Reviewing
 from storage.engine import make_session_factory
 
 SECURITY_HEADERS = {
@@ -85,13 +86,25 @@ class SecurityHeaders:
 
 
 class Board:
-    """The board's routes over one database, its vocabulary and its templates."""
+    """The board's routes over one database, its vocabulary and its templates; with a writer and
+    a token, analysts review events too."""
 
-    def __init__(self, engine: Engine, vocabulary: Vocabulary) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        vocabulary: Vocabulary,
+        writer: Engine | None = None,
+        token: str | None = None,
+    ) -> None:
         self.engine = engine
         self.sessions: sessionmaker[Session] = make_session_factory(engine)
         self.vocabulary = vocabulary
         self.templates = _templates()
+        self.reviewing = (
+            Reviewing(token, make_session_factory(writer), self._error)
+            if writer is not None and token
+            else None
+        )
 
     def routes(self) -> list[Route | Mount]:
         """Each page at its path and, as JSON, under /api."""
@@ -107,6 +120,9 @@ class Board:
         ):
             found.append(Route(path, self._page(handler, api=False)))
             found.append(Route("/api" + ("/today" if path == "/" else path), self._page(handler)))
+        if self.reviewing is not None:
+            found += self.reviewing.routes()
+            found.append(Route("/signin", self._sign_in_page))
         found.append(Route("/states.css", _state_styles))
         found.append(Mount("/static", StaticFiles(directory=_package_dir("static")), name="static"))
         return found
@@ -129,9 +145,23 @@ class Board:
             if api:
                 return JSONResponse(_jsonable(page.data))
             names = {f.name: getattr(page.data, f.name) for f in dataclasses.fields(page.data)}
-            return HTMLResponse(self._render(page.template, title=page.title, **names))
+            return self._html(request, page.template, title=page.title, **names)
 
         return endpoint
+
+    def _html(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
+        """A rendered page; with reviews on, it knows who is signed in and carries the form key."""
+        review = {"writable": False, "reviewer": None, "csrf": ""}
+        if self.reviewing is not None:
+            csrf = self.reviewing.csrf(request)
+            review = {"writable": True, "reviewer": self.reviewing.reviewer(request), "csrf": csrf}
+        answer = HTMLResponse(self._render(template, review=review, **context), status_code=status)
+        if review["csrf"] and request.cookies.get(CSRF_COOKIE) != review["csrf"]:
+            answer.set_cookie(CSRF_COOKIE, str(review["csrf"]), httponly=True, samesite="strict")
+        return answer
+
+    def _sign_in_page(self, request: Request) -> Response:
+        return self._html(request, "signin.html.j2", title="Sign in to review")
 
     def _render(self, template: str, **context: Any) -> str:
         return self.templates.get_template(template).render(**context)
@@ -148,14 +178,15 @@ class Board:
             return JSONResponse(
                 {"error": message, "suggestions": list(suggestions)}, status_code=status
             )
-        body = self._render(
+        titles = {404: "Not found", 403: "Refused"}
+        return self._html(
+            request,
             "error.html.j2",
-            title="Not found" if status == 404 else "Bad request",
             status=status,
+            title=titles.get(status, "Bad request"),
             message=message,
             suggestions=suggestions,
         )
-        return HTMLResponse(body, status_code=status)
 
     def today(self, request: Request, session: Session) -> Page:
         on = _day(request, "on") or pages.now_utc().date()
@@ -260,14 +291,22 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def create_app(engine: Engine, allowed_hosts: tuple[str, ...] = LOCAL_HOSTS) -> Starlette:
-    """The board on an engine that reads; requests for other host names are refused."""
-    board = Board(engine, load_vocabulary())
+def create_app(
+    engine: Engine,
+    allowed_hosts: tuple[str, ...] = LOCAL_HOSTS,
+    writer: Engine | None = None,
+    token: str | None = None,
+) -> Starlette:
+    """The board on an engine that reads (and, given a writer and a token, takes reviews);
+    requests for other host names are refused."""
+    board = Board(engine, load_vocabulary(), writer, token)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
         engine.dispose()
+        if writer is not None:
+            writer.dispose()
 
     return Starlette(
         routes=board.routes(),
