@@ -52,8 +52,10 @@ lint: $(STAMP)
 
 ## train: fit the event decision on ../shared/corpus (train split, fixed seed) into models/trained/
 CORPUS_FILE ?= ../shared/corpus/labelled.jsonl
+# More labelled examples, in the corpus's format: `newstrack review export --out reviewed.jsonl`
+REVIEWED ?=
 train: $(STAMP)
-	$(BIN)/python -m pipeline.extraction.training $(CORPUS_FILE)
+	$(BIN)/python -m pipeline.extraction.training $(CORPUS_FILE) $(REVIEWED)
 
 ## lock: re-resolve requirements.lock (what runs) and requirements-dev.lock (plus the test tools) from pyproject.toml (needs uv)
 UV_COMPILE := uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -304,3 +306,79 @@ def event_of_sentence(session: Session, article_id: int, sentence: str) -> int |
             Mention.article_id == article_id, Mention.sentence == sentence
         )
     )
+
+
+@dataclass(frozen=True)
+class Example:
+    """A reviewed article as a labelled example, and how many events its gold holds."""
+
+    record: dict[str, object]
+    events: int
+
+
+def reviewed_examples(session: Session) -> list[Example]:
+    """Every reviewed article as a labelled example in the corpus's format: its text, and as gold
+    the events of the sentences analysts reviewed, with their corrections (rejected ones gone)."""
+    urls = sorted(set(session.scalars(select(Review.article_url))))
+    found: list[Example] = []
+    for start in range(0, len(urls), 500):
+        chunk = urls[start : start + 500]
+        for article in session.scalars(
+            select(Article).where(Article.url.in_(chunk)).order_by(Article.url)
+        ):
+            found.append(_example(session, article))
+    return found
+
+
+def _example(session: Session, article: Article) -> Example:
+    """One article's reviewed events, grouped as the corpus groups evidence: per event."""
+    events: dict[int, dict[str, object]] = {}
+    evidence: dict[int, list[str]] = {}
+    named: dict[int, set[str]] = {}
+    rows = session.execute(
+        select(Mention, Event)
+        .join(Event, Event.id == Mention.event_id)
+        .where(Mention.article_id == article.id, Mention.reviewed != "")
+        .order_by(Mention.start_char)
+    ).all()
+    for mention, event in rows:
+        events.setdefault(
+            event.id,
+            {
+                "actor": event.actor,
+                "action": event.action,
+                "measure": event.measure,
+                "target": mention.target,
+                "modality": mention.modality,
+                "announced_on": _day(mention.announced_on),
+                "effective_on": _day(mention.effective_on),
+                "expires_on": _day(mention.expires_on),
+            },
+        )
+        evidence.setdefault(event.id, []).append(mention.sentence)
+        named.setdefault(event.id, set()).update(
+            session.scalars(
+                select(MentionElement.element).where(MentionElement.mention_id == mention.id)
+            )
+        )
+    gold = [
+        {**fields, "elements": sorted(named[event_id]), "evidence": evidence[event_id]}
+        for event_id, fields in events.items()
+    ]
+    digest = hashlib.sha256(article.url.encode()).hexdigest()[:12]
+    record: dict[str, object] = {
+        "id": f"review-{digest}",
+        "url": article.url,
+        "outlet": urlsplit(article.url).hostname or "",
+        "title": article.title,
+        "published": _day(article.published_at.date() if article.published_at else None),
+        "text": article.text,
+        "split": "train",
+        "gold": {"on_topic": bool(gold), "events": gold},
+        "notes": "reviewed on the board: the events of the sentences analysts reviewed",
+    }
+    return Example(record, len(gold))
+
+
+def _day(day: date | None) -> str | None:
+    return day.isoformat() if day else None

@@ -170,10 +170,13 @@ def test_training_writes_an_artifact_that_names_its_data(tmp_path: Path) -> None
     texts += [_labelled(n, "other.example", "dev") for n in range(18, 22)]
     corpus.write_text("".join(json.dumps(t) + "\n" for t in texts), encoding="utf-8")
     assert len(read_corpus(corpus, "train")) == 18
+    reviewed = tmp_path / "reviewed.jsonl"  # more examples in the same format, as reviews export
+    more = [_labelled(n, f"reviewed{n % 2}.example", "train") for n in range(22, 26)]
+    reviewed.write_text("".join(json.dumps(t) + "\n" for t in more), encoding="utf-8")
     output = tmp_path / "model"
-    assert train_main([str(corpus), "--output", str(output)]) == 0
+    assert train_main([str(corpus), str(reviewed), "--output", str(output)]) == 0
     decision = load_decision(output)
-    assert decision.meta["training_texts"] == 18 and len(str(decision.meta["training_data"])) == 12
+    assert decision.meta["training_texts"] == 22 and len(str(decision.meta["training_data"])) == 12
     extractor = standard_extractor()
     extractor.decision = decision
     [banned, prices] = extractor.annotate(

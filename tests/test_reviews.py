@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import Article, Event, Mention, Review
 from models.annotation import ArticleText
 from models.errors import UsageError
+from pipeline.cli import main
 from pipeline.extraction import Extractor
+from pipeline.extraction.training import read_corpus
 from storage.annotations import save_annotation
 from storage.consolidation import consolidate
 from storage.reconsolidation import consolidate_family, families
@@ -184,3 +188,35 @@ def test_a_review_that_names_no_value_is_refused_and_nothing_is_kept(
         )
     with unit_of_work(lifecycle) as session:
         assert session.scalars(select(Review)).all() == []
+
+
+def test_review_export_writes_labelled_examples_training_reads(
+    lifecycle: sessionmaker[Session],
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`review export`: each reviewed article once, its reviewed events with their evidence and
+    corrections, none of the rejected; training takes the file beside a corpus."""
+    _review(lifecycle, "https://a.example/imposed", "target", "JP")
+    _review(lifecycle, "https://c.example/gallium", "verdict", "rejected")
+    out = tmp_path / "reviewed.jsonl"
+    assert main(["--db", database_url, "review", "export", "--out", str(out)]) == 0
+    assert "wrote 2 reviewed article(s) with 1 event(s)" in capsys.readouterr().out
+    examples = {e["url"]: e for e in map(json.loads, out.read_text().splitlines())}
+    assert set(examples) == {"https://a.example/imposed", "https://c.example/gallium"}
+    imposed = examples["https://a.example/imposed"]
+    [event] = imposed["gold"]["events"]
+    assert (event["actor"], event["action"], event["measure"], event["target"]) == (
+        "CN",
+        "impose",
+        "export_control",
+        "JP",
+    )
+    assert event["evidence"] == [imposed["text"]] and "dysprosium" in event["elements"]
+    assert examples["https://c.example/gallium"]["gold"] == {"on_topic": False, "events": []}
+    assert imposed["split"] == "train" and imposed["id"].startswith("review-")
+    assert len(read_corpus(out, "train")) == 2
+    capsys.readouterr()
+    assert main(["--db", database_url, "review", "export"]) == 0  # to standard output
+    assert capsys.readouterr().out == out.read_text()

@@ -12,6 +12,7 @@ from pipeline.cli import (
     cron,
     database,
     digest,
+    review,
     run,
     serve,
     sources,
@@ -42,6 +43,7 @@ ADDERS = (
     cron.register,
     sql.register,
     serve.add_serve,
+    review.register,
     annotate.add_article,
     annotate.add_annotate,
 )

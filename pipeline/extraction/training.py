@@ -279,7 +279,12 @@ def data_digest(records: Sequence[dict[str, object]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Train on the train split, choose the threshold by cross-validation, save, report dev."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("corpus", type=Path, help="labelled.jsonl of the corpus")
+    parser.add_argument(
+        "corpus",
+        type=Path,
+        nargs="+",
+        help="labelled.jsonl of the corpus, and any more in its format (`newstrack review export`)",
+    )
     parser.add_argument("--output", type=Path, default=trained.DIRECTORY)
     parser.add_argument(
         "--fraction", type=float, default=1.0, help="share of the train texts to learn from"
@@ -287,12 +292,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-save", action="store_true", help="report only, write nothing")
     args = parser.parse_args(argv)
     extractor = Extractor(load_pipeline(), load_vocabulary())
-    records = read_corpus(args.corpus, "train")
+    records = [record for path in args.corpus for record in read_corpus(path, "train")]
     if args.fraction < 1.0:
         records = random.Random(SEED).sample(records, round(len(records) * args.fraction))
     texts = read_texts(extractor, records)
     decision, cv = train(texts)
-    dev = read_texts(extractor, read_corpus(args.corpus, "dev"))
+    dev = read_texts(extractor, [r for path in args.corpus for r in read_corpus(path, "dev")])
     on_dev = scores([(t.gold, predicted(decision, t)) for t in dev], decision.threshold)
     decision.meta.update(
         training_data=data_digest(records),
