@@ -36,6 +36,7 @@ class Act:
     expires_on: date | None
     affirmed: bool  # stated as done, not denied or supposed
     is_new: bool  # first reported in the digest's period
+    reviewed: str = ""  # what analysts said of it: "confirmed" and the fields they corrected
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,7 @@ def _act(event: Event, is_new: bool) -> Act:
         expires_on=event.expires_on,
         affirmed=event.modality is None or event.modality in AFFIRMING,
         is_new=is_new,
+        reviewed=event.reviewed,
     )
 
 

@@ -60,6 +60,7 @@ class MeasureState:
     latest_url: str | None  # the latest one
     latest_reported: datetime | None
     confirmed: date | None = None  # the last act that kept it in this state (maintain, extend)
+    reviewed: str = ""  # what analysts said of the act that set the state (confirmed, corrected)
 
 
 def measure_states(
@@ -103,6 +104,7 @@ def measure_states(
             MeasurePeriod.starts_on,
             MeasurePeriod.ends_on,
             setting.action,
+            setting.reviewed,
             MeasurePeriod.event_id,
             founding.summary,
             MeasurePeriod.source_count,
@@ -146,6 +148,7 @@ def measure_states(
                 if began[(row.measure_id, row.starts_on)][0] != row.starts_on
                 else None
             ),
+            reviewed=row.reviewed,
         )
         for row in rows
     ]

@@ -52,6 +52,8 @@ from pipeline.delivery.chart import (
 from pipeline.delivery.digest import EvidenceWords, best_evidence
 from pipeline.extraction import Extractor
 from pipeline.flows.digests import send_digests
+from storage.consolidation import consolidate
+from storage.reviews import record_review
 from storage.sessions import unit_of_work
 from tests.conftest import PROJECT
 from tests.stored import (
@@ -902,3 +904,22 @@ def test_preview_writes_only_inside_its_folder(
         "critical-minerals.eml",
         "critical-minerals.html",
     ]
+
+
+def test_a_digest_says_what_an_analyst_confirmed_and_shows_the_corrected_values(
+    sqlite_url: str, extractor: Extractor, inbox: tuple[Inbox, int]
+) -> None:
+    """The gallium ban's target corrected to JP and confirmed: the e-mail shows JP and says so."""
+    handler, port = inbox
+    session_factory = _stored(sqlite_url, extractor)
+    with unit_of_work(session_factory) as session:
+        mention = session.scalars(
+            select(Mention).join(Article).where(Article.url == "https://a.example/3")
+        ).one()
+        for field, value in (("target", "JP"), ("verdict", "confirmed")):
+            applied = record_review(session, mention.id, field, value, "ana")
+            consolidate(session, applied.kinds, applied.touched)
+    _send(session_factory, _watchlist(elements=frozenset({"gallium"})), _smtp(port))
+    [item] = _items(_plain(handler.parsed()[0]))
+    assert item.startswith("[NEW] CN export ban on gallium against JP")
+    assert "[reviewed: confirmed, target]" in item

@@ -347,7 +347,13 @@ def test_status_wide_prints_whole_cells(
     assert url in wide and "…" not in wide
     header = wide.splitlines()[1].split()
     assert header[:3] == ["measure_id", "actor", "actor_body"]
-    assert header[-4:] == ["first_reported", "first_url", "latest_reported", "latest_url"]
+    assert header[-5:] == [
+        "first_reported",
+        "first_url",
+        "latest_reported",
+        "latest_url",
+        "reviewed",
+    ]
     [row] = _status(sqlite_url, capsys, "--on", "2025-06-01", "--element", "Dy")
     assert row["first_url"] == row["latest_url"] == url  # one report: the first and the latest
 

@@ -115,6 +115,18 @@ def test_a_corrected_target_holds_through_reading_again_and_regrouping(
         assert review.article_url == "https://a.example/imposed"
 
 
+def test_status_shows_the_corrected_values_and_says_they_were_reviewed(
+    lifecycle: sessionmaker[Session], database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`status` after a correction: the new target, and `reviewed` naming the field."""
+    _review(lifecycle, "https://a.example/imposed", "target", "JP")
+    capsys.readouterr()
+    options = ["--on", "2025-06-01", "--element", "Dy", "--format", "json"]
+    assert main(["--db", database_url, "status", *options]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["targets"], row["reviewed"]) == (["JP"], "target")
+
+
 def test_a_rejected_sentence_is_no_event_whatever_reads_it(
     lifecycle: sessionmaker[Session], extractor: Extractor
 ) -> None:

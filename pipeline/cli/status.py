@@ -84,7 +84,7 @@ def command_status(args: argparse.Namespace, context: Context) -> int:
     columns = [
         "measure_id", "actor", "actor_body", "measure", "state", "since", "confirmed", "until", "by",
         "elements", "targets", "sources", "articles", "first_reported", "first_url",
-        "latest_reported", "latest_url",
+        "latest_reported", "latest_url", "reviewed",
     ]  # fmt: skip
     rows: list[tuple[Any, ...]] = [
         (
@@ -105,6 +105,7 @@ def command_status(args: argparse.Namespace, context: Context) -> int:
             state.first_url,
             day(state.latest_reported),
             state.latest_url,
+            state.reviewed or None,
         )
         for state in states
     ]

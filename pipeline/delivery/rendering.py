@@ -81,6 +81,8 @@ def _item_view(item: DigestItem, digest: Digest) -> dict[str, Any]:
     latest = f"{_past(item.latest.action)} {item.latest.on.isoformat()}"
     if item.latest.expires_on is not None and item.latest.action in ("suspend", "extend"):
         latest += f" (until {item.latest.expires_on.isoformat()})"
+    if item.latest.reviewed:  # an analyst confirmed or corrected it on the board
+        latest += f" [reviewed: {item.latest.reviewed.replace(',', ', ')}]"
     count = len(measure.reports)
     return {
         "tag": KIND_TAGS[item.kind],
