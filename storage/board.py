@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Date, func, or_, select
+from sqlalchemy import Date, column, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from models import (
@@ -26,6 +26,11 @@ from models import (
 from storage.engine import as_utc
 
 SEARCH_LIMIT = 100  # search lists at most this many events and articles each
+# What full-text search reads of each table, and its FTS5 table (SQLite) or GIN index (PostgreSQL).
+SEARCHED = {
+    "articles": ("search_articles", ("title", "text")),
+    "mentions": ("search_mentions", ("sentence",)),
+}
 
 
 @dataclass(frozen=True)
@@ -377,21 +382,12 @@ def search_events(
     since: date | None = None,
     until: date | None = None,
 ) -> list[EventRow]:
-    """Events whose evidence or article title holds every word, narrowed by the filters."""
+    """Events whose evidence holds every word (stemmed: "ban" finds "bans"), narrowed by the filters."""
     query = select(Event.id).distinct()
-    terms = words.split()
-    if terms:
-        query = query.join(Mention, Mention.event_id == Event.id).join(
-            Article, Article.id == Mention.article_id
+    if words.split():
+        query = query.join(Mention, Mention.event_id == Event.id).where(
+            Mention.id.in_(_matching(session, "mentions", words))
         )
-        for term in terms:
-            pattern = f"%{_escaped(term)}%"
-            query = query.where(
-                or_(
-                    Mention.sentence.ilike(pattern, escape="\\"),
-                    Article.title.ilike(pattern, escape="\\"),
-                )
-            )
     if elements:
         query = query.where(
             Event.id.in_(
@@ -413,15 +409,11 @@ def search_events(
 
 def search_articles(session: Session, words: str) -> list[tuple[int, str, str, datetime | None]]:
     """Articles whose title or text holds every word: id, title, URL and publication time."""
-    terms = words.split()
-    if not terms:
+    if not words.split():
         return []
-    query = select(Article.id, Article.title, Article.url, Article.published_at)
-    for term in terms:
-        pattern = f"%{_escaped(term)}%"
-        query = query.where(
-            or_(Article.title.ilike(pattern, escape="\\"), Article.text.ilike(pattern, escape="\\"))
-        )
+    query = select(Article.id, Article.title, Article.url, Article.published_at).where(
+        Article.id.in_(_matching(session, "articles", words))
+    )
     rows = session.execute(
         query.order_by(func.coalesce(Article.published_at, Article.fetched_at).desc()).limit(
             SEARCH_LIMIT
@@ -430,9 +422,21 @@ def search_articles(session: Session, words: str) -> list[tuple[int, str, str, d
     return [(row.id, row.title, row.url, _utc(row.published_at)) for row in rows]
 
 
-def _escaped(term: str) -> str:
-    """A search word with LIKE's wildcards taken literally."""
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _matching(session: Session, table: str, words: str) -> Any:
+    """The ids of the rows of `articles` (title and text) or `mentions` (sentence) holding every
+    word, by the full-text search migration 0018 made: FTS5 on SQLite, GIN on PostgreSQL."""
+    search, columns = SEARCHED[table]
+    if session.get_bind().dialect.name == "postgresql":
+        # The expression of the index, word for word, so PostgreSQL uses it.
+        document = " || ' ' || ".join(f"coalesce({c}, '')" for c in columns)
+        sql = (
+            f"SELECT id FROM {table} "
+            f"WHERE to_tsvector('english', {document}) @@ plainto_tsquery('english', :words)"
+        )
+        return text(sql).bindparams(words=words).columns(column("id"))
+    phrase = " ".join('"' + term.replace('"', '""') + '"' for term in words.split())
+    sql = f"SELECT rowid FROM {search} WHERE {search} MATCH :words"
+    return text(sql).bindparams(words=phrase).columns(column("rowid"))
 
 
 def _utc(moment: datetime | None) -> Any:

@@ -53,5 +53,6 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def newstrack_owns(name: str | None, kind: str, parent: object) -> bool:
-    """Whether a database object is newstrack's: the job queue's `procrastinate_*` are not."""
-    return not (name or "").startswith("procrastinate")
+    """Whether a database object is newstrack's model: the job queue's `procrastinate_*` are not,
+    nor the full-text search tables and indexes (`search_*`, made by migration 0018 only)."""
+    return not (name or "").startswith(("procrastinate", "search_"))

@@ -235,8 +235,22 @@ def test_search_finds_evidence_and_narrows_by_element_actor_measure_and_days(
     assert actions(q="lifted", element="Dy", actor="China") == ["lift"]
     assert actions(q="controls", measure="export_control", since="2026-01-01") == ["lift"]
     assert actions(q="controls", until="2025-04-30", element="gallium") == []
-    assert actions(q="100%_") == []
+    assert actions(q="100%_") == [] and actions(q='"') == []
     assert "impose" in actions(element="gallium")
+    assert "suspend" in actions(q="suspending controls")  # stemmed, every word
+    assert actions(q="suspending pigs") == []
+
+    def articles(words: str) -> set[str]:
+        found = board.get("/api/search", params={"q": words}).json()["articles"]
+        return {url for _, _, url, _ in found}
+
+    # The title was changed after the article was stored: the index follows its row.
+    assert articles("germanium") == {"https://c.example/gallium"}
+    assert articles("dysprosium terbium") == {
+        "https://a.example/imposed",
+        "https://b.example/suspended",
+        "https://b.example/lifted",
+    }
 
 
 def test_the_reader_cannot_write(database_url: str, tmp_path: Path) -> None:
