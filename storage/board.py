@@ -104,6 +104,7 @@ class MentionRow:
     expires_on: date | None
     target: str | None
     reviewed: str
+    recalls_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,7 @@ def _mention_row(row: Any) -> MentionRow:
         expires_on=mention.expires_on,
         target=mention.target,
         reviewed=mention.reviewed,
+        recalls_on=mention.recalls_on,
     )
 
 

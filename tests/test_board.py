@@ -18,7 +18,7 @@ from storage.articles import NewArticle, add_article
 from storage.engine import open_reader
 from storage.sessions import unit_of_work
 from tests.servers import serving_app
-from tests.stored import ready, store_lifecycle
+from tests.stored import ready, store_and_annotate, store_lifecycle, two_sources
 
 HOSTILE_TITLE = '<script>alert("title")</script> Gallium & "germanium"'
 HOSTILE_TEXT = 'China\'s Commerce Ministry on Friday imposed export controls on gallium. <img src=x onerror="x">'
@@ -290,3 +290,33 @@ def test_articles_can_be_added_while_the_board_reads(database_url: str) -> None:
                 ),
             )
         assert client.get("/api/today").json()["freshness"]["articles"] == 1
+
+
+def test_the_measure_page_says_who_gives_which_date_when_reports_disagree(
+    database_url: str, extractor: Extractor
+) -> None:
+    """Two outlets say April 4, one April 5: the page names each date with its sources."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    for url, day, source in (
+        ("https://a.example/1", "April 4", "first"),
+        ("https://b.example/2", "April 5", "second"),
+        ("https://b.example/3", "April 4", "second"),
+    ):
+        body = f"China's Commerce Ministry on {day} imposed export controls on dysprosium."
+        store_and_annotate(session_factory, extractor, url, body, ids[source])
+    with (
+        open_reader(database_url) as engine,
+        serving_app(create_app(engine)) as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        [history] = client.get("/api/elements/dysprosium").json()["histories"]
+        measure = client.get(f"/api/measures/{history['founding']['id']}").json()
+        [disagreement] = measure["conflicts"]
+        assert disagreement["field"] == "announced_on"
+        assert disagreement["claims"] == {
+            "2025-04-04": ["first", "second"],
+            "2025-04-05": ["second"],
+        }
+        page = client.get(f"/measures/{history['founding']['id']}").text
+        assert "announced on: 2025-04-04 (first, second); 2025-04-05 (second)" in page

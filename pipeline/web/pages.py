@@ -65,7 +65,16 @@ class MeasureView:
     history: board.MeasureHistory
     evidence: dict[int, list[board.MentionRow]]
     reports: list[Report]
-    conflicts: list[board.EventRow]
+    conflicts: list[Disagreement]
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """A field an event's reports give different values for, and the sources behind each value."""
+
+    event_id: int
+    field: str
+    claims: dict[str, list[str]]  # value: the sources (else URLs) that give it
 
 
 @dataclass(frozen=True)
@@ -166,9 +175,25 @@ def measure_page(session: Session, measure_id: int) -> Page:
             history=history,
             evidence=dict(evidence),
             reports=measure_reports(session, [measure_id]).get(measure_id, []),
-            conflicts=[e for e in history.events if e.conflicts],
+            conflicts=_disagreements(history.events, evidence),
         ),
     )
+
+
+def _disagreements(
+    events: Sequence[board.EventRow], evidence: dict[int, list[board.MentionRow]]
+) -> list[Disagreement]:
+    """For each field an event's reports disagree on, who says what."""
+    found = []
+    for event in events:
+        for field in filter(None, event.conflicts.split(",")):
+            claims: dict[str, list[str]] = defaultdict(list)
+            for mention in evidence.get(event.id, []):
+                value = getattr(mention, field, None)
+                if value is not None:
+                    claims[str(value)].append(mention.source or mention.url)
+            found.append(Disagreement(event.id, field, dict(claims)))
+    return found
 
 
 def measure_of_event(session: Session, event_id: int) -> int | None:
