@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -32,21 +34,30 @@ QUIET = [
 ]
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`newstrack serve` in a child process on the demo's database; yields the board's URL."""
+def _demo_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A new database holding what `make demo` stores."""
     database = f"sqlite:///{tmp_path_factory.mktemp('board') / 'newstrack.db'}"
     assert main(["--db", database, "-q", "run", "--replay", str(PROJECT / "snapshot")]) in (0, 3)
+    return database
+
+
+@contextmanager
+def _serving(database: str, folder: Path, token: str | None = None) -> Iterator[str]:
+    """`newstrack serve` in a child process (taking reviews with a token); yields its URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    log = folder / "serve.log"
+    environment = {k: v for k, v in os.environ.items() if k != "NEWSTRACK_REVIEW_TOKEN"}
+    if token:
+        environment["NEWSTRACK_REVIEW_TOKEN"] = token
     with log.open("w") as output:
         child = subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", "--db", database, "serve", "--port", str(port)],
             cwd=PROJECT,
             stdout=output,
             stderr=subprocess.STDOUT,
+            env=environment,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -61,6 +72,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         child.terminate()
         child.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The read-only board on the demo's database; yields its URL."""
+    with _serving(_demo_database(tmp_path_factory), tmp_path_factory.mktemp("serve")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +162,42 @@ def test_search_and_a_misspelt_element_answer_in_the_browser(served: str, page: 
     assert page.locator("rect.bar").count() >= 1
     page.goto(f"{served}/sources")
     _keep(page, "sources")
+
+
+def test_an_analyst_corrects_a_target_and_it_holds_through_extract_all_and_consolidate(
+    tmp_path_factory: pytest.TempPathFactory, page: Page
+) -> None:
+    """Sign in, correct the April controls' target from the event page, reload: JP. Then
+    `extract --all` and `consolidate` rebuild everything, and the correction is still there."""
+    database = _demo_database(tmp_path_factory)
+    with _serving(database, tmp_path_factory.mktemp("review"), token="board-token") as base:
+        page.goto(f"{base}/signin")
+        page.fill("input[name=name]", "Ana")
+        page.fill("input[name=token]", "board-token")
+        page.click("form.filters button")
+        page.wait_for_url(f"{base}/")
+        assert "Reviewing as Ana" in page.inner_text("header")
+        page.goto(f"{base}/elements/dysprosium")
+        page.locator("circle.mark").first.click()
+        page.wait_for_url("**/events/*")
+        assert "targets" in page.inner_text("dl.facts")
+        sentence = page.locator("blockquote").first.inner_text().splitlines()[0]
+        page.select_option("select[name=field]", "target")
+        page.fill("input[name=value]", "JP")
+        with page.expect_navigation():
+            page.click("form.filters button:text-is('Correct')")
+        page.reload()
+        facts = page.inner_text("dl.facts")
+        assert "JP" in facts and "Reviewed: target." in page.inner_text("main")
+        _keep(page, "review")
+        # As if an older extractor had read every article: `extract --all` reads them all again.
+        with sqlite3.connect(database.removeprefix("sqlite:///")) as connection:
+            connection.execute("UPDATE articles SET extractor_version = 'older'")
+        for command in (["extract", "--all"], ["consolidate"]):
+            assert main(["--db", database, "-q", *command]) in (0, 3)
+        words = " ".join(sentence.split()[:8])
+        found = httpx.get(f"{base}/api/search", params={"q": words}).json()["events"]
+        corrected = [e for e in found if e["reviewed"] == "target"]
+        assert corrected and all(e["targets"] == ["JP"] for e in corrected), found
+        page.goto(f"{base}/events/{corrected[0]['id']}")
+        assert "JP" in page.inner_text("dl.facts")

@@ -36,7 +36,7 @@ SECURITY_HEADERS = {
     ),
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",  # no-referrer would make browsers send "Origin: null"
     "cross-origin-opener-policy": "same-origin",
 }
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
