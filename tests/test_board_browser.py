@@ -102,11 +102,9 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def _keep(page: Page, name: str) -> None:
-    """A full-page screenshot, kept where NEWSTRACK_SCREENSHOTS says, else checked and dropped."""
+    """A screenshot of the window, kept where NEWSTRACK_SCREENSHOTS says, else checked and dropped."""
     folder = os.environ.get("NEWSTRACK_SCREENSHOTS")
-    shot = page.screenshot(
-        full_page=True, path=str(Path(folder) / f"{name}.png") if folder else None
-    )
+    shot = page.screenshot(path=str(Path(folder) / f"{name}.png") if folder else None)
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 10_000
 
 
