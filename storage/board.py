@@ -17,13 +17,13 @@ from models import (
     EntityMention,
     Event,
     EventElement,
-    EventTarget,
     HeldCandidate,
     MeasurePeriod,
     Mention,
     Source,
 )
 from storage.engine import as_utc
+from storage.queries import event_lists
 
 SEARCH_LIMIT = 100  # search lists at most this many events and articles each
 # What full-text search reads of each table, and its FTS5 table (SQLite) or GIN index (PostgreSQL).
@@ -163,8 +163,6 @@ def events_by_id(session: Session, ids: Sequence[int]) -> list[EventRow]:
     unique = sorted(set(ids))
     if not unique:
         return []
-    elements: dict[int, list[str]] = defaultdict(list)
-    targets: dict[int, list[str]] = defaultdict(list)
     rows: dict[int, Any] = {}
     for start in range(0, len(unique), 500):
         chunk = unique[start : start + 500]
@@ -172,18 +170,7 @@ def events_by_id(session: Session, ids: Sequence[int]) -> list[EventRow]:
             select(Event, _measure_of().label("measure_id")).where(Event.id.in_(chunk))
         ):
             rows[row.Event.id] = row
-        for event_id, element in session.execute(
-            select(EventElement.event_id, EventElement.element)
-            .where(EventElement.event_id.in_(chunk))
-            .order_by(EventElement.element)
-        ):
-            elements[event_id].append(element)
-        for event_id, target in session.execute(
-            select(EventTarget.event_id, EventTarget.target)
-            .where(EventTarget.event_id.in_(chunk))
-            .order_by(EventTarget.target)
-        ):
-            targets[event_id].append(target)
+    lists = event_lists(session, unique)
     found = []
     for event_id in ids:
         if event_id not in rows:
@@ -207,8 +194,8 @@ def events_by_id(session: Session, ids: Sequence[int]) -> list[EventRow]:
                 conflicts=event.conflicts,
                 articles=event.article_count,
                 sources=event.source_count,
-                elements=tuple(elements[event_id]),
-                targets=tuple(targets[event_id]),
+                elements=lists[event_id][0],
+                targets=lists[event_id][1],
                 reviewed=event.reviewed,
             )
         )
@@ -276,12 +263,21 @@ def mentions_of(session: Session, event_ids: Sequence[int]) -> list[MentionRow]:
     """Every report of these events, earliest article first."""
     if not event_ids:
         return []
+    return _mention_rows(
+        session,
+        Mention.event_id.in_(sorted(set(event_ids))),
+        func.coalesce(Article.published_at, Article.fetched_at),
+    )
+
+
+def _mention_rows(session: Session, condition: Any, order: Any) -> list[MentionRow]:
+    """The mentions meeting a condition, with their articles, in an order (then by id)."""
     rows = session.execute(
         select(Mention, Article.url, Article.title, Source.name, Article.published_at)
         .join(Article, Article.id == Mention.article_id)
         .outerjoin(Source, Source.id == Article.source_id)
-        .where(Mention.event_id.in_(sorted(set(event_ids))))
-        .order_by(func.coalesce(Article.published_at, Article.fetched_at), Mention.id)
+        .where(condition)
+        .order_by(order, Mention.id)
     )
     return [_mention_row(row) for row in rows]
 
@@ -338,16 +334,7 @@ def article_page(session: Session, article_id: int) -> ArticlePage | None:
         tags.append(
             Tag("candidate", label, held.start_char, held.end_char, f"{held.confidence:.2f}")
         )
-    mentions = [
-        _mention_row(found)
-        for found in session.execute(
-            select(Mention, Article.url, Article.title, Source.name, Article.published_at)
-            .join(Article, Article.id == Mention.article_id)
-            .outerjoin(Source, Source.id == Article.source_id)
-            .where(Mention.article_id == article_id)
-            .order_by(Mention.start_char)
-        )
-    ]
+    mentions = _mention_rows(session, Mention.article_id == article_id, Mention.start_char)
     return ArticlePage(
         id=article.id,
         url=article.url,

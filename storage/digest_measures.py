@@ -11,8 +11,6 @@ from sqlalchemy.orm import Session
 from models import (
     Article,
     Event,
-    EventElement,
-    EventTarget,
     MeasurePeriod,
     Mention,
     Source,
@@ -21,6 +19,7 @@ from models.digest import Act, DigestMeasure, DigestReport, Evidence, StatePerio
 from models.filters import Filters
 from models.grouping import AFFIRMING
 from storage.engine import as_utc
+from storage.queries import event_lists
 
 CHUNK = 500
 
@@ -42,7 +41,7 @@ def digest_measures(
             )
         )
     events = _measure_events(session, sorted(measure_ids))
-    lists = _lists(session, sorted(events))
+    lists = event_lists(session, sorted(events))
     members: dict[int, list[Event]] = defaultdict(list)
     for event in events.values():
         members[event.changes_event_id or event.id].append(event)
@@ -125,31 +124,6 @@ def _measure_events(session: Session, measure_ids: list[int]) -> dict[int, Event
         ):
             events[event.id] = event
     return events
-
-
-def _lists(
-    session: Session, event_ids: list[int]
-) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """Each event's elements and targets."""
-    elements: dict[int, list[str]] = defaultdict(list)
-    targets: dict[int, list[str]] = defaultdict(list)
-    for start in range(0, len(event_ids), CHUNK):
-        chunk = event_ids[start : start + CHUNK]
-        for event_id, element in session.execute(
-            select(EventElement.event_id, EventElement.element)
-            .where(EventElement.event_id.in_(chunk))
-            .order_by(EventElement.element)
-        ):
-            elements[event_id].append(element)
-        for event_id, target in session.execute(
-            select(EventTarget.event_id, EventTarget.target)
-            .where(EventTarget.event_id.in_(chunk))
-            .order_by(EventTarget.target)
-        ):
-            targets[event_id].append(target)
-    return {
-        event_id: (tuple(elements[event_id]), tuple(targets[event_id])) for event_id in event_ids
-    }
 
 
 def _reported_before(session: Session, event_ids: list[int], since: datetime) -> set[int]:

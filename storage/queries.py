@@ -14,6 +14,8 @@ from models import (
     Article,
     ElementMention,
     Event,
+    EventElement,
+    EventTarget,
     MeasurePeriod,
     Mention,
     MentionElement,
@@ -308,4 +310,29 @@ def existing_events(session: Session, event_ids: set[int]) -> set[int]:
         for event_id in session.scalars(
             select(Event.id).where(Event.id.in_(wanted[start : start + 500]))
         )
+    }
+
+
+def event_lists(
+    session: Session, event_ids: Sequence[int]
+) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each event's elements and targets, alphabetical."""
+    elements: dict[int, list[str]] = defaultdict(list)
+    targets: dict[int, list[str]] = defaultdict(list)
+    for start in range(0, len(event_ids), 500):
+        chunk = list(event_ids[start : start + 500])
+        for event_id, element in session.execute(
+            select(EventElement.event_id, EventElement.element)
+            .where(EventElement.event_id.in_(chunk))
+            .order_by(EventElement.element)
+        ):
+            elements[event_id].append(element)
+        for event_id, target in session.execute(
+            select(EventTarget.event_id, EventTarget.target)
+            .where(EventTarget.event_id.in_(chunk))
+            .order_by(EventTarget.target)
+        ):
+            targets[event_id].append(target)
+    return {
+        event_id: (tuple(elements[event_id]), tuple(targets[event_id])) for event_id in event_ids
     }

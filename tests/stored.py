@@ -151,6 +151,20 @@ def store_lifecycle(
     return session_factory
 
 
+def store_disputed_dates(database_url: str, extractor: Extractor) -> sessionmaker[Session]:
+    """Three reports of one imposition: `first` and `second` say April 4, `second` once April 5."""
+    session_factory = ready(database_url)
+    ids = two_sources(session_factory)
+    for url, day, source in (
+        ("https://a.example/1", "April 4", "first"),
+        ("https://b.example/2", "April 5", "second"),
+        ("https://b.example/3", "April 4", "second"),
+    ):
+        body = f"China's Commerce Ministry on {day} imposed export controls on dysprosium."
+        store_and_annotate(session_factory, extractor, url, body, ids[source])
+    return session_factory
+
+
 def store_queued(
     session_factory: sessionmaker[Session],
     url: str,

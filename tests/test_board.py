@@ -18,7 +18,7 @@ from storage.articles import NewArticle, add_article
 from storage.engine import open_reader
 from storage.sessions import unit_of_work
 from tests.servers import serving_app
-from tests.stored import ready, store_and_annotate, store_lifecycle, two_sources
+from tests.stored import ready, store_disputed_dates, store_lifecycle
 
 HOSTILE_TITLE = '<script>alert("title")</script> Gallium & "germanium"'
 HOSTILE_TEXT = 'China\'s Commerce Ministry on Friday imposed export controls on gallium. <img src=x onerror="x">'
@@ -296,15 +296,7 @@ def test_the_measure_page_says_who_gives_which_date_when_reports_disagree(
     database_url: str, extractor: Extractor
 ) -> None:
     """Two outlets say April 4, one April 5: the page names each date with its sources."""
-    session_factory = ready(database_url)
-    ids = two_sources(session_factory)
-    for url, day, source in (
-        ("https://a.example/1", "April 4", "first"),
-        ("https://b.example/2", "April 5", "second"),
-        ("https://b.example/3", "April 4", "second"),
-    ):
-        body = f"China's Commerce Ministry on {day} imposed export controls on dysprosium."
-        store_and_annotate(session_factory, extractor, url, body, ids[source])
+    store_disputed_dates(database_url, extractor)
     with (
         open_reader(database_url) as engine,
         serving_app(create_app(engine)) as base,

@@ -27,6 +27,7 @@ from tests.stored import (
     ready,
     store_and_annotate,
     store_annotated,
+    store_disputed_dates,
     store_queued,
     two_sources,
 )
@@ -181,20 +182,7 @@ def test_a_grouping_under_way_is_skipped_by_another_not_waited_for(
 
 def test_conflicting_reports_are_kept_and_marked(database_url: str, extractor: Extractor) -> None:
     """Two outlets giving different dates for one event: both claims kept, the conflict marked."""
-    session_factory = ready(database_url)
-    ids = two_sources(session_factory)
-    for url, day, source in (
-        ("https://a.example/1", "April 4", "first"),
-        ("https://b.example/2", "April 5", "second"),
-        ("https://b.example/3", "April 4", "second"),
-    ):
-        store_and_annotate(
-            session_factory,
-            extractor,
-            url,
-            f"China's Commerce Ministry on {day} imposed export controls on dysprosium.",
-            ids[source],
-        )
+    session_factory = store_disputed_dates(database_url, extractor)
     with unit_of_work(session_factory) as session:
         events = session.execute(
             text("SELECT id, announced_on, conflicts, article_count FROM events")
