@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -12,13 +13,20 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from models.errors import MissingDatabaseError
+from pipeline.cli import build_parser
+from pipeline.cli.base import Context
+from pipeline.cli.serve import fetch_schedule
+from pipeline.config.cron import CronJob
+from pipeline.config.settings import Settings
+from pipeline.config.sources import load_sources
 from pipeline.extraction import Extractor
 from pipeline.web import create_app
 from storage.articles import NewArticle, add_article
 from storage.engine import open_reader
 from storage.sessions import unit_of_work
+from tests.conftest import PROJECT
 from tests.servers import serving_app
-from tests.stored import ready, store_disputed_dates, store_lifecycle
+from tests.stored import ready, store_disputed_dates, store_lifecycle, two_sources
 
 HOSTILE_TITLE = '<script>alert("title")</script> Gallium & "germanium"'
 HOSTILE_TEXT = 'China\'s Commerce Ministry on Friday imposed export controls on gallium. <img src=x onerror="x">'
@@ -312,3 +320,38 @@ def test_the_measure_page_says_who_gives_which_date_when_reports_disagree(
         }
         page = client.get(f"/measures/{history['founding']['id']}").text
         assert "announced on: 2025-04-04 (first, second); 2025-04-05 (second)" in page
+
+
+def test_sources_say_when_each_is_fetched_next(database_url: str) -> None:
+    """From the jobs that fetch it; a source resting after failures waits for the rest to end."""
+    session_factory = ready(database_url)
+    two_sources(session_factory)
+    now = datetime.now(UTC)
+    with unit_of_work(session_factory) as session:
+        session.execute(
+            text(
+                "UPDATE sources SET consecutive_failures = 2, next_due_at = :due WHERE name = 'second'"
+            ),
+            {"due": now + timedelta(hours=5)},
+        )
+    every_20_minutes = CronJob(name="fetch-all", schedule="*/20 * * * *", command=("fetch",))
+    schedule = {"first": (every_20_minutes,), "second": (every_20_minutes,)}
+    with (
+        open_reader(database_url) as engine,
+        serving_app(create_app(engine, schedule=schedule)) as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        found = client.get("/api/sources").json()["next_fetch"]
+    first, second = (datetime.fromisoformat(found[name]) for name in ("first", "second"))
+    assert now < first <= now + timedelta(minutes=20) and first.minute % 20 == 0
+    assert now + timedelta(hours=5) < second <= now + timedelta(hours=5, minutes=20)
+
+
+def test_serve_finds_the_jobs_that_fetch_each_shipped_source() -> None:
+    """Every enabled source of sources.yaml is fetched by a job of cron.yaml."""
+    context = Context(Settings(sources_path=PROJECT / "sources.yaml"), build_parser())
+    schedule = fetch_schedule(context, PROJECT / "cron.yaml")
+    enabled = {s.name for s in load_sources(PROJECT / "sources.yaml") if s.enabled}
+    assert enabled and enabled <= set(schedule)
+    assert all(job.command[0] in ("fetch", "run") for jobs in schedule.values() for job in jobs)
+    assert fetch_schedule(context, PROJECT / "no-such-cron.yaml") == {}

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from models.vocabulary import MEASURES, STATES, UnknownNameError, Vocabulary, load_vocabulary
 from pipeline.delivery.chart import STATE_COLOURS
 from pipeline.web import pages
-from pipeline.web.pages import NotFound, Page
+from pipeline.web.pages import NotFound, Page, Schedule
 from pipeline.web.review import CSRF_COOKIE, Reviewing
 from storage.engine import make_session_factory
 
@@ -95,8 +95,10 @@ class Board:
         vocabulary: Vocabulary,
         writer: Engine | None = None,
         token: str | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         self.engine = engine
+        self.schedule = schedule or {}
         self.sessions: sessionmaker[Session] = make_session_factory(engine)
         self.vocabulary = vocabulary
         self.templates = _templates()
@@ -214,7 +216,7 @@ class Board:
         return pages.article_page(session, _number(request))
 
     def sources(self, request: Request, session: Session) -> Page:
-        return pages.sources_page(session, pages.now_utc())
+        return pages.sources_page(session, pages.now_utc(), self.schedule)
 
     def search(self, request: Request, session: Session) -> Page:
         query = request.query_params
@@ -296,10 +298,12 @@ def create_app(
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS,
     writer: Engine | None = None,
     token: str | None = None,
+    schedule: Schedule | None = None,
 ) -> Starlette:
-    """The board on an engine that reads (and, given a writer and a token, takes reviews);
-    requests for other host names are refused."""
-    board = Board(engine, load_vocabulary(), writer, token)
+    """The board on an engine that reads (and, given a writer and a token, takes reviews; given
+    the jobs that fetch each source, says when each is fetched next); requests for other host
+    names are refused."""
+    board = Board(engine, load_vocabulary(), writer, token, schedule)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

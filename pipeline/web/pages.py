@@ -10,9 +10,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from pipeline.config.cron import CronJob
 from pipeline.web.highlight import Run, runs
 from pipeline.web.timeline import Timeline, timeline
 from storage import board
+from storage.engine import as_utc
 from storage.measures import MeasureState, Report, measure_reports, measure_states
 from storage.queries import SourceHealth, source_health
 
@@ -94,11 +96,15 @@ class ArticleView:
     candidates: list[board.Tag]
 
 
+Schedule = dict[str, tuple[CronJob, ...]]  # the cron.yaml jobs that fetch each source
+
+
 @dataclass(frozen=True)
 class SourcesView:
-    """Every source's health, as of a time."""
+    """Every source's health and when it is fetched next, as of a time."""
 
     sources: list[SourceHealth]
+    next_fetch: dict[str, datetime]  # sources whose schedule is known
     now: datetime
     freshness: board.Freshness
 
@@ -231,12 +237,20 @@ def article_page(session: Session, article_id: int) -> Page:
     )
 
 
-def sources_page(session: Session, now: datetime) -> Page:
-    """Each source's health: last success, failures in a row, next due, last error, articles."""
+def sources_page(session: Session, now: datetime, schedule: Schedule) -> Page:
+    """Each source's health: last success, failures in a row, next fetch, last error, articles."""
+    health = source_health(session, now)
+    next_fetch = {}
+    for source in health:
+        # A source resting after failures is fetched at its first scheduled run after the rest.
+        after = max(now, as_utc(source.next_due_at) if source.next_due_at else now)
+        runs = [next(job.times(after)) for job in schedule.get(source.name, ())]
+        if runs:
+            next_fetch[source.name] = min(runs)
     return Page(
         "sources.html.j2",
         "Sources",
-        SourcesView(source_health(session, now), now, board.freshness(session)),
+        SourcesView(health, next_fetch, now, board.freshness(session)),
     )
 
 
