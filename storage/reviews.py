@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from urllib.parse import urlsplit
 
@@ -309,6 +309,21 @@ def event_of_sentence(session: Session, article_id: int, sentence: str) -> int |
 
 
 @dataclass(frozen=True)
+class LabelledText:
+    """A text in the labelled corpus's format (its README says what each field means)."""
+
+    id: str
+    url: str
+    outlet: str  # the domain: training's folds never split one
+    title: str
+    published: str | None
+    text: str
+    split: str
+    gold: dict[str, object]
+    notes: str
+
+
+@dataclass(frozen=True)
 class Example:
     """A reviewed article as a labelled example, and how many events its gold holds."""
 
@@ -366,18 +381,18 @@ def _example(session: Session, article: Article) -> Example:
         for event_id, fields in events.items()
     ]
     digest = hashlib.sha256(article.url.encode()).hexdigest()[:12]
-    record: dict[str, object] = {
-        "id": f"review-{digest}",
-        "url": article.url,
-        "outlet": urlsplit(article.url).hostname or "",
-        "title": article.title,
-        "published": _day(article.published_at.date() if article.published_at else None),
-        "text": article.text,
-        "split": "train",
-        "gold": {"on_topic": bool(gold), "events": gold},
-        "notes": "reviewed on the board: the events of the sentences analysts reviewed",
-    }
-    return Example(record, len(gold))
+    record = LabelledText(
+        id=f"review-{digest}",
+        url=article.url,
+        outlet=urlsplit(article.url).hostname or "",
+        title=article.title,
+        published=_day(article.published_at.date() if article.published_at else None),
+        text=article.text,
+        split="train",
+        gold={"on_topic": bool(gold), "events": gold},
+        notes="reviewed on the board: the events of the sentences analysts reviewed",
+    )
+    return Example(asdict(record), len(gold))
 
 
 def _day(day: date | None) -> str | None:
