@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from models.errors import MissingDatabaseError
-from pipeline.cli import build_parser
+from pipeline.cli import build_parser, main
 from pipeline.cli.base import Context
 from pipeline.cli.serve import fetch_schedule
 from pipeline.config.cron import CronJob
@@ -355,3 +355,12 @@ def test_serve_finds_the_jobs_that_fetch_each_shipped_source() -> None:
     assert enabled and enabled <= set(schedule)
     assert all(job.command[0] in ("fetch", "run") for jobs in schedule.values() for job in jobs)
     assert fetch_schedule(context, PROJECT / "no-such-cron.yaml") == {}
+
+
+def test_serve_needs_a_database_newstrack_set_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No database there: exit 2 naming it, and nothing is created."""
+    missing = tmp_path / "none.db"
+    assert main(["--db", f"sqlite:///{missing}", "serve"]) == 2
+    assert "no database" in capsys.readouterr().err and not missing.exists()

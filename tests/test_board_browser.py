@@ -42,7 +42,7 @@ def _demo_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @contextmanager
-def _serving(database: str, folder: Path, token: str | None = None) -> Iterator[str]:
+def _serving(database: str, folder: Path, token: str | None = None, *options: str) -> Iterator[str]:
     """`newstrack serve` in a child process (taking reviews with a token); yields its URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -53,7 +53,10 @@ def _serving(database: str, folder: Path, token: str | None = None) -> Iterator[
         environment["NEWSTRACK_REVIEW_TOKEN"] = token
     with log.open("w") as output:
         child = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "--db", database, "serve", "--port", str(port)],
+            [
+                *(sys.executable, "-m", "pipeline.cli", "--db", database, "serve"),
+                *("--port", str(port), *options),
+            ],
             cwd=PROJECT,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -199,3 +202,15 @@ def test_an_analyst_corrects_a_target_and_it_holds_through_extract_all_and_conso
         assert corrected and all(e["targets"] == ["JP"] for e in corrected), found
         page.goto(f"{base}/events/{corrected[0]['id']}")
         assert "JP" in page.inner_text("dl.facts")
+
+
+def test_serve_read_only_takes_no_review_even_with_the_token(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`--read-only` wins over NEWSTRACK_REVIEW_TOKEN: no sign-in page, no write path."""
+    database = _demo_database(tmp_path_factory)
+    folder = tmp_path_factory.mktemp("read-only")
+    with _serving(database, folder, "board-token", "--read-only") as base:
+        assert httpx.get(f"{base}/signin").status_code == 404
+        assert httpx.post(f"{base}/api/events/1/review", json={}).status_code in (404, 405)
+        assert "Sign in" not in httpx.get(base).text

@@ -167,3 +167,11 @@ def test_watchlists_unsubscribe_link_and_child_environment_come_from_settings(
     child = child_environment(chosen)
     assert (child["NEWSTRACK_DB"], child["NEWSTRACK_SOURCES"]) == ("sqlite:///here.db", "mine.yaml")
     assert child["NEWSTRACK_TEST_KEPT"] == "1"
+
+
+def test_the_review_token_is_read_once_and_never_shown() -> None:
+    """NEWSTRACK_REVIEW_TOKEN, stripped; blank means none; the settings' repr leaves it out."""
+    settings = Settings.from_environment({"NEWSTRACK_REVIEW_TOKEN": "  s3cret  "})
+    assert settings.review_token == "s3cret" and "s3cret" not in repr(settings)
+    assert Settings.from_environment({"NEWSTRACK_REVIEW_TOKEN": "  "}).review_token is None
+    assert Settings.from_environment({}).review_token is None
