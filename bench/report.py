@@ -48,6 +48,7 @@ EARLIER = (
     ("Page text without selectors", ("pages.py",)),
     ("One more article into a kind of event with many mentions", ("consolidation.py",)),
     ("Canned queries on 100,000 events and 1 million mentions", ("queries.py",)),
+    ("The board's pages on 10,000 articles", ("board.py",)),
     ("One and two workers on PostgreSQL", ("workers.py",)),
     ("Soak: 2,000 sources, one in three misbehaving", ("soak.py",)),
     ("`cron tick` with nothing due, next to an empty Python program", ("tick.py",)),

@@ -27,6 +27,22 @@ def test_the_query_benchmark_runs_every_canned_query_and_status() -> None:
     assert printed == [*sorted(canned_queries()), "status", "status"]
 
 
+def test_the_board_benchmark_times_every_page_it_lists() -> None:
+    """bench/board.py builds a small store, serves it and prints a line per page, all answered."""
+    result = subprocess.run(
+        [sys.executable, str(PROJECT / "bench" / "board.py"), "--events", "60", "--repeat", "2"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    pages = [line.split()[0] for line in lines if line.startswith("/")]
+    assert {"/", "/elements/dysprosium", "/sources", "/api/today"} <= set(pages)
+    assert lines[-1].startswith("slowest page p95 over HTTP")
+
+
 def test_the_report_times_every_canned_query_with_its_defaults(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
