@@ -100,6 +100,15 @@ def test_a_group_shows_every_member_and_an_element_without_measures_says_so(
     assert board.get("/api/elements/cobalt").json()["histories"] == []
 
 
+def test_an_unknown_path_is_the_boards_404_page(board: httpx.Client) -> None:
+    """A path no route serves answers the board's own page (HTML) or JSON under /api."""
+    page = board.get("/nowhere/at/all")
+    assert page.status_code == 404 and "nothing at /nowhere/at/all" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    api = board.get("/api/nowhere")
+    assert api.status_code == 404 and api.json()["error"] == "nothing at /api/nowhere"
+
+
 def test_an_unknown_element_is_a_404_naming_close_matches(board: httpx.Client) -> None:
     """A misspelt element is not found, and the page links the element meant."""
     page = board.get("/elements/dysprosum")

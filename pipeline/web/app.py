@@ -103,7 +103,7 @@ class Board:
         self.vocabulary = vocabulary
         self.templates = _templates()
         self.reviewing = (
-            Reviewing(token, make_session_factory(writer), self._error)
+            Reviewing(token, make_session_factory(writer), self.error_page)
             if writer is not None and token
             else None
         )
@@ -137,11 +137,11 @@ class Board:
                 with self.sessions() as session:
                     page = handler(request, session)
             except NotFound as error:
-                return self._error(request, 404, str(error), api)
+                return self.error_page(request, 404, str(error), api)
             except BadRequest as error:
-                return self._error(request, 400, str(error), api)
+                return self.error_page(request, 400, str(error), api)
             except UnknownNameError as error:
-                return self._error(request, 404, str(error), api, error.suggestions)
+                return self.error_page(request, 404, str(error), api, error.suggestions)
             except _Moved as moved:
                 return RedirectResponse(("/api" if api else "") + moved.path, status_code=301)
             if api:
@@ -168,7 +168,7 @@ class Board:
     def _render(self, template: str, **context: Any) -> str:
         return self.templates.get_template(template).render(**context)
 
-    def _error(
+    def error_page(
         self,
         request: Request,
         status: int,
@@ -176,6 +176,7 @@ class Board:
         api: bool,
         suggestions: tuple[str, ...] = (),
     ) -> Response:
+        """An error as the board's page (or JSON under /api), with the close names if any."""
         if api:
             return JSONResponse(
                 {"error": message, "suggestions": list(suggestions)}, status_code=status
@@ -312,8 +313,13 @@ def create_app(
         if writer is not None:
             writer.dispose()
 
+    def not_found(request: Request, _: Exception) -> Response:
+        api = request.url.path.startswith("/api/")
+        return board.error_page(request, 404, f"nothing at {request.url.path}", api)
+
     return Starlette(
         routes=board.routes(),
+        exception_handlers={404: not_found},
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)),

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -139,8 +140,12 @@ class Reviewing:
             signed = await self._signed(request)
             values = await self._form(request) if signed.form else await self._json(request)
             number = _number(request.path_params["number"])
-            with unit_of_work(self.sessions) as session:
-                where = operation(session, number, values, signed.reviewer)
+
+            def write() -> int | None:
+                with unit_of_work(self.sessions) as session:
+                    return operation(session, number, values, signed.reviewer)
+
+            where = await run_in_threadpool(write)  # the event loop keeps serving pages
             if signed.form:
                 return RedirectResponse(f"/events/{where}" if where else "/", status_code=303)
             return JSONResponse({"event_id": where})
