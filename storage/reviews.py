@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from models import Article, Event, Mention, MentionElement, Review
 from models.errors import UsageError
 from models.vocabulary import ACTIONS, MEASURES, REVIEW_FIELDS, VERDICTS
-from storage.consolidation import Kind, host_event
+from storage.consolidation import Family, Kind, host_event, lock_families
 from storage.links import LINK, join_event
 
 Key = tuple[str, str]  # the article's URL and the evidence sentence
@@ -253,11 +253,29 @@ def _merged(into: Applied, more: Applied) -> Applied:
     return Applied(into.kinds | more.kinds, into.touched | more.touched)
 
 
+def lock_for_review(
+    session: Session, event_ids: Iterable[int], field: str = "", after: str | None = None
+) -> None:
+    """Before a review changes anything, hold the families of these events and of the kind a
+    correction moves them to, in one order, so concurrent writers neither race nor deadlock."""
+    families: set[Family] = set()
+    for actor, measure in session.execute(
+        select(Event.actor, Event.measure).where(Event.id.in_(sorted(set(event_ids))))
+    ):
+        families.add(Family(actor, measure))
+        if field == "actor":
+            families.add(Family(after or None, measure))
+        elif field == "measure" and after:
+            families.add(Family(actor, after))
+    lock_families(session, families)
+
+
 def review_event(
     session: Session, event_id: int, field: str, after: str | None, reviewer: str
 ) -> Applied:
     """One verdict or correction on every sentence that reports an event."""
-    check(field, after)
+    after = check(field, after)
+    lock_for_review(session, [event_id], field, after)
     applied = Applied(set(), set())
     for mention_id in _sentences(session, event_id):
         applied = _merged(applied, record_review(session, mention_id, field, after, reviewer))
@@ -271,6 +289,8 @@ def join_sentences(
     event = session.get(Event, into_event, populate_existing=True)
     if event is None:
         raise UsageError(f"no event #{into_event}")
+    owners = session.scalars(select(Mention.event_id).where(Mention.id.in_(list(mention_ids))))
+    lock_for_review(session, [into_event, *owners])
     anchor = session.get(Mention, _sentences(session, into_event)[0])
     assert anchor is not None
     url = session.scalar(select(Article.url).where(Article.id == anchor.article_id)) or ""

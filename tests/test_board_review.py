@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -179,3 +180,16 @@ def test_tools_review_through_the_api_with_the_token(board: httpx.Client) -> Non
         ).status_code
         == 400
     )
+
+
+def test_two_reviews_at_once_both_land(board: httpx.Client) -> None:
+    """Two tools reviewing one event at the same moment: both are kept, the event says both."""
+    auth = {"authorization": f"Bearer {TOKEN}", "x-reviewer": "bot"}
+    imposed = _event(board, "impose")
+    path = f"/api/events/{imposed['id']}/review"
+    bodies = [{"field": "verdict", "value": "confirmed"}, {"field": "target", "value": "JP"}]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda body: board.post(path, json=body, headers=auth), bodies))
+    assert [answer.status_code for answer in answers] == [200, 200]
+    event = _event(board, "impose")
+    assert (event["reviewed"], event["targets"]) == ("confirmed,target", ["JP"])

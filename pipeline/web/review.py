@@ -25,6 +25,7 @@ from storage.reviews import (
     Applied,
     event_of_sentence,
     join_sentences,
+    lock_for_review,
     merge_events,
     record_review,
     review_event,
@@ -233,6 +234,7 @@ class Reviewing:
         if into:
             applied = join_sentences(session, [mention_id], _number(into), who)
         else:  # out of every event: the sentence reports none
+            lock_for_review(session, [mention.event_id])
             applied = record_review(session, mention_id, "verdict", "rejected", who)
         _settle(session, applied)
         return event_of_sentence(session, *sentence)
