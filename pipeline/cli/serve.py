@@ -33,7 +33,10 @@ def add_serve(commands: Subcommands, common: SuggestingParser) -> None:
         "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
     )
     serve.add_argument(
-        "--port", type=PORT, default=DEFAULT_PORT, help=f"the port (default {DEFAULT_PORT})"
+        "--port",
+        type=PORT,
+        default=DEFAULT_PORT,
+        help=f"the port: {PORT.describe()} (default {DEFAULT_PORT})",
     )
     serve.add_argument(
         "--allow-host",
