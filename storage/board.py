@@ -163,42 +163,39 @@ def events_by_id(session: Session, ids: Sequence[int]) -> list[EventRow]:
     unique = sorted(set(ids))
     if not unique:
         return []
+    # Columns, not ORM objects: a page may list thousands of events.
+    columns = (
+        Event.id,
+        _measure_of().label("measure_id"),
+        Event.actor,
+        Event.actor_body,
+        Event.action,
+        Event.measure,
+        Event.status,
+        Event.modality,
+        Event.announced_on,
+        Event.effective_on,
+        Event.expires_on,
+        Event.first_seen,
+        Event.summary,
+        Event.conflicts,
+        Event.article_count.label("articles"),
+        Event.source_count.label("sources"),
+        Event.reviewed,
+    )
     rows: dict[int, Any] = {}
     for start in range(0, len(unique), 500):
         chunk = unique[start : start + 500]
-        for row in session.execute(
-            select(Event, _measure_of().label("measure_id")).where(Event.id.in_(chunk))
-        ):
-            rows[row.Event.id] = row
+        for row in session.execute(select(*columns).where(Event.id.in_(chunk))):
+            rows[row.id] = row
     lists = event_lists(session, unique)
     found = []
     for event_id in ids:
-        if event_id not in rows:
-            continue
-        event = rows[event_id].Event
-        found.append(
-            EventRow(
-                id=event.id,
-                measure_id=rows[event_id].measure_id,
-                actor=event.actor,
-                actor_body=event.actor_body,
-                action=event.action,
-                measure=event.measure,
-                status=event.status,
-                modality=event.modality,
-                announced_on=event.announced_on,
-                effective_on=event.effective_on,
-                expires_on=event.expires_on,
-                first_seen=_utc(event.first_seen),
-                summary=event.summary,
-                conflicts=event.conflicts,
-                articles=event.article_count,
-                sources=event.source_count,
-                elements=lists[event_id][0],
-                targets=lists[event_id][1],
-                reviewed=event.reviewed,
-            )
-        )
+        if event_id in rows:
+            fields = rows[event_id]._asdict()
+            fields["first_seen"] = _utc(fields["first_seen"])
+            elements, targets = lists[event_id]
+            found.append(EventRow(**fields, elements=elements, targets=targets))
     return found
 
 

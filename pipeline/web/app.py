@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -145,7 +147,7 @@ class Board:
             except _Moved as moved:
                 return RedirectResponse(("/api" if api else "") + moved.path, status_code=301)
             if api:
-                return JSONResponse(_jsonable(page.data))
+                return PageJSON(page.data)
             names = {f.name: getattr(page.data, f.name) for f in dataclasses.fields(page.data)}
             return self._html(request, page.template, title=page.title, **names)
 
@@ -281,17 +283,29 @@ def _number(request: Request) -> int:
     return int(value)
 
 
-def _jsonable(value: Any) -> Any:
-    """Page data as JSON values: dataclasses as objects, days and times as ISO 8601 text."""
+class PageJSON(JSONResponse):
+    """A page's data as JSON, encoded by the json module itself: it walks lists and dicts in C
+    and asks `_encoded` only for dataclasses, days and times."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, default=_encoded, ensure_ascii=False, separators=(",", ":")
+        ).encode("utf-8")
+
+
+@cache
+def _json_fields(kind: type) -> tuple[str, ...]:
+    """A dataclass's fields that JSON carries: all but those only a page draws (`html_only`)."""
+    return tuple(f.name for f in dataclasses.fields(kind) if not f.metadata.get("html_only"))
+
+
+def _encoded(value: Any) -> Any:
+    """Dataclasses as objects, days and times as ISO 8601 text."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return {name: getattr(value, name) for name in _json_fields(type(value))}
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return value
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def create_app(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,8 @@ from storage.measures import MeasureState, Report, measure_reports, measure_stat
 from storage.queries import SourceHealth, source_health
 
 RECENT_DAYS = 30
+SHOWN_ROWS = 50  # Today lists the most reported measures of each state; /api/today has them all
+CHART_ROWS = 60  # an element's chart draws the most reported measures; the list has them all
 SHOWN_STATES = ("in_force", "suspended", "eased", "threatened")  # what Today lists
 
 
@@ -46,6 +48,7 @@ class Today:
     recent: list[board.EventRow]
     recent_days: int
     freshness: board.Freshness
+    shown: int = field(default=SHOWN_ROWS, metadata={"html_only": True})
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,11 @@ class ElementView:
 
     name: str
     elements: list[str]
-    timeline: Timeline
+    timeline: Timeline = field(metadata={"html_only": True})  # JSON has the histories it draws
     measures: list[MeasureState]
     histories: list[board.MeasureHistory]
     today: date
+    undrawn: int = field(default=0, metadata={"html_only": True})  # measures left off the chart
 
 
 @dataclass(frozen=True)
@@ -149,16 +153,19 @@ def today_page(session: Session, on: date) -> Page:
 def element_page(session: Session, name: str, elements: Sequence[str], today: date) -> Page:
     """Every measure on an element (or the members of a group): its timeline chart and list."""
     histories = board.measures_on_element(session, elements)
+    drawn = sorted(histories, key=lambda h: -sum(e.articles for e in h.events))[:CHART_ROWS]
+    drawn.sort(key=histories.index)  # earliest first, as the histories come
     return Page(
         "element.html.j2",
         name,
         ElementView(
             name=name,
             elements=list(elements),
-            timeline=timeline(histories, today),
+            timeline=timeline(drawn, today),
             measures=measure_states(session, today, elements),
             histories=histories,
             today=today,
+            undrawn=len(histories) - len(drawn),
         ),
     )
 
@@ -192,13 +199,13 @@ def _disagreements(
     """For each field an event's reports disagree on, who says what."""
     found = []
     for event in events:
-        for field in filter(None, event.conflicts.split(",")):
+        for disputed in filter(None, event.conflicts.split(",")):
             claims: dict[str, list[str]] = defaultdict(list)
             for mention in evidence.get(event.id, []):
-                value = getattr(mention, field, None)
+                value = getattr(mention, disputed, None)
                 if value is not None:
                     claims[str(value)].append(mention.source or mention.url)
-            found.append(Disagreement(event.id, field, dict(claims)))
+            found.append(Disagreement(event.id, disputed, dict(claims)))
     return found
 
 
