@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -373,3 +374,30 @@ def test_serve_needs_a_database_newstrack_set_up(
     missing = tmp_path / "none.db"
     assert main(["--db", f"sqlite:///{missing}", "serve"]) == 2
     assert "no database" in capsys.readouterr().err and not missing.exists()
+
+
+def test_long_lists_show_the_most_reported_and_say_how_many_more(tmp_path: Path) -> None:
+    """Hundreds of measures: Today lists 50 per state, the chart draws 60; both say the rest."""
+    spec = importlib.util.spec_from_file_location("queries", PROJECT / "bench" / "queries.py")
+    assert spec and spec.loader
+    queries = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(queries)
+    url = f"sqlite:///{tmp_path / 'large.db'}"
+    queries.build(url, 900, 2)  # bench/queries.py's synthetic store: 900 events
+    with (
+        open_reader(url) as engine,
+        serving_app(create_app(engine)) as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        today = client.get("/api/today", params={"on": "2026-01-01"}).json()
+        in_force = today["states"]["in_force"]
+        assert len(in_force) > 50  # the JSON has them all
+        page = client.get("/", params={"on": "2026-01-01"}).text
+        section = page.split("in force</span>", 1)[1].split("</table>", 1)[0]
+        assert section.count("<tr>") == 1 + 50  # the header and the 50 most reported
+        assert f"The 50 most reported of {len(in_force)}" in page
+        histories = client.get("/api/elements/dysprosium").json()["histories"]
+        assert len(histories) > 60
+        chart = client.get("/elements/dysprosium").text
+        assert len(re.findall(r'<a href="/measures/\d+"><text', chart)) == 60
+        assert f"{len(histories) - 60} more are in the list below" in chart
