@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from models.errors import DatabaseError, DatabaseUrlError, MissingDatabaseError
 
@@ -181,6 +182,9 @@ def open_reader(url: str) -> Iterator[Engine]:
             creator=lambda: sqlite3.connect(
                 f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=10
             ),
+            # A pool shared by threads: "sqlite://" alone would get a pool per thread that closes
+            # connections other threads still use once more than five threads have read.
+            poolclass=QueuePool,
         )
     else:
         engine = create_engine(

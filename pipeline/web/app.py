@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import cache
 from importlib.resources import files
@@ -316,16 +315,9 @@ def create_app(
     schedule: Schedule | None = None,
 ) -> Starlette:
     """The board on an engine that reads (and, given a writer and a token, takes reviews; given
-    the jobs that fetch each source, says when each is fetched next); requests for other host
-    names are refused."""
+    the jobs that fetch each source, says when each is fetched next); the caller owns and closes
+    the engines. Requests for other host names are refused."""
     board = Board(engine, load_vocabulary(), writer, token, schedule)
-
-    @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
-        engine.dispose()
-        if writer is not None:
-            writer.dispose()
 
     def not_found(request: Request, _: Exception) -> Response:
         api = request.url.path.startswith("/api/")
@@ -338,5 +330,4 @@ def create_app(
             Middleware(SecurityHeaders),
             Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)),
         ],
-        lifespan=lifespan,
     )
