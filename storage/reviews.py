@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from models import Article, Event, Mention, MentionElement, Review
 from models.errors import UsageError
 from models.vocabulary import ACTIONS, MEASURES, REVIEW_FIELDS, VERDICTS
-from storage.consolidation import Family, Kind, host_event, lock_families
+from storage.consolidation import Family, Kind, consolidate, host_event, lock_families
 from storage.links import LINK, join_event
 
 Key = tuple[str, str]  # the article's URL and the evidence sentence
@@ -139,13 +139,12 @@ def record_review(
         )
     )
     session.flush()
-    return apply_reviews(session, mention.article_id, mention.sentence)
+    return _apply_reviews(session, mention.article_id, url, mention.sentence)
 
 
-def apply_reviews(session: Session, article_id: int, sentence: str) -> Applied:
+def _apply_reviews(session: Session, article_id: int, url: str, sentence: str) -> Applied:
     """Bring the stored mentions of one sentence in line with its reviews."""
-    url = session.scalar(select(Article.url).where(Article.id == article_id))
-    fields = reviewed_fields(session, [url or ""]).get((url or "", sentence), {})
+    fields = reviewed_fields(session, [url]).get((url, sentence), {})
     applied = Applied(set(), set())
     for mention in session.scalars(
         select(Mention)
@@ -247,6 +246,34 @@ def _sentences(session: Session, event_id: int) -> list[int]:
     if not first:
         raise UsageError(f"no event #{event_id}")
     return list(first.values())
+
+
+def first_sentence(session: Session, event_id: int) -> tuple[int, str]:
+    """An event's first sentence (its article and text): where the event is found after a review."""
+    return sentence_of(session, _sentences(session, event_id)[0])
+
+
+def sentence_of(session: Session, mention_id: int) -> tuple[int, str]:
+    """A mention's article and sentence, which name it across re-readings."""
+    found = session.execute(
+        select(Mention.article_id, Mention.sentence).where(Mention.id == mention_id)
+    ).first()
+    if found is None:
+        raise UsageError(f"no mention #{mention_id}")
+    return found[0], found[1]
+
+
+def reject_sentence(session: Session, mention_id: int, reviewer: str) -> Applied:
+    """A sentence taken out of every event: it reports none."""
+    owner = session.scalar(select(Mention.event_id).where(Mention.id == mention_id))
+    lock_for_review(session, [owner] if owner is not None else [])
+    return record_review(session, mention_id, "verdict", "rejected", reviewer)
+
+
+def settle(session: Session, applied: Applied) -> None:
+    """Regroup what reviews changed, its families held against other writers."""
+    lock_families(session, {kind.family for kind in applied.kinds})
+    consolidate(session, applied.kinds, applied.touched)
 
 
 def _merged(into: Applied, more: Applied) -> Applied:

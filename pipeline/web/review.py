@@ -11,24 +11,22 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from models import Mention
 from models.errors import UsageError
-from storage.consolidation import consolidate, lock_families
 from storage.reviews import (
-    Applied,
     event_of_sentence,
+    first_sentence,
     join_sentences,
-    lock_for_review,
     merge_events,
-    record_review,
+    reject_sentence,
     review_event,
+    sentence_of,
+    settle,
 )
 from storage.sessions import unit_of_work
 
@@ -208,54 +206,34 @@ class Reviewing:
     def _review(
         self, session: Session, event_id: int, values: dict[str, Any], who: str
     ) -> int | None:
-        first = _first_sentence(session, event_id)
+        first = first_sentence(session, event_id)
         after = values.get("value")
         field = str(values.get("field") or "")
-        applied = review_event(session, event_id, field, None if after is None else str(after), who)
-        _settle(session, applied)
+        settle(
+            session,
+            review_event(session, event_id, field, None if after is None else str(after), who),
+        )
         return event_of_sentence(session, *first)
 
     def _merge(
         self, session: Session, event_id: int, values: dict[str, Any], who: str
     ) -> int | None:
-        into = _first_sentence(session, _number(str(values.get("into", ""))))
-        applied = merge_events(session, event_id, _number(str(values.get("into", ""))), who)
-        _settle(session, applied)
-        return event_of_sentence(session, *into)
+        into = _number(str(values.get("into", "")))
+        first = first_sentence(session, into)
+        settle(session, merge_events(session, event_id, into, who))
+        return event_of_sentence(session, *first)
 
     def _move(
         self, session: Session, mention_id: int, values: dict[str, Any], who: str
     ) -> int | None:
-        mention = session.get(Mention, mention_id)
-        if mention is None:
-            raise UsageError(f"no mention #{mention_id}")
-        sentence = (mention.article_id, mention.sentence)
+        sentence = sentence_of(session, mention_id)
         into = str(values.get("into") or "").strip()
         if into:
             applied = join_sentences(session, [mention_id], _number(into), who)
         else:  # out of every event: the sentence reports none
-            lock_for_review(session, [mention.event_id])
-            applied = record_review(session, mention_id, "verdict", "rejected", who)
-        _settle(session, applied)
+            applied = reject_sentence(session, mention_id, who)
+        settle(session, applied)
         return event_of_sentence(session, *sentence)
-
-
-def _first_sentence(session: Session, event_id: int) -> tuple[int, str]:
-    """An event's first sentence (article and text), which says where the event went after."""
-    found = session.execute(
-        select(Mention.article_id, Mention.sentence)
-        .where(Mention.event_id == event_id)
-        .order_by(Mention.id)
-    ).first()
-    if found is None:
-        raise UsageError(f"no event #{event_id}")
-    return found[0], found[1]
-
-
-def _settle(session: Session, applied: Applied) -> None:
-    """Regroup what the reviews changed, its families locked against other writers."""
-    lock_families(session, {kind.family for kind in applied.kinds})
-    consolidate(session, applied.kinds, applied.touched)
 
 
 def _number(value: str) -> int:
