@@ -83,6 +83,9 @@ class EventRecord:
     quantities: tuple[QuantityTag, ...]
     dates: tuple[DateTag, ...]
     mentions: tuple[EventMention, ...]
+    instrument: str | None = (
+        None  # the legal instrument named: "MOFCOM Announcement No. 18 of 2025"
+    )
 
     @property
     def evidence(self) -> EventMention:

@@ -229,6 +229,7 @@ class Mention(Base):
     target_count: Mapped[int | None] = mapped_column(Integer)
     target_unit: Mapped[str | None] = mapped_column(String(40))
     recalls_on: Mapped[date | None] = mapped_column(Date)  # the date of the measure it changes
+    instrument: Mapped[str | None] = mapped_column(Text)  # the legal instrument this report names
     reviewed: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     __table_args__ = (UniqueConstraint("article_id", "event_id", "start_char"),)

@@ -182,6 +182,7 @@ def store_annotation(
             target_count=record.target_count if same_target else None,
             target_unit=record.target_unit if same_target else None,
             recalls_on=record.date_of("recalled"),
+            instrument=record.instrument,
             reviewed=reviewed,
         )
         session.add(row)

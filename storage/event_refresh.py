@@ -31,6 +31,7 @@ def refresh_event(session: Session, event_id: int) -> None:
             Mention.target,
             Mention.target_count,
             Mention.target_unit,
+            Mention.instrument,
         )
         .join(Article, Article.id == Mention.article_id)
         .where(Mention.event_id == event_id)
@@ -67,6 +68,7 @@ def refresh_event(session: Session, event_id: int) -> None:
             expires_on=best_supported(claimed["expires_on"]),
             modality=best_supported(row.modality for row in rows),
             actor_body=best_supported(row.actor_body for row in rows),
+            instrument=best_supported(row.instrument for row in rows),
             conflicts=",".join(name for name, values in claimed.items() if disputed(values)),
             reviewed=",".join(reviewed),
         )
