@@ -34,6 +34,8 @@ class SourceConfig:
     http_cache: bool = True
     obey_robots: bool = True
     link_selector: str | None = None
+    link_pattern: str | None = None  # a regular expression article links must match
+    item_selector: str | None = None  # the element around each listed link that shows its time
     next_selector: str | None = None
     listing_pages: int = 1
     article: ArticleSelectors = field(default_factory=ArticleSelectors)

@@ -20,7 +20,7 @@ from pipeline.fetching.boilerplate import boilerplate_pattern
 from pipeline.fetching.encoding import page_encoding
 from pipeline.fetching.feeds import FeedEntry, has_full_text, parse_feed
 from pipeline.fetching.guards import ParseError
-from pipeline.fetching.listing import parse_listing
+from pipeline.fetching.listing import ListingRules, parse_listing
 from pipeline.fetching.markup import MAX_NESTING, strip_controls
 from pipeline.fetching.pages import extract_page
 from pipeline.fetching.times import JSON_LD_MAX_CHARS, not_in_future, parse_datetime
@@ -237,9 +237,12 @@ LISTING = """<html><body>
 def test_listing_links_are_absolute_unique_and_in_order() -> None:
     """Selected links are resolved, deduplicated and kept in page order; others are ignored."""
     links = parse_listing(
-        LISTING.encode(), "https://example.org/news/2025/index.html", "ul.news-list a", HTML
+        LISTING.encode(),
+        "https://example.org/news/2025/index.html",
+        ListingRules("ul.news-list a"),
+        HTML,
     )
-    assert links == [
+    assert [link.url for link in links] == [
         "https://example.org/news/2025/1.html",
         "https://example.org/news/2025/2.html",
         "https://other.example.net/3.html",
@@ -249,7 +252,8 @@ def test_listing_links_are_absolute_unique_and_in_order() -> None:
 
 def test_listing_selector_matching_nothing_is_empty() -> None:
     """A selector that matches nothing gives no links (and no nav links)."""
-    assert parse_listing(LISTING.encode(), "https://example.org/", "div.missing a", HTML) == []
+    rules = ListingRules("div.missing a")
+    assert parse_listing(LISTING.encode(), "https://example.org/", rules, HTML) == []
 
 
 # Article pages
@@ -660,7 +664,8 @@ def test_listing_with_a_charset_that_is_no_page_encoding(charset: str) -> None:
     """A listing page's bogus charset is passed over too."""
     html = f'<meta charset="{charset}"><a class="s" href="/a/1">One</a>'
     headers = {"content-type": f"text/html; charset={charset}"}
-    assert parse_listing(html.encode(), "https://e.org/", "a.s", headers) == ["https://e.org/a/1"]
+    links = parse_listing(html.encode(), "https://e.org/", ListingRules("a.s"), headers)
+    assert [link.url for link in links] == ["https://e.org/a/1"]
 
 
 @pytest.mark.parametrize(

@@ -182,6 +182,10 @@ def test_an_invalid_css_selector_is_refused_when_the_file_loads(
         ("    listing: {links: 42}\n", "`listing.links` must be a CSS selector, got 42"),
         ("    listing: {links: '  '}\n", "`listing.links` must be a CSS selector, got '  '"),
         ("    listing: {links: a}\n    article: {text: [p]}\n", "`article.text` must be a CSS selector"),
+        ("    listing: {link_pattern: 'art_([0-9'}\n", "`listing.link_pattern`: 'art_([0-9' is not a regular expression"),
+        ("    listing: {link_pattern: 7}\n", "`listing.link_pattern` must be a regular expression"),
+        ("    listing: {link_pattern: a, items: li}\n", "unknown listing field(s) items"),
+        ("    listing: {item: 'li[['}\n", "`listing.item`: 'li[[' is not a CSS selector"),
     ],
 )  # fmt: skip
 def test_a_selector_must_be_text(tmp_path: Path, extra: str, message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from pipeline.config.yaml_loader import NAME_RULE, is_name, load_yaml, where, wh
 
 KINDS = ("rss", "html_listing")
 SELECTOR_KEYS = ("title", "text", "published")
+LISTING_KEYS = ("links", "link_pattern", "item", "next", "pages")
 LISTING_PAGES = Whole(1, 100)  # listing pages followed through `listing.next`
 SOURCE_KEYS = {
     "name",
@@ -116,16 +118,22 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
             raise ConfigError(f"{place}: `{key}` must be true or false")
     listing = _mapping(place, item, "listing")
     listing_place = f"{where(path, listing)} (source {name!r})"  # where its fields are
+    bad = sorted(set(listing) - set(LISTING_KEYS) - {"__line__"})
+    if bad:
+        raise ConfigError(f"{listing_place}: unknown listing field(s) {', '.join(bad)}")
     link_selector = _selector(listing_place, listing, "listing", "links")
+    link_pattern = _pattern(listing_place, listing.get("link_pattern"))
+    item_selector = _selector(listing_place, listing, "listing", "item")
     next_selector = _selector(listing_place, listing, "listing", "next")
     listing_pages = whole_number(
         listing.get("pages", 1), LISTING_PAGES, _fail(place, "listing.pages")
     )
     if listing_pages > 1 and not isinstance(next_selector, str):
         raise ConfigError(f"{place}: `listing.pages` above 1 needs `listing.next`, a CSS selector")
-    if kind == "html_listing" and not isinstance(link_selector, str):
+    if kind == "html_listing" and link_selector is None and link_pattern is None:
         raise ConfigError(
-            f"{place}: an html_listing source needs `listing: {{links: CSS selector}}`"
+            f"{place}: an html_listing source needs `listing: {{links: CSS selector}}` "
+            "or `listing: {link_pattern: regular expression}`"
         )
     article = _mapping(place, item, "article")
     bad = sorted(set(article) - set(SELECTOR_KEYS) - {"timezone", "__line__"})
@@ -149,6 +157,8 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
         http_cache=switches["http_cache"],
         obey_robots=switches["obey_robots"],
         link_selector=link_selector,
+        link_pattern=link_pattern,
+        item_selector=item_selector,
         next_selector=next_selector,
         listing_pages=listing_pages,
         article=ArticleSelectors(**selectors, timezone=timezone),
@@ -171,6 +181,21 @@ def _selector(place: str, section: dict[str, Any], section_name: str, key: str) 
             f"{place}: `{label}`: {selector!r} is not a CSS selector: {reason}"
         ) from None
     return selector
+
+
+def _pattern(place: str, pattern: Any) -> str | None:
+    """`listing.link_pattern`, compiled now: a bad regular expression stops the load."""
+    if pattern is None:
+        return None
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise ConfigError(f"{place}: `listing.link_pattern` must be a regular expression")
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ConfigError(
+            f"{place}: `listing.link_pattern`: {pattern!r} is not a regular expression: {error}"
+        ) from None
+    return pattern
 
 
 def _fail(place: str, label: str) -> Callable[[str], ConfigError]:

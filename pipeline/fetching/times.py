@@ -22,7 +22,15 @@ PUBLISHED_META = (
     "og:article:published_time",
     "date",
     "pubdate",
+    "PubDate",  # China's government sites
     "dc.date",
+)
+# A time a page writes with JavaScript from milliseconds since the epoch: `parseToData(1762660800000,1)`.
+SCRIPTED_TIME = re.compile(r"\w\(\s*['\"]?(\d{12,13})['\"]?\s*[,)]")
+# A date as listings show it: 2025-11-09, 2025/11/09, 2025.11.09, 2025年11月9日, with a time maybe.
+LISTED_DATE = re.compile(
+    r"(?<!\d)(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?(?!\d)"
 )
 
 
@@ -55,6 +63,34 @@ def parse_datetime(value: str, zone: tzinfo = UTC) -> datetime | None:
         return None
 
 
+def scripted_time(markup: str) -> datetime | None:
+    """The first time written by a script call from epoch milliseconds, in UTC."""
+    match = SCRIPTED_TIME.search(markup)
+    if match is None:
+        return None
+    try:
+        return datetime.fromtimestamp(int(match.group(1)) / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def written_time(text: str, zone: tzinfo = UTC) -> datetime | None:
+    """The first date (and time) written in text as listings and official pages write them."""
+    match = LISTED_DATE.search(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = match.groups()
+    iso = f"{year}-{int(month):02d}-{int(day):02d}"
+    if hour is not None:
+        iso += f" {int(hour):02d}:{minute}:{second or '00'}"
+    return parse_datetime(iso, zone)
+
+
+def listed_time(markup: str, text: str, zone: tzinfo = UTC) -> datetime | None:
+    """The publication time a listing item shows: a script-written timestamp, else a written date."""
+    return not_in_future(scripted_time(markup) or written_time(text, zone))
+
+
 def not_in_future(moment: datetime | None, now: datetime | None = None) -> datetime | None:
     """Drop dates in the future: a page cannot have been published tomorrow."""
     if moment is None:
@@ -66,8 +102,17 @@ def not_in_future(moment: datetime | None, now: datetime | None = None) -> datet
 def page_date(
     soup: BeautifulSoup, selector: str | None, zone: tzinfo, deadline: Deadline = UNBOUNDED
 ) -> datetime | None:
-    """A page's publication time: its selector's text, <meta>, JSON-LD or <time>, the first read."""
-    for candidate in _date_candidates(soup, selector):
+    """A page's publication time: its selector's element, <meta>, JSON-LD or <time>, the first read."""
+    chosen = soup.select_one(selector) if selector else None
+    if chosen is not None:
+        moment = (
+            parse_datetime(select_text(soup, selector or ""), zone)
+            or scripted_time(str(chosen))
+            or written_time(chosen.get_text(" "), zone)
+        )
+        if moment is not None:
+            return not_in_future(moment)
+    for candidate in _date_candidates(soup):
         deadline.check()
         moment = parse_datetime(candidate, zone)
         if moment is not None:
@@ -83,9 +128,7 @@ def dateline(text: str) -> datetime | None:
     return not_in_future(datetime(day.year, day.month, day.day, tzinfo=UTC))
 
 
-def _date_candidates(soup: BeautifulSoup, selector: str | None) -> Iterator[str]:
-    if selector:
-        yield select_text(soup, selector)
+def _date_candidates(soup: BeautifulSoup) -> Iterator[str]:
     for name in PUBLISHED_META:
         yield meta_content(soup, name)
     for script in soup.find_all("script", attrs={"type": "application/ld+json"}):

@@ -20,7 +20,7 @@ from pipeline.config.settings import Settings
 from pipeline.fetching.feeds import parse_feed
 from pipeline.fetching.guards import ParseError
 from pipeline.fetching.http import fetching_for
-from pipeline.fetching.listing import parse_listing, parse_next_page
+from pipeline.fetching.listing import ListingRules, parse_listing, parse_next_page
 from pipeline.flows.failures import described, failure
 from pipeline.flows.fetch_run import FetchRun, Item, SourceReport, StoredHook, item_of, store_item
 from storage.articles import adopt_articles, known_guids, known_urls
@@ -220,9 +220,8 @@ def _older_listing_pages(
 def _items_of(source: SourceConfig, result: FetchResult, report: SourceReport) -> list[Item]:
     """The items of a fetched feed or listing; an entry that cannot be read is a report error."""
     if source.kind == "html_listing":
-        assert source.link_selector is not None
-        links = parse_listing(result.body, result.final_url, source.link_selector, result.headers)
-        return [Item(url=link) for link in links]
+        links = parse_listing(result.body, result.final_url, listing_rules(source), result.headers)
+        return [Item(url=link.url, listed=link.published) for link in links]
     items = []
     entries = parse_feed(result.body, result.final_url, result.headers, report.errors.append)
     for entry in entries:
@@ -232,3 +231,13 @@ def _items_of(source: SourceConfig, result: FetchResult, report: SourceReport) -
             log.debug("%s: entry not read", entry.url, exc_info=True)
             report.errors.append(f"{entry.url}: {described(error)}")
     return items
+
+
+def listing_rules(source: SourceConfig) -> ListingRules:
+    """How a source's listing pages are read: its links, their pattern, items and time zone."""
+    return ListingRules(
+        links=source.link_selector or ListingRules.links,
+        pattern=source.link_pattern,
+        item=source.item_selector,
+        zone=source.article.zone,
+    )

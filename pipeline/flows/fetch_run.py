@@ -60,6 +60,7 @@ class Item:
     content_html: str = ""
     guid: str = ""
     language: str | None = None
+    listed: datetime | None = None  # the time a listing shows beside the link; the page's own wins
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ def store_item(
         article = replace(
             article,
             title=article.title or page.title,
-            published_at=item.published or page.published,
+            published_at=item.published or page.published or item.listed,
             text=page.text,
             language=page.language,
             text_extractor=page.text_extractor,

@@ -1,0 +1,121 @@
+"""MOFCOM's English site in its current and earlier layouts, read by the shipped sources.yaml."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from models.source import ArticleSelectors
+from pipeline.cli import main
+from pipeline.config.sources import load_sources
+from pipeline.fetching.listing import ListingRules, parse_listing
+from pipeline.fetching.pages import extract_page
+from pipeline.flows.fetch import listing_rules
+
+from .conftest import FIXTURES, PROJECT
+
+SNAPSHOT = PROJECT / "snapshot"
+EARLIER = FIXTURES / "mofcom-2024"
+ANNOUNCEMENTS = "english.mofcom.gov.cn/Policies/Announcements"
+SOURCES = {source.name: source for source in load_sources(PROJECT / "sources.yaml")}
+
+
+def _articles(database: Path) -> list[tuple[str, str, str, str]]:
+    with sqlite3.connect(database) as connection:
+        return connection.execute(
+            "SELECT url, title, published_at, text FROM articles ORDER BY url"
+        ).fetchall()
+
+
+def _fetch(replay: Path, database: Path) -> None:
+    arguments = ["--db", f"sqlite:///{database}", "-q", "fetch", "--replay", str(replay)]
+    assert main([*arguments, "--source", "mofcom"]) in (0, 3)  # 3: one listed page is a 404
+
+
+def test_both_layouts_give_the_same_articles(tmp_path: Path) -> None:
+    """The current pages and the earlier ones are read into the same titles, times and texts."""
+    _fetch(SNAPSHOT, tmp_path / "current.db")
+    _fetch(EARLIER, tmp_path / "earlier.db")
+    current, earlier = _articles(tmp_path / "current.db"), _articles(tmp_path / "earlier.db")
+    assert len(current) == 13
+    assert current == earlier
+    assert all(published and text for _, _, published, text in current)
+    titles = {title for _, title, _, _ in current}
+    assert "MOFCOM and GAC Announcement No. 18 of 2025" in " ".join(titles)
+
+
+def test_listing_links_by_pattern_with_the_times_their_scripts_write() -> None:
+    """Links come by URL pattern; each item's `parseToData(<ms>,1)` call is its listed time."""
+    body = (SNAPSHOT / ANNOUNCEMENTS / "index.html").read_bytes()
+    url = "https://english.mofcom.gov.cn/Policies/Announcements/index.html"
+    links = parse_listing(body, url, listing_rules(SOURCES["mofcom-announcements"]))
+    assert len(links) == 7
+    assert all("/Policies/Announcements/art/2025/art_" in link.url for link in links)
+    first = links[0]
+    assert first.url.endswith("art_ae2a0e44d372c84dff25afe1f7164d30.html")
+    assert first.published == datetime(2025, 11, 9, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
+
+
+def test_earlier_listing_gives_dates_written_as_text_in_beijing_time() -> None:
+    """The earlier layout's `<span>2025-04-04</span>` keeps its calendar day, as bare dates do."""
+    body = (EARLIER / ANNOUNCEMENTS / "index.html").read_bytes()
+    url = "https://english.mofcom.gov.cn/Policies/Announcements/index.html"
+    links = parse_listing(body, url, listing_rules(SOURCES["mofcom-announcements"]))
+    assert len(links) == 7
+    assert links[3].published == datetime(2025, 4, 4, tzinfo=UTC)
+
+
+def test_pattern_keeps_out_links_of_other_shapes() -> None:
+    """Navigation, other sites and look-alike paths do not match the article pattern."""
+    page = b"""<section><a href="/art/2025/art_0123456789abcdef0123456789abcdef.html">A</a>
+    <span>2025-03-01</span></section>
+    <a href="/News/index.html">News</a><a href="/art/2025/art_123.html">Short id</a>
+    <a href="https://example.org/art/2025/art_0123456789abcdef0123456789abcdeX.html">X</a>"""
+    rules = ListingRules(pattern=SOURCES["mofcom-announcements"].link_pattern)
+    links = parse_listing(page, "https://english.mofcom.gov.cn/x/index.html", rules)
+    assert [link.url for link in links] == [
+        "https://english.mofcom.gov.cn/art/2025/art_0123456789abcdef0123456789abcdef.html"
+    ]
+    assert links[0].published == datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def test_listed_time_fills_in_for_a_page_without_one(tmp_path: Path) -> None:
+    """A page that shows no time keeps the time its listing item showed."""
+    _fetch(SNAPSHOT, tmp_path / "current.db")
+    with sqlite3.connect(tmp_path / "current.db") as connection:
+        rows = dict(connection.execute("SELECT url, published_at FROM articles").fetchall())
+    listed = "https://english.mofcom.gov.cn/Policies/Announcements/art/2025/"
+    assert rows[listed + "art_1d4a5bea3a29365bcc667b0d8d349d71.html"].startswith("2025-04-04 07:30")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<div class="art_con"><div class="TRS_Editor"><p>{text}</p></div></div>',
+        '<div class="art_con_main"><div class="TRS_Editor"><p>{text}</p></div></div>',
+        '<div class="content"><article><p>{text}</p><p>{text}</p></article></div>',
+    ],
+    ids=["art_con", "TRS_Editor", "neither: generic extraction"],
+)
+def test_article_body_by_selectors_else_generic(body: str) -> None:
+    """Bodies are read from .art_con or .TRS_Editor, and by the generic extractors otherwise."""
+    sentence = (
+        "The Ministry of Commerce announced export control on gallium items, effective at once "
+        "under the Export Control Law of the People's Republic of China."
+    )
+    html = (
+        '<html lang="en"><head><title>T</title></head><body><div class="art_title"><h1>Title</h1>'
+        '<div class="art_info"><span class="time"><script>document.write(parseToData('
+        "1733205600000,2))</script></span></div></div>"
+        + body.format(text=sentence)
+        + "</body></html>"
+    )
+    selectors: ArticleSelectors = SOURCES["mofcom-announcements"].article
+    page = extract_page(html.encode(), "https://english.mofcom.gov.cn/a.html", selectors)
+    assert sentence in page.text
+    assert page.title == "Title"
+    assert page.published == datetime(2024, 12, 3, 6, 0, tzinfo=UTC)
+    assert page.text_extractor == ("selectors" if "TRS_Editor" in body else "trafilatura")
