@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from models.facts import DocumentFacts
+
 EXTRACTOR_VERSION = "1"
 
 
@@ -150,3 +152,4 @@ class ArticleText:
     title: str = ""
     published: datetime | None = None
     language: str | None = None  # as stored at fetch time; detected from the text when None
+    facts: DocumentFacts | None = None  # what an official register says of the document

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from models.register import RegisterQuery
+
 
 @dataclass(frozen=True)
 class ArticleSelectors:
@@ -39,3 +41,4 @@ class SourceConfig:
     next_selector: str | None = None
     listing_pages: int = 1
     article: ArticleSelectors = field(default_factory=ArticleSelectors)
+    query: RegisterQuery | None = None  # a federal_register source's search

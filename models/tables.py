@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Date,
     DateTime,
@@ -115,6 +117,8 @@ class Article(Base):
     )
     similarity: Mapped[float | None] = mapped_column(Float)
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # What an official register says of the document (`models.facts.DocumentFacts`), as JSON.
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 Index("ix_articles_source_guid", Article.source_id, Article.guid)

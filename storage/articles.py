@@ -7,11 +7,13 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from models import Article, ArticleBand, Event, Mention
+from models.facts import DocumentFacts
 from models.similarity import NEAR_DUPLICATE, Fingerprint, fingerprint
 from storage.consolidation import Kind, consolidate, lock_families
 from storage.sessions import dialect_insert
@@ -31,6 +33,7 @@ class NewArticle:
     raw_html: bytes | None = None
     raw_content_type: str | None = None
     guid: str | None = None
+    facts: DocumentFacts | None = None  # what an official register says of the document
 
     @property
     def content_hash(self) -> str:
@@ -63,6 +66,20 @@ def article_texts(session: Session, urls: list[str]) -> dict[str, tuple[int, str
             )
         )
         found.update({url: (article_id, text) for url, article_id, text in rows})
+    return found
+
+
+def article_facts(session: Session, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The stored register facts (`DocumentFacts.to_json`) of the articles among `ids` that have them."""
+    wanted = sorted(set(ids))
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(Article.id, Article.facts).where(
+                Article.id.in_(wanted[start : start + 500]), Article.facts.is_not(None)
+            )
+        )
+        found.update({row.id: row.facts for row in rows if row.facts is not None})
     return found
 
 
@@ -164,6 +181,7 @@ def add_article(session: Session, article: NewArticle) -> int | None:
             duplicate_of=original[0] if original else None,
             similarity=original[1] if original else None,
             minhash=signature.signature if signature else None,
+            facts=article.facts.to_json() if article.facts is not None else None,
         )
         .on_conflict_do_nothing(index_elements=["url"])
         .returning(Article.id)

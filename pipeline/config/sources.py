@@ -13,10 +13,11 @@ import soupsieve
 
 from models.errors import ConfigError, UnknownSourceError
 from models.source import ArticleSelectors, SourceConfig
+from pipeline.config.federal_register import register_query
 from pipeline.config.numbers import ARTICLES_PER_SOURCE, Whole
 from pipeline.config.yaml_loader import NAME_RULE, is_name, load_yaml, where, whole_number
 
-KINDS = ("rss", "html_listing")
+KINDS = ("rss", "html_listing", "federal_register")
 SELECTOR_KEYS = ("title", "text", "published")
 LISTING_KEYS = ("links", "link_pattern", "item", "next", "pages")
 LISTING_PAGES = Whole(1, 100)  # listing pages followed through `listing.next`
@@ -31,6 +32,7 @@ SOURCE_KEYS = {
     "listing",
     "http_cache",
     "obey_robots",
+    "api",
 }
 
 
@@ -162,6 +164,7 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
         next_selector=next_selector,
         listing_pages=listing_pages,
         article=ArticleSelectors(**selectors, timezone=timezone),
+        query=register_query(path, item, place),
     )
 
 

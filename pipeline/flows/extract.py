@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.annotation import Annotation, ArticleText
 from pipeline.extraction import Extractor
+from pipeline.extraction.facts import read_facts, with_facts
 from pipeline.flows.consolidate import run_queued_consolidation
 from pipeline.flows.progress import Progress
 from storage.annotations import lock_for_annotations, store_annotation
-from storage.articles import mark_extraction_failed
+from storage.articles import article_facts, mark_extraction_failed
 from storage.consolidation import Kind, consolidate, queue_consolidation
 from storage.queries import (
     articles_by_id,
@@ -35,7 +36,7 @@ class ExtractSummary:
     articles: int = 0
     failed: int = 0
     screened: int = 0  # read by the vocabularies only: no critical mineral or no measure named
-    skipped: int = 0  # not read: empty, or not in English
+    skipped: int = 0  # not read: empty, or in a language other than English and Chinese
     events: set[int] = field(default_factory=set)
 
 
@@ -178,8 +179,13 @@ def _extract_batch(
     """
     with unit_of_work(session_factory) as session:
         batch = articles_by_id(session, list(ids))
-    texts = [ArticleText(str(a.id), a.text, a.title, a.published_at, a.language) for a in batch]
-    annotated = list(zip(batch, extractor.annotate_each(texts, processes), strict=True))
+        facts = article_facts(session, ids)  # an official register's facts, for its documents
+    texts = [
+        ArticleText(str(a.id), a.text, a.title, a.published_at, a.language, read_facts(a.id, facts))
+        for a in batch
+    ]
+    found = with_facts(texts, extractor.annotate_each(texts, processes), extractor.vocabulary)
+    annotated = list(zip(batch, found, strict=True))
     with unit_of_work(session_factory, dry_run) as session:
         lock_for_annotations(
             session,

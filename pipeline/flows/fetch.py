@@ -22,6 +22,11 @@ from pipeline.fetching.guards import ParseError
 from pipeline.fetching.http import fetching_for
 from pipeline.fetching.listing import ListingRules, parse_listing, parse_next_page
 from pipeline.flows.failures import described, failure
+from pipeline.flows.fetch_register import (
+    first_pages,
+    following_register_pages,
+    register_items,
+)
 from pipeline.flows.fetch_run import FetchRun, Item, SourceReport, StoredHook, item_of, store_item
 from storage.articles import adopt_articles, known_guids, known_urls
 from storage.queries import resting_sources
@@ -114,7 +119,7 @@ def _fetch_source(
     # Validators are kept only once the items are stored: a run started meanwhile must not take
     # a 304 for "all stored" while this run is still storing them.
     validated: list[tuple[str, FetchResult, str | None]] = []
-    for url in source.urls:
+    for url in first_pages(source):  # a federal_register source: its query's first page
         refusal = run.refused(source, url) if source.kind == "html_listing" else None
         if refusal is not None:  # feeds are published for machines; listings are pages
             report.errors.append(refusal)
@@ -144,6 +149,8 @@ def _fetch_source(
         modified = True
         if source.kind == "html_listing":
             items.extend(_older_listing_pages(run, source, source_id, result, report))
+        elif source.kind == "federal_register":
+            items.extend(following_register_pages(run, source, source_id, result, report))
     if not modified and not report.errors:
         report.status = "not_modified"
     by_url: dict[str, Item] = {}
@@ -219,6 +226,8 @@ def _older_listing_pages(
 
 def _items_of(source: SourceConfig, result: FetchResult, report: SourceReport) -> list[Item]:
     """The items of a fetched feed or listing; an entry that cannot be read is a report error."""
+    if source.kind == "federal_register":
+        return register_items(result, report)
     if source.kind == "html_listing":
         links = parse_listing(result.body, result.final_url, listing_rules(source), result.headers)
         return [Item(url=link.url, listed=link.published) for link in links]

@@ -10,10 +10,12 @@ from datetime import datetime
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.facts import DocumentFacts
 from models.fetched import FetchOutcome, FetchResult
 from models.source import SourceConfig
 from pipeline.config.settings import Settings
 from pipeline.fetching.blocks import html_to_text
+from pipeline.fetching.federal_register import is_plain_text, plain_text_page
 from pipeline.fetching.feeds import FeedEntry, has_full_text
 from pipeline.fetching.guards import ParseError
 from pipeline.fetching.http import HostPacer, fetch
@@ -61,6 +63,8 @@ class Item:
     guid: str = ""
     language: str | None = None
     listed: datetime | None = None  # the time a listing shows beside the link; the page's own wins
+    page_url: str = ""  # where the text is, when not at `url` (an API's full text of a document)
+    facts: DocumentFacts | None = None  # what an official register says of the document
 
 
 @dataclass(frozen=True)
@@ -185,17 +189,23 @@ def store_item(
         raw_html=item.content_html.encode("utf-8"),
         raw_content_type=FEED_CONTENT_TYPE,
         guid=item.guid or None,
+        facts=item.facts,
     )
     if not item.text:
-        refusal = run.refused(source, item.url)
+        refusal = run.refused(source, item.page_url or item.url)
         if refusal is not None:
             report.errors.append(refusal)
             return False
-        result = run.get(item.url, source_id)
+        result = run.get(item.page_url or item.url, source_id)
         page = None
         if result.ok:
             try:
-                page = extract_page(result.body, result.final_url, source.article, result.headers)
+                if is_plain_text(result.headers):  # a full text, not a page to read as HTML
+                    page = plain_text_page(result.body, result.final_url, result.headers)
+                else:
+                    page = extract_page(
+                        result.body, result.final_url, source.article, result.headers
+                    )
             except ParseError as error:  # no text, nested too deep, too slow to read
                 result = replace(result, outcome=FetchOutcome.HARD, error=str(error))
             except Exception as error:  # whatever else a hostile page sets off: this page's error
