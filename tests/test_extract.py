@@ -235,10 +235,11 @@ def test_tariffs_without_minerals_are_screened_but_export_controls_are_read(
         ("", "skipped", "empty text"),
         (" \n\t ", "skipped", "empty text"),
         (
-            "商务部新闻发言人表示，中方决定暂停对28家美国实体的出口管制措施，为期90天。同时，对钐、钆、铽、镝、"
-            "镥、钪、钇等七种中重稀土相关物项的出口管制措施继续实施。中方愿与各方共同维护全球产业链供应链稳定。",
+            "El Ministerio de Comercio de China anunció el miércoles la suspensión durante noventa "
+            "días de los controles a la exportación sobre veintiocho empresas estadounidenses, y "
+            "mantuvo la prohibición de exportar siete tierras raras impuesta el cuatro de abril.",
             "skipped",
-            "written in 'zh'; the pipeline reads English",
+            "written in 'es'; the pipeline reads English",
         ),
     ],
 )

@@ -75,3 +75,38 @@ def test_threads_meeting_their_first_article_load_the_model_once() -> None:
         results = list(pool.map(lambda _: classify(), range(8)))
     assert results == ["en"] * 8
     assert language._load_identifier.cache_info().misses == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "商务部公告2025年第70号\n暂停实施商务部公告2024年第46号第二款，至2026年11月27日止。",
+        "不可靠实体清单工作机制决定，将11家美国实体列入不可靠实体清单。",
+    ],
+)
+def test_short_chinese_is_chinese_by_its_script(text: str) -> None:
+    """An announcement's heading and decision are too short for the classifier, not for the script."""
+    assert len(text.encode("utf-8")) < language.MIN_BYTES
+    assert detect_language(text) == "zh"
+    assert detect_language(text, "en") == "zh"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "経済産業省は、ガリウムとゲルマニウムの輸出管理を強化すると発表しました。日本政府は"
+            "中国の輸出規制への対応を検討しており、企業は在庫の確保を急いでいます。",
+            "ja",
+        ),
+        (
+            "On 3 July 2023, China's Ministry of Commerce issued the Announcement on Export Control "
+            "of Gallium and Germanium-Related Items (关于对镓、锗相关物项实施出口管制的公告), which "
+            "requires licences for exports of eight gallium and six germanium products from August.",
+            "en",
+        ),
+    ],
+)
+def test_han_characters_in_other_languages_are_not_chinese(text: str, expected: str) -> None:
+    """Japanese writes kana among its Han characters; an English text may quote a Chinese title."""
+    assert detect_language(text, expected) == expected

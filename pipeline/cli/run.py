@@ -158,7 +158,7 @@ def command_extract(args: argparse.Namespace, context: Context) -> int:
     text = (
         f"extracted {summary.articles} article(s) with extractor {extractor.version}: "
         f"{summary.screened} screened out (no mineral or no measure named), "
-        f"{summary.skipped} skipped (empty or not English), {summary.failed} failed; "
+        f"{summary.skipped} skipped (empty, or in a language not read), {summary.failed} failed; "
         f"{len(summary.events)} event(s) touched"
     )
     context.summary(report, text)

@@ -9,9 +9,12 @@ from spacy.tokens import Doc, Token
 
 from models.annotation import Annotation, ArticleText, EventRecord
 from models.vocabulary import Vocabulary, load_vocabulary
+from models.vocabulary.chinese import ChineseVocabulary, load_chinese_vocabulary
 from pipeline.extraction.actions import action_of
+from pipeline.extraction.chinese import ChineseReader
 from pipeline.extraction.decision import Decision, load_decision
 from pipeline.extraction.events import ParsedText, decided_events, events, on_topic
+from pipeline.extraction.instruments import with_instruments
 from pipeline.extraction.lexicon import lexicon_of
 from pipeline.extraction.nlp import load_pipeline
 from pipeline.extraction.quantities import quantities
@@ -31,13 +34,16 @@ class Extractor:
         vocabulary: Vocabulary,
         screening: bool = True,
         decision: Decision | None = None,
+        chinese: ChineseVocabulary | None = None,
     ) -> None:
         self.nlp = nlp
         self.vocabulary = vocabulary
         self.screening = screening  # False: the trained pipeline reads every readable text
         self.decision = decision  # None: the rules alone decide what is an event
         model = decision.meta["digest"] if decision is not None else None
-        self.version = extractor_version(nlp, vocabulary, str(model) if model else None)
+        chinese = chinese if chinese is not None else load_chinese_vocabulary()
+        self.version = extractor_version(nlp, vocabulary, str(model) if model else None, chinese)
+        self.chinese = ChineseReader(chinese, vocabulary)  # reads texts in Chinese
         self.lexicon = lexicon_of(vocabulary)
         self.tagger = Tagger(nlp, vocabulary, self.lexicon)
 
@@ -87,7 +93,7 @@ class Extractor:
 
     def _screen(self, article: ArticleText) -> Annotation | Reading:
         """An annotation for a text the trained pipeline need not read, else the doc it must read."""
-        return screen(article, self.tagger, self.version, self.screening)
+        return screen(article, self.tagger, self.version, self.screening, self.chinese)
 
     def parsed_text(
         self, article: ArticleText, doc: Doc, reading: Reading | None = None
@@ -112,6 +118,7 @@ class Extractor:
             records = events(text)
         else:
             records, held = decided_events(text, self.decision)
+        records = with_instruments(records, article.title, self.chinese.instruments)
         if (
             reading is not None and reading.blanked
         ):  # paragraphs not read keep their vocabulary tags

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from spacy.tokens import Doc
 
 from models.annotation import Annotation, ArticleText
+from pipeline.extraction.chinese import ChineseReader
 from pipeline.extraction.events import EXPORT_SIDE_MEASURES, FORWARD_REACH
 from pipeline.extraction.lexicon import Lexicon
 from pipeline.extraction.tagging import Tagger, Tags
@@ -19,6 +20,7 @@ LINE = re.compile(r"[^\n]+")
 LINK_LINE_CHARS = 160  # a linked headline is at most this long
 SENTENCE_ENDS = (".", "!")  # a headline may ask ("?") but does not end with a full stop
 CLOSING_QUOTES = "\"'\u201d\u2019"
+CHINESE = "zh"  # texts in this language go to the Chinese reader
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,19 @@ class Reading:
 
 
 def screen(
-    article: ArticleText, tagger: Tagger, version: str, screening: bool = True
+    article: ArticleText,
+    tagger: Tagger,
+    version: str,
+    screening: bool = True,
+    chinese: ChineseReader | None = None,
 ) -> Annotation | Reading:
     """An annotation for a text the trained pipeline need not read, else the doc it must read."""
     language = article.language or detect_language(article.text)
+    # Chinese goes to the Chinese reader, when the caller has one; other languages are skipped.
+    if language == CHINESE and chinese is not None:
+        if not article.text.strip():
+            return unread(article, ([], []), "skipped", "empty text", version)
+        return chinese.annotate(article, version)
     if language not in (None, "en"):
         written = f"written in {language!r}; the pipeline reads English"
         return unread(article, ([], []), "skipped", written, version)

@@ -10,6 +10,7 @@ from spacy.language import Language
 
 from models.annotation import EXTRACTOR_VERSION
 from models.vocabulary import Vocabulary
+from models.vocabulary.chinese import ChineseVocabulary, load_chinese_vocabulary
 from pipeline.extraction.nlp import pipeline_version
 
 # The code whose change can change an annotation: the stages, the text helpers they call, the
@@ -48,19 +49,25 @@ def code_digest() -> str:
     return digest_of(code_sources())
 
 
-def vocabulary_digest(vocabulary: Vocabulary) -> str:
+def vocabulary_digest(vocabulary: Vocabulary | ChineseVocabulary) -> str:
     """A digest of what a vocabulary holds, as read: a comment or a reordered key changes nothing."""
     return hashlib.sha256(repr(vocabulary).encode()).hexdigest()
 
 
-def extractor_version(nlp: Language, vocabulary: Vocabulary, model: str | None = None) -> str:
+def extractor_version(
+    nlp: Language,
+    vocabulary: Vocabulary,
+    model: str | None = None,
+    chinese: ChineseVocabulary | None = None,
+) -> str:
     """The version stored with every annotation: any change to code, words, pipeline or trained
     decision changes it. `model` is the decision's digest; without one, events come from the rules.
+    `chinese` is the Chinese vocabulary read (the shipped one by default).
     """
     pipeline = pipeline_version(nlp)
-    digest = hashlib.sha256(
-        f"{code_digest()}\0{vocabulary_digest(vocabulary)}\0{pipeline}\0{model}".encode()
-    )
+    words = vocabulary_digest(vocabulary)
+    words += vocabulary_digest(chinese if chinese is not None else load_chinese_vocabulary())
+    digest = hashlib.sha256(f"{code_digest()}\0{words}\0{pipeline}\0{model}".encode())
     parts = [digest.hexdigest()[:DIGEST_CHARS]]
     if model is not None:
         parts.insert(0, model[:DIGEST_CHARS])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import cache
 
@@ -12,6 +13,12 @@ MIN_BYTES = (
     200  # UTF-8 bytes, what langid reads; below this it guesses (element names read as Latin)
 )
 CONFIDENT = 0.6  # normalised probability (over 97 languages) at which the words overrule the page
+# Chinese is told by its script: Han characters as most of the letters, and next to no kana or
+# hangul (Japanese, Korean). The classifier reads short Chinese as unknown, or as Wu ("wuu").
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+KANA_OR_HANGUL = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
+LETTER = re.compile(r"[^\W\d_]")
+MIN_HAN = 12  # characters: a short headline in Chinese is enough
 
 
 _LOADING = threading.Lock()
@@ -43,9 +50,20 @@ def detect_language(text: str, declared: object = None) -> str | None:
     """The text's language: the classifier's when it is confident, else the declared one."""
     stated = declared_language(declared)
     sample = text[:SAMPLE_CHARS]
+    if _written_in_chinese(sample):
+        return "zh"
     if len(sample.strip().encode("utf-8")) < MIN_BYTES:
         return stated
     code, probability = _identifier().classify(sample)
     if probability >= CONFIDENT or stated is None:
         return str(code)
     return stated
+
+
+def _written_in_chinese(sample: str) -> bool:
+    """Whether a text is in Chinese by its script: mostly Han characters, hardly any kana or hangul."""
+    han = len(HAN.findall(sample))
+    if han < MIN_HAN:
+        return False
+    letters = len(LETTER.findall(sample))
+    return 2 * han >= letters and 10 * len(KANA_OR_HANGUL.findall(sample)) < han

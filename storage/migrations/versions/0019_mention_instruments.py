@@ -22,7 +22,7 @@ COLUMNS_END = ("m.recalls_on, m.reviewed\n", "m.recalls_on, m.reviewed, m.instru
 def _mentions_view(instrument: bool) -> str:
     """v_mentions as revision 0017 made it, with `instrument` when asked."""
     reviews = import_module("storage.migrations.versions.0017_reviews")
-    body = reviews._views(reviewed=True)["v_mentions"]
+    body: str = reviews._views(reviewed=True)["v_mentions"]
     old, new = COLUMNS_END
     assert old in body, f"v_mentions no longer ends its columns with {old!r}"
     return body.replace(old, new) if instrument else body
