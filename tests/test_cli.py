@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from pipeline.cli import build_parser, main
+from pipeline.config.sources import load_sources
 from storage.engine import open_engine
 from tests.stored import newstrack
 
@@ -303,7 +304,7 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 
 def test_shipped_sources_include_the_real_feeds() -> None:
-    """sources.yaml ships Rare Earth Exchanges, four CNBC feeds and both MOFCOM listings."""
+    """sources.yaml ships Rare Earth Exchanges, four CNBC feeds and MOFCOM in English and Chinese."""
     from pipeline.config.sources import load_sources
 
     sources = load_sources(PROJECT / "sources.yaml")
@@ -312,6 +313,7 @@ def test_shipped_sources_include_the_real_feeds() -> None:
     for feed in ("100003114", "100727362", "20910258", "10000664"):
         assert any(url.endswith(f"id={feed}") and "search.cnbc.com" in url for url in urls)
     assert sum("english.mofcom.gov.cn" in url for url in urls) == 2
+    assert sum("www.mofcom.gov.cn" in url for url in urls) == 5  # three yearly indexes, two lists
     assert FIXTURES.is_dir()
 
 
@@ -377,7 +379,7 @@ def test_sources_lists_health(sqlite_url: str, capsys: pytest.CaptureFixture[str
     capsys.readouterr()
     assert main(["--db", sqlite_url, "--json", "sources"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
-    assert len(rows) == 7
+    assert len(rows) == len(load_sources(PROJECT / "sources.yaml"))
     assert rows["mofcom-announcements"]["articles_7d"] > 0
     assert rows["mofcom-announcements"]["failures"] == 0
     assert rows["mofcom-announcements"]["last_success"] is not None

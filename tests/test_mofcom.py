@@ -32,7 +32,8 @@ def _articles(database: Path) -> list[tuple[str, str, str, str]]:
 
 def _fetch(replay: Path, database: Path) -> None:
     arguments = ["--db", f"sqlite:///{database}", "-q", "fetch", "--replay", str(replay)]
-    assert main([*arguments, "--source", "mofcom"]) in (0, 3)  # 3: one listed page is a 404
+    english = ["--source", "mofcom-news-releases", "--source", "mofcom-announcements"]
+    assert main([*arguments, *english]) in (0, 3)  # 3: one listed page is a 404
 
 
 def test_both_layouts_give_the_same_articles(tmp_path: Path) -> None:
@@ -119,3 +120,45 @@ def test_article_body_by_selectors_else_generic(body: str) -> None:
     assert page.title == "Title"
     assert page.published == datetime(2024, 12, 3, 6, 0, tzinfo=UTC)
     assert page.text_extractor == ("selectors" if "TRS_Editor" in body else "trafilatura")
+
+
+CHINESE = ("mofcom-zh-announcements", "mofcom-zh-spokesperson", "mofcom-zh-news-releases")
+
+
+def test_chinese_site_announcements_answers_and_releases(tmp_path: Path) -> None:
+    """Yearly announcement listings (two pages for 2025), answers and releases, in both layouts."""
+    database = tmp_path / "zh.db"
+    arguments = ["--db", f"sqlite:///{database}", "-q", "fetch", "--replay", str(SNAPSHOT)]
+    assert main([*arguments, *(f"--source={name}" for name in CHINESE)]) == 0
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT a.url, a.title, a.published_at, a.language, a.text, s.name FROM articles a "
+            "JOIN sources s ON s.id = a.source_id"
+        ).fetchall()
+    by_source: dict[str, list[str]] = {}
+    for url, _, _, _, _, source in rows:
+        by_source.setdefault(source, []).append(url)
+    assert {name: len(urls) for name, urls in by_source.items()} == {
+        "mofcom-zh-announcements": 8,  # 2025 over two listing pages, 2024, 2023
+        "mofcom-zh-spokesperson": 3,
+        "mofcom-zh-news-releases": 2,
+    }
+    assert all(language == "zh" for _, _, _, language, _, _ in rows)
+    pages = {
+        url.rsplit("/", 1)[-1]: (title, published, text)
+        for url, title, published, _, text, _ in rows
+    }
+    # The current layout: PubDate and the time after 发布时间, in Beijing time.
+    title, published, text = pages["art_b6c1e0f25a8d4f7e9c3a1d2e4f6a8b0c.html"]
+    assert title.startswith("商务部公告2025年第72号")
+    assert published.startswith("2025-11-09 09:30")
+    assert "至2026年11月27日" in text and "附件" in text
+    # The earlier layout, GBK-encoded with the charset only in <meta>: #artitle and .artCon.
+    title, published, text = pages["art_3b2a19f8e7d6c5b4a3928170f6e5d4c3.html"]
+    assert title == "商务部公告2024年第46号 关于加强相关两用物项对美国出口管制的公告"
+    assert published.startswith("2024-12-03 04:05")
+    assert "原则上不予许可镓、锗、锑、超硬材料相关两用物项对美国出口" in text
+    # The spokesperson list: `.listCon.iListCon ul li`, the date in a span.
+    title, published, text = pages["20251003611234.shtml"]
+    assert title == "商务部新闻发言人就稀土相关物项出口管制措施答记者问"
+    assert published.startswith("2025-10-09 10:40")

@@ -57,7 +57,7 @@ def test_valid_registry_loads(tmp_path: Path) -> None:
 def test_shipped_registry_loads() -> None:
     """The sources.yaml shipped with newstrack is valid."""
     sources = {source.name: source for source in load_sources(PROJECT / "sources.yaml")}
-    assert len(sources) == 7
+    assert len(sources) == 11
     assert sources["mofcom-news-releases"].article.timezone == "Asia/Shanghai"
 
 
