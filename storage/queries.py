@@ -45,6 +45,8 @@ class DatabaseTotals:
     mentions: int
     top_elements: list[tuple[str, int]]
     measures_today: dict[str, int]  # measures by their state today (UTC)
+    with_instrument: int = 0  # events whose reports name their legal instrument
+    instrument_also_elsewhere: int = 0  # of those, events reported by more than one source
 
 
 def pending_article_ids(
@@ -134,6 +136,16 @@ def totals(session: Session, top: int = 5) -> DatabaseTotals:
         mentions=session.scalar(select(func.count()).select_from(Mention)) or 0,
         top_elements=[(name, count) for name, count in top_elements],
         measures_today=_measures_by_state(session, datetime.now(UTC).date()),
+        with_instrument=session.scalar(
+            select(func.count()).select_from(Event).where(Event.instrument.is_not(None))
+        )
+        or 0,
+        instrument_also_elsewhere=session.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(Event.instrument.is_not(None), Event.source_count > 1)
+        )
+        or 0,
     )
 
 

@@ -164,6 +164,25 @@ def test_annotate_follows_the_contract(seed_text: str) -> None:
     assert outputs[1]["events"] == []
 
 
+def test_annotate_reads_a_chinese_announcement_with_its_instrument() -> None:
+    """A Chinese announcement is read, not skipped: its event, Chinese evidence and instrument."""
+    text = (
+        "商务部公告2024年第46号\n\n决定加强相关两用物项对美国出口管制。现将有关事项公告如下：\n\n"
+        "二、原则上不予许可镓、锗、锑、超硬材料相关两用物项对美国出口。\n\n本公告自公布之日起正式实施。"
+    )
+    line = json.dumps({"id": "46", "text": text, "published": "2024-12-03T04:05:00Z"})
+    result = newstrack("annotate", stdin=line + "\n")
+    assert result.returncode == 0, result.stderr
+    (output,) = [json.loads(row) for row in result.stdout.splitlines()]
+    assert output["status"] == "read"
+    bans = [event for event in output["events"] if event["measure"] == "export_ban"]
+    assert [(e["actor"], e["target"], e["instrument"]) for e in bans] == [
+        ("CN", "US", "MOFCOM Announcement No. 46 of 2024")
+    ]
+    assert set(bans[0]["elements"]) == {"gallium", "germanium", "antimony"}
+    assert "原则上不予许可" in bans[0]["evidence"]
+
+
 def test_annotate_reports_a_bad_line_and_goes_on() -> None:
     """A non-JSON line is named by number; the good lines are still annotated; exit 3."""
     stdin = '{"id": "a", "text": "China banned gallium exports."}\nnot json at all\n{"id": "b"}\n'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -162,3 +163,35 @@ def test_chinese_site_announcements_answers_and_releases(tmp_path: Path) -> None
     title, published, text = pages["20251003611234.shtml"]
     assert title == "商务部新闻发言人就稀土相关物项出口管制措施答记者问"
     assert published.startswith("2025-10-09 10:40")
+
+
+def test_primary_sources_stand_beside_the_news_in_the_demo(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After the demo, the Chinese announcement is gallium's first source, and official acts group with news."""
+    assert main(["--db", sqlite_url, "--json", "-q", "run", "--replay", str(SNAPSHOT)]) == 3
+    totals = json.loads(capsys.readouterr().out)["totals"]
+    assert totals["with_instrument"] >= 20 and totals["instrument_also_elsewhere"] >= 10
+    assert main(["--db", sqlite_url, "--json", "status", "--element", "gallium"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    first = min(rows, key=lambda row: row["first_reported"])
+    assert first["first_url"].startswith("https://www.mofcom.gov.cn/zcfb/zcgg/art/")
+    assert rows[0]["first_url"].startswith("https://www.mofcom.gov.cn/zcfb/zcgg/art/2024/")
+    query = (
+        "SELECT e.instrument, group_concat(DISTINCT a.language) AS languages, "
+        "group_concat(DISTINCT s.name) AS sources FROM events e "
+        "JOIN mentions m ON m.event_id = e.id JOIN articles a ON a.id = m.article_id "
+        "JOIN sources s ON s.id = a.source_id WHERE e.instrument IS NOT NULL GROUP BY e.id"
+    )
+    assert main(["--db", sqlite_url, "--json", "sql", query]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert any(  # the April 4 controls: one event, reported in Chinese and in English
+        set(row["languages"].split(",")) == {"zh", "en"}
+        for row in rows
+        if row["instrument"] == "MOFCOM Announcement No. 18 of 2025"
+    )
+    entity_list = [  # the Entity List rule of 2025-03-25, one event per country
+        set(row["sources"].split(",")) for row in rows if row["instrument"] == "FR Doc. 2025-05083"
+    ]
+    assert len(entity_list) >= 3
+    assert any("federal-register" in names and len(names) > 1 for names in entity_list)

@@ -10,20 +10,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from models.vocabulary import ACTIONS, MEASURES, Vocabulary, load_vocabulary
+from models.vocabulary import ACTIONS, MEASURES, Compound, Vocabulary, load_vocabulary
 from models.vocabulary.reading import VocabularyError, read_document, read_named_lists
 from models.vocabulary.words import shipped_folder
 
 MODALITY_CUES = ("hypothetical", "reported", "negated")  # the modalities a cue word can set
-
-
-@dataclass(frozen=True)
-class ChineseCompound:
-    """A fixed string naming elements together (钕铁硼: neodymium, as a magnet)."""
-
-    text: str
-    elements: tuple[str, ...]
-    form: str | None
 
 
 @dataclass(frozen=True)
@@ -85,7 +76,7 @@ class ChineseVocabulary:
     """Chinese words mapped to the English vocabulary's names."""
 
     elements: dict[str, str]  # Chinese name -> canonical element name
-    compounds: tuple[ChineseCompound, ...]
+    compounds: tuple[Compound, ...]
     groups: dict[str, str]  # Chinese group word -> canonical group name
     unnamed: tuple[str, ...]  # materials with no element of their own (超硬材料)
     forms_after: dict[str, str]
@@ -122,7 +113,7 @@ def load_chinese_vocabulary(
     vocabulary = ChineseVocabulary(
         elements=_mapping(elements_doc, "elements", "elements.yaml"),
         compounds=tuple(
-            ChineseCompound(str(c["text"]), _strings(c.get("elements")), c.get("form"))
+            Compound(str(c["text"]), _strings(c.get("elements")), c.get("form"))
             for c in elements_doc.get("compounds") or []
         ),
         groups=_mapping(elements_doc, "groups", "elements.yaml"),

@@ -201,6 +201,7 @@ def annotation_to_json(annotation: Annotation) -> dict[str, Any]:
                 "target": event.target,
                 "target_count": event.target_count,
                 "target_unit": event.target_unit,
+                "instrument": event.instrument,
                 "quantities": [_quantity_json(q) for q in event.quantities],
                 "dates": [
                     {"date": d.value.isoformat(), "role": d.role, "text": d.text}

@@ -211,6 +211,9 @@ def command_run(args: argparse.Namespace, context: Context) -> int:
             or "none"
         )
         + " (newstrack status --element NAME)",
+        f"{totals.with_instrument} event(s) name their instrument (an announcement, a Federal "
+        f"Register document), {totals.instrument_also_elsewhere} of them reported by more than "
+        "one source",
         'query them with: newstrack sql "SELECT * FROM v_events ORDER BY source_count DESC LIMIT 20"',
     ]
     context.summary(report, "\n".join(lines))

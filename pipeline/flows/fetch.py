@@ -27,7 +27,16 @@ from pipeline.flows.fetch_register import (
     following_register_pages,
     register_items,
 )
-from pipeline.flows.fetch_run import FetchRun, Item, SourceReport, StoredHook, item_of, store_item
+from pipeline.flows.fetch_run import (
+    FetchRun,
+    Item,
+    Paging,
+    SourceReport,
+    StoredHook,
+    follow_pages,
+    item_of,
+    store_item,
+)
 from storage.articles import adopt_articles, known_guids, known_urls
 from storage.queries import resting_sources
 from storage.sessions import unit_of_work
@@ -192,36 +201,13 @@ def _older_listing_pages(
     report: SourceReport,
 ) -> list[Item]:
     """Items of a listing's following pages, up to the source's `listing.pages`."""
-    items: list[Item] = []
-    page = first
-    for _ in range(source.listing_pages - 1):
-        assert source.next_selector is not None
-        try:
-            following = parse_next_page(
-                page.body, page.final_url, source.next_selector, page.headers
-            )
-        except Exception as error:  # the items of this page are kept; the pages after are not
-            log.debug("%s: next page not found", page.final_url, exc_info=True)
-            report.errors.append(f"{page.final_url}: next page: {described(error)}")
-            break
-        if following is None:
-            break
-        refusal = run.refused(source, following)
-        if refusal is not None:
-            report.errors.append(refusal)
-            break
-        page = run.get(following, source_id)
-        try:
-            found = _items_of(source, page, report) if page.ok else []
-        except Exception as error:  # a hostile following page fails alone, like a first one
-            log.debug("%s: not read", following, exc_info=True)
-            page = replace(page, outcome=FetchOutcome.HARD, error=described(error))
-        run.log_fetch(source_id, page)
-        if not page.ok:
-            report.errors.append(f"{following}: {page.outcome}: {page.error}")
-            break
-        items.extend(found)
-    return items
+    selector = source.next_selector or ""
+    paging = Paging(
+        pages=source.listing_pages,
+        next_of=lambda page: parse_next_page(page.body, page.final_url, selector, page.headers),
+        items_of=lambda page: _items_of(source, page, report),
+    )
+    return follow_pages(run, source, source_id, first, report, paging)
 
 
 def _items_of(source: SourceConfig, result: FetchResult, report: SourceReport) -> list[Item]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from models.fetched import FetchOutcome, FetchResult
+from models.fetched import FetchResult
 from models.source import SourceConfig
 from pipeline.fetching.federal_register import (
     RegisterDocument,
@@ -14,8 +13,7 @@ from pipeline.fetching.federal_register import (
     parse_results,
     query_url,
 )
-from pipeline.flows.failures import described
-from pipeline.flows.fetch_run import FetchRun, Item, SourceReport
+from pipeline.flows.fetch_run import FetchRun, Item, Paging, SourceReport, follow_pages
 
 log = logging.getLogger("newstrack")
 KIND = "federal_register"
@@ -55,32 +53,11 @@ def following_register_pages(
     first: FetchResult,
     report: SourceReport,
 ) -> list[Item]:
-    """Items of the result pages after the first, through `next_page_url`, up to `api.pages`.
-
-    A page that fails ends the paging: the items of the pages before it are kept.
-    """
-    items: list[Item] = []
-    page = first
-    pages = source.query.pages if source.query is not None else 1
-    for _ in range(pages - 1):
-        try:
-            following = following_page(page.body, page.final_url, page.headers)
-        except Exception as error:  # the items of this page are kept; the pages after are not
-            report.errors.append(f"{page.final_url}: next page: {described(error)}")
-            break
-        if following is None:
-            break
-        page = run.get(following, source_id)
-        found: list[Item] = []
-        if page.ok:
-            try:
-                found = register_items(page, report)
-            except Exception as error:  # a malformed following page fails alone, like a first one
-                log.debug("%s: not read", following, exc_info=True)
-                page = replace(page, outcome=FetchOutcome.HARD, error=described(error))
-        run.log_fetch(source_id, page)
-        if not page.ok:
-            report.errors.append(f"{following}: {page.outcome}: {page.error}")
-            break
-        items.extend(found)
-    return items
+    """Items of the result pages after the first, through `next_page_url`, up to `api.pages`."""
+    paging = Paging(
+        pages=source.query.pages if source.query is not None else 1,
+        next_of=lambda page: following_page(page.body, page.final_url, page.headers),
+        items_of=lambda page: register_items(page, report),
+        robots=False,  # an API is for machines, as a feed is
+    )
+    return follow_pages(run, source, source_id, first, report, paging)

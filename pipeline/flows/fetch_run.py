@@ -68,6 +68,16 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Paging:
+    """How a source's pages follow one another: how many, where the next is, what each holds."""
+
+    pages: int
+    next_of: Callable[[FetchResult], str | None]
+    items_of: Callable[[FetchResult], list[Item]]
+    robots: bool = True  # whether robots.txt is asked (pages are; an API is for machines)
+
+
+@dataclass(frozen=True)
 class FetchRun:
     """What every source of one fetch run shares."""
 
@@ -237,3 +247,46 @@ def store_item(
     else:
         report.stored += 1
     return False
+
+
+def follow_pages(
+    run: FetchRun,
+    source: SourceConfig,
+    source_id: int | None,
+    first: FetchResult,
+    report: SourceReport,
+    paging: Paging,
+) -> list[Item]:
+    """Items of the pages after the first, each found on the one before, up to `paging.pages` in all.
+
+    A page that fails ends the paging: the items of the pages before it are kept.
+    """
+    items: list[Item] = []
+    page = first
+    for _ in range(paging.pages - 1):
+        try:
+            following = paging.next_of(page)
+        except Exception as error:  # the items of this page are kept; the pages after are not
+            log.debug("%s: next page not found", page.final_url, exc_info=True)
+            report.errors.append(f"{page.final_url}: next page: {described(error)}")
+            break
+        if following is None:
+            break
+        refusal = run.refused(source, following) if paging.robots else None
+        if refusal is not None:
+            report.errors.append(refusal)
+            break
+        page = run.get(following, source_id)
+        found: list[Item] = []
+        if page.ok:
+            try:
+                found = paging.items_of(page)
+            except Exception as error:  # a hostile following page fails alone, like a first one
+                log.debug("%s: not read", following, exc_info=True)
+                page = replace(page, outcome=FetchOutcome.HARD, error=described(error))
+        run.log_fetch(source_id, page)
+        if not page.ok:
+            report.errors.append(f"{following}: {page.outcome}: {page.error}")
+            break
+        items.extend(found)
+    return items
