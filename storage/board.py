@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Date, column, func, or_, select, text
+from sqlalchemy import table as sql_table
 from sqlalchemy.orm import Session
 
 from models import (
@@ -27,6 +29,8 @@ from storage.queries import event_lists
 
 SEARCH_LIMIT = 100  # search lists at most this many events and articles each
 # What full-text search reads of each table, and its FTS5 table (SQLite) or GIN index (PostgreSQL).
+# Scripts written without spaces between words: Han (with its extensions), kana.
+UNSPACED_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 SEARCHED = {
     "articles": ("search_articles", ("title", "text")),
     "mentions": ("search_mentions", ("sentence",)),
@@ -410,8 +414,24 @@ def search_articles(session: Session, words: str) -> list[tuple[int, str, str, d
 
 def _matching(session: Session, table: str, words: str) -> Any:
     """The ids of the rows of `articles` (title and text) or `mentions` (sentence) holding every
-    word, by the full-text search migration 0018 made: FTS5 on SQLite, GIN on PostgreSQL."""
+    word, by the full-text search migration 0018 made: FTS5 on SQLite, GIN on PostgreSQL.
+
+    Chinese and Japanese are written without spaces, so those indexes hold a whole run of
+    characters as one word: a term in those scripts is matched inside the text instead.
+    """
     search, columns = SEARCHED[table]
+    terms = words.split()
+    unspaced = [term for term in terms if UNSPACED_SCRIPT.search(term)]
+    spaced = " ".join(term for term in terms if term not in unspaced)
+    rows = sql_table(table, column("id"), *(column(name) for name in columns))
+    found = select(rows.c.id).where(
+        *(
+            or_(*(rows.c[name].contains(term, autoescape=True) for name in columns))
+            for term in unspaced
+        )
+    )
+    if not spaced:
+        return found
     if session.get_bind().dialect.name == "postgresql":
         # The expression of the index, word for word, so PostgreSQL uses it.
         document = " || ' ' || ".join(f"coalesce({c}, '')" for c in columns)
@@ -419,10 +439,12 @@ def _matching(session: Session, table: str, words: str) -> Any:
             f"SELECT id FROM {table} "
             f"WHERE to_tsvector('english', {document}) @@ plainto_tsquery('english', :words)"
         )
-        return text(sql).bindparams(words=words).columns(column("id"))
-    phrase = " ".join('"' + term.replace('"', '""') + '"' for term in words.split())
-    sql = f"SELECT rowid FROM {search} WHERE {search} MATCH :words"
-    return text(sql).bindparams(words=phrase).columns(column("rowid"))
+        indexed = text(sql).bindparams(words=spaced).columns(column("id"))
+    else:
+        phrase = " ".join('"' + term.replace('"', '""') + '"' for term in spaced.split())
+        sql = f"SELECT rowid FROM {search} WHERE {search} MATCH :words"
+        indexed = text(sql).bindparams(words=phrase).columns(column("rowid"))
+    return found.where(rows.c.id.in_(indexed)) if unspaced else indexed
 
 
 def _utc(moment: datetime | None) -> Any:

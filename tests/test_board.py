@@ -415,3 +415,34 @@ def test_many_pages_read_at_once_all_answer(board: httpx.Client) -> None:
     with ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(lambda path: board.get(path).status_code, paths))
     assert statuses == [200] * len(paths)
+
+
+def test_search_finds_chinese_words_inside_unspaced_text(
+    database_url: str, extractor: Extractor
+) -> None:
+    """镓 is found inside 镓、锗、锑 (the full-text index holds that run as one word), with others."""
+    announcement = "https://c.example/zh/46"
+    chinese = (
+        "商务部公告2024年第46号\n\n"
+        "二、原则上不予许可镓、锗、锑、超硬材料相关两用物项对美国出口。\n\n本公告自公布之日起正式实施。"
+    )
+    session_factory = store_lifecycle(
+        database_url, extractor, [(announcement, "2024-12-03", chinese)]
+    )
+    with (
+        open_reader(database_url) as engine,
+        serving_app(create_app(engine)) as base,
+        httpx.Client(base_url=base) as client,
+    ):
+
+        def found(words: str) -> tuple[set[str], int]:
+            answer = client.get("/api/search", params={"q": words}).json()
+            return {url for _, _, url, _ in answer["articles"]}, len(answer["events"])
+
+        assert found("镓") == ({announcement}, 1)
+        assert found("锗 镓")[0] == {announcement}  # every word, in any order
+        assert found("镓 pigs") == (set(), 0)  # a spaced word still goes through the index
+        assert found("镓%")[0] == set()  # LIKE's signs are literal
+        assert found("钨")[0] == set()
+        page = client.get("/search", params={"q": "镓"})
+        assert page.status_code == 200 and "Events (1)" in page.text and "Articles (1)" in page.text
