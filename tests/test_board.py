@@ -426,9 +426,7 @@ def test_search_finds_chinese_words_inside_unspaced_text(
         "商务部公告2024年第46号\n\n"
         "二、原则上不予许可镓、锗、锑、超硬材料相关两用物项对美国出口。\n\n本公告自公布之日起正式实施。"
     )
-    session_factory = store_lifecycle(
-        database_url, extractor, [(announcement, "2024-12-03", chinese)]
-    )
+    store_lifecycle(database_url, extractor, [(announcement, "2024-12-03", chinese)])
     with (
         open_reader(database_url) as engine,
         serving_app(create_app(engine)) as base,
