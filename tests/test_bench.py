@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,42 @@ def test_the_report_times_every_canned_query_with_its_defaults(
     ready(sqlite_url)
     times = report.query_times(sqlite_url)
     assert set(times) == {*canned_queries(), "status", "status gallium"}
+
+
+def test_the_fetch_benchmarks_print_every_part_on_a_few_pages(tmp_path: Path) -> None:
+    """bench/fetch_stage.py and bench/plain.py serve three saved pages and time each part."""
+    for number in range(3):
+        paragraphs = "".join(
+            f"<p>Paragraph {line} of story {number}: the port of Rotterdam handled more ships "
+            f"this spring than last, and the harbour authority said waiting times fell.</p>"
+            for line in range(8)
+        )
+        (tmp_path / f"story{number}.html").write_text(
+            f"<html lang='en'><head><title>Story {number}</title></head><body><nav>Home</nav>"
+            f"<article><h1>Story {number}</h1>{paragraphs}</article></body></html>"
+        )
+    pages = ["--pages", str(tmp_path), "--hosts", "2"]
+    stage = subprocess.run(
+        [sys.executable, str(PROJECT / "bench" / "fetch_stage.py"), *pages],
+        capture_output=True, text=True, check=False, cwd=PROJECT,
+    )  # fmt: skip
+    assert stage.returncode == 0, stage.stderr
+    calls = {
+        line[:26].strip(): int(line[26:33])
+        for line in stage.stdout.splitlines()
+        if line[:1] == " " or line.startswith("sources ")
+        if line[26:33].strip().isdigit()
+    }
+    assert calls["sources"] == 2 and calls["page reading"] == 3 and calls["article insert"] == 3
+    assert calls["http GET"] == 5 and {"trafilatura", "language", "fingerprint"} <= set(calls)
+    assert "3 stored" in stage.stdout and "ratio page reading / trafilatura alone" in stage.stdout
+    plain = subprocess.run(
+        [sys.executable, str(PROJECT / "bench" / "plain.py"), *pages],
+        capture_output=True, text=True, check=False, cwd=PROJECT,
+    )  # fmt: skip
+    assert plain.returncode == 0, plain.stderr
+    parts = {line.split("  ")[1].strip() for line in plain.stdout.splitlines() if line[:2] == "  "}
+    assert {"fetching", "trafilatura", "spaCy", "storing"} <= parts
+    assert "3 pages fetched, 3 texts stored" in plain.stdout
+    assert "newstrack run:" in plain.stdout and "3 articles stored" in plain.stdout
+    assert "ratio script / newstrack run" in plain.stdout
