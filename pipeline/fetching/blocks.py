@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import trafilatura
 from bs4 import BeautifulSoup, Tag
+from lxml.html import HtmlElement
 
 from pipeline.fetching.boilerplate import drop_boilerplate
 from pipeline.fetching.guards import UNBOUNDED, Deadline
-from pipeline.fetching.markup import clean_line, parse_html, strip_controls
+from pipeline.fetching.markup import clean_line, own_lxml_dictionary, parse_html, strip_controls
 
 BLOCK_TAGS = ("p", "h2", "h3", "h4", "li", "blockquote")
 
@@ -42,8 +43,12 @@ def blocks_text(root: Tag, deadline: Deadline = UNBOUNDED) -> str:
     return "\n\n".join(blocks)
 
 
-def trafilatura_text(html: str, url: str) -> str:
-    """Main text by trafilatura, paragraphs a blank line apart ("" when it finds none)."""
+def trafilatura_text(html: str | HtmlElement, url: str) -> str:
+    """Main text by trafilatura, paragraphs a blank line apart ("" when it finds none).
+
+    Given the markup it parses it; given a tree (parse_tree's) it reads a copy, the tree unchanged.
+    """
+    own_lxml_dictionary()
     extracted = trafilatura.extract(
         html, url=url, favor_precision=True, include_comments=False, include_tables=False
     )

@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from bs4 import Tag
-
 from models.source import ArticleSelectors
 from pipeline.fetching.blocks import blocks_text, generic_text, trafilatura_text
 from pipeline.fetching.boilerplate import drop_boilerplate
@@ -15,10 +13,13 @@ from pipeline.fetching.encoding import body_encoding
 from pipeline.fetching.guards import PAGE_SECONDS, Deadline, PageTooSlow, ParseError, TooDeep
 from pipeline.fetching.markup import (
     clean_line,
-    meta_content,
     parse_html,
+    parse_tree,
     select_text,
+    soup_marks,
     strip_controls,
+    strip_sequences,
+    tree_marks,
 )
 from pipeline.fetching.times import dateline, page_date
 from pipeline.text.language import detect_language
@@ -62,32 +63,39 @@ def _extract_page(
     deadline: Deadline,
 ) -> Page:
     encoding = body_encoding(body, headers)
-    markup = body.decode(encoding or "utf-8", errors="replace")
-    soup = parse_html(markup)
+    markup = strip_sequences(body.decode(encoding or "utf-8", errors="replace"))
+    # One parse per page: the lxml tree trafilatura reads, unless CSS selectors need BeautifulSoup
+    # (soupsieve's), or the tree is refused or cut short by lxml (parse_html decides then).
+    tree = None if _has_selectors(selectors) else parse_tree(markup)
+    soup = parse_html(markup) if tree is None else None
     deadline.passed()
+    marks = soup_marks(soup) if soup is not None else tree_marks(tree)
     title = (
-        select_text(soup, selectors.title)
-        or meta_content(soup, "og:title")
-        or clean_line(soup.title.get_text() if soup.title else "")
+        (select_text(soup, selectors.title) if soup is not None else "")
+        or marks.meta("og:title")
+        or clean_line(marks.title)
     )
-    published = page_date(soup, selectors.published, selectors.zone, deadline)
-    html_tag = soup.find("html")
-    declared = html_tag.get("lang") if isinstance(html_tag, Tag) else None
-    declared = (
-        declared or meta_content(soup, "og:locale") or (headers or {}).get("content-language")
+    chosen = (
+        soup.select_one(selectors.published) if soup is not None and selectors.published else None
     )
+    published = page_date(marks, selectors.zone, deadline, chosen)
+    declared = marks.lang or marks.meta("og:locale") or (headers or {}).get("content-language")
     text, text_extractor = "", "generic"
     deadline.passed()
-    if selectors.text:
+    if soup is not None and selectors.text:
         container = soup.select_one(selectors.text)
         if container is not None:
             drop_boilerplate(container, deadline)
             text, text_extractor = blocks_text(container, deadline), "selectors"
     deadline.passed()
     if not text:
-        text, text_extractor = trafilatura_text(markup, url), "trafilatura"
+        text, text_extractor = (
+            trafilatura_text(markup if tree is None else tree, url),
+            "trafilatura",
+        )
     deadline.passed()
     if not text:
+        soup = parse_html(markup) if soup is None else soup
         text, text_extractor = generic_text(soup, deadline), "generic"
     text = strip_controls(text)
     if not text.strip():
@@ -100,3 +108,8 @@ def _extract_page(
         language=detect_language(text, declared),
         text_extractor=text_extractor,
     )
+
+
+def _has_selectors(selectors: ArticleSelectors) -> bool:
+    """Whether a source reads its pages with CSS selectors of its own."""
+    return bool(selectors.title or selectors.text or selectors.published)

@@ -7,10 +7,10 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from bs4 import BeautifulSoup
+from bs4 import Tag
 
 from pipeline.fetching.guards import UNBOUNDED, Deadline
-from pipeline.fetching.markup import meta_content, select_text
+from pipeline.fetching.markup import PageMarks, clean_line
 from pipeline.text.dates import resolve_date
 
 JSON_LD_MAX_CHARS = 200_000  # a JSON-LD block longer than this is not read for dates
@@ -100,24 +100,28 @@ def not_in_future(moment: datetime | None, now: datetime | None = None) -> datet
 
 
 def page_date(
-    soup: BeautifulSoup, selector: str | None, zone: tzinfo, deadline: Deadline = UNBOUNDED
+    marks: PageMarks, zone: tzinfo, deadline: Deadline = UNBOUNDED, chosen: Tag | None = None
 ) -> datetime | None:
-    """A page's publication time: its selector's element, <meta>, JSON-LD or <time>, the first read."""
-    chosen = soup.select_one(selector) if selector else None
-    if chosen is not None:
-        moment = (
-            parse_datetime(select_text(soup, selector or ""), zone)
-            or scripted_time(str(chosen))
-            or written_time(chosen.get_text(" "), zone)
-        )
-        if moment is not None:
-            return not_in_future(moment)
-    for candidate in _date_candidates(soup):
+    """A page's publication time: the element its selector chose, <meta>, JSON-LD or <time>."""
+    moment = selected_time(chosen, zone) if chosen is not None else None
+    if moment is not None:
+        return not_in_future(moment)
+    for candidate in _date_candidates(marks):
         deadline.check()
         moment = parse_datetime(candidate, zone)
         if moment is not None:
             return not_in_future(moment)
     return None
+
+
+def selected_time(chosen: Tag, zone: tzinfo) -> datetime | None:
+    """The time an element shows: as an ISO timestamp, written by a script, or as a listed date."""
+    text = chosen.get_text(" ")
+    return (
+        parse_datetime(clean_line(text), zone)
+        or scripted_time(str(chosen))
+        or written_time(text, zone)
+    )
 
 
 def dateline(text: str) -> datetime | None:
@@ -128,15 +132,12 @@ def dateline(text: str) -> datetime | None:
     return not_in_future(datetime(day.year, day.month, day.day, tzinfo=UTC))
 
 
-def _date_candidates(soup: BeautifulSoup) -> Iterator[str]:
+def _date_candidates(marks: PageMarks) -> Iterator[str]:
     for name in PUBLISHED_META:
-        yield meta_content(soup, name)
-    for script in soup.find_all("script", attrs={"type": "application/ld+json"}):
-        yield from _json_ld_dates(script.get_text())
-    for time_tag in soup.find_all("time"):
-        value = time_tag.get("datetime")
-        if isinstance(value, str):
-            yield value
+        yield marks.meta(name)
+    for block in marks.json_ld:
+        yield from _json_ld_dates(block)
+    yield from marks.times
 
 
 def _json_ld_dates(raw: str) -> Iterator[str]:
