@@ -16,7 +16,6 @@ import argparse
 import gzip
 import io
 import json
-import socket
 import subprocess
 import sys
 import tarfile
@@ -30,6 +29,10 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.fetch import loopback_addresses  # noqa: E402  (the project root is on the path now)
+
 CORPUS_PAGES = ROOT / ".venv" / "corpus" / "newspaper4k-0.9.6" / "tests" / "data" / "html"
 PAGE_TYPE = "text/html"  # no charset: the page's own <meta>, or detection, tells it
 FEED_TYPE = "application/rss+xml; charset=utf-8"
@@ -99,16 +102,6 @@ def benchmark_pages(checkout: Path) -> dict[str, bytes]:
     if not packed:
         sys.exit(f"{checkout}: no html/*.html.gz pages in it")
     return {name.removesuffix(".gz"): gzip.decompress(body) for name, body in packed.items()}
-
-
-def loopback_addresses(count: int) -> list[str]:
-    """127.0.0.2, 127.0.0.3, ... when this system lets us bind them, else 127.0.0.1 each time."""
-    try:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.2", 0))
-    except OSError:
-        return ["127.0.0.1"] * count
-    return [f"127.0.0.{2 + i}" for i in range(count)] if count <= 253 else ["127.0.0.1"] * count
 
 
 def feed_of(base: str, names: list[str]) -> bytes:
