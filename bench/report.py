@@ -41,6 +41,8 @@ LINEAR_SLACK = (
 
 EARLIER = (
     ("Fetching: a cold run, then conditional GETs", ("fetch.py",)),
+    ("The fetch stage per part, on 30 real news pages", ("fetch_stage.py", "--repeat", "3")),
+    ("A plain script against `newstrack run`, on 30 real news pages", ("plain.py",)),
     ("Extractor throughput on the snapshot's articles", ("throughput.py",)),
     ("Screening on a realistic feed mix", ("screening.py",)),
     ("Extraction quality on the development set", ("devset.py",)),
