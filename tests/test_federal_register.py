@@ -22,7 +22,7 @@ from models.annotation import Annotation, ArticleText, DateTag, EventMention, Ev
 from models.errors import ConfigError
 from models.facts import CfrReference, DocumentFacts
 from models.register import RegisterQuery
-from models.source import SourceConfig
+from models.source import ArticleSelectors, SourceConfig
 from models.vocabulary import load_vocabulary
 from pipeline.config.settings import HttpSettings, Settings
 from pipeline.config.sources import load_sources
@@ -31,12 +31,12 @@ from pipeline.extraction.facts import apply_facts, entity_list_destinations
 from pipeline.fetching.federal_register import (
     FIELDS,
     parse_results,
-    plain_text_page,
     query_url,
     search_terms,
 )
 from pipeline.fetching.guards import ParseError
 from pipeline.fetching.http import build_client
+from pipeline.fetching.pages import extract_page, plain_text_page
 from pipeline.flows.extract import extract_pending
 from pipeline.flows.fetch import FetchSummary, fetch_sources
 from storage.engine import make_session_factory, open_engine
@@ -351,7 +351,8 @@ def test_a_malformed_result_fails_alone(fields: dict[str, Any], problem: str) ->
 
 def test_a_plain_text_page_is_read_as_text_with_its_lines_joined() -> None:
     """Hard-wrapped lines join into paragraphs; blank lines keep paragraphs apart."""
-    page = plain_text_page(WRAPPED, "https://x/t.txt", {"content-type": "text/plain"})
+    headers = {"content-type": "text/plain; charset=utf-8"}
+    page = extract_page(WRAPPED, "https://x/t.txt", ArticleSelectors(), headers)
     assert page.text.split("\n\n") == [
         "[FR Doc No: 2025-00001]",
         "SUMMARY: The Bureau of Industry and Security adds entities to the Entity List. "

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from models.source import ArticleSelectors
 from pipeline.cli import main
@@ -85,12 +86,37 @@ def test_pattern_keeps_out_links_of_other_shapes() -> None:
 
 
 def test_listed_time_fills_in_for_a_page_without_one(tmp_path: Path) -> None:
-    """A page that shows no time keeps the time its listing item showed."""
-    _fetch(SNAPSHOT, tmp_path / "current.db")
-    with sqlite3.connect(tmp_path / "current.db") as connection:
+    """A page that shows no time keeps the time its listing item showed; one that shows one, its own."""
+    site = "https://english.mofcom.gov.cn"
+    untimed, timed = (f"/Policies/Announcements/art/2025/art_{c * 32}.html" for c in "ab")
+    listing = "".join(
+        f'<section><a href="{path}">Item</a><p><script>document.write(parseToData({ms},1))'
+        "</script></p></section>"
+        for path, ms in ((untimed, 1743751800000), (timed, 1743751800000))
+    )
+    body = "<p>MOFCOM announced export control on {} items under the Export Control Law.</p>"
+    pages = {
+        "/Policies/Announcements/index.html": f"<html><body>{listing}</body></html>",
+        untimed: f'<html><body><div class="art_title"><h1>A</h1></div><div class="art_con">{body.format("gallium")}</div></body></html>',
+        timed: f'<html><body><div class="art_title"><h1>B</h1><div class="art_info"><span class="time">'
+        f'2025-04-05 09:00</span></div></div><div class="art_con">{body.format("germanium")}</div></body></html>',
+    }
+    replay = tmp_path / "replay"
+    responses = []
+    for number, (path, page) in enumerate(pages.items()):
+        (replay / f"{number}.html").parent.mkdir(parents=True, exist_ok=True)
+        (replay / f"{number}.html").write_text(page, encoding="utf-8")
+        responses.append(
+            {"url": site + path, "file": f"{number}.html", "content_type": "text/html"}
+        )
+    (replay / "manifest.yaml").write_text(yaml.safe_dump({"responses": responses}))
+    database = tmp_path / "listed.db"
+    arguments = ["--db", f"sqlite:///{database}", "-q", "fetch", "--replay", str(replay)]
+    assert main([*arguments, "--source", "mofcom-announcements"]) == 0
+    with sqlite3.connect(database) as connection:
         rows = dict(connection.execute("SELECT url, published_at FROM articles").fetchall())
-    listed = "https://english.mofcom.gov.cn/Policies/Announcements/art/2025/"
-    assert rows[listed + "art_1d4a5bea3a29365bcc667b0d8d349d71.html"].startswith("2025-04-04 07:30")
+    assert rows[site + untimed].startswith("2025-04-04 07:30")  # 15:30 in Beijing, from the listing
+    assert rows[site + timed].startswith("2025-04-05 01:00")  # the page's own 09:00 in Beijing
 
 
 @pytest.mark.parametrize(

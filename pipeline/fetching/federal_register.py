@@ -16,8 +16,6 @@ from models.vocabulary.register import RegisterWords, load_register_words
 from pipeline.fetching.encoding import body_encoding
 from pipeline.fetching.guards import ParseError
 from pipeline.fetching.markup import strip_controls
-from pipeline.fetching.pages import Page
-from pipeline.text.language import detect_language
 
 # The fields each result carries: what an article and its facts are made of.
 FIELDS = (
@@ -37,9 +35,6 @@ FIELDS = (
 )
 ORDER = "newest"
 DOCUMENT_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
-PLAIN_TEXT = "text/plain"
-PLAIN_TEXT_EXTRACTOR = "plain_text"  # articles.text_extractor of a full text served as text/plain
-BLANK_LINE = re.compile(r"\n[ \t\f\v]*\n")
 
 
 class ResultError(ValueError):
@@ -156,28 +151,6 @@ def _next_page_url(document: dict[str, Any], url: str) -> str | None:
     if value is not None and not _is_web_url(value):
         raise ParseError(f"{url}: `next_page_url` must be an http(s) URL, got {value!r}")
     return str(value) if value is not None else None
-
-
-def is_plain_text(headers: Mapping[str, str]) -> bool:
-    """Whether a response is plain text, not a page to read as HTML."""
-    return headers.get("content-type", "").split(";")[0].strip().lower() == PLAIN_TEXT
-
-
-def plain_text_page(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> Page:
-    """A full text served as text/plain: its hard-wrapped lines joined into paragraphs."""
-    text = body.decode(body_encoding(body, headers) or "utf-8", errors="replace")
-    paragraphs = BLANK_LINE.split(text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = strip_controls("\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip()))
-    if not text.strip():
-        raise ParseError(f"{url}: no text in the plain-text page")
-    declared = (headers or {}).get("content-language")
-    return Page(
-        title="",
-        published=None,
-        text=text,
-        language=detect_language(text, declared),
-        text_extractor=PLAIN_TEXT_EXTRACTOR,
-    )
 
 
 def _document(result: Any, words: RegisterWords) -> RegisterDocument:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,10 @@ from pipeline.fetching.markup import (
 )
 from pipeline.fetching.times import dateline, page_date
 from pipeline.text.language import detect_language
+
+PLAIN_TEXT = "text/plain"
+PLAIN_TEXT_EXTRACTOR = "plain_text"  # articles.text_extractor of a full text served as text/plain
+BLANK_LINE = re.compile(r"\n[ \t\f\v]*\n")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ def extract_page(
     A page nested deeper than MAX_NESTING is refused, and one whose reading takes longer than
     `seconds` is given up: both are a ParseError naming the URL.
     """
+    if is_plain_text(headers or {}):
+        return plain_text_page(body, url, headers)
     deadline = Deadline(seconds)
     try:
         return _extract_page(body, url, selectors, headers, deadline)
@@ -113,3 +120,25 @@ def _extract_page(
 def _has_selectors(selectors: ArticleSelectors) -> bool:
     """Whether a source reads its pages with CSS selectors of its own."""
     return bool(selectors.title or selectors.text or selectors.published)
+
+
+def is_plain_text(headers: Mapping[str, str]) -> bool:
+    """Whether a response is plain text, not a page to read as HTML."""
+    return headers.get("content-type", "").split(";")[0].strip().lower() == PLAIN_TEXT
+
+
+def plain_text_page(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> Page:
+    """A full text served as text/plain: its hard-wrapped lines joined into paragraphs."""
+    text = body.decode(body_encoding(body, headers) or "utf-8", errors="replace")
+    paragraphs = BLANK_LINE.split(text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = strip_controls("\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip()))
+    if not text.strip():
+        raise ParseError(f"{url}: no text in the plain-text page")
+    declared = (headers or {}).get("content-language")
+    return Page(
+        title="",
+        published=None,
+        text=text,
+        language=detect_language(text, declared),
+        text_extractor=PLAIN_TEXT_EXTRACTOR,
+    )

@@ -16,6 +16,7 @@ from models.errors import NewstrackError
 from models.fetched import FetchOutcome, FetchResult
 from models.source import SourceConfig
 from models.urls import canonicalize_url, without_credentials
+from pipeline.config.federal_register import KIND as REGISTER_KIND
 from pipeline.config.settings import Settings
 from pipeline.fetching.feeds import parse_feed
 from pipeline.fetching.guards import ParseError
@@ -158,7 +159,7 @@ def _fetch_source(
         modified = True
         if source.kind == "html_listing":
             items.extend(_older_listing_pages(run, source, source_id, result, report))
-        elif source.kind == "federal_register":
+        elif source.kind == REGISTER_KIND:
             items.extend(following_register_pages(run, source, source_id, result, report))
     if not modified and not report.errors:
         report.status = "not_modified"
@@ -212,7 +213,7 @@ def _older_listing_pages(
 
 def _items_of(source: SourceConfig, result: FetchResult, report: SourceReport) -> list[Item]:
     """The items of a fetched feed or listing; an entry that cannot be read is a report error."""
-    if source.kind == "federal_register":
+    if source.kind == REGISTER_KIND:
         return register_items(result, report)
     if source.kind == "html_listing":
         links = parse_listing(result.body, result.final_url, listing_rules(source), result.headers)

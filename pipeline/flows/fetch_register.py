@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 from models.fetched import FetchResult
 from models.source import SourceConfig
+from pipeline.config.federal_register import KIND
 from pipeline.fetching.federal_register import (
     RegisterDocument,
     following_page,
@@ -16,7 +17,6 @@ from pipeline.fetching.federal_register import (
 from pipeline.flows.fetch_run import FetchRun, Item, Paging, SourceReport, follow_pages
 
 log = logging.getLogger("newstrack")
-KIND = "federal_register"
 
 
 def first_pages(source: SourceConfig, today: date | None = None) -> tuple[str, ...]:

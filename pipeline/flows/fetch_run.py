@@ -15,7 +15,6 @@ from models.fetched import FetchOutcome, FetchResult
 from models.source import SourceConfig
 from pipeline.config.settings import Settings
 from pipeline.fetching.blocks import html_to_text
-from pipeline.fetching.federal_register import is_plain_text, plain_text_page
 from pipeline.fetching.feeds import FeedEntry, has_full_text
 from pipeline.fetching.guards import ParseError
 from pipeline.fetching.http import HostPacer, fetch
@@ -210,12 +209,7 @@ def store_item(
         page = None
         if result.ok:
             try:
-                if is_plain_text(result.headers):  # a full text, not a page to read as HTML
-                    page = plain_text_page(result.body, result.final_url, result.headers)
-                else:
-                    page = extract_page(
-                        result.body, result.final_url, source.article, result.headers
-                    )
+                page = extract_page(result.body, result.final_url, source.article, result.headers)
             except ParseError as error:  # no text, nested too deep, too slow to read
                 result = replace(result, outcome=FetchOutcome.HARD, error=str(error))
             except Exception as error:  # whatever else a hostile page sets off: this page's error

@@ -16,7 +16,6 @@ from models.urls import canonicalize_url, without_credentials
 from pipeline.config.settings import Settings
 from pipeline.fetching import wordpress
 from pipeline.fetching.blocks import html_to_text
-from pipeline.fetching.federal_register import is_plain_text, plain_text_page
 from pipeline.fetching.guards import ParseError
 from pipeline.fetching.http import fetching_for
 from pipeline.fetching.pages import extract_page
@@ -73,10 +72,7 @@ def _text_of(page: StoredPage, selectors: ArticleSelectors | None) -> tuple[str,
     if page.text_extractor == "feed":
         return html_to_text(raw.decode("utf-8", errors="replace")), "feed"
     headers = {"content-type": page.raw_content_type or ""}
-    if is_plain_text(headers):  # a full text served as text/plain (the Federal Register's)
-        extracted = plain_text_page(raw, page.url, headers)
-    else:
-        extracted = extract_page(raw, page.url, selectors or ArticleSelectors(), headers)
+    extracted = extract_page(raw, page.url, selectors or ArticleSelectors(), headers)
     return extracted.text, extracted.text_extractor
 
 
