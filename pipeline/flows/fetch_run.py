@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -88,6 +89,9 @@ class FetchRun:
     progress: Progress
     dry_run: bool
     on_stored: StoredHook | None = None
+    # Pages are read one at a time: the GIL runs one reading anyway, and threads taking turns
+    # inside lxml and trafilatura spent twice the CPU per page (bench/fetch_stage.py).
+    reading: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def start(
@@ -209,7 +213,10 @@ def store_item(
         page = None
         if result.ok:
             try:
-                page = extract_page(result.body, result.final_url, source.article, result.headers)
+                with run.reading:
+                    page = extract_page(
+                        result.body, result.final_url, source.article, result.headers
+                    )
             except ParseError as error:  # no text, nested too deep, too slow to read
                 result = replace(result, outcome=FetchOutcome.HARD, error=str(error))
             except Exception as error:  # whatever else a hostile page sets off: this page's error
