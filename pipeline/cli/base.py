@@ -22,6 +22,7 @@ from models.errors import NewstrackError
 from pipeline.cli.arguments import SuggestingParser
 from pipeline.cli.output import print_summary
 from pipeline.config.settings import Settings
+from pipeline.flows.progress import log_to_stderr
 from pipeline.text.terminal import printable
 from storage.engine import make_session_factory, open_engine, open_existing
 from storage.revision import is_newest
@@ -124,13 +125,7 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> 
 
 def configure_logging(quiet: bool) -> None:
     """Plain log lines on standard error for newstrack's own logger only."""
-    logger = logging.getLogger("newstrack")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    log_to_stderr(logging.WARNING if quiet else logging.INFO)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import httpx
 
     # The job flows load spaCy: only the commands that run them import them.
+    from pipeline.flows.extract import ExtractSummary
     from pipeline.flows.fetch import FetchSummary
 
     from .base import Subcommands
@@ -167,20 +168,35 @@ def command_extract(args: argparse.Namespace, context: Context) -> int:
 
 def command_run(args: argparse.Namespace, context: Context) -> int:
     """The main job: fetch every source, extract events, print what the database now holds."""
+    from pipeline.flows.alongside import ExtractionJob, fetch_while_extracting
     from pipeline.flows.extract import extract_pending
     from pipeline.flows.fetch import fetch_sources
 
     sources = select_sources(load_sources(context.settings.sources_path), args.source)
     settings = paced_for(context.settings, args.replay)
-    extractor = load_extractor(context.settings)
     with open_database(settings) as database:
-        with http_client(settings, args.replay) as client:
-            fetched = fetch_sources(
-                database.sessions, client, sources, settings, args.dry_run, _forced(args)
+
+        def fetch() -> FetchSummary:
+            with http_client(settings, args.replay) as client:
+                return fetch_sources(
+                    database.sessions, client, sources, settings, args.dry_run, _forced(args)
+                )
+
+        def extract_here() -> ExtractSummary:
+            return extract_pending(
+                database.sessions,
+                load_extractor(context.settings),
+                limit=args.limit,
+                dry_run=args.dry_run,
             )
-        extracted = extract_pending(
-            database.sessions, extractor, limit=args.limit, dry_run=args.dry_run
-        )
+
+        if args.dry_run:  # nothing is stored, so nothing new waits: fetch, then extract
+            fetched, extracted = fetch(), extract_here()
+        else:
+            job = ExtractionJob(
+                settings.database_url, settings.event_threshold, args.limit, log.level
+            )
+            fetched, extracted = fetch_while_extracting(job, fetch, extract_here)
         with database.session() as session:
             totals = queries.totals(session)
     report = {

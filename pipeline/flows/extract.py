@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -27,6 +27,7 @@ from storage.queries import (
 from storage.sessions import unit_of_work
 
 log = logging.getLogger("newstrack")
+STORING_POLL = 0.25  # seconds between looks for newly stored articles while nothing waits
 
 
 @dataclass
@@ -79,11 +80,58 @@ def extract_pending(
                 summary.events |= run_queued_consolidation(session_factory)
     progress.finish()
     if not dry_run:
-        summary.events |= run_queued_consolidation(session_factory)
-    if summary.events and not dry_run:  # events merged into others later in the run are gone
+        _consolidate_at_end(session_factory, summary)
+    return summary
+
+
+def extract_as_stored(
+    session_factory: sessionmaker[Session],
+    extractor: Extractor,
+    storing_ended: Callable[[float], bool],
+    limit: int | None = None,
+    batch_size: int = 32,
+    progress: Progress | None = None,
+) -> ExtractSummary:
+    """Extract articles while another process stores them, until `storing_ended` says it is over.
+
+    `storing_ended(seconds)` waits at most that long for the storing to end and says whether it
+    has; once it has, what was stored last is extracted too. Batches are whatever is waiting, up
+    to `batch_size`, so the trained pipeline is busy while the fetching waits on the network.
+    """
+    summary = ExtractSummary()
+    progress = progress or Progress("extract")
+    pace = ConsolidationPace()
+    tried: set[int] = set()
+    stuck: set[int] = set()  # tried, yet still waiting (another extraction holds it): not again
+    ended = False
+    while limit is None or summary.articles < limit:
+        room = batch_size if limit is None else min(batch_size, limit - summary.articles)
+        with unit_of_work(session_factory) as session:
+            waiting = pending_article_ids(session, room + len(stuck))
+        stuck |= tried.intersection(waiting)
+        batch = [article for article in waiting if article not in tried][:room]
+        if not batch:
+            if ended:
+                break
+            ended = storing_ended(STORING_POLL)
+            continue
+        tried.update(batch)
+        with pace.extracting():
+            _extract_batch(session_factory, extractor, batch, summary, progress)
+        if pace.due():
+            with pace.consolidating():
+                summary.events |= run_queued_consolidation(session_factory)
+    progress.finish()
+    _consolidate_at_end(session_factory, summary)
+    return summary
+
+
+def _consolidate_at_end(session_factory: sessionmaker[Session], summary: ExtractSummary) -> None:
+    """Group what is still queued; events merged into others during the run are left out."""
+    summary.events |= run_queued_consolidation(session_factory)
+    if summary.events:
         with unit_of_work(session_factory) as session:
             summary.events = existing_events(session, summary.events)
-    return summary
 
 
 def extract_claimed(

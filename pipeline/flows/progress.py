@@ -14,14 +14,19 @@ class Progress:
     """Counts work done; redraws one line on a terminal, logs every `every` items elsewhere."""
 
     def __init__(
-        self, label: str, total: int | None = None, stream: TextIO | None = None, every: int = 25
+        self,
+        label: str,
+        total: int | None = None,
+        stream: TextIO | None = None,
+        every: int = 25,
+        live: bool = True,
     ) -> None:
         self.label = label
         self.total = total
         self.done = 0
         self.every = every
         self.stream = stream or sys.stderr
-        self.live = self.stream.isatty()
+        self.live = live and self.stream.isatty()  # not live: another process draws the line
         self._lock = threading.Lock()
 
     def advance(self, note: str = "") -> None:
@@ -43,3 +48,13 @@ class Progress:
         if self.live and self.done:
             self.stream.write("\r\033[K")
             self.stream.flush()
+
+
+def log_to_stderr(level: int) -> None:
+    """Plain log lines on standard error for newstrack's own logger only, at `level`."""
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+    log.setLevel(level)

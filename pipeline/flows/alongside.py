@@ -1,0 +1,119 @@
+"""`run`'s extraction alongside its fetching: a child process reads articles as they are stored.
+
+Fetching mostly waits (on hosts and their pacing) and extraction mostly computes; in one process
+the GIL would make them take turns. So the trained pipeline is loaded and run in a process of its
+own, started before the first page is asked for. Should that process die, this one extracts what
+is still waiting once fetching is over, so a run never leaves articles unread.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
+from typing import TypeVar
+
+from pipeline.flows.extract import ExtractSummary, extract_as_stored
+from pipeline.flows.failures import described
+from pipeline.flows.progress import Progress, log_to_stderr
+from storage.engine import make_session_factory, open_engine
+
+log = logging.getLogger("newstrack")
+Fetched = TypeVar("Fetched")
+
+
+@dataclass(frozen=True)
+class ExtractionJob:
+    """What the extracting process is given: plain values, sent to a new interpreter."""
+
+    database_url: str
+    event_threshold: float | None
+    limit: int | None
+    log_level: int
+
+
+def fetch_while_extracting(
+    job: ExtractionJob,
+    fetch: Callable[[], Fetched],
+    extract_here: Callable[[], ExtractSummary],
+) -> tuple[Fetched, ExtractSummary]:
+    """Run `fetch` here while a child process extracts what it stores; return both summaries.
+
+    `extract_here` extracts in this process what is left when the child ended without a summary.
+    """
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads, no locks
+    storing_ended = context.Event()
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_extract,
+        args=(job, storing_ended, sender),
+        name="newstrack-extract",
+        daemon=True,
+    )
+    child.start()
+    sender.close()  # the child holds the sending end: its exit closes the pipe
+    try:
+        fetched = fetch()
+    except BaseException:
+        child.terminate()  # its batches are transactions: what it stored stays whole
+        child.join()
+        raise
+    finally:
+        storing_ended.set()
+    summary = _summary_from(receiver)
+    child.join()
+    if summary is None:
+        log.warning(
+            "the extraction process ended (exit code %s) before it was done: "
+            "extracting what is left here",
+            child.exitcode,
+        )
+        summary = extract_here()
+    return fetched, summary
+
+
+def _summary_from(receiver: Connection) -> ExtractSummary | None:
+    """The child's summary, or None when it ended without sending one."""
+    try:
+        summary = receiver.recv()
+    except EOFError:
+        return None
+    finally:
+        receiver.close()
+    return summary if isinstance(summary, ExtractSummary) else None
+
+
+def _extract(job: ExtractionJob, storing_ended: Event, sender: Connection) -> None:
+    """In the child: load the trained pipeline, extract until storing has ended, send the summary."""
+    log_to_stderr(job.log_level)
+    parent = multiprocessing.parent_process()
+
+    def ended(seconds: float) -> bool:
+        # A parent killed outright never says so: extract what it stored, then stop.
+        return storing_ended.wait(seconds) or parent is None or not parent.is_alive()
+
+    try:
+        from pipeline.extraction import standard_extractor  # spaCy, loaded while fetching goes on
+
+        extractor = standard_extractor(job.event_threshold)
+        with open_engine(job.database_url) as engine:
+            summary = extract_as_stored(
+                make_session_factory(engine),
+                extractor,
+                ended,
+                job.limit,
+                progress=Progress("extract", live=False),
+            )
+    except Exception as error:
+        log.debug("extraction process failed", exc_info=True)
+        log.warning("extraction process failed: %s", described(error))
+        raise SystemExit(1) from None
+    try:
+        sender.send(summary)
+    except OSError:  # the parent is gone: there is no one to tell
+        log.info("extraction process: the run ended first; %d article(s) read", summary.articles)
+    finally:
+        sender.close()

@@ -1,0 +1,210 @@
+"""`run` extracts in a process of its own while it fetches; pages are read one at a time.
+
+Real parts only: a spawned extraction process on a real SQLite file, the trained pipeline, real
+loopback servers for the fetching threads. Waits are bounded so a broken build fails, never hangs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Article
+from models.source import SourceConfig
+from pipeline.config.settings import HttpSettings, Settings
+from pipeline.extraction import Extractor
+from pipeline.fetching.http import build_client
+from pipeline.fetching.pages import extract_page
+from pipeline.flows import fetch_run
+from pipeline.flows.alongside import ExtractionJob, fetch_while_extracting
+from pipeline.flows.extract import ExtractSummary, extract_pending
+from pipeline.flows.fetch import fetch_sources
+from storage.articles import add_article
+from storage.sessions import unit_of_work
+from tests.conftest import PROJECT
+from tests.servers import respond, serve
+from tests.stored import new_article, ready, two_sources
+
+BOUND = 300.0  # seconds a wait may last before the test fails: spaCy loads slowly on a busy host
+REPORT = (
+    "China's Ministry of Commerce on April 4 imposed export controls on seven rare earths, "
+    "including dysprosium and terbium, requiring licences for shipments to the United States."
+)
+
+
+def _store(session_factory: sessionmaker[Session], url: str, source_id: int) -> int:
+    with unit_of_work(session_factory) as session:
+        stored = add_article(session, new_article(url, REPORT, source_id))
+    assert stored is not None
+    return stored
+
+
+def _status(session_factory: sessionmaker[Session], article: int) -> str:
+    with unit_of_work(session_factory) as session:
+        return session.scalar(select(Article.extraction_status).where(Article.id == article)) or ""
+
+
+def _wait_for(condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + BOUND
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _job(database_url: str) -> ExtractionJob:
+    return ExtractionJob(database_url, None, None, logging.WARNING)
+
+
+def test_articles_are_extracted_while_fetching_goes_on(sqlite_url: str) -> None:
+    """The first article is read by the child before fetching stores the second; both are read."""
+    session_factory = ready(sqlite_url)
+    sources = two_sources(session_factory)
+
+    def fetch() -> tuple[int, int, bool]:
+        first = _store(session_factory, "https://first.example/a", sources["first"])
+        read_meanwhile = _wait_for(lambda: _status(session_factory, first) != "pending")
+        second = _store(session_factory, "https://second.example/b", sources["second"])
+        return first, second, read_meanwhile
+
+    def extract_here() -> ExtractSummary:
+        raise AssertionError("the extraction process should have done the work")
+
+    (first, second, read_meanwhile), summary = fetch_while_extracting(
+        _job(sqlite_url), fetch, extract_here
+    )
+    assert read_meanwhile
+    assert {_status(session_factory, first), _status(session_factory, second)} == {"done"}
+    assert summary.articles == 2 and summary.failed == 0 and summary.events
+
+
+def test_an_extraction_process_that_dies_leaves_its_work_to_this_one(
+    sqlite_url: str, tmp_path: Path, extractor: Extractor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A child that cannot open its database ends without a summary: the run extracts here."""
+    session_factory = ready(sqlite_url)
+    sources = two_sources(session_factory)
+    unreachable = f"sqlite:///{tmp_path / 'no such folder' / 'newstrack.db'}"
+
+    def fetch() -> int:
+        return _store(session_factory, "https://first.example/a", sources["first"])
+
+    def extract_here() -> ExtractSummary:
+        return extract_pending(session_factory, extractor)
+
+    with caplog.at_level(logging.WARNING, logger="newstrack"):
+        article, summary = fetch_while_extracting(_job(unreachable), fetch, extract_here)
+    assert "extraction process ended (exit code 1)" in caplog.text
+    assert summary.articles == 1 and _status(session_factory, article) == "done"
+
+
+def test_a_failing_fetch_stops_the_extraction_process(sqlite_url: str) -> None:
+    """An error while fetching reaches the caller, and the child does not outlive the call."""
+    ready(sqlite_url)
+    children: list[Any] = []
+
+    def fetch() -> None:
+        import multiprocessing
+
+        children.extend(multiprocessing.active_children())
+        raise RuntimeError("the network went away")
+
+    with pytest.raises(RuntimeError, match="network went away"):
+        fetch_while_extracting(_job(sqlite_url), fetch, extract_pending_never)
+    assert children and not any(child.is_alive() for child in children)
+
+
+def extract_pending_never() -> ExtractSummary:
+    """What a run whose fetching failed must never call."""
+    raise AssertionError("nothing is extracted here when fetching failed")
+
+
+def _gone(pid: int) -> bool:
+    """Whether a process has ended (a zombie no one reaps has ended too)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
+def test_the_extraction_process_ends_when_the_run_is_killed(sqlite_url: str) -> None:
+    """SIGKILL on the run (a cron timeout, the OOM killer) does not leave its child waiting."""
+    ready(sqlite_url)
+    script = (
+        "import logging, multiprocessing, sys, time\n"
+        "from pipeline.flows.alongside import ExtractionJob, fetch_while_extracting\n"
+        "def fetch():\n"
+        "    print(*(child.pid for child in multiprocessing.active_children()), flush=True)\n"
+        "    time.sleep(3600)\n"
+        "job = ExtractionJob(sys.argv[1], None, None, logging.WARNING)\n"
+        "fetch_while_extracting(job, fetch, lambda: None)\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script, sqlite_url], cwd=PROJECT, stdout=subprocess.PIPE, text=True
+    ) as run:
+        try:
+            assert run.stdout is not None
+            child = int(run.stdout.readline())
+            assert not _gone(child)
+        finally:
+            os.kill(run.pid, signal.SIGKILL)
+    assert _wait_for(lambda: _gone(child))
+
+
+def test_pages_are_read_one_at_a_time_across_fetching_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads fetch several hosts at once, but no two read a page at the same time."""
+    reading = 0
+    most = 0
+    count = threading.Lock()
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reading, most
+        with count:
+            reading += 1
+            most = max(most, reading)
+        time.sleep(0.05)  # long enough for another thread to come in, were it let
+        try:
+            return extract_page(*args, **kwargs)
+        finally:
+            with count:
+                reading -= 1
+
+    monkeypatch.setattr(fetch_run, "extract_page", watched)
+    paths = [f"/page{n}.html" for n in range(4)]
+    settings = Settings(http=HttpSettings(retries=0, per_host_interval=0))
+    session_factory = ready(f"sqlite:///{tmp_path / 'pages.db'}")
+    with ExitStack() as stack:
+        hosts = [stack.enter_context(serve({})) for _ in range(3)]
+        for host in hosts:
+            for path in paths:  # texts far apart, or the later ones would be near duplicates
+                words = " ".join(f"{host.base_url}{path}#{word}" for word in range(80))
+                page = f"<html><body><p>{REPORT}</p><p>{words}</p></body></html>"
+                host.routes[path] = respond(200, page.encode(), content_type="text/html")
+            links = "".join(f"<item><link>{host.url(path)}</link></item>" for path in paths)
+            feed = f"<rss><channel><title>t</title>{links}</channel></rss>".encode()
+            host.routes["/feed.xml"] = respond(200, feed, content_type="application/rss+xml")
+        sources = [
+            SourceConfig(name=f"host{number}", kind="rss", urls=(host.url("/feed.xml"),))
+            for number, host in enumerate(hosts)
+        ]
+        with build_client(settings.http) as client:
+            summary = fetch_sources(session_factory, client, sources, settings)
+    assert summary.stored == len(hosts) * len(paths) and not summary.failed
+    assert most == 1
