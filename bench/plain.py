@@ -1,9 +1,10 @@
 """A plain sequential news script against `newstrack run`, on the same saved pages served over loopback.
 
 Usage: python bench/plain.py [--pages DIR | --aeb PATH] [--hosts 10] [--limit N] [--plain-only]
-The script is what a user would write: feedparser over each host's feed, an httpx GET of each page,
-trafilatura.extract, spaCy (the English pipeline newstrack uses) on every text, and an SQLAlchemy
-insert per page into a scratch SQLite file. It prints its wall time and the time of each part.
+The script (bench/plain_script.py) is what a user would write: feedparser over each host's feed, an
+httpx GET of each page, trafilatura.extract, spaCy (the English pipeline newstrack uses) on every
+text, and an SQLAlchemy insert per page into a scratch SQLite file. It runs as a command of its own,
+so its wall time counts start-up and imports as newstrack's do; the time of each part is printed.
 Then `newstrack run` reads the same feeds into a new SQLite file (per-host interval 0, robots.txt
 not asked, loopback allowed), and, into another new file, `newstrack fetch` and `newstrack extract`
 one after the other, so each stage has its own wall time (each command's start-up included).
@@ -19,16 +20,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import feedparser
-import httpx
 import spacy
-import trafilatura
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, create_engine, insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -39,80 +34,32 @@ ROOT = Path(__file__).resolve().parent.parent
 EXIT_PARTIAL = 3  # what newstrack exits with when some source or article failed
 
 
-class Stopwatch:
-    """Seconds spent in each named part, in the order the parts first ran."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, part: str) -> Iterator[None]:
-        """Add the block's wall time to `part`."""
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            elapsed = time.perf_counter() - started
-            self.seconds[part] = self.seconds.get(part, 0.0) + elapsed
-
-
-def english_pipeline() -> Any:
-    """The first installed English spaCy pipeline of those newstrack reads with, as spaCy loads it."""
+def installed_pipeline() -> str:
+    """The first installed English spaCy pipeline of those newstrack reads with."""
     for name in PIPELINE_NAMES:
-        try:
-            return spacy.load(name)
-        except OSError:
-            continue
+        if spacy.util.is_package(name):
+            return name
     sys.exit(f"no spaCy pipeline installed of {', '.join(PIPELINE_NAMES)}")
 
 
-def plain_script(hosts: Hosts, database: Path, watch: Stopwatch) -> tuple[int, int]:
-    """Read every feed and page, one after another; return pages fetched and texts stored."""
-    with watch("loading spaCy"):
-        nlp = english_pipeline()
-    engine = create_engine(f"sqlite:///{database}")
-    metadata = MetaData()
-    articles = Table(
-        "articles",
-        metadata,
-        Column("id", Integer, primary_key=True),
-        Column("url", String, unique=True),
-        Column("title", String),
-        Column("text", Text),
-        Column("sentences", Integer),
-        Column("entities", Integer),
-    )
-    with watch("storing"):
-        metadata.create_all(engine)
-    fetched = stored = 0
-    with httpx.Client(timeout=30.0) as client:
-        for feed_url in hosts.feeds:
-            with watch("fetching"):
-                feed = feedparser.parse(client.get(feed_url).content)
-            for entry in feed.entries:
-                with watch("fetching"):
-                    response = client.get(entry.link)
-                fetched += 1
-                with watch("trafilatura"):
-                    text = trafilatura.extract(response.text, url=entry.link)
-                if not text:
-                    continue
-                with watch("spaCy"):
-                    doc = nlp(text)
-                    sentences, entities = len(list(doc.sents)), len(doc.ents)
-                with watch("storing"), engine.begin() as connection:
-                    connection.execute(
-                        insert(articles).values(
-                            url=entry.link,
-                            title=entry.get("title", ""),
-                            text=text,
-                            sentences=sentences,
-                            entities=entities,
-                        )
-                    )
-                stored += 1
-    engine.dispose()
-    return fetched, stored
+def plain_script(hosts: Hosts, database: Path) -> tuple[float, dict[str, Any]]:
+    """Run bench/plain_script.py over the hosts' feeds; return its wall time and its figures."""
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "plain_script.py"),
+        "--database",
+        str(database),
+        "--model",
+        installed_pipeline(),
+        *hosts.feeds,
+    ]
+    started = time.perf_counter()
+    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if finished.returncode != 0:
+        sys.exit(f"the plain script failed ({finished.returncode}): {finished.stderr[-2000:]}")
+    report: dict[str, Any] = json.loads(finished.stdout)
+    return elapsed, report
 
 
 def newstrack(command: str, environment: dict[str, str]) -> tuple[float, dict[str, Any]]:
@@ -167,21 +114,18 @@ def main() -> int:
     with serve_hosts(args) as hosts, tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         print(f"pages: {len(hosts.pages)} on {len(hosts.feeds)} hosts ({hosts.feeds[0]} ...)")
-        watch = Stopwatch()
-        started = time.perf_counter()
-        fetched, stored = plain_script(hosts, folder / "plain.db", watch)
-        script = time.perf_counter() - started
-        print(f"plain script: {script:.2f} s, {fetched} pages fetched, {stored} texts stored")
-        print(f"  {'part':<14} {'seconds':>8} {'share':>6} {'ms/page':>8}")
-        for part, seconds in watch.seconds.items():
-            print(
-                f"  {part:<14} {seconds:8.2f} {seconds / script:6.1%}"
-                f" {1000 * seconds / max(fetched, 1):8.1f}"
-            )
-        rest = script - sum(watch.seconds.values())
+        script, report = plain_script(hosts, folder / "plain.db")
+        fetched, seconds = report["fetched"], report["seconds"]
         print(
-            f"  {'rest':<14} {rest:8.2f} {rest / script:6.1%} {1000 * rest / max(fetched, 1):8.1f}"
+            f"plain script: {script:.2f} s, {fetched} pages fetched, {report['stored']} texts stored"
         )
+        print(f"  {'part':<14} {'seconds':>8} {'share':>6} {'ms/page':>8}")
+        seconds["rest"] = script - sum(seconds.values())  # interpreter start-up, loops, output
+        for part, spent in seconds.items():
+            print(
+                f"  {part:<14} {spent:8.2f} {spent / script:6.1%}"
+                f" {1000 * spent / max(fetched, 1):8.1f}"
+            )
         if args.plain_only:
             return 0
         environment = newstrack_environment(hosts, folder, "run.db")

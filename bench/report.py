@@ -57,6 +57,19 @@ EARLIER = (
 )
 
 
+def on_benchmark_pages(path: str | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The fetch-stage benchmarks again on the article-extraction benchmark's 181 pages, if given."""
+    if path is None:
+        return ()
+    return (
+        ("The fetch stage per part, on 181 general-news pages", ("fetch_stage.py", "--aeb", path)),
+        (
+            "A plain script against `newstrack run`, on 181 general-news pages",
+            ("plain.py", "--aeb", path),
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class EarlierResult:
     """What one earlier benchmark printed, how long it took and how it ended."""
@@ -363,6 +376,12 @@ def main() -> int:
     parser.add_argument("--feeds", type=int, default=50)
     parser.add_argument("--out", type=Path, default=PROJECT / "docs" / "performance")
     parser.add_argument("--skip-earlier", action="store_true", help="only the sizes")
+    parser.add_argument(
+        "--aeb",
+        metavar="PATH",
+        help="also the fetch stage and the plain script on the 181 pages of a copy of "
+        "scrapinghub/article-extraction-benchmark (a checkout or a bare clone)",
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as folder:
@@ -377,7 +396,7 @@ def main() -> int:
             results.append(result)
     ratio = extractor_ratio()
     earlier = []
-    for title, arguments in () if args.skip_earlier else EARLIER:
+    for title, arguments in () if args.skip_earlier else EARLIER + on_benchmark_pages(args.aeb):
         with tempfile.TemporaryDirectory() as folder:
             earlier.append(run_earlier(title, arguments, Path(folder)))
         print(f"  {earlier[-1].command}: {earlier[-1].seconds:.0f} s", flush=True)

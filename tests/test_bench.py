@@ -91,7 +91,7 @@ def test_the_fetch_benchmarks_print_every_part_on_a_few_pages(tmp_path: Path) ->
     )  # fmt: skip
     assert plain.returncode == 0, plain.stderr
     parts = {line.split("  ")[1].strip() for line in plain.stdout.splitlines() if line[:2] == "  "}
-    assert {"fetching", "trafilatura", "spaCy", "storing"} <= parts
+    assert {"imports", "fetching", "trafilatura", "spaCy", "storing"} <= parts
     assert "3 pages fetched, 3 texts stored" in plain.stdout
     assert "newstrack run:" in plain.stdout and "3 articles stored" in plain.stdout
     assert "ratio script / newstrack run" in plain.stdout
