@@ -143,7 +143,7 @@ def _gone(pid: int) -> bool:
 
 
 def test_the_extraction_process_ends_when_the_run_is_killed(sqlite_url: str) -> None:
-    """SIGKILL on the run (a cron timeout, the OOM killer) does not leave its child waiting."""
+    """SIGKILL on the run (a cron timeout, the OOM killer) stops its child too."""
     ready(sqlite_url)
     script = (
         "import logging, multiprocessing, sys, time\n"

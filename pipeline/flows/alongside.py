@@ -2,7 +2,8 @@
 
 Fetching mostly waits (on hosts and their pacing) and extraction mostly computes; in one process
 the GIL would make them take turns. So the trained pipeline is loaded and run in a process of its
-own, started before the first page is asked for. Should that process die, this one extracts what
+own, started before the first page is asked for and loading the pipeline as soon as the first
+article is stored. Should that process die, this one extracts what
 is still waiting once fetching is over, so a run never leaves articles unread.
 """
 
@@ -14,12 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pipeline.flows.extract import ExtractSummary, extract_as_stored
 from pipeline.flows.failures import described
 from pipeline.flows.progress import Progress, log_to_stderr
 from storage.engine import make_session_factory, open_engine
+
+if TYPE_CHECKING:
+    from pipeline.extraction import Extractor
 
 log = logging.getLogger("newstrack")
 Fetched = TypeVar("Fetched")
@@ -91,21 +95,24 @@ def _extract(job: ExtractionJob, storing_ended: Event, sender: Connection) -> No
     log_to_stderr(job.log_level)
     parent = multiprocessing.parent_process()
 
-    def ended(seconds: float) -> bool:
-        # A parent killed outright never says so: extract what it stored, then stop.
-        return storing_ended.wait(seconds) or parent is None or not parent.is_alive()
+    def abandoned() -> bool:
+        # A run killed outright (a timeout, the OOM killer) never says so: stop with it.
+        return parent is None or not parent.is_alive()
 
-    try:
+    def load_extractor() -> Extractor:
         from pipeline.extraction import standard_extractor  # spaCy, loaded while fetching goes on
 
-        extractor = standard_extractor(job.event_threshold)
+        return standard_extractor(job.event_threshold)
+
+    try:
         with open_engine(job.database_url) as engine:
             summary = extract_as_stored(
                 make_session_factory(engine),
-                extractor,
-                ended,
+                load_extractor,
+                storing_ended.wait,
                 job.limit,
                 progress=Progress("extract", live=False),
+                abandoned=abandoned,
             )
     except Exception as error:
         log.debug("extraction process failed", exc_info=True)

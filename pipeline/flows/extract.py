@@ -7,12 +7,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.annotation import Annotation, ArticleText
-from pipeline.extraction import Extractor
-from pipeline.extraction.facts import read_facts, with_facts
 from pipeline.flows.consolidate import run_queued_consolidation
 from pipeline.flows.progress import Progress
 from storage.annotations import lock_for_annotations, store_annotation
@@ -25,6 +24,9 @@ from storage.queries import (
     pending_article_ids,
 )
 from storage.sessions import unit_of_work
+
+if TYPE_CHECKING:  # spaCy is imported by the first batch read, not by a run that reads none
+    from pipeline.extraction import Extractor
 
 log = logging.getLogger("newstrack")
 STORING_POLL = 0.25  # seconds between looks for newly stored articles while nothing waits
@@ -86,18 +88,22 @@ def extract_pending(
 
 def extract_as_stored(
     session_factory: sessionmaker[Session],
-    extractor: Extractor,
+    load_extractor: Callable[[], Extractor],
     storing_ended: Callable[[float], bool],
     limit: int | None = None,
     batch_size: int = 32,
     progress: Progress | None = None,
+    abandoned: Callable[[], bool] = lambda: False,
 ) -> ExtractSummary:
     """Extract articles while another process stores them, until `storing_ended` says it is over.
 
     `storing_ended(seconds)` waits at most that long for the storing to end and says whether it
     has; once it has, what was stored last is extracted too. Batches are whatever is waiting, up
     to `batch_size`, so the trained pipeline is busy while the fetching waits on the network.
+    When `abandoned()` turns true, it stops after the batch in hand and leaves the rest waiting.
+    The extractor is loaded when the first article waits: a run that stores nothing loads none.
     """
+    extractor: Extractor | None = None
     summary = ExtractSummary()
     progress = progress or Progress("extract")
     pace = ConsolidationPace()
@@ -105,6 +111,9 @@ def extract_as_stored(
     stuck: set[int] = set()  # tried, yet still waiting (another extraction holds it): not again
     ended = False
     while limit is None or summary.articles < limit:
+        if abandoned():
+            log.warning("extract: the run is gone; %d article(s) read, the rest wait", len(tried))
+            return summary
         room = batch_size if limit is None else min(batch_size, limit - summary.articles)
         with unit_of_work(session_factory) as session:
             waiting = pending_article_ids(session, room + len(stuck))
@@ -116,6 +125,7 @@ def extract_as_stored(
             ended = storing_ended(STORING_POLL)
             continue
         tried.update(batch)
+        extractor = extractor or load_extractor()
         with pace.extracting():
             _extract_batch(session_factory, extractor, batch, summary, progress)
         if pace.due():
@@ -225,6 +235,8 @@ def _extract_batch(
     go on; their events are consolidated once for the whole batch, and a batch is stored whole or
     not at all.
     """
+    from pipeline.extraction.facts import read_facts, with_facts
+
     with unit_of_work(session_factory) as session:
         batch = articles_by_id(session, list(ids))
         facts = article_facts(session, ids)  # an official register's facts, for its documents
