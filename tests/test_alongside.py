@@ -30,7 +30,7 @@ from pipeline.fetching.http import build_client
 from pipeline.fetching.pages import extract_page
 from pipeline.flows import fetch_run
 from pipeline.flows.alongside import ExtractionJob, fetch_while_extracting
-from pipeline.flows.extract import ExtractSummary, extract_pending
+from pipeline.flows.extract import ExtractSummary, extract_as_stored, extract_pending
 from pipeline.flows.fetch import fetch_sources
 from storage.articles import add_article
 from storage.sessions import unit_of_work
@@ -208,3 +208,47 @@ def test_pages_are_read_one_at_a_time_across_fetching_threads(
             summary = fetch_sources(session_factory, client, sources, settings)
     assert summary.stored == len(hosts) * len(paths) and not summary.failed
     assert most == 1
+
+
+def test_a_run_that_stores_nothing_loads_no_pipeline(sqlite_url: str) -> None:
+    """With nothing waiting when storing ends, the trained pipeline is never loaded."""
+    session_factory = ready(sqlite_url)
+
+    def load_extractor() -> Extractor:
+        raise AssertionError("nothing waits: no pipeline should be loaded")
+
+    summary = extract_as_stored(session_factory, load_extractor, lambda seconds: True)
+    assert summary.articles == 0 and not summary.events
+
+
+def test_the_pipeline_is_loaded_once_for_the_first_article_waiting(
+    sqlite_url: str, extractor: Extractor
+) -> None:
+    """Articles stored before and during the extraction are read with one load of the pipeline."""
+    session_factory = ready(sqlite_url)
+    sources = two_sources(session_factory)
+    _store(session_factory, "https://first.example/a", sources["first"])
+    loads: list[Extractor] = []
+    polls = iter([False, True])
+
+    def load_extractor() -> Extractor:
+        loads.append(extractor)
+        return extractor
+
+    def storing_ended(seconds: float) -> bool:
+        ended = next(polls)
+        if not ended:  # another article arrives while storing goes on
+            _store(session_factory, "https://second.example/b", sources["second"])
+        return ended
+
+    summary = extract_as_stored(session_factory, load_extractor, storing_ended, batch_size=1)
+    assert len(loads) == 1 and summary.articles == 2
+
+
+def test_the_extraction_flows_import_no_spacy() -> None:
+    """A run's parent process and an idle extraction process import spaCy only to read."""
+    probe = "import sys, pipeline.flows.alongside, pipeline.cli.run; print('spacy' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
