@@ -1,16 +1,17 @@
 """`run`'s extraction alongside its fetching: a child process reads articles as they are stored.
 
 Fetching mostly waits (on hosts and their pacing) and extraction mostly computes; in one process
-the GIL would make them take turns. So the trained pipeline is loaded and run in a process of its
-own, started before the first page is asked for and loading the pipeline as soon as the first
-article is stored. Should that process die, this one extracts what
-is still waiting once fetching is over, so a run never leaves articles unread.
+the GIL would make them take turns. So extraction runs in a process of its own, started before the
+first page is asked for; it loads the trained pipeline when the first article waits. Should that
+process die, this one extracts what is still waiting once fetching is over, so a run never leaves
+articles unread.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -91,7 +92,8 @@ def _summary_from(receiver: Connection) -> ExtractSummary | None:
 
 
 def _extract(job: ExtractionJob, storing_ended: Event, sender: Connection) -> None:
-    """In the child: load the trained pipeline, extract until storing has ended, send the summary."""
+    """In the child: extract what is stored until storing has ended, then send the summary."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the run, which stops this
     log_to_stderr(job.log_level)
     parent = multiprocessing.parent_process()
 
