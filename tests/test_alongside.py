@@ -7,6 +7,7 @@ loopback servers for the fetching threads. Waits are bounded so a broken build f
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -118,17 +119,15 @@ def test_a_failing_fetch_stops_the_extraction_process(sqlite_url: str) -> None:
     children: list[Any] = []
 
     def fetch() -> None:
-        import multiprocessing
-
         children.extend(multiprocessing.active_children())
         raise RuntimeError("the network went away")
 
     with pytest.raises(RuntimeError, match="network went away"):
-        fetch_while_extracting(_job(sqlite_url), fetch, extract_pending_never)
+        fetch_while_extracting(_job(sqlite_url), fetch, _extract_nothing)
     assert children and not any(child.is_alive() for child in children)
 
 
-def extract_pending_never() -> ExtractSummary:
+def _extract_nothing() -> ExtractSummary:
     """What a run whose fetching failed must never call."""
     raise AssertionError("nothing is extracted here when fetching failed")
 

@@ -21,7 +21,7 @@ from storage.engine import describe
 if TYPE_CHECKING:
     import httpx
 
-    # The job flows load spaCy: only the commands that run them import them.
+    # The job flows are imported only by the commands that run them.
     from pipeline.flows.extract import ExtractSummary
     from pipeline.flows.fetch import FetchSummary
 
