@@ -148,21 +148,6 @@ def test_a_page_nested_deeper_than_lxml_builds_is_read_whole(depth: int) -> None
     assert "export controls on gallium" in page.text
 
 
-def test_escape_sequences_leave_nothing_behind_in_generic_reading() -> None:
-    """Terminal sequences go whole from title and text: no "[31m" or "]0;" is left of them."""
-    html = (
-        "<html><head><title>Ministry \x1b[31mred\x1b[0m title\x9b</title></head><body><article>"
-        "<p>First \x1b]0;pwned\x07paragraph about \x1b[1mgallium\x1b[0m export controls.</p>"
-        "<p>Second\u202e paragraph on the ministry's rules for germanium and antimony.</p>"
-        "</article></body></html>"
-    )
-    page = extract_page(html.encode(), "https://e.org/", ArticleSelectors(), HTML)
-    assert page.text_extractor == "trafilatura"
-    assert page.title == "Ministry red title"
-    assert page.text.startswith("First paragraph about gallium export controls.")
-    assert not any(remnant in page.text for remnant in ("[1m", "[0m", "]0;", "pwned"))
-
-
 def test_an_unterminated_sequence_in_markup_stops_at_the_next_tag() -> None:
     """An OSC sequence with no end does not swallow the rest of the page."""
     html = "<html><body><article><p>Lead \x1b]0;title</p><p>Gallium exports fell.</p></article>"

@@ -834,7 +834,7 @@ def test_page_title_and_text_are_stripped_of_controls() -> None:
 
 
 def test_text_read_by_the_generic_extractor_holds_no_controls() -> None:
-    """Without a text selector (trafilatura), controls of the body never reach the text either."""
+    """Without a text selector (trafilatura), control characters and sequences leave no trace."""
     html = (
         "<html><head><title>Ministry \x1b[31mred\x1b[0m title\x9b</title></head><body><article>"
         "<p>First \x1b]0;pwned\x07paragraph\x7f about \x1b[1mgallium\x1b[0m export controls.</p>"
@@ -842,8 +842,10 @@ def test_text_read_by_the_generic_extractor_holds_no_controls() -> None:
         "</article></body></html>"
     )
     page = extract_page(html.encode(), "https://e.org/", ArticleSelectors(), HTML)
-    assert "gallium" in page.text and "antimony" in page.text
-    assert page.text == strip_controls(page.text)
+    assert page.text_extractor == "trafilatura" and page.title == "Ministry red title"
+    assert page.text.startswith("First paragraph about gallium export controls.")
+    assert "antimony" in page.text and page.text == strip_controls(page.text)
+    assert not any(remnant in page.text for remnant in ("[1m", "[0m", "]0;", "pwned"))
     assert not [c for c in page.text if (ord(c) < 32 and c not in "\t\n") or 127 <= ord(c) < 160]
 
 
