@@ -6,8 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from models.vocabulary import UnknownNameError, VocabularyError, default_folder, load_vocabulary
+from models.vocabulary.reading import SAFE_LOADER, read_document
 
 HEAVY = ("gadolinium", "terbium", "dysprosium", "holmium", "erbium", "thulium", "ytterbium")
 
@@ -105,3 +107,13 @@ def test_a_missing_or_malformed_word_list_names_its_file_and_key(
     path.write_text("\n".join([*lines[:start], broken, *lines[end:]]) + "\n", encoding="utf-8")
     with pytest.raises(VocabularyError, match=re.escape(message)):
         load_vocabulary(folder)
+
+
+def test_every_vocabulary_file_reads_as_the_pure_python_parser_reads_it() -> None:
+    """libyaml's parser, used when PyYAML has it, gives the shipped files the same values."""
+    assert SAFE_LOADER is yaml.CSafeLoader  # the wheels the lock installs are built with libyaml
+    files = sorted(default_folder().rglob("*.yaml"))
+    assert files
+    for path in files:
+        expected = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        assert read_document(path) == expected, path.name
