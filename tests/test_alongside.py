@@ -93,6 +93,30 @@ def test_articles_are_extracted_while_fetching_goes_on(sqlite_url: str) -> None:
     assert summary.articles == 2 and summary.failed == 0 and summary.events
 
 
+def _maps_spacy(pid: int) -> bool:
+    """Whether a process has loaded spaCy's compiled modules."""
+    try:
+        return "/spacy/" in Path(f"/proc/{pid}/maps").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_the_pipeline_loads_before_the_first_article_is_stored(sqlite_url: str) -> None:
+    """The child loads spaCy from its start, while fetching goes on, not when articles wait."""
+    ready(sqlite_url)
+
+    def fetch() -> bool:
+        (child,) = multiprocessing.active_children()
+        assert child.pid is not None
+        return _wait_for(lambda: _maps_spacy(child.pid))  # nothing is stored meanwhile
+
+    loaded_while_fetching, summary = fetch_while_extracting(
+        _job(sqlite_url), fetch, _extract_nothing
+    )
+    assert loaded_while_fetching
+    assert summary.articles == 0 and not summary.events
+
+
 def test_an_extraction_process_that_dies_leaves_its_work_to_this_one(
     sqlite_url: str, tmp_path: Path, extractor: Extractor, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -245,7 +269,7 @@ def test_the_pipeline_is_loaded_once_for_the_first_article_waiting(
 
 
 def test_the_extraction_flows_import_no_spacy() -> None:
-    """A run's parent process and an idle extraction process import spaCy only to read."""
+    """A run's fetching process never imports spaCy: only its extraction process does."""
     probe = "import sys, pipeline.flows.alongside, pipeline.cli.run; print('spacy' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True

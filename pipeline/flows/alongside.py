@@ -2,17 +2,20 @@
 
 Fetching mostly waits (on hosts and their pacing) and extraction mostly computes; in one process
 the GIL would make them take turns. So extraction runs in a process of its own, started before the
-first page is asked for; it loads the trained pipeline when the first article waits. Should that
-process die, this one extracts what is still waiting once fetching is over, so a run never leaves
-articles unread.
+first page is asked for, and starts loading the trained pipeline at once, so that it is ready by
+the time the first pages are read. Should that process die, this one extracts what is still waiting
+once fetching is over, so a run never leaves articles unread.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
+import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
@@ -92,37 +95,62 @@ def _summary_from(receiver: Connection) -> ExtractSummary | None:
 
 
 def _extract(job: ExtractionJob, storing_ended: Event, sender: Connection) -> None:
-    """In the child: extract what is stored until storing has ended, then send the summary."""
+    """In the child: extract what is stored until storing has ended, send the summary, and leave.
+
+    The pipeline loads in a thread of its own from the start, while this one waits for articles;
+    a run that stores nothing leaves before it is loaded. The child ends with `os._exit` once its
+    database is closed and its summary sent: tearing down spaCy's objects one by one is slower
+    than the extraction of a few articles, and nothing is left to write.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the run, which stops this
     log_to_stderr(job.log_level)
     parent = multiprocessing.parent_process()
+    loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newstrack-load")
+    extractor = loading.submit(_load_extractor, job.event_threshold)
 
     def abandoned() -> bool:
         # A run killed outright (a timeout, the OOM killer) never says so: stop with it.
         return parent is None or not parent.is_alive()
 
-    def load_extractor() -> Extractor:
-        from pipeline.extraction import standard_extractor  # spaCy, loaded while fetching goes on
-
-        return standard_extractor(job.event_threshold)
-
+    code = 0
     try:
         with open_engine(job.database_url) as engine:
             summary = extract_as_stored(
                 make_session_factory(engine),
-                load_extractor,
+                extractor.result,
                 storing_ended.wait,
                 job.limit,
                 progress=Progress("extract", live=False),
                 abandoned=abandoned,
             )
+        _send(sender, summary)
     except Exception as error:
         log.debug("extraction process failed", exc_info=True)
         log.warning("extraction process failed: %s", described(error))
-        raise SystemExit(1) from None
+        code = 1
+    _leave(code)
+
+
+def _load_extractor(threshold: float | None) -> Extractor:
+    """The standard extractor: spaCy and the trained pipeline, imported here and only here."""
+    from pipeline.extraction import standard_extractor
+
+    return standard_extractor(threshold)
+
+
+def _send(sender: Connection, summary: ExtractSummary) -> None:
+    """Give the run the summary; a run that has already ended is told nothing."""
     try:
         sender.send(summary)
     except OSError:  # the parent is gone: there is no one to tell
         log.info("extraction process: the run ended first; %d article(s) read", summary.articles)
     finally:
         sender.close()
+
+
+def _leave(code: int) -> None:
+    """End the child now: its output flushed, its loading thread (if still busy) left behind."""
+    for handler in log.handlers:
+        handler.flush()
+    sys.stderr.flush()
+    os._exit(code)
