@@ -1,8 +1,6 @@
 """`python -m pipeline.cli` runs the command line."""
 
-import sys
-
-from pipeline.cli import main
+from pipeline.cli import command_line
 
 if __name__ == "__main__":
-    sys.exit(main())
+    command_line()
