@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -24,6 +25,7 @@ CHINESE = (
     "有关企业应当依法履行出口申报义务，对于符合规定的申请将予以许可。"
     "中方一贯致力于维护全球产业链供应链的安全稳定，愿同各国加强出口管制领域的对话与合作。"
 )
+BOUND = 120.0  # seconds a background load may take before the test fails, on a busy host
 FRENCH = (
     "Le ministère chinois du Commerce a annoncé mercredi la suspension pour quatre-vingt-dix jours "
     "des contrôles à l'exportation visant vingt-huit entreprises américaines, tout en maintenant "
@@ -75,6 +77,21 @@ def test_threads_meeting_their_first_article_load_the_model_once() -> None:
         results = list(pool.map(lambda _: classify(), range(8)))
     assert results == ["en"] * 8
     assert language._load_identifier.cache_info().misses == 1
+
+
+def test_the_model_loads_in_the_background_before_any_text_is_read() -> None:
+    """Loading started ahead puts the model in memory with no text read; a text read meanwhile
+    waits for that load instead of starting its own."""
+    language._load_identifier.cache_clear()
+    language.load_classifier_in_background()
+    assert detect_language(ENGLISH) == "en"  # read at once: the load in the thread is shared
+    assert language._load_identifier.cache_info().misses == 1
+    language._load_identifier.cache_clear()
+    language.load_classifier_in_background()
+    deadline = time.monotonic() + BOUND
+    while language._load_identifier.cache_info().currsize == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert language._load_identifier.cache_info().currsize == 1  # loaded, and nothing was read
 
 
 @pytest.mark.parametrize(

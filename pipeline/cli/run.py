@@ -122,7 +122,9 @@ def _limit_option(parser: argparse.ArgumentParser) -> None:
 def command_fetch(args: argparse.Namespace, context: Context) -> int:
     """Fetch sources and store new articles."""
     from pipeline.flows.fetch import fetch_sources
+    from pipeline.text.language import load_classifier_in_background
 
+    load_classifier_in_background()  # while the sources are read and the database opened
     sources = select_sources(load_sources(context.settings.sources_path), args.source)
     settings = paced_for(context.settings, args.replay)
     with open_database(settings) as database, http_client(settings, args.replay) as client:
@@ -171,7 +173,9 @@ def command_run(args: argparse.Namespace, context: Context) -> int:
     from pipeline.flows.alongside import ExtractionJob, fetch_while_extracting
     from pipeline.flows.extract import extract_pending
     from pipeline.flows.fetch import fetch_sources
+    from pipeline.text.language import load_classifier_in_background
 
+    load_classifier_in_background()  # while the sources are read and the database opened
     sources = select_sources(load_sources(context.settings.sources_path), args.source)
     settings = paced_for(context.settings, args.replay)
     with open_database(settings) as database:

@@ -38,6 +38,15 @@ def _identifier() -> LanguageIdentifier:
         return _load_identifier()
 
 
+def load_classifier_in_background() -> None:
+    """Start loading the classifier in a thread, while the caller does other work first.
+
+    Loading takes about half a second, most of it decompressing the model, which frees the GIL;
+    a text read before it is done waits for it (and only for what is left).
+    """
+    threading.Thread(target=_identifier, name="newstrack-language", daemon=True).start()
+
+
 def declared_language(value: object) -> str | None:
     """An ISO 639-1 code from an `lang` attribute or feed field ("en-US" → "en"), if any."""
     if not isinstance(value, str) or not value.strip():
