@@ -42,7 +42,10 @@ LINEAR_SLACK = (
 EARLIER = (
     ("Fetching: a cold run, then conditional GETs", ("fetch.py",)),
     ("The fetch stage per part, on 30 real news pages", ("fetch_stage.py", "--repeat", "3")),
-    ("A plain script against `newstrack run`, on 30 real news pages", ("plain.py",)),
+    (
+        "A plain script against `newstrack run`, on 30 real news pages",
+        ("plain.py", "--repeat", "3"),
+    ),
     ("Extractor throughput on the snapshot's articles", ("throughput.py",)),
     ("Screening on a realistic feed mix", ("screening.py",)),
     ("Extraction quality on the development set", ("devset.py",)),
@@ -68,7 +71,7 @@ def on_benchmark_pages(path: str | None) -> tuple[tuple[str, tuple[str, ...]], .
         ),
         (
             "A plain script against `newstrack run`, on 181 general-news pages",
-            ("plain.py", "--aeb", path),
+            ("plain.py", "--aeb", path, "--repeat", "3"),
         ),
     )
 
