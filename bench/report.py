@@ -339,7 +339,8 @@ def write_report(
     lines += [
         "",
         "Peak memory is that of the run's largest process: on a first run its extraction process,"
-        " which holds the trained pipeline; the fetching process is the re-run's figure.",
+        " which holds the trained pipeline. An unchanged re-run ends that process part way"
+        " through loading the pipeline, so its figure is whichever of the two was larger then.",
         "",
         "![throughput](throughput.png) ![time](time.png) ![memory](memory.png)",
         "",
