@@ -101,7 +101,7 @@ def extract_as_stored(
     has; once it has, what was stored last is extracted too. Batches are whatever is waiting, up
     to `batch_size`, so the trained pipeline is busy while the fetching waits on the network.
     When `abandoned()` turns true, it stops after the batch in hand and leaves the rest waiting.
-    The extractor is loaded when the first article waits: a run that stores nothing loads none.
+    `load_extractor` is called when the first article waits, and never when none does.
     """
     extractor: Extractor | None = None
     summary = ExtractSummary()
