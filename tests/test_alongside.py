@@ -1,6 +1,6 @@
 """`run` extracts in a process of its own while it fetches; pages are read one at a time.
 
-Real parts only: a spawned extraction process on a real SQLite file, the trained pipeline, real
+Real parts only: a forked or spawned extraction process on a real SQLite file, the trained pipeline, real
 loopback servers for the fetching threads. Waits are bounded so a broken build fails, never hangs.
 """
 
@@ -30,7 +30,13 @@ from pipeline.extraction import Extractor
 from pipeline.fetching.http import build_client
 from pipeline.fetching.pages import extract_page
 from pipeline.flows import fetch_run
-from pipeline.flows.alongside import ExtractionJob, fetch_while_extracting
+from pipeline.flows.alongside import (
+    ExtractionJob,
+    StartMethod,
+    extraction_process,
+    fetch_while_extracting,
+    safe_start_method,
+)
 from pipeline.flows.extract import ExtractSummary, extract_as_stored, extract_pending
 from pipeline.flows.fetch import fetch_sources
 from storage.articles import add_article
@@ -71,7 +77,10 @@ def _job(database_url: str) -> ExtractionJob:
     return ExtractionJob(database_url, None, None, logging.WARNING)
 
 
-def test_articles_are_extracted_while_fetching_goes_on(sqlite_url: str) -> None:
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_articles_are_extracted_while_fetching_goes_on(
+    sqlite_url: str, start_method: StartMethod
+) -> None:
     """The first article is read by the child before fetching stores the second; both are read."""
     session_factory = ready(sqlite_url)
     sources = two_sources(session_factory)
@@ -86,7 +95,7 @@ def test_articles_are_extracted_while_fetching_goes_on(sqlite_url: str) -> None:
         raise AssertionError("the extraction process should have done the work")
 
     (first, second, read_meanwhile), summary = fetch_while_extracting(
-        _job(sqlite_url), fetch, extract_here
+        _job(sqlite_url), fetch, extract_here, start_method
     )
     assert read_meanwhile
     assert {_status(session_factory, first), _status(session_factory, second)} == {"done"}
@@ -107,11 +116,13 @@ def test_the_pipeline_loads_before_the_first_article_is_stored(sqlite_url: str) 
 
     def fetch() -> bool:
         (child,) = multiprocessing.active_children()
-        assert child.pid is not None
-        return _wait_for(lambda: _maps_spacy(child.pid))  # nothing is stored meanwhile
+        pid = child.pid
+        assert pid is not None
+        return _wait_for(lambda: _maps_spacy(pid))  # nothing is stored meanwhile
 
+    # Spawned: a child forked from this test process would map the spaCy the tests imported.
     loaded_while_fetching, summary = fetch_while_extracting(
-        _job(sqlite_url), fetch, _extract_nothing
+        _job(sqlite_url), fetch, _extract_nothing, "spawn"
     )
     assert loaded_while_fetching
     assert summary.articles == 0 and not summary.events
@@ -137,7 +148,10 @@ def test_an_extraction_process_that_dies_leaves_its_work_to_this_one(
     assert summary.articles == 1 and _status(session_factory, article) == "done"
 
 
-def test_a_failing_fetch_stops_the_extraction_process(sqlite_url: str) -> None:
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_failing_fetch_stops_the_extraction_process(
+    sqlite_url: str, start_method: StartMethod
+) -> None:
     """An error while fetching reaches the caller, and the child does not outlive the call."""
     ready(sqlite_url)
     children: list[Any] = []
@@ -147,8 +161,42 @@ def test_a_failing_fetch_stops_the_extraction_process(sqlite_url: str) -> None:
         raise RuntimeError("the network went away")
 
     with pytest.raises(RuntimeError, match="network went away"):
-        fetch_while_extracting(_job(sqlite_url), fetch, _extract_nothing)
+        fetch_while_extracting(_job(sqlite_url), fetch, _extract_nothing, start_method)
     assert children and not any(child.is_alive() for child in children)
+
+
+def test_the_child_starts_before_the_database_exists_and_waits_for_it(tmp_path: Path) -> None:
+    """Started as a run begins, the child leaves the database alone until it is said to be ready;
+    a run that fails before then (a bad sources file) does not leave it behind."""
+    database = tmp_path / "newstrack.db"
+    job = _job(f"sqlite:///{database}")
+    # Spawned, so that spaCy in its memory is its own load: a child that went to the database at
+    # once would have made the file (and failed on the missing tables) long before that.
+    with pytest.raises(RuntimeError, match="bad sources"), extraction_process(job, "spawn"):
+        (child,) = multiprocessing.active_children()
+        pid = child.pid
+        assert pid is not None
+        assert _wait_for(lambda: _maps_spacy(pid) or not child.is_alive())
+        assert child.is_alive() and not database.exists()  # it loads meanwhile, and waits
+        raise RuntimeError("bad sources")
+    assert not child.is_alive() and not database.exists()
+
+
+def test_the_run_forks_only_while_it_has_no_other_thread() -> None:
+    """A fork copies only the forking thread, so a lock another thread holds would stay held."""
+    probe = "from pipeline.flows.alongside import safe_start_method; print(safe_start_method())"
+    alone = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True
+    )
+    assert alone.stdout.strip() == "fork"
+    waiting = threading.Event()
+    other = threading.Thread(target=waiting.wait)
+    other.start()
+    try:
+        assert safe_start_method() == "spawn"
+    finally:
+        waiting.set()
+        other.join()
 
 
 def _extract_nothing() -> ExtractSummary:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     import httpx
 
     # The job flows are imported only by the commands that run them.
+    from pipeline.flows.alongside import ExtractionProcess
     from pipeline.flows.extract import ExtractSummary
     from pipeline.flows.fetch import FetchSummary
+    from storage.queries import DatabaseTotals
 
     from .base import Subcommands
 
@@ -170,41 +172,20 @@ def command_extract(args: argparse.Namespace, context: Context) -> int:
 
 def command_run(args: argparse.Namespace, context: Context) -> int:
     """The main job: fetch every source, extract events, print what the database now holds."""
-    from pipeline.flows.alongside import ExtractionJob, fetch_while_extracting
-    from pipeline.flows.extract import extract_pending
-    from pipeline.flows.fetch import fetch_sources
-    from pipeline.text.language import load_classifier_in_background
+    from pipeline.flows.alongside import ExtractionJob, extraction_process
 
-    load_classifier_in_background()  # while the sources are read and the database opened
-    sources = select_sources(load_sources(context.settings.sources_path), args.source)
-    settings = paced_for(context.settings, args.replay)
-    with open_database(settings) as database:
-
-        def fetch() -> FetchSummary:
-            with http_client(settings, args.replay) as client:
-                return fetch_sources(
-                    database.sessions, client, sources, settings, args.dry_run, _forced(args)
-                )
-
-        def extract_here() -> ExtractSummary:
-            return extract_pending(
-                database.sessions,
-                load_extractor(context.settings),
-                limit=args.limit,
-                dry_run=args.dry_run,
-            )
-
-        if args.dry_run:  # nothing is stored, so nothing new waits: fetch, then extract
-            fetched, extracted = fetch(), extract_here()
-        else:
+    with ExitStack() as stack:
+        alongside = None
+        if not args.dry_run:  # with nothing stored, nothing waits: fetch, then extract
+            # First of all, while this process has no other thread (see ExtractionProcess).
+            settings = context.settings
             job = ExtractionJob(
                 settings.database_url, settings.event_threshold, args.limit, log.level
             )
-            fetched, extracted = fetch_while_extracting(job, fetch, extract_here)
-        with database.session() as session:
-            totals = queries.totals(session)
+            alongside = stack.enter_context(extraction_process(job))
+        fetched, extracted, totals, where = _fetch_and_extract(args, context, alongside)
     report = {
-        "database": describe(database.engine.url),
+        "database": where,
         "sources": [asdict(s) for s in fetched.sources],
         "articles_stored": fetched.stored,
         "articles_extracted": extracted.articles,
@@ -238,6 +219,42 @@ def command_run(args: argparse.Namespace, context: Context) -> int:
     ]
     context.summary(report, "\n".join(lines))
     return EXIT_PARTIAL if fetched.failed or extracted.failed else EXIT_OK
+
+
+def _fetch_and_extract(
+    args: argparse.Namespace, context: Context, alongside: ExtractionProcess | None
+) -> tuple[FetchSummary, ExtractSummary, DatabaseTotals, str]:
+    """Fetch every source and extract what is stored (beside it, given a process); then count."""
+    from pipeline.flows.extract import extract_pending
+    from pipeline.flows.fetch import fetch_sources
+    from pipeline.text.language import load_classifier_in_background
+
+    load_classifier_in_background()  # while the sources are read and the database opened
+    sources = select_sources(load_sources(context.settings.sources_path), args.source)
+    settings = paced_for(context.settings, args.replay)
+    with open_database(settings) as database:
+
+        def fetch() -> FetchSummary:
+            with http_client(settings, args.replay) as client:
+                return fetch_sources(
+                    database.sessions, client, sources, settings, args.dry_run, _forced(args)
+                )
+
+        def extract_here() -> ExtractSummary:
+            return extract_pending(
+                database.sessions,
+                load_extractor(context.settings),
+                limit=args.limit,
+                dry_run=args.dry_run,
+            )
+
+        if alongside is None:
+            fetched, extracted = fetch(), extract_here()
+        else:
+            fetched, extracted = alongside.fetch_while_extracting(fetch, extract_here)
+        with database.session() as session:
+            totals = queries.totals(session)
+    return fetched, extracted, totals, describe(database.engine.url)
 
 
 def command_backfill(args: argparse.Namespace, context: Context) -> int:

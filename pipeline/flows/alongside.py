@@ -1,9 +1,9 @@
 """`run`'s extraction alongside its fetching: a child process reads articles as they are stored.
 
 Fetching mostly waits (on hosts and their pacing) and extraction mostly computes; in one process
-the GIL would make them take turns. So extraction runs in a process of its own, started before the
-first page is asked for, and starts loading the trained pipeline at once, so that it is ready by
-the time the first pages are read. Should that process die, this one extracts what is still waiting
+the GIL would make them take turns. So extraction runs in a process of its own, started as the run
+begins, before its database is opened, and starts loading the trained pipeline at once, so that it
+is ready by the time the first pages are read. Should that process die, this one extracts what is still waiting
 once fetching is over, so a run never leaves articles unread.
 """
 
@@ -14,12 +14,14 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from pipeline.flows.extract import ExtractSummary, extract_as_stored
 from pipeline.flows.failures import described
@@ -27,10 +29,14 @@ from pipeline.flows.progress import Progress, log_to_stderr
 from storage.engine import make_session_factory, open_engine
 
 if TYPE_CHECKING:
+    from multiprocessing.context import ForkContext, SpawnContext
+
     from pipeline.extraction import Extractor
 
 log = logging.getLogger("newstrack")
 Fetched = TypeVar("Fetched")
+StartMethod = Literal["fork", "spawn"]
+PARENT_CHECK_SECONDS = 0.5  # how often a child waiting for the database checks that the run lives
 
 
 @dataclass(frozen=True)
@@ -43,44 +49,95 @@ class ExtractionJob:
     log_level: int
 
 
+class ExtractionProcess:
+    """The child process that extracts what a run stores, once the run says its database is ready.
+
+    Started before the database is opened, so that spaCy loads while the run starts up; forked
+    where that is safe (Linux, and this process has no other thread yet), so that it inherits what
+    is already imported, else spawned as a fresh interpreter.
+    """
+
+    def __init__(self, job: ExtractionJob, start_method: StartMethod | None = None) -> None:
+        context: ForkContext | SpawnContext = (
+            multiprocessing.get_context("fork")
+            if (start_method or safe_start_method()) == "fork"
+            else multiprocessing.get_context("spawn")
+        )
+        self._database_ready = context.Event()
+        self._storing_ended = context.Event()
+        self._receiver, sender = context.Pipe(duplex=False)
+        self._child = context.Process(
+            target=_extract,
+            args=(job, self._database_ready, self._storing_ended, sender),
+            name="newstrack-extract",
+            daemon=True,
+        )
+        self._child.start()
+        sender.close()  # the child holds the sending end: its exit closes the pipe
+
+    def fetch_while_extracting(
+        self, fetch: Callable[[], Fetched], extract_here: Callable[[], ExtractSummary]
+    ) -> tuple[Fetched, ExtractSummary]:
+        """Run `fetch` (the database now ready) while the child extracts; return both summaries.
+
+        `extract_here` extracts in this process what is left when the child ended without a
+        summary.
+        """
+        self._database_ready.set()
+        try:
+            fetched = fetch()
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            self._storing_ended.set()
+        summary = _summary_from(self._receiver)
+        self._child.join()
+        if summary is None:
+            log.warning(
+                "the extraction process ended (exit code %s) before it was done: "
+                "extracting what is left here",
+                self._child.exitcode,
+            )
+            summary = extract_here()
+        return fetched, summary
+
+    def stop(self) -> None:
+        """End the child now; its batches are transactions, so what it stored stays whole."""
+        if self._child.is_alive():
+            self._child.terminate()
+        self._child.join()
+        self._receiver.close()
+
+
+@contextmanager
+def extraction_process(
+    job: ExtractionJob, start_method: StartMethod | None = None
+) -> Iterator[ExtractionProcess]:
+    """An extraction process for the block, stopped if the block ends before it has."""
+    process = ExtractionProcess(job, start_method)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
 def fetch_while_extracting(
     job: ExtractionJob,
     fetch: Callable[[], Fetched],
     extract_here: Callable[[], ExtractSummary],
+    start_method: StartMethod | None = None,
 ) -> tuple[Fetched, ExtractSummary]:
-    """Run `fetch` here while a child process extracts what it stores; return both summaries.
+    """Start an extraction process on a ready database and fetch beside it; return both summaries."""
+    with extraction_process(job, start_method) as process:
+        return process.fetch_while_extracting(fetch, extract_here)
 
-    `extract_here` extracts in this process what is left when the child ended without a summary.
-    """
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads, no locks
-    storing_ended = context.Event()
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_extract,
-        args=(job, storing_ended, sender),
-        name="newstrack-extract",
-        daemon=True,
-    )
-    child.start()
-    sender.close()  # the child holds the sending end: its exit closes the pipe
-    try:
-        fetched = fetch()
-    except BaseException:
-        child.terminate()  # its batches are transactions: what it stored stays whole
-        child.join()
-        raise
-    finally:
-        storing_ended.set()
-    summary = _summary_from(receiver)
-    child.join()
-    if summary is None:
-        log.warning(
-            "the extraction process ended (exit code %s) before it was done: "
-            "extracting what is left here",
-            child.exitcode,
-        )
-        summary = extract_here()
-    return fetched, summary
+
+def safe_start_method() -> StartMethod:
+    """Fork on Linux while this process has one thread (a fork copies no other); else spawn."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
 
 
 def _summary_from(receiver: Connection) -> ExtractSummary | None:
@@ -94,15 +151,19 @@ def _summary_from(receiver: Connection) -> ExtractSummary | None:
     return summary if isinstance(summary, ExtractSummary) else None
 
 
-def _extract(job: ExtractionJob, storing_ended: Event, sender: Connection) -> None:
+def _extract(
+    job: ExtractionJob, database_ready: Event, storing_ended: Event, sender: Connection
+) -> None:
     """In the child: extract what is stored until storing has ended, send the summary, and leave.
 
-    The pipeline loads in a thread of its own from the start, while this one waits for articles;
-    a run that stores nothing leaves before it is loaded. The child ends with `os._exit` once its
-    database is closed and its summary sent: tearing down spaCy's objects one by one is slower
-    than the extraction of a few articles, and nothing is left to write.
+    The pipeline loads in a thread of its own from the start, while this one waits for the
+    database and then for articles; a run that stores nothing leaves before it is loaded. The
+    child ends with `os._exit` once its database is closed and its summary sent: tearing down
+    spaCy's objects one by one is slower than the extraction of a few articles, and nothing is
+    left to write.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the run, which stops this
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked child keeps no handler of the run's
     log_to_stderr(job.log_level)
     parent = multiprocessing.parent_process()
     loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newstrack-load")
@@ -113,6 +174,9 @@ def _extract(job: ExtractionJob, storing_ended: Event, sender: Connection) -> No
         return parent is None or not parent.is_alive()
 
     code = 0
+    while not database_ready.wait(PARENT_CHECK_SECONDS):
+        if abandoned():  # the run ended before its database was ready
+            _leave(code)
     try:
         with open_engine(job.database_url) as engine:
             summary = extract_as_stored(
