@@ -6,7 +6,9 @@ import re
 import threading
 from functools import cache
 
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
+from py3langid.langid import LanguageIdentifier
+
+from pipeline.text.langid_model import load_identifier
 
 SAMPLE_CHARS = 3000  # the opening of a text is enough to tell its language
 MIN_BYTES = (
@@ -26,11 +28,11 @@ _LOADING = threading.Lock()
 
 @cache
 def _load_identifier() -> LanguageIdentifier:
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return load_identifier()
 
 
 def _identifier() -> LanguageIdentifier:
-    """The langid.py model that ships inside the py3langid package, loaded once per process.
+    """The langid.py model of the py3langid package (see langid_model), loaded once per process.
 
     The lock keeps fetch threads that meet their first article together from each loading it.
     """
@@ -41,8 +43,8 @@ def _identifier() -> LanguageIdentifier:
 def load_classifier_in_background() -> None:
     """Start loading the classifier in a thread, while the caller does other work first.
 
-    Loading takes about half a second, most of it decompressing the model, which frees the GIL;
-    a text read before it is done waits for it (and only for what is left).
+    Mapping the unpacked model takes a few hundredths of a second; decompressing the packed one,
+    most of a second. A text read before it is done waits for it (and only for what is left).
     """
     threading.Thread(target=_identifier, name="newstrack-language", daemon=True).start()
 
