@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # stdlib arrays take a type argument only from Python 3.12 on
 
 def packed_model() -> Path:
     """The model file inside the installed py3langid package."""
-    return Path(MODEL_DIR) / MODEL_FILE
+    return Path(MODEL_DIR) / str(MODEL_FILE)
 
 
 def unpacked_folder(root: Path = UNPACKED_ROOT) -> Path:
@@ -95,7 +95,8 @@ def _mapped(folder: Path) -> Arrays:
     """The arrays of an unpacked copy, in the types py3langid's own loading gives them."""
 
     def read(name: str) -> np.ndarray:
-        return np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+        mapped: np.ndarray = np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+        return mapped
 
     return (
         read("ptc"),
