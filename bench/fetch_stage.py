@@ -4,7 +4,8 @@ Usage: python bench/fetch_stage.py [--pages DIR | --aeb PATH] [--hosts 10] [--li
                                    [--repeat N]
 Runs `fetch_sources` in this process into a scratch SQLite file (per-host interval 0, robots.txt not
 asked, one RSS source per host: see bench/news_hosts.py) after wrapping the functions that do each
-part with timers, where the code looks them up. Prints, per part: calls, wall seconds summed over
+part with timers, where the code looks them up. Pages are read in this process, as with
+NEWSTRACK_READING_PROCESSES=0, so that the reading's parts are timed too. Prints, per part: calls, wall seconds summed over
 threads, CPU seconds (time.thread_time), both per page, and wall / CPU (above 1: waiting, for the
 network or for the GIL); then the stage's wall time, its threads, and their summed CPU / wall (near
 1 on any number of cores: the GIL runs one thread at a time). A part whose function is gone is named.
@@ -61,7 +62,7 @@ PARTS = [
     Part(SOURCES, "pipeline.flows.fetch", "_fetch_source"),
     Part("http GET", "pipeline.flows.fetch_run", "fetch", SOURCES),
     Part("feed reading", "pipeline.flows.fetch", "_items_of", SOURCES),
-    Part(READING, "pipeline.flows.fetch_run", "extract_page", SOURCES),
+    Part(READING, "pipeline.fetching.reading", "extract_page", SOURCES),
     Part("encoding", "pipeline.fetching.pages", "body_encoding", READING),
     Part("markup cleaning", "pipeline.fetching.pages", "strip_sequences", READING),
     Part("HTML parsing", "pipeline.fetching.pages", "parse_html", READING),

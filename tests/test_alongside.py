@@ -27,9 +27,9 @@ from models import Article
 from models.source import SourceConfig
 from pipeline.config.settings import HttpSettings, Settings
 from pipeline.extraction import Extractor
+from pipeline.fetching import reading as page_reading
 from pipeline.fetching.http import build_client
 from pipeline.fetching.pages import extract_page
-from pipeline.flows import fetch_run
 from pipeline.flows.alongside import (
     ExtractionJob,
     StartMethod,
@@ -257,7 +257,7 @@ def test_pages_are_read_one_at_a_time_across_fetching_threads(
             with count:
                 reading -= 1
 
-    monkeypatch.setattr(fetch_run, "extract_page", watched)
+    monkeypatch.setattr(page_reading, "extract_page", watched)
     paths = [f"/page{n}.html" for n in range(4)]
     settings = Settings(http=HttpSettings(retries=0, per_host_interval=0))
     session_factory = ready(f"sqlite:///{tmp_path / 'pages.db'}")

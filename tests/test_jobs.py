@@ -963,16 +963,16 @@ def test_an_unexpected_error_fails_its_item_and_its_source_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Any exception reading a page is that page's error, classified; the other pages go on."""
-    from pipeline.flows import fetch_run
+    from pipeline.fetching import reading
 
-    real = fetch_run.extract_page
+    real = reading.extract_page
 
     def explode_on_first(body: bytes, url: str, *args: object, **kwargs: object) -> object:
         if url.endswith("/a/1") and "bad" in body.decode():
             raise UnicodeError("a codec no page should name")
         return real(body, url, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(fetch_run, "extract_page", explode_on_first)
+    monkeypatch.setattr(reading, "extract_page", explode_on_first)
     bad_page = PAGE.format(title="bad", day="Sept. 1").encode()
     bad_routes = {
         "/feed": respond(200, _feed(2), content_type="application/rss+xml"),

@@ -74,6 +74,8 @@ def test_bad_values_name_the_variable(name: str, value: str, message: str) -> No
         ("NEWSTRACK_RETRIES", "1e100", "a whole number from 0 to 10"),
         ("NEWSTRACK_FETCH_WORKERS", "true", "a whole number from 1 to 256"),
         ("NEWSTRACK_MAX_ARTICLES", "0", "a whole number from 1 to 10000"),
+        ("NEWSTRACK_READING_PROCESSES", "-1", "a whole number from 0 to 64"),
+        ("NEWSTRACK_READING_PROCESSES", "two", "a whole number from 0 to 64"),
         ("NEWSTRACK_MAX_BODY_BYTES", "99999999999999999999", "a whole number from 1 to 1073741824"),
     ],
 )
@@ -105,6 +107,14 @@ def test_numbers_in_range_are_read_as_their_kind() -> None:
     assert settings.http.per_host_connections == 4
     assert isinstance(settings.http.per_host_connections, int)
     assert settings.http.backoff == 0.0
+
+
+def test_reading_processes_are_chosen_for_the_cores_unless_set() -> None:
+    """Unset (or blank) leaves the number to the cores; 0 reads pages in the fetching process."""
+    assert Settings.from_environment({}).reading_processes is None
+    assert Settings.from_environment({"NEWSTRACK_READING_PROCESSES": " "}).reading_processes is None
+    assert Settings.from_environment({"NEWSTRACK_READING_PROCESSES": "0"}).reading_processes == 0
+    assert Settings.from_environment({"NEWSTRACK_READING_PROCESSES": "3"}).reading_processes == 3
 
 
 def test_smtp_port_and_stalled_after_go_through_the_same_reader(

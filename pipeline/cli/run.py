@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import httpx
 
     # The job flows are imported only by the commands that run them.
+    from pipeline.fetching.reading import PageReader
     from pipeline.flows.alongside import ExtractionProcess
     from pipeline.flows.extract import ExtractSummary
     from pipeline.flows.fetch import FetchSummary
@@ -129,9 +130,9 @@ def command_fetch(args: argparse.Namespace, context: Context) -> int:
     load_classifier_in_background()  # while the sources are read and the database opened
     sources = select_sources(load_sources(context.settings.sources_path), args.source)
     settings = paced_for(context.settings, args.replay)
-    with open_database(settings) as database, http_client(settings, args.replay) as client:
+    with open_database(settings) as database, fetching(settings, args.replay) as (reader, client):
         summary = fetch_sources(
-            database.sessions, client, sources, settings, args.dry_run, _forced(args)
+            database.sessions, client, sources, settings, args.dry_run, _forced(args), None, reader
         )
     report = {"sources": [asdict(s) for s in summary.sources], "articles_stored": summary.stored}
     context.summary(report, fetch_text(summary))
@@ -235,9 +236,10 @@ def _fetch_and_extract(
     with open_database(settings) as database:
 
         def fetch() -> FetchSummary:
-            with http_client(settings, args.replay) as client:
+            with fetching(settings, args.replay) as (reader, client):
                 return fetch_sources(
-                    database.sessions, client, sources, settings, args.dry_run, _forced(args)
+                    database.sessions,
+                    *(client, sources, settings, args.dry_run, _forced(args), None, reader),
                 )
 
         def extract_here() -> ExtractSummary:
@@ -304,6 +306,15 @@ def paced_for(settings: Settings, replay: Path | None) -> Settings:
     if replay is None:
         return settings
     return replace(settings, http=replace(settings.http, per_host_interval=0.0))
+
+
+@contextmanager
+def fetching(settings: Settings, replay: Path | None) -> Iterator[tuple[PageReader, httpx.Client]]:
+    """A fetch's page readers, forked first (before any thread starts), and its HTTP client."""
+    from pipeline.fetching.reading import page_reader
+
+    with page_reader(settings.reading_processes) as reader, http_client(settings, replay) as client:
+        yield reader, client
 
 
 @contextmanager

@@ -34,6 +34,7 @@ FETCH_VARIABLES = (
     "NEWSTRACK_RETRIES", "NEWSTRACK_BACKOFF", "NEWSTRACK_MAX_RETRY_AFTER",
     "NEWSTRACK_PER_HOST_CONNECTIONS", "NEWSTRACK_PER_HOST_INTERVAL", "NEWSTRACK_FETCH_WORKERS",
     "NEWSTRACK_OBEY_ROBOTS", "NEWSTRACK_ALLOW_PRIVATE_ADDRESSES", "NEWSTRACK_MAX_ARTICLES",
+    "NEWSTRACK_READING_PROCESSES",
 )  # fmt: skip
 EXTRACT_VARIABLES = ("NEWSTRACK_EVENT_THRESHOLD",)  # what the commands that read text read
 MAIL_VARIABLES = (
@@ -51,6 +52,8 @@ REDIRECTS = Whole(1, 30)
 RETRIES = Whole(0, 10)
 CONNECTIONS = Whole(1, 100)
 WORKERS = Whole(1, 256)
+READERS = Whole(0, 64)  # 0: pages are read in the fetching process
+READING_VARIABLE = "NEWSTRACK_READING_PROCESSES"
 SMTP_SECURITY = ("starttls", "ssl", "none")
 SMTP_DEFAULT_PORT = {"starttls": 587, "ssl": 465, "none": 25}
 SMTP_PORT = Whole(1, 65535)
@@ -85,6 +88,8 @@ class Settings:
     sources_path: Path = Path("sources.yaml")
     http: HttpSettings = field(default_factory=HttpSettings)
     max_articles_per_source: int = 50
+    # Processes that read fetched pages (None: one fewer than the usable cores; 0: the fetcher).
+    reading_processes: int | None = None
     distributed: bool = False  # the scheduler queues jobs for workers instead of running them
     # Where `newstrack sql` runs queries, as a role that only reads (None: database_url, and SQL
     # a user typed only if that role cannot reach the server's files).
@@ -122,6 +127,11 @@ class Settings:
             http=http,
             max_articles_per_source=read_whole(
                 env, "NEWSTRACK_MAX_ARTICLES", ARTICLES_PER_SOURCE, 50
+            ),
+            reading_processes=(
+                read_whole(env, READING_VARIABLE, READERS, 0)
+                if env.get(READING_VARIABLE, "").strip()
+                else None
             ),
             distributed=_switch(env, "NEWSTRACK_DISTRIBUTED", False),
             sql_database_url=env.get(SQL_DATABASE_VARIABLE, "").strip() or None,

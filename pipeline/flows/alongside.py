@@ -14,7 +14,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from pipeline.flows.extract import ExtractSummary, extract_as_stored
 from pipeline.flows.failures import described
 from pipeline.flows.progress import Progress, log_to_stderr
+from pipeline.running.forking import fork_is_safe
 from storage.engine import make_session_factory, open_engine
 
 if TYPE_CHECKING:
@@ -134,10 +134,8 @@ def fetch_while_extracting(
 
 
 def safe_start_method() -> StartMethod:
-    """Fork on Linux while this process has one thread (a fork copies no other); else spawn."""
-    if sys.platform == "linux" and threading.active_count() == 1:
-        return "fork"
-    return "spawn"
+    """Fork where that is safe (see fork_is_safe), else spawn a fresh interpreter."""
+    return "fork" if fork_is_safe() else "spawn"
 
 
 def _summary_from(receiver: Connection) -> ExtractSummary | None:

@@ -22,6 +22,7 @@ from pipeline.fetching.feeds import parse_feed
 from pipeline.fetching.guards import ParseError
 from pipeline.fetching.http import fetching_for
 from pipeline.fetching.listing import ListingRules, parse_listing, parse_next_page
+from pipeline.fetching.reading import PageReader
 from pipeline.flows.failures import described, failure
 from pipeline.flows.fetch_register import (
     first_pages,
@@ -71,11 +72,13 @@ def fetch_sources(
     dry_run: bool = False,
     force: bool = False,
     on_stored: StoredHook | None = None,
+    reader: PageReader | None = None,
 ) -> FetchSummary:
     """Fetch every source, several hosts at once; one failing source or item never stops the others.
 
     Sources backing off after failures are skipped until they are due, unless `force`.
     `on_stored` runs in the transaction that stores each new article (to queue its extraction).
+    Pages are read by `reader` (see page_reader), else in this process.
     """
     source_ids: dict[str, int] = {}
     resting: dict[str, datetime] = {}
@@ -84,7 +87,7 @@ def fetch_sources(
             source_ids = sync_sources(session, sources)
         if not force:
             resting = resting_sources(session, datetime.now(UTC))
-    run = FetchRun.start(session_factory, client, settings, dry_run, on_stored)
+    run = FetchRun.start(session_factory, client, settings, dry_run, on_stored, reader)
 
     def fetch_one(source: SourceConfig) -> SourceReport:
         report = SourceReport(source.name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -20,7 +19,7 @@ from pipeline.fetching.feeds import FeedEntry, has_full_text
 from pipeline.fetching.guards import ParseError
 from pipeline.fetching.http import HostPacer, fetch
 from pipeline.fetching.markup import strip_controls
-from pipeline.fetching.pages import extract_page
+from pipeline.fetching.reading import PageReader, ReadingLost
 from pipeline.fetching.robots import RobotsPolicy
 from pipeline.flows.failures import described
 from pipeline.flows.progress import Progress
@@ -89,9 +88,7 @@ class FetchRun:
     progress: Progress
     dry_run: bool
     on_stored: StoredHook | None = None
-    # Pages are read one at a time: the GIL runs one reading anyway, and threads taking turns
-    # inside lxml and trafilatura spent twice the CPU per page (bench/fetch_stage.py).
-    reading: threading.Lock = field(default_factory=threading.Lock)
+    reader: PageReader = field(default_factory=PageReader)
 
     @classmethod
     def start(
@@ -101,8 +98,9 @@ class FetchRun:
         settings: Settings,
         dry_run: bool,
         on_stored: StoredHook | None = None,
+        reader: PageReader | None = None,
     ) -> FetchRun:
-        """A run's shared pacer, robots policy and progress."""
+        """A run's shared pacer, robots policy and progress (pages read here, without `reader`)."""
         http = settings.http
         pacer = HostPacer(http.per_host_connections, http.per_host_interval)
         robots = RobotsPolicy(
@@ -110,8 +108,17 @@ class FetchRun:
             ROBOTS_AGENT,
             enabled=http.obey_robots,
         )
+        progress = Progress("fetch")
         return cls(
-            session_factory, client, settings, pacer, robots, Progress("fetch"), dry_run, on_stored
+            session_factory,
+            client,
+            settings,
+            pacer,
+            robots,
+            progress,
+            dry_run,
+            on_stored,
+            reader or PageReader(),
         )
 
     def refused(self, source: SourceConfig, url: str) -> str | None:
@@ -213,12 +220,13 @@ def store_item(
         page = None
         if result.ok:
             try:
-                with run.reading:
-                    page = extract_page(
-                        result.body, result.final_url, source.article, result.headers
-                    )
+                page = run.reader.read(
+                    result.body, result.final_url, source.article, result.headers
+                )
             except ParseError as error:  # no text, nested too deep, too slow to read
                 result = replace(result, outcome=FetchOutcome.HARD, error=str(error))
+            except ReadingLost as error:  # not known to be the page's fault: next run
+                result = replace(result, outcome=FetchOutcome.TEMPORARY, error=str(error))
             except Exception as error:  # whatever else a hostile page sets off: this page's error
                 log.debug("%s: page not read", item.url, exc_info=True)
                 error_text = f"{item.url}: {described(error)}"

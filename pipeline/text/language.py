@@ -24,6 +24,7 @@ MIN_HAN = 12  # characters: a short headline in Chinese is enough
 
 
 _LOADING = threading.Lock()
+_BACKGROUND: list[threading.Thread] = []  # loads started by load_classifier_in_background
 
 
 @cache
@@ -46,7 +47,16 @@ def load_classifier_in_background() -> None:
     Mapping the unpacked model takes a few hundredths of a second; decompressing the packed one,
     most of a second. A text read before it is done waits for it (and only for what is left).
     """
-    threading.Thread(target=_identifier, name="newstrack-language", daemon=True).start()
+    loading = threading.Thread(target=_identifier, name="newstrack-language", daemon=True)
+    loading.start()
+    _BACKGROUND.append(loading)
+
+
+def classifier_ready() -> None:
+    """Load the classifier here, or wait for its background load to end, thread and all."""
+    _identifier()
+    while _BACKGROUND:
+        _BACKGROUND.pop().join()
 
 
 def declared_language(value: object) -> str | None:

@@ -1,0 +1,226 @@
+"""Pages read in processes of their own: the same Page as read here, a crashed reading process
+costs only the pages it held, and a killed run leaves no reading process behind.
+
+Real forked processes and real loopback servers; the reading processes are forked before any
+server thread starts, as a run forks them before its HTTP client.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from models.source import ArticleSelectors, SourceConfig
+from pipeline.config.settings import HttpSettings, Settings
+from pipeline.fetching import reading
+from pipeline.fetching.guards import ParseError
+from pipeline.fetching.http import build_client
+from pipeline.fetching.pages import Page, extract_page
+from pipeline.fetching.reading import PageReader, ProcessPageReader, ReadingLost, page_reader
+from pipeline.flows.fetch import fetch_sources
+from pipeline.running.forking import usable_cores
+from pipeline.text import language
+from tests.conftest import PROJECT
+from tests.servers import respond, serve
+from tests.stored import ready
+
+BOUND = 60.0  # seconds a wait may last before the test fails
+NONE = ArticleSelectors()
+REPORT = (
+    "China's Ministry of Commerce on April 4 imposed export controls on seven rare earths, "
+    "including dysprosium and terbium, requiring licences for shipments to the United States."
+)
+
+
+def _page(number: int) -> bytes:
+    words = " ".join(f"word{number}x{index}" for index in range(80))  # far from the others
+    return (
+        f"<html lang='en'><head><title>Report {number}</title></head><body><article>"
+        f"<p>{REPORT}</p><p>{words}</p></article></body></html>"
+    ).encode()
+
+
+def _read_with_pid(
+    body: bytes, url: str, selectors: ArticleSelectors, headers: Mapping[str, str]
+) -> Page:
+    """extract_page, the page's title saying which process read it; a /crash page ends it."""
+    if url.endswith("/crash"):
+        os._exit(1)  # as a segfault in lxml would: no exception, the process is gone
+    return replace(extract_page(body, url, selectors, headers), title=str(os.getpid()))
+
+
+def test_a_reading_process_reads_the_page_as_this_one_does() -> None:
+    """Title, date, text and language are the same, read there or here."""
+    reader = ProcessPageReader(1)
+    try:
+        for number in range(3):
+            url = f"https://news.example/{number}"
+            there = reader.read(_page(number), url, NONE, {"content-type": "text/html"})
+            assert there == extract_page(_page(number), url, NONE, {"content-type": "text/html"})
+        with pytest.raises(ParseError, match="no article text"):
+            reader.read(b"<html><body></body></html>", "https://news.example/empty", NONE, {})
+    finally:
+        reader.close()
+
+
+def test_pages_are_read_in_the_reading_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not in this process: that is the point of them."""
+    monkeypatch.setattr(reading, "extract_page", _read_with_pid)
+    reader = ProcessPageReader(2)
+    try:
+        pids = {
+            reader.read(_page(n), f"https://news.example/{n}", NONE, {}).title for n in range(6)
+        }
+    finally:
+        reader.close()
+    assert pids and str(os.getpid()) not in pids
+    assert not multiprocessing.active_children()  # closed: none left
+
+
+def test_a_crashed_reading_process_costs_its_page_and_the_rest_is_read_here(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The page it held fails as temporary (not known to be at fault); the next are read here."""
+    monkeypatch.setattr(reading, "extract_page", _read_with_pid)
+    reader = ProcessPageReader(1)
+    try:
+        crash = "https://news.example/crash"
+        with (
+            caplog.at_level(logging.WARNING, logger="newstrack"),
+            pytest.raises(ReadingLost, match=re.escape(crash)),
+        ):
+            reader.read(_page(0), crash, NONE, {})
+        assert "page-reading process ended" in caplog.text
+        after = reader.read(_page(1), "https://news.example/1", NONE, {})
+        assert after.title == str(os.getpid())
+    finally:
+        reader.close()
+
+
+def test_a_fetch_stores_every_page_read_by_a_reading_process(tmp_path: Path) -> None:
+    """The whole fetch through a reading process; a page that crashes it is retried next run."""
+    session_factory = ready(f"sqlite:///{tmp_path / 'read.db'}")
+    paths = [f"/page{n}" for n in range(4)]
+    reader = ProcessPageReader(1)  # first: no server thread runs yet
+    try:
+        with serve({}) as host:
+            for number, path in enumerate(paths):
+                host.routes[path] = respond(200, _page(number), content_type="text/html")
+            links = "".join(f"<item><link>{host.url(path)}</link></item>" for path in paths)
+            feed = f"<rss><channel><title>t</title>{links}</channel></rss>".encode()
+            host.routes["/feed.xml"] = respond(200, feed, content_type="application/rss+xml")
+            source = SourceConfig(name="host", kind="rss", urls=(host.url("/feed.xml"),))
+            settings = Settings(http=HttpSettings(retries=0, per_host_interval=0))
+            with build_client(settings.http) as client:
+                summary = fetch_sources(session_factory, client, [source], settings, reader=reader)
+    finally:
+        reader.close()
+    assert summary.stored == len(paths) and not summary.failed
+
+
+def test_a_page_that_crashes_its_reader_is_left_for_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its error is temporary and names it; the source's other pages are stored."""
+    monkeypatch.setattr(reading, "extract_page", _read_with_pid)
+    session_factory = ready(f"sqlite:///{tmp_path / 'crash.db'}")
+    paths = ["/crash", "/page1", "/page2"]
+    reader = ProcessPageReader(1)
+    try:
+        with serve({}) as host:
+            for number, path in enumerate(paths):
+                host.routes[path] = respond(200, _page(number), content_type="text/html")
+            links = "".join(f"<item><link>{host.url(path)}</link></item>" for path in paths)
+            feed = f"<rss><channel><title>t</title>{links}</channel></rss>".encode()
+            host.routes["/feed.xml"] = respond(200, feed, content_type="application/rss+xml")
+            source = SourceConfig(name="host", kind="rss", urls=(host.url("/feed.xml"),))
+            settings = Settings(http=HttpSettings(retries=0, per_host_interval=0, fetch_workers=1))
+            with build_client(settings.http) as client:
+                summary = fetch_sources(session_factory, client, [source], settings, reader=reader)
+    finally:
+        reader.close()
+    (report,) = summary.sources
+    assert report.stored == 2 and report.left_for_next_run == 1
+    assert any("/crash: temporary" in error for error in report.errors), report.errors
+
+
+def test_no_reading_process_without_a_safe_fork_or_when_told_none() -> None:
+    """With another thread alive a fork could copy a held lock: pages are read here instead."""
+    with page_reader(0) as reader:
+        assert type(reader) is PageReader
+    waiting = threading.Event()
+    other = threading.Thread(target=waiting.wait)
+    other.start()
+    try:
+        with page_reader(2) as reader:
+            assert type(reader) is PageReader and not multiprocessing.active_children()
+    finally:
+        waiting.set()
+        other.join()
+
+
+def test_a_run_forks_one_fewer_reading_process_than_it_has_cores() -> None:
+    """In a process with one thread, as a run is when it starts fetching; the classifier's
+    background load is waited for, thread and all, so that the readers inherit it."""
+    probe = (
+        "import multiprocessing; from pipeline.fetching.reading import page_reader\n"
+        "from pipeline.text.language import load_classifier_in_background\n"
+        "load_classifier_in_background()\n"
+        "with page_reader() as reader:\n"
+        "    print(type(reader).__name__, len(multiprocessing.active_children()))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["ProcessPageReader", str(max(usable_cores() - 1, 1))]
+
+
+def test_the_classifier_is_ready_with_its_loading_thread_ended() -> None:
+    """So that the fork after it is safe."""
+    before = threading.active_count()
+    language.load_classifier_in_background()
+    language.classifier_ready()
+    assert threading.active_count() == before
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
+def test_reading_processes_end_when_the_run_is_killed() -> None:
+    """SIGKILL on the run (a cron timeout, the OOM killer) leaves no reading process behind."""
+    script = (
+        "import multiprocessing, time; from pipeline.fetching.reading import page_reader\n"
+        "with page_reader(2):\n"
+        "    print(*(child.pid for child in multiprocessing.active_children()), flush=True)\n"
+        "    time.sleep(3600)\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script], cwd=PROJECT, stdout=subprocess.PIPE, text=True
+    ) as run:
+        try:
+            assert run.stdout is not None
+            children = [int(pid) for pid in run.stdout.readline().split()]
+            assert len(children) == 2 and not any(_gone(pid) for pid in children)
+        finally:
+            os.kill(run.pid, signal.SIGKILL)
+    deadline = time.monotonic() + BOUND
+    while not all(_gone(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(_gone(pid) for pid in children)
