@@ -42,6 +42,7 @@ from pipeline.flows.fetch import fetch_sources
 from storage.articles import add_article
 from storage.sessions import unit_of_work
 from tests.conftest import PROJECT
+from tests.processes import gone
 from tests.servers import respond, serve
 from tests.stored import new_article, ready, two_sources
 
@@ -204,15 +205,6 @@ def _extract_nothing() -> ExtractSummary:
     raise AssertionError("nothing is extracted here when fetching failed")
 
 
-def _gone(pid: int) -> bool:
-    """Whether a process has ended (a zombie no one reaps has ended too)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ("Z", "X")
-
-
 def test_the_extraction_process_ends_when_the_run_is_killed(sqlite_url: str) -> None:
     """SIGKILL on the run (a cron timeout, the OOM killer) stops its child too."""
     ready(sqlite_url)
@@ -231,10 +223,10 @@ def test_the_extraction_process_ends_when_the_run_is_killed(sqlite_url: str) -> 
         try:
             assert run.stdout is not None
             child = int(run.stdout.readline())
-            assert not _gone(child)
+            assert not gone(child)
         finally:
             os.kill(run.pid, signal.SIGKILL)
-    assert _wait_for(lambda: _gone(child))
+    assert _wait_for(lambda: gone(child))
 
 
 def test_pages_are_read_one_at_a_time_across_fetching_threads(

@@ -30,9 +30,11 @@ from pipeline.fetching.http import build_client
 from pipeline.fetching.pages import Page, extract_page
 from pipeline.fetching.reading import PageReader, ProcessPageReader, ReadingLost, page_reader
 from pipeline.flows.fetch import fetch_sources
+from pipeline.flows.fetch_run import SourceReport
 from pipeline.running.forking import usable_cores
 from pipeline.text import language
 from tests.conftest import PROJECT
+from tests.processes import gone
 from tests.servers import respond, serve
 from tests.stored import ready
 
@@ -109,35 +111,10 @@ def test_a_crashed_reading_process_costs_its_page_and_the_rest_is_read_here(
         reader.close()
 
 
-def test_a_fetch_stores_every_page_read_by_a_reading_process(tmp_path: Path) -> None:
-    """The whole fetch through a reading process; a page that crashes it is retried next run."""
-    session_factory = ready(f"sqlite:///{tmp_path / 'read.db'}")
-    paths = [f"/page{n}" for n in range(4)]
+def _fetched_through_a_reading_process(database: Path, paths: list[str]) -> SourceReport:
+    """One RSS source of these pages on a loopback host, fetched with one reading process."""
+    session_factory = ready(f"sqlite:///{database}")
     reader = ProcessPageReader(1)  # first: no server thread runs yet
-    try:
-        with serve({}) as host:
-            for number, path in enumerate(paths):
-                host.routes[path] = respond(200, _page(number), content_type="text/html")
-            links = "".join(f"<item><link>{host.url(path)}</link></item>" for path in paths)
-            feed = f"<rss><channel><title>t</title>{links}</channel></rss>".encode()
-            host.routes["/feed.xml"] = respond(200, feed, content_type="application/rss+xml")
-            source = SourceConfig(name="host", kind="rss", urls=(host.url("/feed.xml"),))
-            settings = Settings(http=HttpSettings(retries=0, per_host_interval=0))
-            with build_client(settings.http) as client:
-                summary = fetch_sources(session_factory, client, [source], settings, reader=reader)
-    finally:
-        reader.close()
-    assert summary.stored == len(paths) and not summary.failed
-
-
-def test_a_page_that_crashes_its_reader_is_left_for_the_next_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Its error is temporary and names it; the source's other pages are stored."""
-    monkeypatch.setattr(reading, "extract_page", _read_with_pid)
-    session_factory = ready(f"sqlite:///{tmp_path / 'crash.db'}")
-    paths = ["/crash", "/page1", "/page2"]
-    reader = ProcessPageReader(1)
     try:
         with serve({}) as host:
             for number, path in enumerate(paths):
@@ -152,6 +129,22 @@ def test_a_page_that_crashes_its_reader_is_left_for_the_next_run(
     finally:
         reader.close()
     (report,) = summary.sources
+    return report
+
+
+def test_a_fetch_stores_every_page_read_by_a_reading_process(tmp_path: Path) -> None:
+    """The whole fetch through a reading process."""
+    paths = [f"/page{n}" for n in range(4)]
+    report = _fetched_through_a_reading_process(tmp_path / "read.db", paths)
+    assert report.stored == len(paths) and report.status == "ok", report
+
+
+def test_a_page_that_crashes_its_reader_is_left_for_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its error is temporary and names it; the source's other pages are stored."""
+    monkeypatch.setattr(reading, "extract_page", _read_with_pid)
+    report = _fetched_through_a_reading_process(tmp_path / "crash.db", ["/crash", "/a", "/b"])
     assert report.stored == 2 and report.left_for_next_run == 1
     assert any("/crash: temporary" in error for error in report.errors), report.errors
 
@@ -195,14 +188,6 @@ def test_the_classifier_is_ready_with_its_loading_thread_ended() -> None:
     assert threading.active_count() == before
 
 
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ("Z", "X")
-
-
 def test_reading_processes_end_when_the_run_is_killed() -> None:
     """SIGKILL on the run (a cron timeout, the OOM killer) leaves no reading process behind."""
     script = (
@@ -217,10 +202,10 @@ def test_reading_processes_end_when_the_run_is_killed() -> None:
         try:
             assert run.stdout is not None
             children = [int(pid) for pid in run.stdout.readline().split()]
-            assert len(children) == 2 and not any(_gone(pid) for pid in children)
+            assert len(children) == 2 and not any(gone(pid) for pid in children)
         finally:
             os.kill(run.pid, signal.SIGKILL)
     deadline = time.monotonic() + BOUND
-    while not all(_gone(pid) for pid in children) and time.monotonic() < deadline:
+    while not all(gone(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert all(_gone(pid) for pid in children)
+    assert all(gone(pid) for pid in children)
