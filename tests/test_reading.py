@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -209,3 +210,26 @@ def test_reading_processes_end_when_the_run_is_killed() -> None:
     while not all(gone(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert all(gone(pid) for pid in children)
+
+
+def _fetched_articles(database: Path, processes: str) -> list[tuple[str, str, str, str]]:
+    """`newstrack fetch --replay snapshot` as a user runs it; the articles it stored."""
+    environment = {**os.environ, "NEWSTRACK_READING_PROCESSES": processes}
+    url = f"sqlite:///{database}"
+    command = [sys.executable, "-m", "pipeline.cli", "--db", url, "-q", "fetch", "--replay"]
+    fetched = subprocess.run(
+        [*command, str(PROJECT / "snapshot")], cwd=PROJECT, env=environment, capture_output=True
+    )
+    assert fetched.returncode in (0, 3), fetched.stderr  # 3: the snapshot's one broken link
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT url, title, language, text FROM articles ORDER BY url"
+        ).fetchall()
+    return [tuple(row) for row in rows]
+
+
+def test_a_fetch_stores_the_same_articles_whoever_reads_its_pages(tmp_path: Path) -> None:
+    """The command, forked reading processes and all, against pages read in the fetcher."""
+    read_apart = _fetched_articles(tmp_path / "apart.db", "2")
+    read_here = _fetched_articles(tmp_path / "here.db", "0")
+    assert read_apart and read_apart == read_here
