@@ -3,8 +3,8 @@
 Fetching mostly waits (on hosts and their pacing) and extraction mostly computes; in one process
 the GIL would make them take turns. So extraction runs in a process of its own, started as the run
 begins, before its database is opened, and starts loading the trained pipeline at once, so that it
-is ready by the time the first pages are read. Should that process die, this one extracts what is still waiting
-once fetching is over, so a run never leaves articles unread.
+is ready by the time the first pages are read. Should that process die, this one extracts what is
+still waiting once fetching is over, so a run never leaves articles unread.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def fetch_while_extracting(
     extract_here: Callable[[], ExtractSummary],
     start_method: StartMethod | None = None,
 ) -> tuple[Fetched, ExtractSummary]:
-    """Start an extraction process on a ready database and fetch beside it; return both summaries."""
+    """Start an extraction process on a ready database, fetch beside it; return both summaries."""
     with extraction_process(job, start_method) as process:
         return process.fetch_while_extracting(fetch, extract_here)
 
