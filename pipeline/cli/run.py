@@ -132,7 +132,7 @@ def command_fetch(args: argparse.Namespace, context: Context) -> int:
     settings = paced_for(context.settings, args.replay)
     with open_database(settings) as database, fetching(settings, args.replay) as (reader, client):
         summary = fetch_sources(
-            database.sessions, client, sources, settings, args.dry_run, _forced(args), None, reader
+            database.sessions, client, sources, settings, args.dry_run, _forced(args), reader=reader
         )
     report = {"sources": [asdict(s) for s in summary.sources], "articles_stored": summary.stored}
     context.summary(report, fetch_text(summary))
@@ -239,7 +239,12 @@ def _fetch_and_extract(
             with fetching(settings, args.replay) as (reader, client):
                 return fetch_sources(
                     database.sessions,
-                    *(client, sources, settings, args.dry_run, _forced(args), None, reader),
+                    client,
+                    sources,
+                    settings,
+                    args.dry_run,
+                    _forced(args),
+                    reader=reader,
                 )
 
         def extract_here() -> ExtractSummary:
