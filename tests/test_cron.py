@@ -87,6 +87,7 @@ JOB = "version: 1\njobs:\n  - name: {name}\n    schedule: '{schedule}'\n    comm
         ({"command": "newstrack fetch --sorce x"}, "job 'a': command: 'newstrack fetch --sorce x': unrecognized arguments: --sorce x"),
         ({"command": "rm -rf /"}, "job 'a': command: 'rm -rf /' is not a newstrack command"),
         ({"extra": "    timezone: Mars/Olympus\n"}, "job 'a': timezone: 'Mars/Olympus' is not an IANA time zone"),
+        ({"extra": "    timezone: America\n"}, "job 'a': timezone: 'America' is not an IANA time zone"),
         ({"extra": "    concurrency: sometimes\n"}, "job 'a': concurrency: 'sometimes'; one of forbid, allow, replace"),
         ({"extra": "    misfire: later\n"}, "job 'a': misfire: 'later'; one of skip, run_once, run_all"),
         ({"extra": "    timeout: -5\n"}, "job 'a': timeout: expected a whole number from 1 to 86400, got -5"),

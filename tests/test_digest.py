@@ -663,6 +663,7 @@ def test_watchlists_file_errors_name_the_watchlist_and_field(tmp_path: Path) -> 
         "recipients: [a@example.com]\n    filters: {elements: [kryptonite]}": "filters.elements: 'kryptonite' is not an element",
         "recipients: [a@example.com]\n    filters: {colour: red}": "filters.colour: unknown filter",
         "recipients: [a@example.com]\n    timezone: Mars/Olympus": "timezone: 'Mars/Olympus' is not an IANA time zone",
+        "recipients: [a@example.com]\n    timezone: America": "timezone: 'America' is not an IANA time zone",
         "recipients: [a@example.com]\n    filters: {measures: [embargo]}": "filters.measures: 'embargo'",
     }
     for body, message in cases.items():

@@ -64,6 +64,7 @@ SCALARS = st.one_of(
             "60 * * * *",
             "0 7 * * * *",
             "Mars/Olympus",
+            "America",
             "https://",
             "rss",
             "daily",

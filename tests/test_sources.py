@@ -100,6 +100,11 @@ def test_shipped_registry_loads() -> None:
             "article.timezone",
         ),
         (
+            "sources:\n  - name: a\n    kind: rss\n    urls: [https://a.example/]\n    article: {timezone: America}\n",
+            2,
+            "article.timezone",
+        ),
+        (
             "sources:\n  - name: a\n    kind: rss\n    urls: [https://a.example/]\n  - name: a\n    kind: rss\n    urls: [https://b.example/]\n",
             5,
             "duplicate",

@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
 from models.errors import ConfigError
 from pipeline.config.numbers import DAY, Whole
-from pipeline.config.yaml_loader import load_yaml, where, whole_number
+from pipeline.config.yaml_loader import is_time_zone, load_yaml, where, whole_number
 
 VERSION = 1
 CONCURRENCY = ("forbid", "allow", "replace")
@@ -178,10 +178,8 @@ def _job(
     except CronSimError as error:
         raise fail("schedule", f"{schedule!r}: {error}") from None
     timezone = merged.get("timezone", "UTC")
-    try:
-        ZoneInfo(str(timezone))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise fail("timezone", f"{timezone!r} is not an IANA time zone") from None
+    if not is_time_zone(timezone):
+        raise fail("timezone", f"{timezone!r} is not an IANA time zone")
     command = merged.get("command")
     try:
         words = shlex.split(command) if isinstance(command, str) else []

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import available_timezones
 
 import soupsieve
 
@@ -15,7 +14,14 @@ from models.errors import ConfigError, UnknownSourceError
 from models.source import ArticleSelectors, SourceConfig
 from pipeline.config.federal_register import register_query
 from pipeline.config.numbers import ARTICLES_PER_SOURCE, Whole
-from pipeline.config.yaml_loader import NAME_RULE, is_name, load_yaml, where, whole_number
+from pipeline.config.yaml_loader import (
+    NAME_RULE,
+    is_name,
+    is_time_zone,
+    load_yaml,
+    where,
+    whole_number,
+)
 
 KINDS = ("rss", "html_listing", "federal_register")
 SELECTOR_KEYS = ("title", "text", "published")
@@ -142,7 +148,7 @@ def _parse_source(path: Path, item: Any) -> SourceConfig:
     if bad:
         raise ConfigError(f"{place}: unknown article selector(s) {', '.join(bad)}")
     timezone = article.get("timezone", "UTC")
-    if not isinstance(timezone, str) or timezone not in available_timezones():
+    if not is_time_zone(timezone):
         raise ConfigError(
             f"{place}: `article.timezone` must be an IANA time zone such as Asia/Shanghai, "
             f"got {timezone!r}"

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedSeq
@@ -22,7 +22,14 @@ from models.errors import ConfigError
 from models.filters import Filters
 from models.vocabulary import UnknownNameError, Vocabulary
 from pipeline.config.numbers import MIN_SOURCES
-from pipeline.config.yaml_loader import NAME_RULE, is_name, load_yaml, where, whole_number
+from pipeline.config.yaml_loader import (
+    NAME_RULE,
+    is_name,
+    is_time_zone,
+    load_yaml,
+    where,
+    whole_number,
+)
 
 VERSION = 1
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -115,10 +122,8 @@ def _watchlist(
                 raise fail("recipients", f"{part!r} is not an e-mail address")
             addresses.append(part)
     timezone = str(item.get("timezone", "UTC"))
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise fail("timezone", f"{timezone!r} is not an IANA time zone") from None
+    if not is_time_zone(timezone):
+        raise fail("timezone", f"{timezone!r} is not an IANA time zone")
     group_by = item.get("group_by", "element")
     if group_by not in ("element", "measure"):
         raise fail("group_by", f"{group_by!r}; one of element, measure")

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeGuard
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -94,6 +95,17 @@ def load_yaml(path: Path) -> Any:
 def is_name(value: object) -> TypeGuard[str]:
     """Whether a value is a valid source or watchlist name (NAME_RULE)."""
     return isinstance(value, str) and NAME.fullmatch(value) is not None
+
+
+def is_time_zone(value: object) -> TypeGuard[str]:
+    """Whether a value names an IANA time zone ("Asia/Shanghai"): one lookup, not a directory walk."""
+    if not isinstance(value, str):
+        return False
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "America"
+        return False
+    return True
 
 
 def where(path: Path, item: Any) -> str:
