@@ -166,19 +166,54 @@ def test_no_reading_process_without_a_safe_fork_or_when_told_none() -> None:
 
 
 def test_a_run_forks_one_fewer_reading_process_than_it_has_cores() -> None:
-    """In a process with one thread, as a run is when it starts fetching; the classifier's
-    background load is waited for, thread and all, so that the readers inherit it."""
+    """As a run starts, with one thread. The run itself then never loads trafilatura or the
+    language classifier: its pages, their language included, are read by the reading processes."""
     probe = (
-        "import multiprocessing; from pipeline.fetching.reading import page_reader\n"
-        "from pipeline.text.language import load_classifier_in_background\n"
-        "load_classifier_in_background()\n"
+        "import multiprocessing, sys\n"
+        "from models.source import ArticleSelectors\n"
+        "from pipeline.fetching.reading import FIRST_PAGE, page_reader\n"
         "with page_reader() as reader:\n"
-        "    print(type(reader).__name__, len(multiprocessing.active_children()))\n"
+        "    page = reader.read(FIRST_PAGE * 5, 'http://localhost/', ArticleSelectors(), {})\n"
+        "    print(type(reader).__name__, len(multiprocessing.active_children()), page.language)\n"
+        "print(*(name in sys.modules for name in ('trafilatura', 'py3langid')))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True
     )
-    assert result.stdout.split() == ["ProcessPageReader", str(max(usable_cores() - 1, 1))]
+    reader, processes, language_read, *loaded = result.stdout.split()
+    assert (reader, processes) == ("ProcessPageReader", str(max(usable_cores() - 1, 1)))
+    assert language_read == "en" and loaded == ["False", "False"], result.stdout
+
+
+def test_each_reading_process_prepares_its_reading_as_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before its first page, while the run opens its database: the run does not wait for it."""
+
+    def prepared() -> None:
+        (tmp_path / str(os.getpid())).touch()
+
+    monkeypatch.setattr(reading, "prepare_reading", prepared)
+    with page_reader(2):
+        children = {str(child.pid) for child in multiprocessing.active_children()}
+    assert len(children) == 2 and {path.name for path in tmp_path.iterdir()} == children
+
+
+def test_preparing_loads_trafilatura_its_stop_lists_and_the_classifier() -> None:
+    """What a reading process's first page would otherwise load, in a new interpreter."""
+    probe = (
+        "import sys\n"
+        "from pipeline.fetching.reading import prepare_reading\n"
+        "from pipeline.text import language\n"
+        "print('trafilatura' in sys.modules, language._load_identifier.cache_info().currsize)\n"
+        "prepare_reading()\n"
+        "from trafilatura import external\n"
+        "print(external.JT_STOPLIST is not None, language._load_identifier.cache_info().currsize)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "0", "True", "1"], result.stdout + result.stderr
 
 
 def test_the_classifier_is_ready_with_its_loading_thread_ended() -> None:

@@ -124,16 +124,24 @@ def _limit_option(parser: argparse.ArgumentParser) -> None:
 
 def command_fetch(args: argparse.Namespace, context: Context) -> int:
     """Fetch sources and store new articles."""
-    from pipeline.flows.fetch import fetch_sources
-    from pipeline.text.language import load_classifier_in_background
+    from pipeline.fetching.reading import page_reader
 
-    load_classifier_in_background()  # while the sources are read and the database opened
     sources = select_sources(load_sources(context.settings.sources_path), args.source)
     settings = paced_for(context.settings, args.replay)
-    with open_database(settings) as database, fetching(settings, args.replay) as (reader, client):
-        summary = fetch_sources(
-            database.sessions, client, sources, settings, args.dry_run, _forced(args), reader=reader
-        )
+    # The page readers first, forked while there is no other thread (see page_reader).
+    with page_reader(settings.reading_processes) as reader:
+        from pipeline.flows.fetch import fetch_sources
+
+        with open_database(settings) as database, http_client(settings, args.replay) as client:
+            summary = fetch_sources(
+                database.sessions,
+                client,
+                sources,
+                settings,
+                args.dry_run,
+                _forced(args),
+                reader=reader,
+            )
     report = {"sources": [asdict(s) for s in summary.sources], "articles_stored": summary.stored}
     context.summary(report, fetch_text(summary))
     return EXIT_PARTIAL if summary.failed else EXIT_OK
@@ -173,18 +181,20 @@ def command_extract(args: argparse.Namespace, context: Context) -> int:
 
 def command_run(args: argparse.Namespace, context: Context) -> int:
     """The main job: fetch every source, extract events, print what the database now holds."""
+    from pipeline.fetching.reading import page_reader
     from pipeline.flows.alongside import ExtractionJob, extraction_process
 
+    settings = context.settings
     with ExitStack() as stack:
         alongside = None
         if not args.dry_run:  # with nothing stored, nothing waits: fetch, then extract
             # First of all, while this process has no other thread (see ExtractionProcess).
-            settings = context.settings
             job = ExtractionJob(
                 settings.database_url, settings.event_threshold, args.limit, log.level
             )
             alongside = stack.enter_context(extraction_process(job))
-        fetched, extracted, totals, where = _fetch_and_extract(args, context, alongside)
+        reader = stack.enter_context(page_reader(settings.reading_processes))  # forked next
+        fetched, extracted, totals, where = _fetch_and_extract(args, context, alongside, reader)
     report = {
         "database": where,
         "sources": [asdict(s) for s in fetched.sources],
@@ -223,20 +233,21 @@ def command_run(args: argparse.Namespace, context: Context) -> int:
 
 
 def _fetch_and_extract(
-    args: argparse.Namespace, context: Context, alongside: ExtractionProcess | None
+    args: argparse.Namespace,
+    context: Context,
+    alongside: ExtractionProcess | None,
+    reader: PageReader,
 ) -> tuple[FetchSummary, ExtractSummary, DatabaseTotals, str]:
     """Fetch every source and extract what is stored (beside it, given a process); then count."""
     from pipeline.flows.extract import extract_pending
     from pipeline.flows.fetch import fetch_sources
-    from pipeline.text.language import load_classifier_in_background
 
-    load_classifier_in_background()  # while the sources are read and the database opened
     sources = select_sources(load_sources(context.settings.sources_path), args.source)
     settings = paced_for(context.settings, args.replay)
     with open_database(settings) as database:
 
         def fetch() -> FetchSummary:
-            with fetching(settings, args.replay) as (reader, client):
+            with http_client(settings, args.replay) as client:
                 return fetch_sources(
                     database.sessions,
                     client,
@@ -311,15 +322,6 @@ def paced_for(settings: Settings, replay: Path | None) -> Settings:
     if replay is None:
         return settings
     return replace(settings, http=replace(settings.http, per_host_interval=0.0))
-
-
-@contextmanager
-def fetching(settings: Settings, replay: Path | None) -> Iterator[tuple[PageReader, httpx.Client]]:
-    """A fetch's page readers, forked first (before any thread starts), and its HTTP client."""
-    from pipeline.fetching.reading import page_reader
-
-    with page_reader(settings.reading_processes) as reader, http_client(settings, replay) as client:
-        yield reader, client
 
 
 @contextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import trafilatura
 from bs4 import BeautifulSoup, Tag
 from lxml.html import HtmlElement
 
@@ -48,6 +47,8 @@ def trafilatura_text(html: str | HtmlElement, url: str) -> str:
 
     Given the markup it parses it; given a tree (parse_tree's) it reads a copy, the tree unchanged.
     """
+    import trafilatura  # see parse_tree
+
     own_lxml_dictionary()
     extracted = trafilatura.extract(
         html, url=url, favor_precision=True, include_comments=False, include_tables=False

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
-import trafilatura
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag, XMLParsedAsHTMLWarning
 from lxml import etree, html
 
@@ -74,6 +73,8 @@ def parse_tree(markup: str) -> html.HtmlElement | None:
     A page nested LXML_DEPTH deep may have lost its innermost tags: it is for parse_html to read
     (or to refuse as TooDeep).
     """
+    import trafilatura  # (0.2 s) imported where pages are read: a reading process, not the run
+
     own_lxml_dictionary()
     tree = trafilatura.load_html(markup)
     if tree is None or _CUT_SHORT(tree):

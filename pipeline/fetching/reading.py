@@ -1,9 +1,10 @@
 """Reading article pages for the fetching threads: in processes of their own, or one at a time here.
 
 Reading a page (lxml, trafilatura, the language classifier) is CPU work that holds the GIL: done by
-the fetching threads, it keeps them from the network. Reading processes are forked from the run
-while it has one thread, after the classifier is loaded, so they start with everything imported and
-share the model's pages; a page goes to them as bytes and comes back as a Page.
+the fetching threads, it keeps them from the network. Reading processes are forked as a run starts,
+while it has one thread; each then imports and loads what reading needs (prepare_reading) while the
+run opens its database and asks for its feeds, which the run itself then never loads. A page goes
+to them as bytes and comes back as a Page.
 """
 
 from __future__ import annotations
@@ -23,10 +24,16 @@ from models.errors import NewstrackError
 from models.source import ArticleSelectors
 from pipeline.fetching.pages import Page, extract_page
 from pipeline.running.forking import fork_is_safe, usable_cores
-from pipeline.text.language import classifier_ready
+from pipeline.text.language import classifier_ready, load_classifier_in_background
 
 log = logging.getLogger("newstrack")
 PARENT_CHECK_SECONDS = 1.0  # how often a reading process checks that its run is still there
+# A small page whose reading takes every path a page's first reading loads or compiles things on
+# (trafilatura, its jusText fallback's stop lists for a short text, lxml's parser).
+FIRST_PAGE = (
+    b'<html lang="en"><head><title>newstrack</title></head><body><article><h1>newstrack</h1>'
+    b"<p>This page is read once by each reading process as it starts.</p></article></body></html>"
+)
 
 
 class ReadingLost(NewstrackError):
@@ -63,8 +70,9 @@ class ProcessPageReader(PageReader):
             initializer=_reading_process_started,
             initargs=(os.getpid(),),
         )
-        # A forking pool starts all its processes at its first task: now, while it is safe.
-        self._pool.submit(int).result()
+        # A forking pool forks all its processes at its first task: now, while that is safe. The
+        # task is not waited for: the processes prepare their reading while the run goes on.
+        self._pool.submit(int)
 
     def read(
         self, body: bytes, url: str, selectors: ArticleSelectors, headers: Mapping[str, str]
@@ -103,16 +111,31 @@ def page_reader(processes: int | None = None) -> Iterator[PageReader]:
     """Readers for a fetch run: `processes` of them (None: one fewer than the usable cores, at least
     one) forked now, when it is safe; else pages are read here. 0 reads here."""
     wanted = max(usable_cores() - 1, 1) if processes is None else processes
-    classifier_ready()  # before the fork, so that every reading process has it
-    reader = ProcessPageReader(wanted) if wanted > 0 and fork_is_safe() else PageReader()
+    if wanted > 0 and fork_is_safe():
+        reader: PageReader = ProcessPageReader(wanted)
+    else:
+        load_classifier_in_background()  # while the run opens its database
+        reader = PageReader()
     try:
         yield reader
     finally:
         reader.close()
 
 
+def prepare_reading() -> None:
+    """Import and load what reading pages needs, so that the first page costs what the others do."""
+    classifier_ready()
+    try:
+        extract_page(FIRST_PAGE, "http://localhost/", ArticleSelectors())
+    except Exception as error:  # the pages themselves will say what is wrong, each by its URL
+        log.warning("page reading could not be prepared: %s", error)
+
+
 def _reading_process_started(parent: int) -> None:
-    """In a reading process: Ctrl-C is for the run, which ends this; a killed run ends it too."""
+    """In a reading process: Ctrl-C is for the run, which ends this; a killed run ends it too.
+
+    Then it prepares its reading, while the run opens its database and asks for its feeds.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
@@ -122,3 +145,4 @@ def _reading_process_started(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="newstrack-reader-watch", daemon=True).start()
+    prepare_reading()

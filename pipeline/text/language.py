@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import threading
 from functools import cache
+from typing import TYPE_CHECKING
 
-from py3langid.langid import LanguageIdentifier
-
-from pipeline.text.langid_model import load_identifier
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
 
 SAMPLE_CHARS = 3000  # the opening of a text is enough to tell its language
 MIN_BYTES = (
@@ -29,6 +29,9 @@ _BACKGROUND: list[threading.Thread] = []  # loads started by load_classifier_in_
 
 @cache
 def _load_identifier() -> LanguageIdentifier:
+    # numpy and py3langid (0.13 s) only where a text is classified: not in a run that never does
+    from pipeline.text.langid_model import load_identifier
+
     return load_identifier()
 
 
