@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 from models.errors import InputError
 from models.source import SourceConfig
 from pipeline.cli.arguments import ARTICLE_LIMIT, PROCESSES, SuggestingParser
-from pipeline.cli.base import EXIT_OK, EXIT_PARTIAL, Context, load_extractor, log, open_database
+from pipeline.cli.base import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    Context,
+    Database,
+    load_extractor,
+    log,
+    open_database,
+)
 from pipeline.config.settings import EXTRACT_VARIABLES, FETCH_VARIABLES, Settings
 from pipeline.config.sources import load_sources, select_sources
 from storage import queries
@@ -129,19 +137,8 @@ def command_fetch(args: argparse.Namespace, context: Context) -> int:
     sources = select_sources(load_sources(context.settings.sources_path), args.source)
     settings = paced_for(context.settings, args.replay)
     # The page readers first, forked while there is no other thread (see page_reader).
-    with page_reader(settings.reading_processes) as reader:
-        from pipeline.flows.fetch import fetch_sources
-
-        with open_database(settings) as database, http_client(settings, args.replay) as client:
-            summary = fetch_sources(
-                database.sessions,
-                client,
-                sources,
-                settings,
-                args.dry_run,
-                _forced(args),
-                reader=reader,
-            )
+    with page_reader(settings.reading_processes) as reader, open_database(settings) as database:
+        summary = _fetch(args, database, sources, settings, reader)
     report = {"sources": [asdict(s) for s in summary.sources], "articles_stored": summary.stored}
     context.summary(report, fetch_text(summary))
     return EXIT_PARTIAL if summary.failed else EXIT_OK
@@ -240,23 +237,13 @@ def _fetch_and_extract(
 ) -> tuple[FetchSummary, ExtractSummary, DatabaseTotals, str]:
     """Fetch every source and extract what is stored (beside it, given a process); then count."""
     from pipeline.flows.extract import extract_pending
-    from pipeline.flows.fetch import fetch_sources
 
     sources = select_sources(load_sources(context.settings.sources_path), args.source)
     settings = paced_for(context.settings, args.replay)
     with open_database(settings) as database:
 
         def fetch() -> FetchSummary:
-            with http_client(settings, args.replay) as client:
-                return fetch_sources(
-                    database.sessions,
-                    client,
-                    sources,
-                    settings,
-                    args.dry_run,
-                    _forced(args),
-                    reader=reader,
-                )
+            return _fetch(args, database, sources, settings, reader)
 
         def extract_here() -> ExtractSummary:
             return extract_pending(
@@ -273,6 +260,22 @@ def _fetch_and_extract(
         with database.session() as session:
             totals = queries.totals(session)
     return fetched, extracted, totals, describe(database.engine.url)
+
+
+def _fetch(
+    args: argparse.Namespace,
+    database: Database,
+    sources: list[SourceConfig],
+    settings: Settings,
+    reader: PageReader,
+) -> FetchSummary:
+    """Fetch the sources into the database over the command's HTTP client, `reader` reading pages."""
+    from pipeline.flows.fetch import fetch_sources
+
+    with http_client(settings, args.replay) as client:
+        return fetch_sources(
+            database.sessions, client, sources, settings, args.dry_run, _forced(args), reader=reader
+        )
 
 
 def command_backfill(args: argparse.Namespace, context: Context) -> int:
