@@ -10,6 +10,7 @@ import yaml
 
 from models.vocabulary import UnknownNameError, VocabularyError, default_folder, load_vocabulary
 from models.vocabulary.reading import SAFE_LOADER, read_document
+from models.vocabulary.words import load_calendar, shipped_folder
 
 HEAVY = ("gadolinium", "terbium", "dysprosium", "holmium", "erbium", "thulium", "ytterbium")
 
@@ -117,3 +118,9 @@ def test_every_vocabulary_file_reads_as_the_pure_python_parser_reads_it() -> Non
     for path in files:
         expected = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
         assert read_document(path) == expected, path.name
+
+
+def test_the_shipped_vocabulary_is_read_once_however_it_is_asked_for() -> None:
+    """No argument, None and the folder itself are one read: the extractor asks all three ways."""
+    assert load_vocabulary() is load_vocabulary(None) is load_vocabulary(default_folder())
+    assert load_calendar() is load_calendar(None) is load_calendar(shipped_folder())

@@ -230,10 +230,13 @@ def default_folder() -> Path:
     return shipped_folder()
 
 
-@cache
 def load_vocabulary(folder: Path | None = None) -> Vocabulary:
-    """Read the vocabulary files of a folder (the shipped one by default)."""
-    folder = folder or default_folder()
+    """Read the vocabulary files of a folder (the shipped one by default), once per folder."""
+    return _vocabulary_of(folder or default_folder())  # no argument and None: one cache entry
+
+
+@cache
+def _vocabulary_of(folder: Path) -> Vocabulary:
     elements_doc = read_document(folder / "elements.yaml")
     countries_doc = read_document(folder / "countries.yaml")
     bodies_doc = read_document(folder / "bodies.yaml")

@@ -105,10 +105,14 @@ def load_relations(folder: Path | None = None) -> Relations:
     return read_named_lists(Relations, (folder or shipped_folder()) / "relations.yaml")
 
 
-@cache
 def load_calendar(folder: Path | None = None) -> Calendar:
-    """The calendar words of a vocabulary folder (the shipped one by default)."""
-    calendar = read_named_lists(Calendar, (folder or shipped_folder()) / "calendar.yaml")
+    """The calendar words of a vocabulary folder (the shipped one by default), read once per folder."""
+    return _calendar_of(folder or shipped_folder())  # no argument and None: one cache entry
+
+
+@cache
+def _calendar_of(folder: Path) -> Calendar:
+    calendar = read_named_lists(Calendar, folder / "calendar.yaml")
     for key, needed in (("months", 12), ("weekdays", 7)):
         if len(getattr(calendar, key)) != needed:
             raise VocabularyError(f"calendar.yaml: {key!r} needs {needed} entries")
