@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from models.urls import absolute_url, canonicalize_url, without_credentials
+from models.urls import TRACKING_PARAMETERS, absolute_url, canonicalize_url, without_credentials
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ PATHS = st.lists(
     max_size=4,
 ).map(lambda segments: "/" + "/".join(segments))
 KEYS = st.one_of(
-    st.sampled_from(["utm_source", "UTM_medium", "fbclid", "gclid", "ref", "id", "page", "q"]),
+    st.sampled_from(["utm_source", "UTM_medium", "id", "page", "q", *sorted(TRACKING_PARAMETERS)]),
     st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8),
 )
 VALUES = st.text(
@@ -144,16 +144,17 @@ def test_canonical_url_shape(url: str) -> None:
     assert parts.fragment == "" and "#" not in canonical
     assert parts.port != {"http": 80, "https": 443}[parts.scheme]
     keys = [key.lower() for key, _ in parse_qsl(parts.query, keep_blank_values=True)]
-    assert not any(key.startswith("utm_") or key in ("fbclid", "gclid", "ref") for key in keys)
+    assert not any(key.startswith("utm_") or key in TRACKING_PARAMETERS for key in keys)
 
 
 @given(http_urls())
+@example("http://0/?mc_cid=&a=1")  # a tracker beyond utm_*, fbclid, gclid and ref
 def test_canonicalisation_keeps_other_parameters_in_order(url: str) -> None:
     """Non-tracking parameters come out in their original order with their values."""
     kept = [
         (key, value)
         for key, value in parse_qsl(urlsplit(url.strip()).query, keep_blank_values=True)
-        if not key.lower().startswith("utm_") and key.lower() not in ("fbclid", "gclid", "ref")
+        if not key.lower().startswith("utm_") and key.lower() not in TRACKING_PARAMETERS
     ]
     canonical = canonicalize_url(url)
     assert parse_qsl(urlsplit(canonical).query, keep_blank_values=True) == kept
