@@ -1,8 +1,12 @@
-"""Watching processes from the outside, through /proc."""
+"""Watching processes from the outside: through /proc, or by what they print."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+
+from tests.conftest import PROJECT
 
 
 def gone(pid: int) -> bool:
@@ -12,3 +16,11 @@ def gone(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return True
     return state in ("Z", "X")
+
+
+def printed(probe: str) -> str:
+    """What a new interpreter prints running `probe` in the project (an error if it fails)."""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True
+    )
+    return result.stdout

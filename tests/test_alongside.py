@@ -42,7 +42,7 @@ from pipeline.flows.fetch import fetch_sources
 from storage.articles import add_article
 from storage.sessions import unit_of_work
 from tests.conftest import PROJECT
-from tests.processes import gone
+from tests.processes import gone, printed
 from tests.servers import respond, serve
 from tests.stored import new_article, ready, two_sources
 
@@ -186,10 +186,7 @@ def test_the_child_starts_before_the_database_exists_and_waits_for_it(tmp_path: 
 def test_the_run_forks_only_while_it_has_no_other_thread() -> None:
     """A fork copies only the forking thread, so a lock another thread holds would stay held."""
     probe = "from pipeline.flows.alongside import safe_start_method; print(safe_start_method())"
-    alone = subprocess.run(
-        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True
-    )
-    assert alone.stdout.strip() == "fork"
+    assert printed(probe).strip() == "fork"
     waiting = threading.Event()
     other = threading.Thread(target=waiting.wait)
     other.start()
@@ -311,7 +308,4 @@ def test_the_pipeline_is_loaded_once_for_the_first_article_waiting(
 def test_the_extraction_flows_import_no_spacy() -> None:
     """A run's fetching process never imports spaCy: only its extraction process does."""
     probe = "import sys, pipeline.flows.alongside, pipeline.cli.run; print('spacy' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "False"
+    assert printed(probe).strip() == "False"

@@ -35,7 +35,7 @@ from pipeline.flows.fetch_run import SourceReport
 from pipeline.running.forking import usable_cores
 from pipeline.text import language
 from tests.conftest import PROJECT
-from tests.processes import gone
+from tests.processes import gone, printed
 from tests.servers import respond, serve
 from tests.stored import ready
 
@@ -177,12 +177,10 @@ def test_a_run_forks_one_fewer_reading_process_than_it_has_cores() -> None:
         "    print(type(reader).__name__, len(multiprocessing.active_children()), page.language)\n"
         "print(*(name in sys.modules for name in ('trafilatura', 'py3langid')))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True
-    )
-    reader, processes, language_read, *loaded = result.stdout.split()
+    output = printed(probe)
+    reader, processes, language_read, *loaded = output.split()
     assert (reader, processes) == ("ProcessPageReader", str(max(usable_cores() - 1, 1)))
-    assert language_read == "en" and loaded == ["False", "False"], result.stdout
+    assert language_read == "en" and loaded == ["False", "False"], output
 
 
 def test_each_reading_process_prepares_its_reading_as_it_starts(
@@ -210,10 +208,8 @@ def test_preparing_loads_trafilatura_its_stop_lists_and_the_classifier() -> None
         "from trafilatura import external\n"
         "print(external.JT_STOPLIST is not None, language._load_identifier.cache_info().currsize)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.split() == ["False", "0", "True", "1"], result.stdout + result.stderr
+    output = printed(probe)
+    assert output.split() == ["False", "0", "True", "1"], output
 
 
 def test_the_classifier_is_ready_with_its_loading_thread_ended() -> None:
