@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
+from zstandard import FRAME_HEADER, ZstdCompressor, ZstdDecompressor
 
 from models import Article, ArticleBand, Event, Mention
 from models.facts import DocumentFacts
@@ -46,13 +47,18 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
 
 
+PAGE_LEVEL = 3  # zstd's default: news HTML shrinks to about a quarter, 9 times faster than zlib
+
+
 def compress_page(body: bytes) -> bytes:
-    """Raw pages are kept zlib-compressed: news HTML shrinks to a fifth or less."""
-    return zlib.compress(body, 6)
+    """Raw pages are kept as zstd frames, which record the page's size."""
+    return ZstdCompressor(level=PAGE_LEVEL).compress(body)
 
 
 def decompress_page(stored: bytes) -> bytes:
-    """The raw page as fetched."""
+    """The raw page as fetched: a zstd frame, or zlib for pages stored by earlier versions."""
+    if stored.startswith(FRAME_HEADER):
+        return ZstdDecompressor().decompress(stored)
     return zlib.decompress(stored)
 
 

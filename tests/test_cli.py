@@ -7,14 +7,17 @@ import json
 import sqlite3
 import subprocess
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import zstandard
 from sqlalchemy import text
 
 from pipeline.cli import build_parser, main
 from pipeline.config.sources import load_sources
+from storage.articles import decompress_page
 from storage.engine import open_engine
 from tests.stored import newstrack
 
@@ -357,13 +360,23 @@ def test_article_shows_what_a_saved_page_reads_as(
     assert "cannot read no-such-page.html" in missing.stderr
 
 
+@pytest.mark.parametrize("stored_as", ["zstd", "zlib"])
 def test_reextract_uses_stored_pages_after_a_selector_change(
-    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], stored_as: str
 ) -> None:
-    """Changing a source's selectors and running `reextract` redoes the text without fetching."""
+    """Changing a source's selectors and running `reextract` redoes the text without fetching.
+
+    Pages stored zlib-compressed, as earlier versions kept them, are read as well.
+    """
     replay = ["--replay", str(SNAPSHOT)]
     assert main(["--db", sqlite_url, "-q", "fetch", "--source", "cnbc-top-news", *replay]) == 0
     capsys.readouterr()
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as connection:
+        stored = connection.execute("SELECT id, raw_html FROM articles").fetchall()
+        assert stored and all(raw.startswith(zstandard.FRAME_HEADER) for _, raw in stored)
+        if stored_as == "zlib":
+            earlier = [(zlib.compress(decompress_page(raw)), id_) for id_, raw in stored]
+            connection.executemany("UPDATE articles SET raw_html = ? WHERE id = ?", earlier)
     changed_sources = tmp_path / "sources.yaml"
     original = (PROJECT / "sources.yaml").read_text(encoding="utf-8")
     changed_sources.write_text(original.replace("text: div.ArticleBody-articleBody", "text: h1"))
