@@ -19,6 +19,7 @@ from pipeline.cli import build_parser, main
 from pipeline.config.sources import load_sources
 from storage.articles import decompress_page
 from storage.engine import open_engine
+from tests.processes import printed
 from tests.stored import newstrack
 
 from .conftest import FIXTURES, PROJECT
@@ -358,6 +359,18 @@ def test_article_shows_what_a_saved_page_reads_as(
     missing = in_process("article", "no-such-page.html")
     assert missing.returncode == 1
     assert "cannot read no-such-page.html" in missing.stderr
+
+
+def test_the_collector_runs_less_often_while_the_command_line_imports() -> None:
+    """Its threshold is raised before the command line imports SQLAlchemy, the tables and the rest.
+
+    The command line imports all that `models` does and more, yet collects a fraction as often.
+    """
+    probe = "import gc, {0}; print(gc.get_stats()[0]['collections'], gc.get_threshold()[0])"
+    cli_collections, cli_threshold = map(int, printed(probe.format("pipeline.cli")).split())
+    models_collections, models_threshold = map(int, printed(probe.format("models")).split())
+    assert (cli_threshold, models_threshold) == (10_000, 700)
+    assert cli_collections * 3 < models_collections
 
 
 @pytest.mark.parametrize("stored_as", ["zstd", "zlib"])
