@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 import tracemalloc
@@ -776,6 +777,27 @@ def test_loopback_is_refused_for_a_source_that_is_not_loopback(
     )
     assert resolved == ["intranet.example"]
     assert connections == []
+
+
+def test_a_connection_pool_loads_the_certificate_authorities_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CA bundle takes hundredths of a second to load: one SSL context per pool, not two."""
+    loads: list[object] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counted(context: ssl.SSLContext, *args: object, **kwargs: object) -> None:
+        loads.append(args or kwargs)
+        load(context, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    with serve({"/feed": respond(200, FEED)}) as server, build_client(SETTINGS) as client:
+        loopback = fetching_for([server.url("/")])
+        with loopback:
+            first = fetch(client, server.url("/feed"), SETTINGS)
+            second = fetch(client, server.url("/feed"), SETTINGS)
+    assert (first.outcome, second.outcome) == (FetchOutcome.SUCCESS, FetchOutcome.SUCCESS)
+    assert len(loads) == 1
 
 
 def test_the_connection_goes_to_the_address_checked(

@@ -222,11 +222,12 @@ class CheckedTransport(httpx.BaseTransport):
             return self._pools.get(allow_loopback) or self._new_pool(allow_loopback)
 
     def _new_pool(self, allow_loopback: bool) -> httpx.HTTPTransport:
-        transport = httpx.HTTPTransport()
+        context = httpx.create_ssl_context()  # loading the CA bundle takes 0.02 s: once per pool
+        transport = httpx.HTTPTransport(verify=context)
         backend = _CheckedBackend(self._resolver, allow_loopback, self._allow_private)
         # httpx takes no network backend, so its pool is rebuilt with ours, as httpx builds it.
         transport._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=context,
             max_connections=100,
             max_keepalive_connections=20,
             keepalive_expiry=5.0,
