@@ -791,11 +791,13 @@ def test_a_connection_pool_loads_the_certificate_authorities_once(
         load(context, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
-    with serve({"/feed": respond(200, FEED)}) as server, build_client(SETTINGS) as client:
-        loopback = fetching_for([server.url("/")])
-        with loopback:
-            first = fetch(client, server.url("/feed"), SETTINGS)
-            second = fetch(client, server.url("/feed"), SETTINGS)
+    with (
+        serve({"/feed": respond(200, FEED)}) as server,
+        build_client(SETTINGS) as client,
+        fetching_for([server.url("/")]),
+    ):
+        first = fetch(client, server.url("/feed"), SETTINGS)
+        second = fetch(client, server.url("/feed"), SETTINGS)
     assert (first.outcome, second.outcome) == (FetchOutcome.SUCCESS, FetchOutcome.SUCCESS)
     assert len(loads) == 1
 
