@@ -47,7 +47,7 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
 
 
-PAGE_LEVEL = 3  # zstd's default: news HTML shrinks to about a quarter, 9 times faster than zlib
+PAGE_LEVEL = 3  # zstd's default: news HTML shrinks to about a quarter, 9 times as fast as zlib -6
 
 
 def compress_page(body: bytes) -> bytes:
