@@ -15,9 +15,9 @@ import pytest
 import zstandard
 from sqlalchemy import text
 
+from models.pages import decompress_page
 from pipeline.cli import build_parser, main
 from pipeline.config.sources import load_sources
-from storage.articles import decompress_page
 from storage.engine import open_engine
 from tests.processes import printed
 from tests.stored import newstrack

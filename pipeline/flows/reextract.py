@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.errors import NewstrackError
 from models.fetched import FetchResult
+from models.pages import decompress_page
 from models.source import ArticleSelectors, SourceConfig
 from models.urls import canonicalize_url, without_credentials
 from pipeline.config.settings import Settings
@@ -21,7 +22,7 @@ from pipeline.fetching.http import fetching_for
 from pipeline.fetching.pages import extract_page
 from pipeline.flows.failures import failure
 from pipeline.flows.fetch_run import FetchRun, SourceReport, item_of, store_item
-from storage.articles import article_texts, decompress_page, replace_text
+from storage.articles import article_texts, replace_text
 from storage.queries import StoredPage, article_ids_with_pages, stored_pages
 from storage.sessions import unit_of_work
 from storage.sources import sync_sources
